@@ -1,0 +1,93 @@
+// Runs both Workers in one Miniflare (plain workerd) from their wrangler configs: shared KV, DOs, Queues.
+import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { convertV4MiniflareOptions, Miniflare, type LegacyWorkerOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, "..");
+/** Local state, shared with `wrangler ... --local --persist-to .data/wrangler` (registry apply). */
+export const WRANGLER_PERSIST_DIR = path.join(PROJECT_ROOT, ".data", "wrangler");
+
+export interface LocalWorkerSpec {
+  configPath: string;
+  port: number;
+  /** Secrets and var overrides (DATABASE_URL, UPSTASH_*, NEON_WS_PROXY, API keys ...). */
+  bindings: Record<string, string>;
+}
+
+export interface LocalWorkers {
+  mf: Miniflare;
+  urls: Record<string, string>;
+  /** Fire a Worker's scheduled() handler (Miniflare does not run crons on its own). */
+  scheduled(workerName: string, cron: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Bundle a Worker exactly as `wrangler deploy` would, without uploading. */
+export async function bundleWorker(configPath: string, outDir: string): Promise<string> {
+  await mkdir(outDir, { recursive: true });
+  const wrangler = path.join(PROJECT_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outDir, "-c", configPath], {
+      cwd: PROJECT_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`wrangler build of ${configPath} failed:\n${output}`)),
+    );
+  });
+  return path.join(outDir, "index.js");
+}
+
+export async function startLocalWorkers(
+  specs: LocalWorkerSpec[],
+  opts: { persist: boolean; buildDir: string; log?: boolean },
+): Promise<LocalWorkers> {
+  const workers: LegacyWorkerOptions[] = [];
+  for (const spec of specs) {
+    const configPath = path.resolve(PROJECT_ROOT, spec.configPath);
+    // The bundle is self-contained, so wrangler's module rules are not needed (Miniflare 5 rejects them).
+    const config = unstable_readConfig({ config: configPath });
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+    const { modulesRules: _rules, ...options } = workerOptions;
+    const name = config.name ?? path.basename(configPath);
+    const script = await bundleWorker(configPath, path.join(opts.buildDir, name));
+    workers.push({
+      ...options,
+      name,
+      modules: true,
+      scriptPath: script,
+      modulesRoot: path.dirname(script),
+      bindings: { ...(options.bindings ?? {}), ...spec.bindings },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: spec.port }],
+    } as LegacyWorkerOptions);
+  }
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers,
+      // Same layout as wrangler's --persist-to, so `wrangler kv ... --local` sees the same data.
+      ...(opts.persist ? { resourcePersistencePath: path.join(WRANGLER_PERSIST_DIR, "v3") } : {}),
+    }),
+  );
+  await mf.ready;
+  const urls: Record<string, string> = {};
+  for (const w of workers) {
+    const spec = specs[workers.indexOf(w)]!;
+    urls[w.name ?? ""] = `http://127.0.0.1:${spec.port}`;
+  }
+  return {
+    mf,
+    urls,
+    async scheduled(workerName, cron) {
+      const worker = await mf.getWorker(workerName);
+      await worker.scheduled({ cron });
+    },
+    close: () => mf.dispose(),
+  };
+}

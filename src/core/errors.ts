@@ -1,0 +1,66 @@
+// Errors with a public code, HTTP status and optional details; turned into JSON in one place.
+import type { z } from "zod";
+
+export type ErrorCode =
+  | "bad_request"
+  | "validation_failed"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "payload_too_large"
+  | "unavailable"
+  | "conflict"
+  | "internal";
+
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+};
+
+export class FeatureStoreError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "FeatureStoreError";
+    this.code = code;
+    this.status = STATUS[code];
+    this.details = details;
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function errorBody(err: FeatureStoreError): ErrorBody {
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(err.details === undefined ? {} : { details: err.details }),
+    },
+  };
+}
+
+/** zod issues → `[{path: "a.b", message}]`, so a 400 names the offending fields. */
+export function describeZodIssues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => ({
+    path: i.path.map(String).join(".") || "(root)",
+    message: i.message,
+  }));
+}
+
+export function invalidInput(what: string, error: z.ZodError): FeatureStoreError {
+  const issues = describeZodIssues(error);
+  const named = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+  return new FeatureStoreError("bad_request", `Invalid ${what}: ${named}`, { issues });
+}

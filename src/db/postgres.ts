@@ -1,0 +1,43 @@
+// Postgres from inside a Worker: @neondatabase/serverless over WebSocket, one client per request.
+import { Client, neonConfig } from "@neondatabase/serverless";
+
+/** A Neon connect or query that takes longer than this is treated as a down tier. */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 3_000;
+
+let configuredProxy: string | undefined;
+
+/**
+ * Locally the driver reaches a plain Postgres through dev/pg-ws-relay.ts ("host:port" of the
+ * relay, no TLS inside the WebSocket); in production NEON_WS_PROXY is empty and Neon's own
+ * endpoint is used.
+ */
+export function configureNeon(wsProxy: string | undefined): void {
+  if (!wsProxy || wsProxy === configuredProxy) return;
+  configuredProxy = wsProxy;
+  neonConfig.wsProxy = (host, port) => `${wsProxy}/v2?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+}
+
+export interface PostgresConfig {
+  databaseUrl: string;
+  wsProxy?: string | undefined;
+}
+
+/**
+ * Workers cannot share a socket between requests, so each unit of work opens its own client and
+ * closes it when done. The connect is bounded so a dead database fails fast.
+ */
+export async function withPostgresClient<T>(cfg: PostgresConfig, fn: (client: Client) => Promise<T>): Promise<T> {
+  configureNeon(cfg.wsProxy);
+  const client = new Client({ connectionString: cfg.databaseUrl, connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS });
+  // An unhandled 'error' event (e.g. the server terminating the backend) must not crash the isolate.
+  client.on("error", (err: Error) => console.warn(`postgres client error: ${err.message}`));
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.end().catch((err: unknown) => console.warn(`postgres close failed: ${String(err)}`));
+  }
+}

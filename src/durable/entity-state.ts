@@ -1,0 +1,71 @@
+// EntityState: one SQLite-backed Durable Object per entity holding its stream features (single writer).
+import { DurableObject } from "cloudflare:workers";
+import type { TimedValue } from "../core/keys";
+
+export interface FeatureWrite {
+  name: string;
+  value: unknown;
+  eventTimestamp: number;
+}
+
+export interface WriteResult {
+  /** Features whose stored value changed (the write was newer by event time). */
+  applied: string[];
+  /** Features left alone because the stored value is as new or newer. */
+  stale: string[];
+}
+
+export class EntityState extends DurableObject {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS feature_state (
+         name TEXT PRIMARY KEY,
+         value TEXT NOT NULL,
+         event_ts INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL
+       )`,
+    );
+  }
+
+  /** Stored values of the requested features; absent names are simply missing from the result. */
+  getFeatures(names: string[]): Record<string, TimedValue> {
+    const out: Record<string, TimedValue> = {};
+    if (names.length === 0) return out;
+    const placeholders = names.map(() => "?").join(",");
+    const rows = this.sql.exec<{ name: string; value: string; event_ts: number }>(
+      `SELECT name, value, event_ts FROM feature_state WHERE name IN (${placeholders})`,
+      ...names,
+    );
+    for (const row of rows) out[row.name] = { value: JSON.parse(row.value) as unknown, eventTimestamp: row.event_ts };
+    return out;
+  }
+
+  /** Last-write-wins by event time; a replayed or older write changes nothing. */
+  putFeatures(writes: FeatureWrite[]): WriteResult {
+    const result: WriteResult = { applied: [], stale: [] };
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const w of writes) {
+        const cursor = this.sql.exec(
+          `INSERT INTO feature_state (name, value, event_ts, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET value = excluded.value, event_ts = excluded.event_ts, updated_at = excluded.updated_at
+           WHERE excluded.event_ts > feature_state.event_ts`,
+          w.name,
+          JSON.stringify(w.value ?? null),
+          Math.trunc(w.eventTimestamp),
+          now,
+        );
+        (cursor.rowsWritten > 0 ? result.applied : result.stale).push(w.name);
+      }
+    });
+    return result;
+  }
+
+  ping(): string {
+    return "pong";
+  }
+}

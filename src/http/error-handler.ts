@@ -1,0 +1,29 @@
+// One place where thrown errors become JSON responses: public message out, internals to the log.
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { errorBody, FeatureStoreError } from "../core/errors";
+
+export const onError: ErrorHandler = (err, c) => {
+  if (err instanceof FeatureStoreError) return c.json(errorBody(err), err.status as 400);
+  if (err instanceof HTTPException) {
+    const code = err.status === 401 ? "unauthorized" : err.status === 413 ? "payload_too_large" : "bad_request";
+    const fse = new FeatureStoreError(err.status >= 500 ? "internal" : code, err.message || "Request failed");
+    return c.json(errorBody(fse), err.status);
+  }
+  console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
+  return c.json(errorBody(new FeatureStoreError("internal", "Internal error; see the Worker logs")), 500);
+};
+
+export const notFound: NotFoundHandler = (c: Context) =>
+  c.json(errorBody(new FeatureStoreError("not_found", `No route for ${c.req.method} ${c.req.path}`)), 404);
+
+/** Parse a JSON body, turning malformed JSON into a 400 that says so. */
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.length === 0) throw new FeatureStoreError("bad_request", "Request body is empty; expected JSON");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new FeatureStoreError("bad_request", `Malformed JSON body: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

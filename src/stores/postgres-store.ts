@@ -1,0 +1,51 @@
+// Source of truth: feature_latest reads for the backfill tier, and the health probe.
+import { withPostgresClient, type PostgresConfig } from "../db/postgres";
+import type { TimedValue } from "../core/keys";
+import type { EntityRef } from "./redis-store";
+
+export class PostgresFeatureStore {
+  constructor(private readonly cfg: PostgresConfig) {}
+
+  async ping(): Promise<string> {
+    return withPostgresClient(this.cfg, async (client) => {
+      const res = await client.query<{ v: string }>("select current_setting('server_version') as v");
+      return `postgres ${res.rows[0]?.v ?? "?"}`;
+    });
+  }
+
+  /** Latest values of the requested features for each entity, in one query. */
+  async getLatest(refs: EntityRef[], fields: string[][]): Promise<Record<string, TimedValue>[]> {
+    if (refs.length === 0) return [];
+    const types: string[] = [];
+    const ids: string[] = [];
+    const names: string[] = [];
+    refs.forEach((ref, i) => {
+      for (const f of fields[i] ?? []) {
+        types.push(ref.entityType);
+        ids.push(ref.entityId);
+        names.push(f);
+      }
+    });
+    const rows = await withPostgresClient(this.cfg, async (client) => {
+      const res = await client.query<{ entity_type: string; entity_id: string; feature_name: string; feature_value: unknown; ts: string }>(
+        `select l.entity_type, l.entity_id, l.feature_name, l.feature_value,
+                (extract(epoch from l.event_timestamp) * 1000)::bigint::text as ts
+           from unnest($1::text[], $2::text[], $3::text[]) as q(entity_type, entity_id, feature_name)
+           join feature_latest l using (entity_type, entity_id, feature_name)`,
+        [types, ids, names],
+      );
+      return res.rows;
+    });
+    const index = new Map<string, Record<string, TimedValue>>();
+    const out = refs.map((ref) => {
+      const rec: Record<string, TimedValue> = {};
+      index.set(`${ref.entityType}\u0000${ref.entityId}`, rec);
+      return rec;
+    });
+    for (const row of rows) {
+      const rec = index.get(`${row.entity_type}\u0000${row.entity_id}`);
+      if (rec) rec[row.feature_name] = { value: row.feature_value, eventTimestamp: Number(row.ts) };
+    }
+    return out;
+  }
+}

@@ -1,0 +1,85 @@
+// L2 tier: one Upstash Redis hash per entity, HMGET on read, an event-time compare-and-set on write.
+import { Redis } from "@upstash/redis/cloudflare";
+import { decodeTimedValue, encodeTimedValue, redisEntityKey, type TimedValue } from "../core/keys";
+
+/** A Redis round trip slower than this counts as a failure; the hot path never waits longer. */
+export const REDIS_TIMEOUT_MS = 250;
+
+export interface RedisConfig {
+  url: string;
+  token: string;
+  keyPrefix: string;
+}
+
+/**
+ * Writes a field only when its stored event time is older. KEYS[1] = hash; ARGV = field, encoded
+ * value, field, encoded value ... Returns the fields that changed.
+ */
+export const CAS_SCRIPT = `
+local changed = {}
+for i = 1, #ARGV, 2 do
+  local field = ARGV[i]
+  local incoming = ARGV[i + 1]
+  local cur = redis.call('HGET', KEYS[1], field)
+  local newTs = tonumber(string.match(incoming, '^(%d+)|'))
+  local curTs = cur and tonumber(string.match(cur, '^(%d+)|')) or nil
+  if curTs == nil or newTs > curTs then
+    redis.call('HSET', KEYS[1], field, incoming)
+    changed[#changed + 1] = field
+  end
+end
+return changed
+`;
+
+export interface EntityRef {
+  entityType: string;
+  entityId: string;
+}
+
+export class RedisFeatureStore {
+  private readonly redis: Redis;
+  constructor(private readonly cfg: RedisConfig) {
+    this.redis = new Redis({
+      url: cfg.url,
+      token: cfg.token,
+      // No client retries on the hot path: a slow tier is skipped, not hammered.
+      retry: false,
+      automaticDeserialization: false,
+      enableTelemetry: false,
+      signal: () => AbortSignal.timeout(REDIS_TIMEOUT_MS),
+    });
+  }
+
+  key(ref: EntityRef): string {
+    return redisEntityKey(this.cfg.keyPrefix, ref.entityType, ref.entityId);
+  }
+
+  async ping(): Promise<string> {
+    return String(await this.redis.ping());
+  }
+
+  /** One pipeline of HMGETs: for each entity, the requested fields that are present. */
+  async getMany(refs: EntityRef[], fields: string[][]): Promise<Record<string, TimedValue>[]> {
+    if (refs.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    refs.forEach((ref, i) => pipe.hmget(this.key(ref), ...(fields[i] ?? [])));
+    const replies = (await pipe.exec()) as (Record<string, string | null> | null)[];
+    return replies.map((reply) => {
+      const out: Record<string, TimedValue> = {};
+      if (!reply) return out;
+      for (const [field, raw] of Object.entries(reply)) {
+        const decoded = decodeTimedValue(raw);
+        if (decoded) out[field] = decoded;
+      }
+      return out;
+    });
+  }
+
+  /** Event-time compare-and-set per entity, atomic in Redis; returns the fields that changed. */
+  async putIfNewer(ref: EntityRef, values: Record<string, TimedValue>): Promise<string[]> {
+    const args: string[] = [];
+    for (const [field, v] of Object.entries(values)) args.push(field, encodeTimedValue(v));
+    if (args.length === 0) return [];
+    return (await this.redis.eval(CAS_SCRIPT, [this.key(ref)], args)) as string[];
+  }
+}
