@@ -39,3 +39,5 @@ export function decodeTimedValue(raw: string | null | undefined): TimedValue | u
   if (!Number.isFinite(ts)) return undefined;
   return { eventTimestamp: ts, value: JSON.parse(raw.slice(bar + 1)) as unknown };
 }
+/** The small key Workers poll; written after the snapshot so a reader never sees a version without it. */
+export const REGISTRY_VERSION_KEY = "registry:version";

@@ -41,3 +41,11 @@ export async function withPostgresClient<T>(cfg: PostgresConfig, fn: (client: Cl
     client.end().catch((err: unknown) => console.warn(`postgres close failed: ${String(err)}`));
   }
 }
+
+/** The snapshot of the latest apply, for Workers whose KV has none yet. */
+export async function latestRegistrySnapshot(cfg: PostgresConfig): Promise<unknown> {
+  return withPostgresClient(cfg, async (client) => {
+    const res = await client.query<{ snapshot: unknown }>("select snapshot from registry_versions order by id desc limit 1");
+    return res.rows[0]?.snapshot;
+  });
+}

@@ -1,0 +1,212 @@
+// npm run dev: starts the local cloud (Postgres, relay, Redis gateway), prepares data, runs both Workers.
+import { createHash, randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import pg from "pg";
+import { PROJECT_ROOT, startLocalWorkers, type LocalWorkers } from "./local-workers";
+import { isTcpReachable, resolvePostgres, resolveRedis, type PostgresService, type RedisService } from "./services";
+import { startPgWsRelay, type PgWsRelay } from "./pg-ws-relay";
+import { migrateDatabase, redact } from "../scripts/migrate";
+import { DEV_STACK_FILE, type DevStackInfo } from "../scripts/lib/stack";
+
+export const SERVING_PORT = 8787;
+export const INGEST_PORT = 8788;
+export const RELAY_PORT = 8790;
+export const GATEWAY_PORT = 8791;
+export const EMBEDDED_PG_PORT = 54329;
+/** Miniflare runs no crons by itself; the dev stack fires the ingest cron at this interval. */
+export const DEV_CRON_INTERVAL_MS = 60_000;
+const INGEST_CRON = "*/15 * * * *";
+const DATA_DIR = path.join(PROJECT_ROOT, ".data");
+const LOCK_FILE = path.join(DATA_DIR, "dev.lock");
+const DEV_KEY_FILE = path.join(DATA_DIR, "dev-key");
+
+class StartupError extends Error {}
+
+function step(message: string): void {
+  process.stdout.write(`  • ${message}\n`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    // ESRCH: no such process, so the lock is stale.
+    return false;
+  }
+}
+
+function takeLock(): void {
+  mkdirSync(DATA_DIR, { recursive: true });
+  if (existsSync(LOCK_FILE)) {
+    const pid = Number(readFileSync(LOCK_FILE, "utf8").trim());
+    if (pid && pid !== process.pid && pidAlive(pid))
+      throw new StartupError(`npm run dev is already running (pid ${pid}). Stop it with Ctrl-C, or: kill ${pid}`);
+  }
+  writeFileSync(LOCK_FILE, String(process.pid));
+}
+
+async function assertPortsFree(ports: Record<string, number>): Promise<void> {
+  for (const [what, port] of Object.entries(ports)) {
+    if (await isTcpReachable("127.0.0.1", port))
+      throw new StartupError(`Port ${port} (${what}) is already in use. Stop whatever listens there (e.g. \`lsof -i :${port}\`) and retry.`);
+  }
+}
+
+function devApiKey(): string {
+  if (process.env.FEATURE_STORE_DEV_KEY) return process.env.FEATURE_STORE_DEV_KEY;
+  if (existsSync(DEV_KEY_FILE)) return readFileSync(DEV_KEY_FILE, "utf8").trim();
+  const key = `fs_dev_${randomBytes(18).toString("base64url")}`;
+  writeFileSync(DEV_KEY_FILE, key, { mode: 0o600 });
+  return key;
+}
+
+/** Runs one of our npm scripts as a child, streaming its output indented. */
+function runScript(script: string, args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tsx = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+    const child = spawn(process.execPath, [tsx, script, ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const indent = (d: Buffer) => d.toString().replace(/^(?=.)/gm, "      ");
+    child.stdout.on("data", (d: Buffer) => process.stdout.write(indent(d)));
+    child.stderr.on("data", (d: Buffer) => process.stderr.write(indent(d)));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new StartupError(`${script} ${args.join(" ")} exited with ${code}`))));
+  });
+}
+
+async function demoCatalogIsEmpty(databaseUrl: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const res = await client.query<{ n: string }>("select count(*)::text as n from users");
+    return res.rows[0]?.n === "0";
+  } finally {
+    await client.end();
+  }
+}
+
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log("EchoTune Feature Store — local stack\n");
+  takeLock();
+  await assertPortsFree({ "feature-serving": SERVING_PORT, "feature-ingest": INGEST_PORT, "Postgres relay": RELAY_PORT, "Upstash gateway": GATEWAY_PORT });
+
+  const resources: { close(): Promise<void> }[] = [];
+  let workers: LocalWorkers | undefined;
+  let cronTimer: ReturnType<typeof setInterval> | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nstopping…");
+    if (cronTimer) clearInterval(cronTimer);
+    if (workers) await workers.close().catch((e: unknown) => console.warn(`workers: ${String(e)}`));
+    for (const r of resources.reverse()) await r.close().catch((e: unknown) => console.warn(`close: ${String(e)}`));
+    rmSync(LOCK_FILE, { force: true });
+    rmSync(DEV_STACK_FILE, { force: true });
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+
+  try {
+    let postgres: PostgresService;
+    if (!process.env.DATABASE_URL) await assertPortsFree({ "embedded Postgres": EMBEDDED_PG_PORT });
+    postgres = await resolvePostgres({ allowLocal: false, dataDir: path.join(DATA_DIR, "pglite"), embeddedPort: EMBEDDED_PG_PORT });
+    resources.push(postgres);
+    step(`Postgres: ${redact(postgres.url)} (${postgres.source === "embedded" ? "embedded PGlite, data in .data/pglite" : "DATABASE_URL"})`);
+
+    const relay: PgWsRelay = await startPgWsRelay({ port: RELAY_PORT });
+    resources.push(relay);
+    step(`Neon WebSocket relay: ws://127.0.0.1:${RELAY_PORT}`);
+
+    const redis: RedisService = await resolveRedis({ gatewayPort: GATEWAY_PORT });
+    resources.push(redis);
+    if (redis.restUrl) step(`Redis: ${redis.redisUrl} via Upstash REST gateway ${redis.restUrl}`);
+    else step("Redis: none reachable at 127.0.0.1:6379 and REDIS_URL unset; the L2 tier is OFF");
+
+    await migrateDatabase(postgres.url);
+    step("migrations applied");
+
+    const env = { DATABASE_URL: postgres.url };
+    await runScript("scripts/registry.ts", ["apply", "--allow-breaking"], env);
+    step("registry applied from features/ and published to local KV");
+
+    if (await demoCatalogIsEmpty(postgres.url)) {
+      await runScript("scripts/demo-seed.ts", [], env);
+      step("demo catalog seeded");
+    } else step("demo catalog already seeded (npm run demo:seed -- --help to reseed)");
+
+    const key = devApiKey();
+    const bindings: Record<string, string> = {
+      DATABASE_URL: postgres.url,
+      NEON_WS_PROXY: `127.0.0.1:${RELAY_PORT}`,
+      API_KEYS: `${hashApiKey(key)}:serve+ingest+admin`,
+      REDIS_KEY_PREFIX: "dev:",
+      ...(redis.restUrl && redis.restToken ? { UPSTASH_REDIS_REST_URL: redis.restUrl, UPSTASH_REDIS_REST_TOKEN: redis.restToken } : {}),
+    };
+    workers = await startLocalWorkers(
+      [
+        { configPath: "wrangler.toml", port: SERVING_PORT, bindings },
+        { configPath: "wrangler.ingest.toml", port: INGEST_PORT, bindings },
+      ],
+      { persist: true, buildDir: path.join(DATA_DIR, "build") },
+    );
+    const servingUrl = `http://127.0.0.1:${SERVING_PORT}`;
+    const ingestUrl = `http://127.0.0.1:${INGEST_PORT}`;
+    const info: DevStackInfo = {
+      pid: process.pid,
+      databaseUrl: postgres.url,
+      postgresSource: postgres.source,
+      redisUrl: redis.redisUrl ?? null,
+      redisRestUrl: redis.restUrl ?? null,
+      redisRestToken: redis.restToken ?? null,
+      redisKeyPrefix: "dev:",
+      servingUrl,
+      ingestUrl,
+      devApiKey: key,
+      startedAt: new Date().toISOString(),
+    };
+    writeFileSync(DEV_STACK_FILE, JSON.stringify(info, null, 2));
+
+    if (existsSync(path.join(PROJECT_ROOT, "scripts", "materialize.ts"))) {
+      await runScript("scripts/materialize.ts", ["--all", "--trigger", "dev"], env);
+      step("batch features materialized");
+    }
+
+    const lw = workers;
+    cronTimer = setInterval(() => {
+      lw.scheduled("feature-ingest", INGEST_CRON).catch((e: unknown) => console.warn(`cron: ${String(e)}`));
+    }, DEV_CRON_INTERVAL_MS);
+
+    console.log(`
+Ready in ${((Date.now() - started) / 1000).toFixed(1)} s
+  feature-serving  ${servingUrl}   (GET /health, POST /features/get, /registry/features)
+  feature-ingest   ${ingestUrl}   (GET /health, POST /ingest/push)
+  dev API key      ${key}
+  try: curl -s ${servingUrl}/health
+       curl -s -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
+         -d '{"entity_id":"user_1","feature_names":["skip_rate_7d","subscription_type"],"include_metadata":true}' ${servingUrl}/features/get
+Ctrl-C stops everything.`);
+  } catch (err) {
+    console.error(`\nnpm run dev failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof StartupError) && err instanceof Error && err.stack) console.error(err.stack.split("\n").slice(1, 4).join("\n"));
+    await stop(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`npm run dev failed: ${message}`);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+// L1 tier for batch features: one Workers KV row per entity, {feature: [eventTimestampMs, value]}.
+import { kvEntityKey, type TimedValue } from "../core/keys";
+import type { EntityRef } from "./redis-store";
+
+/** Edge cache time for KV reads; KV's minimum is 30 s (batch features change hourly or daily). */
+export const KV_CACHE_TTL_SECONDS = 60;
+/** KV's bulk get takes at most this many keys per call. */
+export const KV_BULK_GET_MAX = 100;
+
+export type KvRow = Record<string, [number, unknown]>;
+
+export function rowToValues(row: KvRow | null | undefined): Record<string, TimedValue> {
+  const out: Record<string, TimedValue> = {};
+  if (!row) return out;
+  for (const [name, entry] of Object.entries(row)) {
+    if (Array.isArray(entry) && typeof entry[0] === "number") out[name] = { eventTimestamp: entry[0], value: entry[1] };
+  }
+  return out;
+}
+
+/** Merge by event time: an incoming value replaces the stored one only when it is newer. */
+export function mergeRow(row: KvRow | null, values: Record<string, TimedValue>): { row: KvRow; changed: boolean } {
+  const next: KvRow = { ...(row ?? {}) };
+  let changed = false;
+  for (const [name, v] of Object.entries(values)) {
+    const cur = next[name];
+    if (!cur || v.eventTimestamp > cur[0]) {
+      next[name] = [v.eventTimestamp, v.value ?? null];
+      changed = true;
+    }
+  }
+  return { row: next, changed };
+}
+
+export class KvFeatureStore {
+  constructor(private readonly kv: KVNamespace) {}
+
+  /** Bulk get of entity rows (chunks of 100 keys); missing rows give empty records. */
+  async getMany(refs: EntityRef[]): Promise<Record<string, TimedValue>[]> {
+    const keys = refs.map((r) => kvEntityKey(r.entityType, r.entityId));
+    const rows = new Map<string, KvRow | null>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += KV_BULK_GET_MAX) chunks.push(keys.slice(i, i + KV_BULK_GET_MAX));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        if (chunk.length === 1) {
+          rows.set(chunk[0]!, await this.kv.get<KvRow>(chunk[0]!, { type: "json", cacheTtl: KV_CACHE_TTL_SECONDS }));
+          return;
+        }
+        const got = await this.kv.get<KvRow>(chunk, { type: "json", cacheTtl: KV_CACHE_TTL_SECONDS });
+        for (const [k, v] of got) rows.set(k, v);
+      }),
+    );
+    return keys.map((k) => rowToValues(rows.get(k)));
+  }
+
+  /** Read-merge-write of one entity row; KV is a cache, the event-time merge keeps it monotonic per writer. */
+  async merge(ref: EntityRef, values: Record<string, TimedValue>): Promise<boolean> {
+    const key = kvEntityKey(ref.entityType, ref.entityId);
+    const current = await this.kv.get<KvRow>(key, { type: "json" });
+    const { row, changed } = mergeRow(current, values);
+    if (changed) await this.kv.put(key, JSON.stringify(row));
+    return changed;
+  }
+}

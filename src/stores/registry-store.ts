@@ -1,0 +1,62 @@
+// The registry as a Worker sees it: the KV snapshot compiled in memory, re-checked every few seconds.
+import { CompiledRegistry, RegistrySnapshot } from "../core/registry";
+import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../core/keys";
+
+/**
+ * How often an isolate re-reads the (tiny) version key. A new apply is served by every isolate
+ * within this bound plus KV propagation (immediate locally; up to ~60 s across Cloudflare's edge).
+ */
+export const REGISTRY_REFRESH_MS = 5_000;
+
+export class RegistryStore {
+  private current: CompiledRegistry | undefined;
+  private checkedAt = 0;
+  private inflight: Promise<CompiledRegistry> | undefined;
+
+  constructor(
+    private readonly kv: KVNamespace | undefined,
+    /** Used when KV holds no snapshot yet (e.g. a fresh namespace): the latest applied version in Postgres. */
+    private readonly fallback?: () => Promise<RegistrySnapshot | undefined>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The compiled registry; refreshes at most every REGISTRY_REFRESH_MS, one refresh at a time. */
+  async get(): Promise<CompiledRegistry> {
+    if (this.current && this.now() - this.checkedAt < REGISTRY_REFRESH_MS) return this.current;
+    this.inflight ??= this.refresh().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  /** The last loaded version without triggering I/O (for /health). */
+  peekVersion(): string | null {
+    return this.current?.version ?? null;
+  }
+
+  private async refresh(): Promise<CompiledRegistry> {
+    try {
+      const version = this.kv ? await this.kv.get(REGISTRY_VERSION_KEY) : null;
+      if (version && version === this.current?.version) {
+        this.checkedAt = this.now();
+        return this.current;
+      }
+      let snapshot: RegistrySnapshot | undefined;
+      if (this.kv && version) {
+        const raw = await this.kv.get(REGISTRY_SNAPSHOT_KEY, "json");
+        const parsed = RegistrySnapshot.safeParse(raw);
+        if (parsed.success) snapshot = parsed.data;
+        else console.error(`registry snapshot in KV is invalid: ${parsed.error.message.slice(0, 300)}`);
+      }
+      if (!snapshot && this.fallback) snapshot = await this.fallback();
+      if (snapshot && snapshot.version !== this.current?.version) this.current = new CompiledRegistry(snapshot);
+      this.checkedAt = this.now();
+      return this.current ?? CompiledRegistry.empty();
+    } catch (err) {
+      // Keep serving the last good registry; a KV hiccup must not take the read path down.
+      console.warn(`registry refresh failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (this.current) return this.current;
+      throw err;
+    }
+  }
+}

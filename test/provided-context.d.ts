@@ -1,0 +1,14 @@
+// Values the global setup provides to the workerd test projects (ports, URLs, key prefix).
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    neonWsProxy: string;
+    redisRestUrl: string;
+    redisRestToken: string;
+    redisKeyPrefix: string;
+    redisAvailable: boolean;
+    testApiKey: string;
+    testApiKeys: string;
+  }
+}
+export {};

@@ -1,0 +1,78 @@
+// Global setup for the workerd test projects: a fresh Postgres database, the relay, Redis via the gateway.
+import { createHash, randomBytes } from "node:crypto";
+import path from "node:path";
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { PROJECT_ROOT } from "../../dev/local-workers";
+import { resolvePostgres, resolveRedis, startRelay } from "../../dev/services";
+import { migrateDatabase } from "../../scripts/migrate";
+
+/** Keys the workerd tests use: one per scope and one with all of them (only hashes reach the Worker). */
+export const TEST_KEYS = { all: "test-key-all-scopes", serve: "test-key-serve", ingest: "test-key-ingest" } as const;
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = await resolvePostgres({ allowLocal: true, dataDir: path.join(PROJECT_ROOT, ".data", "pglite-test") });
+  let databaseUrl = server.url;
+  let dropDatabase: (() => Promise<void>) | undefined;
+  if (server.source !== "embedded") {
+    // A database of our own per run: tests never see leftovers and never touch real data.
+    const name = `fs_test_${process.pid}_${randomBytes(3).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(server.url);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDatabase = async () => {
+      const c = new pg.Client({ connectionString: server.url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  await migrateDatabase(databaseUrl);
+
+  const relay = await startRelay();
+  const redis = await resolveRedis({});
+  if (!redis.restUrl) {
+    const reason = "no Redis reachable at 127.0.0.1:6379 and REDIS_URL unset: Redis-tier tests will be SKIPPED";
+    if (process.env.CI === "true") throw new Error(`CI=true but ${reason}`);
+    console.warn(`\n\n!!! ${reason} !!!\n\n`);
+  }
+  const redisKeyPrefix = `test:${randomBytes(4).toString("hex")}:`;
+
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("neonWsProxy", `127.0.0.1:${relay.port}`);
+  project.provide("redisRestUrl", redis.restUrl ?? "");
+  project.provide("redisRestToken", redis.restToken ?? "");
+  project.provide("redisKeyPrefix", redisKeyPrefix);
+  project.provide("redisAvailable", Boolean(redis.restUrl));
+  project.provide("testApiKey", TEST_KEYS.all);
+  project.provide(
+    "testApiKeys",
+    `${sha256(TEST_KEYS.all)}:serve+ingest+admin,${sha256(TEST_KEYS.serve)}:serve,${sha256(TEST_KEYS.ingest)}:ingest`,
+  );
+
+  return async () => {
+    if (redis.restUrl && redis.restToken) await deleteKeysWithPrefix(redis.restUrl, redis.restToken, redisKeyPrefix);
+    await redis.close();
+    await relay.close();
+    if (dropDatabase) await dropDatabase();
+    await server.close();
+  };
+}
+
+async function deleteKeysWithPrefix(url: string, token: string, prefix: string): Promise<void> {
+  const call = async (cmd: (string | number)[]) => {
+    const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(cmd) });
+    return ((await res.json()) as { result: unknown }).result;
+  };
+  let cursor = "0";
+  do {
+    const [next, keys] = (await call(["SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", 1000])) as [string, string[]];
+    if (keys.length) await call(["DEL", ...keys]);
+    cursor = next;
+  } while (cursor !== "0");
+}
