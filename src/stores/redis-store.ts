@@ -63,14 +63,16 @@ export class RedisFeatureStore {
     if (refs.length === 0) return [];
     const pipe = this.redis.pipeline();
     refs.forEach((ref, i) => pipe.hmget(this.key(ref), ...(fields[i] ?? [])));
-    const replies = (await pipe.exec()) as (Record<string, string | null> | null)[];
-    return replies.map((reply) => {
+    // With automaticDeserialization off, HMGET answers an array aligned with the requested fields.
+    const replies = (await pipe.exec()) as ((string | null)[] | null)[];
+    return replies.map((reply, i) => {
       const out: Record<string, TimedValue> = {};
       if (!reply) return out;
-      for (const [field, raw] of Object.entries(reply)) {
+      const names = fields[i] ?? [];
+      reply.forEach((raw, j) => {
         const decoded = decodeTimedValue(raw);
-        if (decoded) out[field] = decoded;
-      }
+        if (decoded) out[names[j]!] = decoded;
+      });
       return out;
     });
   }
