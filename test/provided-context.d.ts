@@ -9,6 +9,8 @@ declare module "vitest" {
     redisAvailable: boolean;
     testApiKey: string;
     testApiKeys: string;
+    /** JSON of a RegistrySnapshot built from features/. */
+    registrySnapshot: string;
   }
 }
 export {};

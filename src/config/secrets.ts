@@ -4,10 +4,8 @@ export interface WorkerSecrets {
   DATABASE_URL?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
-  /** Comma-separated `sha256hex:scope1+scope2` entries (npm run keys -- hash KEY). */
+  /** Comma-separated `sha256hex:scope1+scope2` entries (sha256 of the key, hex; see README). */
   API_KEYS?: string;
-  /** Dev-only plaintext key with every scope (FEATURE_STORE_DEV_KEY in npm run dev). */
-  DEV_API_KEY?: string;
   /** Prefix of every Redis key, so tests and environments can share one Redis. */
   REDIS_KEY_PREFIX?: string;
 }

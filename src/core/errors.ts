@@ -10,6 +10,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "unavailable"
   | "conflict"
+  | "value_required"
   | "internal";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -19,6 +20,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  value_required: 422,
   payload_too_large: 413,
   unavailable: 503,
   internal: 500,

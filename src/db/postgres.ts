@@ -32,12 +32,17 @@ export interface PostgresConfig {
 export async function withPostgresClient<T>(cfg: PostgresConfig, fn: (client: Client) => Promise<T>): Promise<T> {
   configureNeon(cfg.wsProxy);
   const client = new Client({ connectionString: cfg.databaseUrl, connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS });
-  // An unhandled 'error' event (e.g. the server terminating the backend) must not crash the isolate.
-  client.on("error", (err: Error) => console.warn(`postgres client error: ${err.message}`));
+  let closing = false;
+  // An unhandled 'error' event (e.g. the server terminating the backend) must not crash the isolate;
+  // after end() the socket closing underneath is expected and not worth a log line.
+  client.on("error", (err: Error) => {
+    if (!closing) console.warn(`postgres client error: ${err.message}`);
+  });
   await client.connect();
   try {
     return await fn(client);
   } finally {
+    closing = true;
     client.end().catch((err: unknown) => console.warn(`postgres close failed: ${String(err)}`));
   }
 }

@@ -1,34 +1,151 @@
-// The serving Worker's Hono app: read path, registry/discovery API, health and metrics.
-import { Hono } from "hono";
-import { notFound, onError } from "../http/error-handler";
+// The serving Worker's Hono app: read path, Feast-compatible API, registry discovery, health and metrics.
+import { Hono, type Context } from "hono";
+import { authorize, type ApiKeyEntry, type Scope } from "../core/auth";
+import { FeatureStoreError, invalidInput } from "../core/errors";
+import {
+  BatchRequest,
+  FeastOnlineRequest,
+  FeatureRequest,
+  MAX_BATCH_ENTITIES,
+  MAX_BODY_BYTES,
+  MAX_FEATURES_PER_REQUEST,
+  type FeatureResponse,
+} from "../core/feature-request";
+import type { CompiledRegistry } from "../core/registry";
+import { notFound, onError, readJson } from "../http/error-handler";
 import { checkTiers } from "../stores/tier-health";
+import type { TieredFeatureStore } from "../stores/tiered-feature-store";
 import type { Tiers } from "../stores/tiers";
+import { FeatureService, type FeatureErrorResult } from "./feature-service";
+import { feastResponse, feastToRequests } from "./feast";
+import type { ServingMetrics } from "./metrics";
+import { registryRoutes } from "./registry-routes";
+import { openApiDocument } from "./openapi";
 
 export interface ServingContext {
   tiers: Tiers;
-  memoryStats: () => string;
+  store: TieredFeatureStore;
+  service: FeatureService;
+  metrics: ServingMetrics;
+  apiKeys: Map<string, ApiKeyEntry>;
+  registry: () => Promise<CompiledRegistry>;
   registryVersion: () => string | null;
 }
 
-export type ServingApp = Hono<{ Variables: { deps: ServingContext } }>;
+export type ServingEnvVars = { Variables: { deps: ServingContext } };
+export type ServingApp = Hono<ServingEnvVars>;
 
 export function createServingApp(getDeps: (c: { env: unknown }) => ServingContext): ServingApp {
   const app: ServingApp = new Hono();
   app.onError(onError);
   app.notFound(notFound);
   app.use(async (c, next) => {
-    c.set("deps", getDeps(c));
+    const deps = getDeps(c);
+    c.set("deps", deps);
+    const started = performance.now();
     await next();
+    deps.metrics.observe(c.req.routePath, c.res.status, (performance.now() - started) / 1000);
   });
 
   app.get("/health", async (c) => {
     const deps = c.get("deps");
     const report = await checkTiers("feature-serving", deps.tiers, {
-      memory: deps.memoryStats,
+      memory: () => {
+        const s = deps.store.memory.stats();
+        return `${s.entries} entries, ${s.bytes} bytes, ${s.hits} hits / ${s.misses} misses`;
+      },
       registryVersion: deps.registryVersion(),
     });
     return c.json(report, report.status === "down" ? 503 : 200);
   });
 
+  app.get("/metrics", async (c) => {
+    const deps = c.get("deps");
+    return c.text(deps.metrics.render(deps.store, deps.registryVersion()), 200, { "content-type": "text/plain; version=0.0.4" });
+  });
+
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
+
+  app.post("/features/get", async (c) => {
+    const deps = await requireScope(c, "serve");
+    const parsed = FeatureRequest.safeParse(await readBody(c));
+    if (!parsed.success) throw invalidInput("feature request", parsed.error);
+    checkFeatureCount(parsed.data.feature_names.length);
+    const registry = await deps.registry();
+    const [result] = await deps.service.serve(registry, [parsed.data], serveOptions(c));
+    if (result && "error" in result) throw new FeatureStoreError("value_required", result.error.message, result.error.details);
+    countStatuses(deps, [result!]);
+    return c.json(result);
+  });
+
+  app.post("/features/batch", async (c) => {
+    const deps = await requireScope(c, "serve");
+    const parsed = BatchRequest.safeParse(await readBody(c));
+    if (!parsed.success) throw invalidInput("batch request", parsed.error);
+    const requests = Array.isArray(parsed.data) ? parsed.data : parsed.data.requests;
+    if (requests.length > MAX_BATCH_ENTITIES)
+      throw new FeatureStoreError("payload_too_large", `Batch of ${requests.length} requests exceeds the limit of ${MAX_BATCH_ENTITIES}; split it`, {
+        limit: MAX_BATCH_ENTITIES,
+      });
+    for (const r of requests) checkFeatureCount(r.feature_names.length);
+    const registry = await deps.registry();
+    const results = await deps.service.serve(registry, requests, serveOptions(c));
+    countStatuses(deps, results);
+    return c.json(results);
+  });
+
+  app.post("/get-online-features", async (c) => {
+    const deps = await requireScope(c, "serve");
+    const parsed = FeastOnlineRequest.safeParse(await readBody(c));
+    if (!parsed.success) throw invalidInput("get-online-features request", parsed.error);
+    const registry = await deps.registry();
+    const { requests, entityColumn, entityValues } = feastToRequests(registry, parsed.data);
+    if (requests.length > MAX_BATCH_ENTITIES)
+      throw new FeatureStoreError("payload_too_large", `${requests.length} entities exceed the limit of ${MAX_BATCH_ENTITIES}; split the request`);
+    const results = await deps.service.serve(registry, requests, serveOptions(c));
+    countStatuses(deps, results);
+    return c.json(feastResponse(registry, parsed.data, entityColumn, entityValues, results));
+  });
+
+  app.route("/registry", registryRoutes());
+
   return app;
+}
+
+async function requireScope(c: Context<ServingEnvVars>, scope: Scope): Promise<ServingContext> {
+  const deps = c.get("deps");
+  await authorize(c.req.header("authorization"), deps.apiKeys, scope);
+  return deps;
+}
+
+async function readBody(c: Context): Promise<unknown> {
+  const length = Number(c.req.header("content-length") ?? 0);
+  if (length > MAX_BODY_BYTES) throw new FeatureStoreError("payload_too_large", `Body of ${length} bytes exceeds ${MAX_BODY_BYTES} bytes`);
+  return readJson(c);
+}
+
+function checkFeatureCount(n: number): void {
+  if (n > MAX_FEATURES_PER_REQUEST)
+    throw new FeatureStoreError("payload_too_large", `${n} features in one request exceed the limit of ${MAX_FEATURES_PER_REQUEST}`);
+}
+
+function serveOptions(c: Context) {
+  return {
+    now: Date.now(),
+    waitUntil: (p: Promise<unknown>) => {
+      try {
+        c.executionCtx.waitUntil(p);
+      } catch {
+        // No execution context (app.request in a unit test): let the write-back run unattended.
+        void p;
+      }
+    },
+  };
+}
+
+function countStatuses(deps: ServingContext, results: (FeatureResponse | FeatureErrorResult)[]): void {
+  for (const r of results) {
+    if ("error" in r || !r.metadata) continue;
+    for (const m of Object.values(r.metadata)) deps.metrics.featureStatuses[m.status] = (deps.metrics.featureStatuses[m.status] ?? 0) + 1;
+  }
 }

@@ -3,6 +3,15 @@ import { withPostgresClient, type PostgresConfig } from "../db/postgres";
 import type { TimedValue } from "../core/keys";
 import type { EntityRef } from "./redis-store";
 
+export interface RegistryVersionSummary {
+  version_number: number;
+  version: string;
+  author: string;
+  feature_count: number;
+  applied_at: string;
+  diff: unknown;
+}
+
 export class PostgresFeatureStore {
   constructor(private readonly cfg: PostgresConfig) {}
 
@@ -10,6 +19,19 @@ export class PostgresFeatureStore {
     return withPostgresClient(this.cfg, async (client) => {
       const res = await client.query<{ v: string }>("select current_setting('server_version') as v");
       return `postgres ${res.rows[0]?.v ?? "?"}`;
+    });
+  }
+
+  /** Applied registry versions, newest first (the diff is summarized as counts). */
+  async registryVersions(limit: number): Promise<RegistryVersionSummary[]> {
+    return withPostgresClient(this.cfg, async (client) => {
+      const res = await client.query<RegistryVersionSummary>(
+        `select id as version_number, 'r-' || left(content_hash, 12) as version, author, feature_count,
+                applied_at, diff
+           from registry_versions order by id desc limit $1`,
+        [limit],
+      );
+      return res.rows;
     });
   }
 

@@ -6,6 +6,8 @@ import type { TestProject } from "vitest/node";
 import { PROJECT_ROOT } from "../../dev/local-workers";
 import { resolvePostgres, resolveRedis, startRelay } from "../../dev/services";
 import { migrateDatabase } from "../../scripts/migrate";
+import { loadDefinitions } from "../../src/registry/load-definitions";
+import type { RegistrySnapshot } from "../../src/core/registry";
 
 /** Keys the workerd tests use: one per scope and one with all of them (only hashes reach the Worker). */
 export const TEST_KEYS = { all: "test-key-all-scopes", serve: "test-key-serve", ingest: "test-key-ingest" } as const;
@@ -49,6 +51,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("redisRestToken", redis.restToken ?? "");
   project.provide("redisKeyPrefix", redisKeyPrefix);
   project.provide("redisAvailable", Boolean(redis.restUrl));
+  // The real catalog as a snapshot, so workerd tests serve exactly what features/ defines.
+  const loaded = loadDefinitions(path.join(PROJECT_ROOT, "features"));
+  if (loaded.errors.length) throw new Error(`features/ does not validate: ${loaded.errors.length} errors`);
+  const snapshot: RegistrySnapshot = {
+    version: "r-test",
+    version_number: 1,
+    applied_at: new Date().toISOString(),
+    author: "test",
+    entities: loaded.entities,
+    features: loaded.features,
+  };
+  project.provide("registrySnapshot", JSON.stringify(snapshot));
   project.provide("testApiKey", TEST_KEYS.all);
   project.provide(
     "testApiKeys",

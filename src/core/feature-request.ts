@@ -1,0 +1,79 @@
+// Request and response shapes of the serving API (the design's FeatureRequest/FeatureResponse, and Feast's).
+import { z } from "zod";
+import { EntityTypeName } from "./definitions";
+
+/** More entities than this in one call is a 413: split the batch. */
+export const MAX_BATCH_ENTITIES = 1_000;
+/** More features than this in one request is a 413. */
+export const MAX_FEATURES_PER_REQUEST = 500;
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const FeatureRef = z.string().min(1).max(256);
+
+export const FeatureRequest = z
+  .object({
+    entity_id: z.string().min(1).max(256),
+    /** Optional when the id carries the type's prefix (user_1 → user). */
+    entity_type: EntityTypeName.optional(),
+    feature_names: z.array(FeatureRef).min(1),
+    context: z.record(z.string(), z.unknown()).optional(),
+    /** Other entities of the request, for features of another type (a user with a candidate track). */
+    entities: z.partialRecord(EntityTypeName, z.string().min(1).max(256)).optional(),
+    include_metadata: z.boolean().optional(),
+    /** Tighten the features' own max age for this request. */
+    max_staleness_ms: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type FeatureRequest = z.infer<typeof FeatureRequest>;
+
+/** POST /features/batch: the design's List[FeatureRequest], or {requests: [...]}. */
+export const BatchRequest = z.union([z.array(FeatureRequest), z.object({ requests: z.array(FeatureRequest) }).strict()]);
+
+export const FeatureStatus = z.enum(["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE", "DEFAULTED"]);
+export type FeatureStatus = z.infer<typeof FeatureStatus>;
+
+export const ServedTier = z.enum(["memory", "kv", "durable_object", "redis", "postgres", "computed"]);
+export type ServedTier = z.infer<typeof ServedTier>;
+
+export const FeatureMetadata = z.object({
+  status: FeatureStatus,
+  event_timestamp: z.string().nullable(),
+  age_ms: z.number().nullable(),
+  tier: ServedTier.nullable(),
+});
+export type FeatureMetadata = z.infer<typeof FeatureMetadata>;
+
+export const FeatureResponse = z.object({
+  entity_id: z.string(),
+  features: z.record(z.string(), z.unknown()),
+  /** Seconds since epoch when the vector was assembled (the design's int(time.time())). */
+  timestamp: z.number().int(),
+  feature_store_version: z.string(),
+  metadata: z.record(z.string(), FeatureMetadata).optional(),
+});
+export type FeatureResponse = z.infer<typeof FeatureResponse>;
+
+/** Feast's POST /get-online-features. */
+export const FeastOnlineRequest = z
+  .object({
+    features: z.array(FeatureRef).min(1).optional(),
+    feature_service: z.string().optional(),
+    entities: z.record(z.string(), z.array(z.union([z.string(), z.number()])).min(1)),
+    full_feature_names: z.boolean().optional(),
+    request_context: z.record(z.string(), z.array(z.unknown())).optional(),
+  })
+  .strict()
+  .refine((r) => r.features !== undefined, { message: "features is required (feature services are not supported)", path: ["features"] });
+export type FeastOnlineRequest = z.infer<typeof FeastOnlineRequest>;
+
+export const FeastOnlineResponse = z.object({
+  metadata: z.object({ feature_names: z.array(z.string()) }),
+  results: z.array(
+    z.object({
+      values: z.array(z.unknown()),
+      statuses: z.array(FeatureStatus),
+      event_timestamps: z.array(z.string()),
+    }),
+  ),
+});
+export type FeastOnlineResponse = z.infer<typeof FeastOnlineResponse>;

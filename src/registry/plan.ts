@@ -1,0 +1,90 @@
+// A registry plan: what applying the YAML catalog would change in the applied registry, and what it would break.
+import type { EntityType, FeatureDefinition } from "../core/definitions";
+import { canonicalJson, diffRegistry, registryContentHash, type FieldChange, type RegistryDiff } from "../core/registry";
+
+/** `r-` + the first 12 hex digits of the registry content hash. */
+export const VERSION_HASH_LENGTH = 12;
+
+export function registryVersionOf(contentHash: string): string {
+  return `r-${contentHash.slice(0, VERSION_HASH_LENGTH)}`;
+}
+
+export const EMPTY_REGISTRY_VERSION = "r-empty";
+
+export interface EntityChange {
+  name: string;
+  kind: "created" | "updated" | "deleted";
+  changes: FieldChange[];
+  breaking: boolean;
+  reason?: string;
+}
+
+export interface RegistryPlan {
+  features: RegistryDiff;
+  entities: EntityChange[];
+  appliedHash: string;
+  desiredHash: string;
+  appliedVersion: string;
+  desiredVersion: string;
+  empty: boolean;
+  /** One line per breaking change: `feature: reason`. */
+  breakingReasons: string[];
+}
+
+export const DELETED_FEATURE_REASON = "feature removed: requests for it will fail and its stored values become orphans";
+
+export async function planRegistry(
+  applied: { entities: EntityType[]; features: FeatureDefinition[] },
+  desired: { entities: EntityType[]; features: FeatureDefinition[] },
+  hasData: (name: string) => boolean,
+): Promise<RegistryPlan> {
+  const features = diffRegistry(applied.features, desired.features, hasData);
+  const entities = diffEntities(applied.entities, desired.entities);
+  const [appliedHash, desiredHash] = await Promise.all([
+    registryContentHash(applied.entities, applied.features),
+    registryContentHash(desired.entities, desired.features),
+  ]);
+  const breakingReasons: string[] = [];
+  for (const c of features.updated)
+    for (const f of c.changes) if (f.breaking) breakingReasons.push(`${c.name}: ${f.reason ?? `${f.field} changed`}`);
+  for (const c of features.deleted) breakingReasons.push(`${c.name}: ${DELETED_FEATURE_REASON}`);
+  for (const c of entities) if (c.breaking) breakingReasons.push(`entity ${c.name}: ${c.reason ?? "changed"}`);
+  return {
+    features,
+    entities,
+    appliedHash,
+    desiredHash,
+    // "r-empty" as CompiledRegistry.empty() calls it, rather than the hash of nothing.
+    appliedVersion: applied.entities.length + applied.features.length === 0 ? EMPTY_REGISTRY_VERSION : registryVersionOf(appliedHash),
+    desiredVersion: registryVersionOf(desiredHash),
+    empty: features.empty && entities.length === 0,
+    breakingReasons,
+  };
+}
+
+/** Entity types are keyed by join key in requests, so only a join_key change or a removal breaks callers. */
+function diffEntities(applied: readonly EntityType[], desired: readonly EntityType[]): EntityChange[] {
+  const before = new Map(applied.map((e) => [e.name, e]));
+  const after = new Map(desired.map((e) => [e.name, e]));
+  const out: EntityChange[] = [];
+  for (const [name, e] of after) {
+    const old = before.get(name);
+    if (!old) {
+      out.push({ name, kind: "created", changes: [], breaking: false });
+      continue;
+    }
+    const changes: FieldChange[] = [];
+    for (const field of ["join_key", "description", "id_prefix"] as const) {
+      if (canonicalJson(old[field]) === canonicalJson(e[field])) continue;
+      const breaking = field === "join_key";
+      changes.push({ field, from: old[field], to: e[field], breaking, ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}) });
+    }
+    if (changes.length) {
+      const breaking = changes.some((c) => c.breaking);
+      out.push({ name, kind: "updated", changes, breaking, ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}) });
+    }
+  }
+  for (const [name] of before)
+    if (!after.has(name)) out.push({ name, kind: "deleted", changes: [], breaking: true, reason: "entity type removed" });
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}

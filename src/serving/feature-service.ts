@@ -1,0 +1,244 @@
+// Assembles feature vectors: resolves names, reads stored features through the tiers, runs transforms, applies policies.
+import type { FeatureDefinition } from "../core/definitions";
+import { FeatureStoreError } from "../core/errors";
+import type { FeatureMetadata, FeatureRequest, FeatureResponse, FeatureStatus, ServedTier } from "../core/feature-request";
+import type { CompiledRegistry } from "../core/registry";
+import { runTransform } from "../core/transforms";
+import type { Found, Lookup, TieredFeatureStore } from "../stores/tiered-feature-store";
+
+export interface ServeOptions {
+  now: number;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
+/** A per-request failure inside a batch (e.g. a null_policy "reject" feature without a value). */
+export interface FeatureErrorResult {
+  entity_id: string;
+  error: { code: string; message: string; details?: unknown };
+}
+
+interface PlannedFeature {
+  ref: string;
+  def: FeatureDefinition;
+  entityId: string | undefined;
+}
+
+interface PlannedRequest {
+  req: FeatureRequest;
+  features: PlannedFeature[];
+}
+
+const entityKey = (type: string, id: string) => `${type}\u0000${id}`;
+
+/** user_1 → user, using the registry's id prefixes. */
+export function inferEntityType(registry: CompiledRegistry, entityId: string): string | undefined {
+  let bestType: string | undefined;
+  let bestLen = 0;
+  for (const e of registry.snapshot.entities) {
+    if (e.id_prefix && entityId.startsWith(e.id_prefix) && e.id_prefix.length > bestLen) {
+      bestType = e.name;
+      bestLen = e.id_prefix.length;
+    }
+  }
+  return bestType;
+}
+
+/** Resolve every name up front: unknown names are a 404 that lists each of them. */
+export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<string>): Map<string, FeatureDefinition> {
+  const out = new Map<string, FeatureDefinition>();
+  const unknown: string[] = [];
+  for (const ref of refs) {
+    if (out.has(ref)) continue;
+    const def = registry.resolve(ref);
+    if (def) out.set(ref, def);
+    else unknown.push(ref);
+  }
+  if (unknown.length) {
+    throw new FeatureStoreError("not_found", `Unknown feature${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`, {
+      unknown_features: unknown,
+      registry_version: registry.version,
+    });
+  }
+  return out;
+}
+
+function planRequest(registry: CompiledRegistry, req: FeatureRequest, defs: Map<string, FeatureDefinition>): PlannedRequest {
+  const primaryType =
+    req.entity_type ?? inferEntityType(registry, req.entity_id) ?? singleEntityType(req.feature_names.map((r) => defs.get(r)!));
+  const idFor = (type: string): string | undefined => (type === primaryType ? req.entity_id : req.entities?.[type as keyof typeof req.entities]);
+  const features: PlannedFeature[] = [];
+  const missingEntities: string[] = [];
+  for (const ref of req.feature_names) {
+    const def = defs.get(ref)!;
+    const entityId = idFor(def.entity_type);
+    if (entityId === undefined && def.computation_type !== "on_demand") missingEntities.push(`${ref} (needs entities.${def.entity_type})`);
+    features.push({ ref, def, entityId });
+  }
+  if (missingEntities.length) {
+    throw new FeatureStoreError(
+      "bad_request",
+      `entity_id ${req.entity_id} is of type ${primaryType ?? "unknown"}; these features belong to other entity types: ${missingEntities.join(", ")}`,
+      { features: missingEntities },
+    );
+  }
+  return { req, features };
+}
+
+function singleEntityType(defs: FeatureDefinition[]): string | undefined {
+  const types = new Set(defs.map((d) => d.entity_type));
+  return types.size === 1 ? [...types][0] : undefined;
+}
+
+export class FeatureService {
+  constructor(private readonly store: TieredFeatureStore) {}
+
+  /** Serves many requests with one pass through the tiers (entities shared across requests are read once). */
+  async serve(registry: CompiledRegistry, requests: FeatureRequest[], opts: ServeOptions): Promise<(FeatureResponse | FeatureErrorResult)[]> {
+    const defs = resolveFeatureRefs(
+      registry,
+      requests.flatMap((r) => r.feature_names),
+    );
+    const planned = requests.map((req) => planRequest(registry, req, defs));
+
+    // One lookup per entity, union of its stored features (including transform inputs).
+    const lookups = new Map<string, Lookup>();
+    const need = (type: string, id: string, def: FeatureDefinition) => {
+      const key = entityKey(type, id);
+      let l = lookups.get(key);
+      if (!l) lookups.set(key, (l = { entityType: type, entityId: id, features: [] }));
+      if (!l.features.includes(def)) l.features.push(def);
+    };
+    const inputsOf = new Map<FeatureDefinition, FeatureDefinition[]>();
+    for (const p of planned) {
+      for (const f of p.features) {
+        if (f.def.computation_type !== "on_demand") {
+          need(f.def.entity_type, f.entityId!, f.def);
+          continue;
+        }
+        const inputs = transformInputDefs(registry, f.def, inputsOf);
+        for (const input of inputs) {
+          const id = input.entity_type === f.def.entity_type ? f.entityId : entityIdFor(p, input.entity_type);
+          if (id !== undefined) need(input.entity_type, id, input);
+        }
+      }
+    }
+    const lookupList = [...lookups.values()];
+    const staleness = new Map<FeatureRequest, number | undefined>(planned.map((p) => [p.req, p.req.max_staleness_ms]));
+    const tightest = Math.min(...[...staleness.values()].map((v) => v ?? Number.POSITIVE_INFINITY));
+    const maxAgeMs = (def: FeatureDefinition) => Math.min(def.ttl_seconds * 1000, tightest);
+    const found = await this.store.read(lookupList, { maxAgeMs, waitUntil: opts.waitUntil });
+    const byEntity = new Map<string, Map<string, Found>>();
+    lookupList.forEach((l, i) => byEntity.set(entityKey(l.entityType, l.entityId), found[i]!));
+
+    if (lookupList.length && found.every((m) => [...m.values()].every((f) => f.unavailable))) {
+      throw new FeatureStoreError("unavailable", "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out");
+    }
+    return planned.map((p) => this.assemble(p, byEntity, inputsOf, opts.now, registry.version));
+  }
+
+  private assemble(
+    p: PlannedRequest,
+    byEntity: Map<string, Map<string, Found>>,
+    inputsOf: Map<FeatureDefinition, FeatureDefinition[]>,
+    now: number,
+    version: string,
+  ): FeatureResponse | FeatureErrorResult {
+    const features: Record<string, unknown> = {};
+    const metadata: Record<string, FeatureMetadata> = {};
+    const rejected: string[] = [];
+    for (const f of p.features) {
+      let value: unknown = null;
+      let status: FeatureStatus;
+      let tier: ServedTier | null = null;
+      let eventTs: number | null = null;
+      if (f.def.computation_type === "on_demand") {
+        const inputs: Record<string, unknown> = {};
+        for (const input of inputsOf.get(f.def) ?? []) {
+          const id = input.entity_type === f.def.entity_type ? f.entityId : entityIdFor(p, input.entity_type);
+          const got = id === undefined ? undefined : byEntity.get(entityKey(input.entity_type, id))?.get(input.name);
+          if (got?.value && now - got.value.eventTimestamp <= input.ttl_seconds * 1000) inputs[input.name] = got.value.value;
+        }
+        value = computeOnDemand(f.def, p.req.context ?? {}, inputs, now);
+        status = value === null || value === undefined ? "NOT_FOUND" : "PRESENT";
+        tier = "computed";
+        eventTs = now;
+      } else {
+        const got = byEntity.get(entityKey(f.def.entity_type, f.entityId!))?.get(f.def.name);
+        const maxAge = Math.min(f.def.ttl_seconds * 1000, p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY);
+        if (!got?.value) status = "NOT_FOUND";
+        else {
+          tier = got.tier;
+          eventTs = got.value.eventTimestamp;
+          if (now - got.value.eventTimestamp > maxAge) status = "OUTSIDE_MAX_AGE";
+          else {
+            status = "PRESENT";
+            value = got.value.value;
+          }
+        }
+      }
+      if (value === null || value === undefined) {
+        value = null;
+        if (f.def.null_policy === "default") {
+          value = f.def.default_value ?? null;
+          status = "DEFAULTED";
+        } else if (f.def.null_policy === "reject") rejected.push(f.ref);
+      }
+      features[f.ref] = value;
+      metadata[f.ref] = {
+        status,
+        event_timestamp: eventTs === null ? null : new Date(eventTs).toISOString(),
+        age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
+        tier,
+      };
+    }
+    if (rejected.length) {
+      return {
+        entity_id: p.req.entity_id,
+        error: {
+          code: "value_required",
+          message: `No value for ${rejected.join(", ")} (null_policy: reject) for entity ${p.req.entity_id}`,
+          details: { features: rejected },
+        },
+      };
+    }
+    return {
+      entity_id: p.req.entity_id,
+      features,
+      timestamp: Math.floor(now / 1000),
+      feature_store_version: version,
+      ...(p.req.include_metadata ? { metadata } : {}),
+    };
+  }
+}
+
+function entityIdFor(p: PlannedRequest, type: string): string | undefined {
+  const primary = p.features.find((f) => f.def.entity_type === type && f.entityId !== undefined);
+  return primary?.entityId ?? p.req.entities?.[type as keyof NonNullable<FeatureRequest["entities"]>];
+}
+
+/** Stored features a transform reads (`feature:<name>` inputs), resolved once per definition. */
+function transformInputDefs(
+  registry: CompiledRegistry,
+  def: FeatureDefinition,
+  cache: Map<FeatureDefinition, FeatureDefinition[]>,
+): FeatureDefinition[] {
+  let inputs = cache.get(def);
+  if (!inputs) {
+    inputs = (def.transform?.inputs ?? [])
+      .filter((i) => i.startsWith("feature:"))
+      .map((i) => registry.resolve(i.slice("feature:".length)))
+      .filter((d): d is FeatureDefinition => d !== undefined && d.computation_type !== "on_demand");
+    cache.set(def, inputs);
+  }
+  return inputs;
+}
+
+function computeOnDemand(def: FeatureDefinition, context: Record<string, unknown>, features: Record<string, unknown>, now: number): unknown {
+  try {
+    return runTransform(def.transform!.name, { context, features, now });
+  } catch (err) {
+    // A transform bug must cost one feature, not the whole vector.
+    console.error(`transform ${def.transform?.name} for ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  }
+}

@@ -1,0 +1,61 @@
+// Prometheus metrics of one isolate: request counts and latency, tier hits, cache and breaker state.
+import type { TieredFeatureStore } from "../stores/tiered-feature-store";
+
+/** Histogram bucket bounds in seconds (the design's feature_serving_duration_seconds). */
+export const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class ServingMetrics {
+  private readonly requests = new Map<string, number>();
+  private readonly buckets = new Map<string, number[]>();
+  private readonly sums = new Map<string, number>();
+  private readonly counts = new Map<string, number>();
+  readonly startedAt = Date.now();
+  featureStatuses: Record<string, number> = { PRESENT: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0, DEFAULTED: 0 };
+
+  observe(route: string, status: number, seconds: number): void {
+    const key = `${route}|${status}`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    const b = this.buckets.get(route) ?? LATENCY_BUCKETS_S.map(() => 0);
+    LATENCY_BUCKETS_S.forEach((le, i) => {
+      if (seconds <= le) b[i]!++;
+    });
+    this.buckets.set(route, b);
+    this.sums.set(route, (this.sums.get(route) ?? 0) + seconds);
+    this.counts.set(route, (this.counts.get(route) ?? 0) + 1);
+  }
+
+  render(store: TieredFeatureStore, registryVersion: string | null): string {
+    const lines: string[] = [];
+    const help = (name: string, type: string, text: string) => lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
+    help("feature_serving_requests_total", "counter", "Serving API requests by route and HTTP status (this isolate).");
+    for (const [key, n] of this.requests) {
+      const [route, status] = key.split("|");
+      lines.push(`feature_serving_requests_total{route="${route}",status="${status}"} ${n}`);
+    }
+    help("feature_serving_duration_seconds", "histogram", "Serving latency by route (this isolate).");
+    for (const [route, b] of this.buckets) {
+      LATENCY_BUCKETS_S.forEach((le, i) => lines.push(`feature_serving_duration_seconds_bucket{route="${route}",le="${le}"} ${b[i]}`));
+      lines.push(`feature_serving_duration_seconds_bucket{route="${route}",le="+Inf"} ${this.counts.get(route)}`);
+      lines.push(`feature_serving_duration_seconds_sum{route="${route}"} ${this.sums.get(route)}`);
+      lines.push(`feature_serving_duration_seconds_count{route="${route}"} ${this.counts.get(route)}`);
+    }
+    help("feature_tier_hits_total", "counter", "Feature values served per tier.");
+    for (const [tier, n] of Object.entries(store.counters.hits)) lines.push(`feature_tier_hits_total{tier="${tier}"} ${n}`);
+    help("feature_tier_errors_total", "counter", "Tier reads that failed or timed out.");
+    for (const [tier, n] of Object.entries(store.counters.errors)) lines.push(`feature_tier_errors_total{tier="${tier}"} ${n}`);
+    help("feature_backend_reads_total", "counter", "Fetches below L0 (single-flight merges concurrent misses).");
+    lines.push(`feature_backend_reads_total ${store.counters.backendReads}`);
+    help("feature_values_served_total", "counter", "Served feature values by status.");
+    for (const [status, n] of Object.entries(this.featureStatuses)) lines.push(`feature_values_served_total{status="${status}"} ${n}`);
+    const mem = store.memory.stats();
+    help("feature_memory_cache_entries", "gauge", "L0 entries.");
+    lines.push(`feature_memory_cache_entries ${mem.entries}`);
+    help("feature_memory_cache_bytes", "gauge", "L0 estimated bytes.");
+    lines.push(`feature_memory_cache_bytes ${mem.bytes}`);
+    help("feature_tier_circuit_open", "gauge", "1 when a tier's circuit breaker is open.");
+    for (const [tier, b] of Object.entries(store.breakers)) lines.push(`feature_tier_circuit_open{tier="${tier}"} ${b.state === "open" ? 1 : 0}`);
+    help("feature_registry_info", "gauge", "Registry version loaded by this isolate.");
+    lines.push(`feature_registry_info{version="${registryVersion ?? "none"}"} 1`);
+    return `${lines.join("\n")}\n`;
+  }
+}

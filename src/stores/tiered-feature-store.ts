@@ -1,0 +1,243 @@
+// The read path: L0 memory → KV (batch) or Durable Object (stream) → Redis → Postgres, with write-back.
+import type { FeatureDefinition } from "../core/definitions";
+import type { ServedTier } from "../core/feature-request";
+import type { TimedValue } from "../core/keys";
+import { CircuitBreaker } from "./circuit-breaker";
+import type { DurableObjectFeatureStore } from "./durable-object-store";
+import type { KvFeatureStore } from "./kv-store";
+import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache } from "./memory-cache";
+import type { PostgresFeatureStore } from "./postgres-store";
+import type { EntityRef, RedisFeatureStore } from "./redis-store";
+
+/** Per-tier deadlines: a tier slower than this is skipped for the request (and counts toward its breaker). */
+export const TIER_DEADLINE_MS = { kv: 150, durable_object: 250, redis: 300, postgres: 3_000 } as const;
+/** KV allows one write per second per key; write-backs to the same row are spaced at least this far apart. */
+export const KV_WRITE_BACK_INTERVAL_MS = 1_000;
+
+export interface Lookup extends EntityRef {
+  /** Stored (batch or stream) features to read for this entity. */
+  features: FeatureDefinition[];
+}
+
+export interface Found {
+  /** undefined = NOT_FOUND in every tier that answered. */
+  value: TimedValue | undefined;
+  tier: ServedTier | null;
+  /** No tier could answer (all down or timed out). */
+  unavailable?: boolean;
+}
+
+export interface ReadOptions {
+  /** Max age (ms) for a feature in this request: min(ttl, max_staleness_ms). */
+  maxAgeMs: (def: FeatureDefinition) => number;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
+export interface TierBackends {
+  kv?: KvFeatureStore | undefined;
+  durableObject?: DurableObjectFeatureStore | undefined;
+  redis?: RedisFeatureStore | undefined;
+  postgres?: PostgresFeatureStore | undefined;
+}
+
+export interface TierCounters {
+  hits: Record<ServedTier, number>;
+  errors: Record<string, number>;
+  backendReads: number;
+}
+
+type ResultMap = Map<string, Found>;
+
+const entityKey = (r: EntityRef) => `${r.entityType}\u0000${r.entityId}`;
+
+export class TieredFeatureStore {
+  readonly memory: MemoryCache;
+  readonly breakers = {
+    kv: new CircuitBreaker("kv"),
+    durable_object: new CircuitBreaker("durable_object"),
+    redis: new CircuitBreaker("redis"),
+    postgres: new CircuitBreaker("postgres"),
+  };
+  readonly counters: TierCounters = {
+    hits: { memory: 0, kv: 0, durable_object: 0, redis: 0, postgres: 0, computed: 0 },
+    errors: {},
+    backendReads: 0,
+  };
+  /** Single flight: one backend fetch per entity at a time; concurrent misses await it. */
+  private readonly inflight = new Map<string, { names: Set<string>; promise: Promise<ResultMap> }>();
+  private readonly kvLastWrite = new Map<string, number>();
+
+  constructor(
+    private readonly backends: TierBackends,
+    memory?: MemoryCache,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.memory = memory ?? new MemoryCache();
+  }
+
+  /** For each lookup, every requested feature's best value and the tier that served it. */
+  async read(lookups: Lookup[], opts: ReadOptions): Promise<ResultMap[]> {
+    const now = this.now();
+    const results: ResultMap[] = lookups.map(() => new Map());
+    const misses: { index: number; lookup: Lookup }[] = [];
+
+    lookups.forEach((lookup, index) => {
+      const missing: FeatureDefinition[] = [];
+      for (const def of lookup.features) {
+        const cached = this.memory.get(MemoryCache.key(lookup.entityType, lookup.entityId, def.name));
+        if (cached.hit && (cached.value === undefined || now - cached.value.eventTimestamp <= opts.maxAgeMs(def))) {
+          results[index]!.set(def.name, { value: cached.value, tier: "memory" });
+          this.counters.hits.memory++;
+        } else missing.push(def);
+      }
+      if (missing.length) misses.push({ index, lookup: { ...lookup, features: missing } });
+    });
+    if (misses.length === 0) return results;
+
+    // Join fetches already in flight that cover what we need; fetch the rest together.
+    const waits: Promise<void>[] = [];
+    const toFetch: { index: number; lookup: Lookup }[] = [];
+    for (const miss of misses) {
+      const flight = this.inflight.get(entityKey(miss.lookup));
+      if (flight && miss.lookup.features.every((d) => flight.names.has(d.name))) {
+        waits.push(
+          flight.promise.then((found) => {
+            for (const def of miss.lookup.features) {
+              const f = found.get(def.name);
+              if (f) results[miss.index]!.set(def.name, f);
+            }
+          }),
+        );
+      } else toFetch.push(miss);
+    }
+    if (toFetch.length) {
+      const fetched = this.fetchFromBackends(
+        toFetch.map((m) => m.lookup),
+        opts,
+      );
+      toFetch.forEach((m, i) => {
+        const key = entityKey(m.lookup);
+        const promise = fetched.then((all) => all[i]!);
+        const entry = { names: new Set(m.lookup.features.map((d) => d.name)), promise };
+        this.inflight.set(key, entry);
+        const clear = () => {
+          if (this.inflight.get(key) === entry) this.inflight.delete(key);
+        };
+        promise.then(clear, clear);
+      });
+      waits.push(
+        fetched.then((all) => {
+          toFetch.forEach((m, i) => {
+            for (const [name, f] of all[i]!) results[m.index]!.set(name, f);
+          });
+        }),
+      );
+    }
+    await Promise.all(waits);
+    return results;
+  }
+
+  private async fetchFromBackends(lookups: Lookup[], opts: ReadOptions): Promise<ResultMap[]> {
+    this.counters.backendReads++;
+    const now = this.now();
+    const best: ResultMap[] = lookups.map(() => new Map());
+    /** Per lookup: features still lacking a fresh value. */
+    const pending: FeatureDefinition[][] = lookups.map((l) => [...l.features]);
+    /** Per lookup: did at least one tier answer for it? */
+    const answered: boolean[] = lookups.map(() => false);
+
+    const consider = (i: number, def: FeatureDefinition, value: TimedValue | undefined, tier: ServedTier) => {
+      if (!value) return false;
+      const cur = best[i]!.get(def.name);
+      if (!cur?.value || value.eventTimestamp > cur.value.eventTimestamp) best[i]!.set(def.name, { value, tier });
+      return now - value.eventTimestamp <= opts.maxAgeMs(def);
+    };
+
+    const runTier = async (
+      tier: "kv" | "durable_object" | "redis" | "postgres",
+      select: (def: FeatureDefinition) => boolean,
+      fetch: (refs: EntityRef[], fields: string[][]) => Promise<Record<string, TimedValue>[]>,
+    ) => {
+      const idx: number[] = [];
+      const fields: string[][] = [];
+      pending.forEach((defs, i) => {
+        const names = defs.filter(select).map((d) => d.name);
+        if (names.length) {
+          idx.push(i);
+          fields.push(names);
+        }
+      });
+      if (idx.length === 0) return;
+      const breaker = this.breakers[tier];
+      if (!breaker.available) return;
+      let rows: Record<string, TimedValue>[];
+      try {
+        rows = await breaker.run(() => fetch(idx.map((i) => lookups[i]!), fields), TIER_DEADLINE_MS[tier]);
+      } catch (err) {
+        this.counters.errors[tier] = (this.counters.errors[tier] ?? 0) + 1;
+        console.warn(`${tier} read failed: ${err instanceof Error ? err.message : String(err)}`);
+        return;
+      }
+      idx.forEach((i, j) => {
+        answered[i] = true;
+        const row = rows[j] ?? {};
+        pending[i] = pending[i]!.filter((def) => !(select(def) && consider(i, def, row[def.name], tier)));
+      });
+    };
+
+    const { kv, durableObject, redis, postgres } = this.backends;
+    await Promise.all([
+      kv ? runTier("kv", (d) => d.computation_type === "batch", (refs) => kv.getMany(refs)) : undefined,
+      durableObject ? runTier("durable_object", (d) => d.computation_type === "stream", (refs, f) => durableObject.getMany(refs, f)) : undefined,
+    ]);
+    if (redis) await runTier("redis", () => true, (refs, f) => redis.getMany(refs, f));
+    if (postgres) await runTier("postgres", () => true, (refs, f) => postgres.getLatest(refs, f));
+
+    // Features no tier had: NOT_FOUND, or unavailable when no tier answered at all.
+    lookups.forEach((lookup, i) => {
+      for (const def of lookup.features) {
+        if (!best[i]!.has(def.name)) best[i]!.set(def.name, { value: undefined, tier: null, ...(answered[i] ? {} : { unavailable: true }) });
+      }
+    });
+    this.writeBack(lookups, best, opts);
+    return best;
+  }
+
+  /** Fill the tiers above the one that served, without delaying the response. */
+  private writeBack(lookups: Lookup[], found: ResultMap[], opts: ReadOptions): void {
+    const now = this.now();
+    lookups.forEach((lookup, i) => {
+      const toKv: Record<string, TimedValue> = {};
+      const toDo: { name: string; value: unknown; eventTimestamp: number }[] = [];
+      const toRedis: Record<string, TimedValue> = {};
+      for (const def of lookup.features) {
+        const f = found[i]!.get(def.name);
+        if (!f || f.unavailable) continue;
+        if (f.tier) this.counters.hits[f.tier]++;
+        const classTtl = def.computation_type === "stream" ? MEMORY_TTL_STREAM_MS : MEMORY_TTL_BATCH_MS;
+        if (!f.value) {
+          this.memory.set(MemoryCache.key(lookup.entityType, lookup.entityId, def.name), undefined, Math.min(classTtl, MEMORY_TTL_NOT_FOUND_MS));
+          continue;
+        }
+        const remaining = opts.maxAgeMs(def) - (now - f.value.eventTimestamp);
+        this.memory.set(MemoryCache.key(lookup.entityType, lookup.entityId, def.name), f.value, Math.min(classTtl, remaining));
+        if (f.tier === "redis" || f.tier === "postgres") {
+          if (def.computation_type === "batch") toKv[def.name] = f.value;
+          else toDo.push({ name: def.name, value: f.value.value, eventTimestamp: f.value.eventTimestamp });
+        }
+        if (f.tier === "postgres") toRedis[def.name] = f.value;
+      }
+      const { kv, durableObject, redis } = this.backends;
+      const kvKey = entityKey(lookup);
+      if (kv && Object.keys(toKv).length && now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS) {
+        this.kvLastWrite.set(kvKey, now);
+        if (this.kvLastWrite.size > 10_000) this.kvLastWrite.clear();
+        opts.waitUntil(kv.merge(lookup, toKv).catch((e: unknown) => console.warn(`kv write-back failed: ${String(e)}`)));
+      }
+      if (durableObject && toDo.length && this.breakers.durable_object.available)
+        opts.waitUntil(durableObject.put(lookup, toDo).catch((e: unknown) => console.warn(`durable object write-back failed: ${String(e)}`)));
+      if (redis && Object.keys(toRedis).length && this.breakers.redis.available)
+        opts.waitUntil(redis.putIfNewer(lookup, toRedis).catch((e: unknown) => console.warn(`redis write-back failed: ${String(e)}`)));
+    });
+  }
+}

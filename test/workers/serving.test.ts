@@ -1,0 +1,217 @@
+// The read path inside workerd against real KV, Durable Objects, Redis (gateway) and Postgres (relay).
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FeatureResponse } from "../../src/core/feature-request";
+import {
+  entityStub,
+  eventually,
+  post,
+  publishRegistry,
+  putKvRow,
+  putLatest,
+  redisAvailable,
+  redisStore,
+  sql,
+  uniqueId,
+} from "./support";
+
+const HOUR = 3_600_000;
+
+beforeAll(async () => {
+  await publishRegistry();
+});
+
+async function getFeatures(body: Record<string, unknown>): Promise<FeatureResponse> {
+  const res = await post("/features/get", { include_metadata: true, ...body });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as FeatureResponse;
+}
+
+describe("POST /features/get — one value from each tier", () => {
+  it("backfills from Postgres, then serves from memory, writing back to KV and Redis", async () => {
+    const user = uniqueId("user_");
+    const ts = Date.now() - HOUR;
+    await putLatest("user", user, "skip_rate_7d", 0.25, ts);
+    await putLatest("user", user, "subscription_type", "premium", ts);
+
+    const first = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d", "user_profile_features:subscription_type"] });
+    expect(first.features).toEqual({ skip_rate_7d: 0.25, "user_profile_features:subscription_type": "premium" });
+    expect(first.metadata?.skip_rate_7d).toMatchObject({ status: "PRESENT", tier: "postgres", event_timestamp: new Date(ts).toISOString() });
+    expect(first.metadata?.skip_rate_7d?.age_ms).toBeGreaterThanOrEqual(HOUR - 1000);
+    expect(first.feature_store_version).toBe("r-test");
+    expect(first.timestamp).toBeCloseTo(Date.now() / 1000, -1);
+
+    const second = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d"] });
+    expect(second.metadata?.skip_rate_7d?.tier).toBe("memory");
+    expect(second.features.skip_rate_7d).toBe(0.25);
+
+    // Write-back happens after the response (waitUntil): KV row and Redis hash appear.
+    const { env } = await import("cloudflare:test");
+    const row = await eventually(async () => (await env.FEATURES_KV.get<Record<string, [number, unknown]>>(`row:user:${user}`, "json")) ?? undefined);
+    expect(row.skip_rate_7d).toEqual([ts, 0.25]);
+    if (redisAvailable()) {
+      const [fromRedis] = await eventually(async () => {
+        const r = await redisStore().getMany([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]);
+        return r[0]?.skip_rate_7d ? r : undefined;
+      });
+      expect(fromRedis?.skip_rate_7d).toEqual({ value: 0.25, eventTimestamp: ts });
+    }
+  });
+
+  it("serves a batch feature from KV", async () => {
+    const track = uniqueId("track_");
+    const ts = Date.now() - HOUR;
+    await putKvRow("track", track, { energy: [ts, 0.8], tempo: [ts, 121.5] });
+    const res = await getFeatures({ entity_id: track, feature_names: ["energy", "tempo"] });
+    expect(res.features).toEqual({ energy: 0.8, tempo: 121.5 });
+    expect(res.metadata?.energy?.tier).toBe("kv");
+  });
+
+  it("serves a stream feature from the entity's Durable Object", async () => {
+    const user = uniqueId("user_");
+    const ts = Date.now() - 1000;
+    await entityStub("user", user).putFeatures([{ name: "tracks_played_1h", value: 7, eventTimestamp: ts }]);
+    const res = await getFeatures({ entity_id: user, feature_names: ["tracks_played_1h"] });
+    expect(res.features.tracks_played_1h).toBe(7);
+    expect(res.metadata?.tracks_played_1h).toMatchObject({ status: "PRESENT", tier: "durable_object" });
+  });
+
+  it.runIf(redisAvailable())("serves from Redis when the L1 tiers miss", async () => {
+    const user = uniqueId("user_");
+    const ts = Date.now() - HOUR;
+    await redisStore().putIfNewer({ entityType: "user", entityId: user }, { replay_rate_7d: { value: 0.1, eventTimestamp: ts } });
+    const res = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"] });
+    expect(res.features.replay_rate_7d).toBe(0.1);
+    expect(res.metadata?.replay_rate_7d?.tier).toBe("redis");
+  });
+});
+
+describe("freshness and null policies", () => {
+  it("never serves a value older than its ttl as PRESENT", async () => {
+    const user = uniqueId("user_");
+    const old = Date.now() - 13 * HOUR; // skip_rate_7d has ttl 12 h
+    await putLatest("user", user, "skip_rate_7d", 0.5, old);
+    const res = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d"] });
+    expect(res.features.skip_rate_7d).toBeNull();
+    expect(res.metadata?.skip_rate_7d).toMatchObject({ status: "OUTSIDE_MAX_AGE", tier: "postgres" });
+  });
+
+  it("lets a request tighten the max age with max_staleness_ms", async () => {
+    const user = uniqueId("user_");
+    await putLatest("user", user, "replay_rate_7d", 0.3, Date.now() - 10 * 60_000);
+    const fresh = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"] });
+    expect(fresh.metadata?.replay_rate_7d?.status).toBe("PRESENT");
+    const strict = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"], max_staleness_ms: 60_000 });
+    expect(strict.metadata?.replay_rate_7d?.status).toBe("OUTSIDE_MAX_AGE");
+    expect(strict.features.replay_rate_7d).toBeNull();
+  });
+
+  it("answers DEFAULTED with the default value, and NOT_FOUND with null", async () => {
+    const user = uniqueId("user_");
+    const res = await getFeatures({ entity_id: user, feature_names: ["subscription_type", "skip_rate_7d"] });
+    expect(res.features).toEqual({ subscription_type: "free", skip_rate_7d: null });
+    expect(res.metadata?.subscription_type?.status).toBe("DEFAULTED");
+    expect(res.metadata?.skip_rate_7d).toMatchObject({ status: "NOT_FOUND", tier: null, event_timestamp: null });
+  });
+
+  it("refuses a request whose null_policy reject feature has no value (422)", async () => {
+    const user = uniqueId("user_");
+    const res = await post("/features/get", { entity_id: user, feature_names: ["country"] });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ error: { code: "value_required", details: { features: ["country"] } } });
+  });
+});
+
+describe("on-demand features", () => {
+  it("computes context transforms and a user x track genre affinity from stored favorites", async () => {
+    const user = uniqueId("user_");
+    await putLatest("user", user, "favorite_genres", ["jazz", "pop"], Date.now() - HOUR);
+    const res = await getFeatures({
+      entity_id: user,
+      feature_names: ["user_track_genre_affinity", "time_of_day", "day_of_week", "listening_source", "device_type"],
+      context: {
+        track_genre: "jazz",
+        timestamp: "2026-11-27T08:15:00Z",
+        timezone_offset_minutes: 0,
+        source: "Discover Weekly",
+        user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
+      },
+    });
+    expect(res.features.time_of_day).toBe("morning");
+    expect(res.features.day_of_week).toBe("friday");
+    expect(res.features.device_type).toBe("mobile");
+    expect(res.features.user_track_genre_affinity).toBeGreaterThan(0.5);
+    expect(res.metadata?.time_of_day?.tier).toBe("computed");
+    const other = await getFeatures({ entity_id: user, feature_names: ["user_track_genre_affinity"], context: { track_genre: "metal" } });
+    expect(other.features.user_track_genre_affinity).toBe(0);
+  });
+});
+
+describe("mixed entities and batches", () => {
+  it("serves a user with a candidate track in one request", async () => {
+    const user = uniqueId("user_");
+    const track = uniqueId("track_");
+    await putLatest("user", user, "skip_rate_7d", 0.2, Date.now() - HOUR);
+    await putLatest("track", track, "danceability", 0.66, Date.now() - HOUR);
+    const res = await getFeatures({ entity_id: user, entities: { track }, feature_names: ["skip_rate_7d", "danceability"] });
+    expect(res.features).toEqual({ skip_rate_7d: 0.2, danceability: 0.66 });
+  });
+
+  it("names the missing entity when a feature of another type has no id", async () => {
+    const res = await post("/features/get", { entity_id: uniqueId("user_"), feature_names: ["danceability"] });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("entities.track");
+  });
+
+  it("POST /features/batch returns one response per request, in order", async () => {
+    const users = [uniqueId("user_"), uniqueId("user_"), uniqueId("user_")];
+    await Promise.all(users.map((u, i) => putLatest("user", u, "skip_rate_7d", i / 10, Date.now() - HOUR)));
+    const res = await post(
+      "/features/batch",
+      users.map((u) => ({ entity_id: u, feature_names: ["skip_rate_7d"] })),
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as FeatureResponse[];
+    expect(body.map((r) => [r.entity_id, r.features.skip_rate_7d])).toEqual(users.map((u, i) => [u, i / 10]));
+  });
+});
+
+describe("Feast-compatible /get-online-features", () => {
+  it("answers column-oriented with statuses and event timestamps", async () => {
+    const users = [uniqueId("user_"), uniqueId("user_")];
+    const ts = Date.now() - HOUR;
+    await putLatest("user", users[0]!, "skip_rate_7d", 0.4, ts);
+    const res = await post("/get-online-features", {
+      features: ["user_behavior_features:skip_rate_7d", "user_profile_features:subscription_type"],
+      entities: { user_id: users },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { metadata: { feature_names: string[] }; results: { values: unknown[]; statuses: string[]; event_timestamps: string[] }[] };
+    expect(body.metadata.feature_names).toEqual(["user_id", "skip_rate_7d", "subscription_type"]);
+    expect(body.results[0]!.values).toEqual(users);
+    expect(body.results[1]!.values).toEqual([0.4, null]);
+    expect(body.results[1]!.statuses).toEqual(["PRESENT", "NOT_FOUND"]);
+    expect(body.results[1]!.event_timestamps[0]).toBe(new Date(ts).toISOString());
+    expect(body.results[2]!.statuses).toEqual(["DEFAULTED", "DEFAULTED"]);
+  });
+
+  it("uses group__name with full_feature_names", async () => {
+    const res = await post("/get-online-features", {
+      features: ["user_behavior_features:skip_rate_7d"],
+      entities: { user_id: [uniqueId("user_")] },
+      full_feature_names: true,
+    });
+    expect(((await res.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names).toEqual([
+      "user_id",
+      "user_behavior_features__skip_rate_7d",
+    ]);
+  });
+});
+
+describe("feature_latest seeding helper is real", () => {
+  it("reads back what it wrote", async () => {
+    const user = uniqueId("user_");
+    await putLatest("user", user, "skip_rate_7d", 0.9, Date.now());
+    const rows = await sql("select feature_value from feature_latest where entity_id = $1", [user]);
+    expect(rows[0]?.feature_value).toBe(0.9);
+  });
+});
