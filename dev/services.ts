@@ -72,6 +72,8 @@ export async function resolveRedis(opts: { gatewayPort?: number; token?: string 
   return { redisUrl, source, restUrl: gateway.url, restToken: token, close: () => gateway.close() };
 }
 
-export async function startRelay(port = 0) {
-  return startPgWsRelay({ port });
+/** The relay only reaches loopback by default; a DATABASE_URL on another host is allowed explicitly. */
+export async function startRelay(databaseUrl: string, port = 0) {
+  const host = new URL(databaseUrl).hostname;
+  return startPgWsRelay({ port, allowedHosts: ["127.0.0.1", "localhost", "::1", host] });
 }

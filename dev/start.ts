@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import path from "node:path";
 import pg from "pg";
 import { PROJECT_ROOT, startLocalWorkers, type LocalWorkers } from "./local-workers";
-import { isTcpReachable, resolvePostgres, resolveRedis, type PostgresService, type RedisService } from "./services";
-import { startPgWsRelay, type PgWsRelay } from "./pg-ws-relay";
+import { isTcpReachable, resolvePostgres, resolveRedis, startRelay, type PostgresService, type RedisService } from "./services";
+import type { PgWsRelay } from "./pg-ws-relay";
 import { migrateDatabase, redact } from "../scripts/migrate";
 import { DEV_STACK_FILE, type DevStackInfo } from "../scripts/lib/stack";
 
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     resources.push(postgres);
     step(`Postgres: ${redact(postgres.url)} (${postgres.source === "embedded" ? "embedded PGlite, data in .data/pglite" : "DATABASE_URL"})`);
 
-    const relay: PgWsRelay = await startPgWsRelay({ port: RELAY_PORT });
+    const relay: PgWsRelay = await startRelay(postgres.url, RELAY_PORT);
     resources.push(relay);
     step(`Neon WebSocket relay: ws://127.0.0.1:${RELAY_PORT}`);
 

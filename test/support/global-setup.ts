@@ -36,7 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   await migrateDatabase(databaseUrl);
 
-  const relay = await startRelay();
+  const relay = await startRelay(databaseUrl);
   const redis = await resolveRedis({});
   if (!redis.restUrl) {
     const reason = "no Redis reachable at 127.0.0.1:6379 and REDIS_URL unset: Redis-tier tests will be SKIPPED";
