@@ -11,6 +11,11 @@ declare module "vitest" {
     testApiKeys: string;
     /** JSON of a RegistrySnapshot built from features/. */
     registrySnapshot: string;
+    /** POST /redis/down|up, /postgres/down|up stops or restarts the fault gateway/relay below. */
+    faultControlUrl: string;
+    faultRedisRestUrl: string;
+    faultRedisToken: string;
+    faultRelay: string;
   }
 }
 export {};

@@ -66,3 +66,11 @@ export function invalidInput(what: string, error: z.ZodError): FeatureStoreError
   const named = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
   return new FeatureStoreError("bad_request", `Invalid ${what}: ${named}`, { issues });
 }
+
+/** A readable message from anything thrown (Errors, WebSocket ErrorEvents, strings). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === "object" && "message" in err && typeof (err as { message: unknown }).message === "string")
+    return (err as { message: string }).message || "unknown error";
+  return String(err);
+}

@@ -1,23 +1,20 @@
 // Postgres from inside a Worker: @neondatabase/serverless over WebSocket, one client per request.
-import { Client, neonConfig } from "@neondatabase/serverless";
+import { Client } from "@neondatabase/serverless";
 
 /** A Neon connect or query that takes longer than this is treated as a down tier. */
 export const POSTGRES_CONNECT_TIMEOUT_MS = 3_000;
 
-let configuredProxy: string | undefined;
-
 /**
  * Locally the driver reaches a plain Postgres through dev/pg-ws-relay.ts ("host:port" of the
  * relay, no TLS inside the WebSocket); in production NEON_WS_PROXY is empty and Neon's own
- * endpoint is used.
+ * endpoint is used. Set per client, so two databases behind two relays never share a setting.
  */
-export function configureNeon(wsProxy: string | undefined): void {
-  if (!wsProxy || wsProxy === configuredProxy) return;
-  configuredProxy = wsProxy;
-  neonConfig.wsProxy = (host, port) => `${wsProxy}/v2?address=${host}:${port}`;
-  neonConfig.useSecureWebSocket = false;
-  neonConfig.pipelineTLS = false;
-  neonConfig.pipelineConnect = false;
+function configureClient(client: Client, wsProxy: string | undefined): void {
+  if (!wsProxy) return;
+  client.neonConfig.wsProxy = (host, port) => `${wsProxy}/v2?address=${host}:${port}`;
+  client.neonConfig.useSecureWebSocket = false;
+  client.neonConfig.pipelineTLS = false;
+  client.neonConfig.pipelineConnect = false;
 }
 
 export interface PostgresConfig {
@@ -30,8 +27,8 @@ export interface PostgresConfig {
  * closes it when done. The connect is bounded so a dead database fails fast.
  */
 export async function withPostgresClient<T>(cfg: PostgresConfig, fn: (client: Client) => Promise<T>): Promise<T> {
-  configureNeon(cfg.wsProxy);
   const client = new Client({ connectionString: cfg.databaseUrl, connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS });
+  configureClient(client, cfg.wsProxy);
   let closing = false;
   // An unhandled 'error' event (e.g. the server terminating the backend) must not crash the isolate;
   // after end() the socket closing underneath is expected and not worth a log line.

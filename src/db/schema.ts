@@ -1,8 +1,10 @@
 // Postgres schema (drizzle): registry, feature time series, latest values, runs, dead letters, demo sources.
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
+  date,
   doublePrecision,
   index,
   integer,
@@ -155,6 +157,25 @@ export const deadLetters = pgTable(
     replayedAt: tsz("replayed_at"),
   },
   (t) => [uniqueIndex("dead_letters_message_idx").on(t.messageId)],
+);
+
+/**
+ * Rejected values counted per UTC day, feature, validation rule and ingest source (push,
+ * materialization, replay): which producer sends what kind of bad data, without scanning dead letters.
+ */
+export const ingestRejects = pgTable(
+  "ingest_rejects",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    featureName: text("feature_name").notNull(),
+    rule: text("rule").notNull(),
+    source: text("source").notNull(),
+    rejected: bigint("rejected", { mode: "number" }).notNull().default(0),
+    lastRejectedAt: tsz("last_rejected_at").notNull().defaultNow(),
+    /** The most recent reason's message, e.g. "skip_rate_7d: 1.5 is above max_value 1". */
+    lastMessage: text("last_message"),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.featureName, t.rule, t.source] }), index("ingest_rejects_feature_idx").on(t.featureName, t.day.desc())],
 );
 
 // ---------------------------------------------------------------- demo sources (EchoTune catalog)

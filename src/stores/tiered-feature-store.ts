@@ -1,5 +1,6 @@
 // The read path: L0 memory → KV (batch) or Durable Object (stream) → Redis → Postgres, with write-back.
 import type { FeatureDefinition } from "../core/definitions";
+import { errorMessage } from "../core/errors";
 import type { ServedTier } from "../core/feature-request";
 import type { TimedValue } from "../core/keys";
 import { CircuitBreaker } from "./circuit-breaker";
@@ -175,7 +176,7 @@ export class TieredFeatureStore {
         rows = await breaker.run(() => fetch(idx.map((i) => lookups[i]!), fields), TIER_DEADLINE_MS[tier]);
       } catch (err) {
         this.counters.errors[tier] = (this.counters.errors[tier] ?? 0) + 1;
-        console.warn(`${tier} read failed: ${err instanceof Error ? err.message : String(err)}`);
+        console.warn(`${tier} read failed: ${errorMessage(err)}`);
         return;
       }
       idx.forEach((i, j) => {
@@ -232,12 +233,12 @@ export class TieredFeatureStore {
       if (kv && Object.keys(toKv).length && now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS) {
         this.kvLastWrite.set(kvKey, now);
         if (this.kvLastWrite.size > 10_000) this.kvLastWrite.clear();
-        opts.waitUntil(kv.merge(lookup, toKv).catch((e: unknown) => console.warn(`kv write-back failed: ${String(e)}`)));
+        opts.waitUntil(kv.merge(lookup, toKv).catch((e: unknown) => console.warn(`kv write-back failed: ${errorMessage(e)}`)));
       }
       if (durableObject && toDo.length && this.breakers.durable_object.available)
-        opts.waitUntil(durableObject.put(lookup, toDo).catch((e: unknown) => console.warn(`durable object write-back failed: ${String(e)}`)));
+        opts.waitUntil(durableObject.put(lookup, toDo).catch((e: unknown) => console.warn(`durable object write-back failed: ${errorMessage(e)}`)));
       if (redis && Object.keys(toRedis).length && this.breakers.redis.available)
-        opts.waitUntil(redis.putIfNewer(lookup, toRedis).catch((e: unknown) => console.warn(`redis write-back failed: ${String(e)}`)));
+        opts.waitUntil(redis.putIfNewer(lookup, toRedis).catch((e: unknown) => console.warn(`redis write-back failed: ${errorMessage(e)}`)));
     });
   }
 }

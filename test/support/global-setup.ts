@@ -6,6 +6,7 @@ import type { TestProject } from "vitest/node";
 import { PROJECT_ROOT } from "../../dev/local-workers";
 import { resolvePostgres, resolveRedis, startRelay } from "../../dev/services";
 import { migrateDatabase } from "../../scripts/migrate";
+import { startFaultControl } from "./fault-control";
 import { loadDefinitions } from "../../src/registry/load-definitions";
 import type { RegistrySnapshot } from "../../src/core/registry";
 
@@ -44,6 +45,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     console.warn(`\n\n!!! ${reason} !!!\n\n`);
   }
   const redisKeyPrefix = `test:${randomBytes(4).toString("hex")}:`;
+  const faults = await startFaultControl({ redisUrl: redis.redisUrl, token: randomBytes(8).toString("hex") });
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("neonWsProxy", `127.0.0.1:${relay.port}`);
@@ -63,6 +65,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     features: loaded.features,
   };
   project.provide("registrySnapshot", JSON.stringify(snapshot));
+  project.provide("faultControlUrl", faults.controlUrl);
+  project.provide("faultRedisRestUrl", faults.redisRestUrl);
+  project.provide("faultRedisToken", faults.redisToken);
+  project.provide("faultRelay", faults.relay);
   project.provide("testApiKey", TEST_KEYS.all);
   project.provide(
     "testApiKeys",
@@ -71,6 +77,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     if (redis.restUrl && redis.restToken) await deleteKeysWithPrefix(redis.restUrl, redis.restToken, redisKeyPrefix);
+    await faults.close();
     await redis.close();
     await relay.close();
     if (dropDatabase) await dropDatabase();

@@ -1,0 +1,236 @@
+// Tiers that really go down (gateway and relay stopped), single-flight, and every error answer of the API.
+import { env } from "cloudflare:test";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import type { FeatureResponse } from "../../src/core/feature-request";
+import { createServingApp } from "../../src/serving/app";
+import { FeatureService } from "../../src/serving/feature-service";
+import { ServingMetrics } from "../../src/serving/metrics";
+import { parseApiKeys } from "../../src/core/auth";
+import { KvFeatureStore } from "../../src/stores/kv-store";
+import { MemoryCache } from "../../src/stores/memory-cache";
+import { PostgresFeatureStore } from "../../src/stores/postgres-store";
+import { RedisFeatureStore } from "../../src/stores/redis-store";
+import { TieredFeatureStore, type TierBackends } from "../../src/stores/tiered-feature-store";
+import type { Tiers } from "../../src/stores/tiers";
+import { INGEST_ONLY_KEY, API_KEY, get, post, publishRegistry, putLatest, redisAvailable, registry, uniqueId } from "./support";
+
+const HOUR = 3_600_000;
+const control = (what: string) => fetch(`${inject("faultControlUrl")}/${what}`, { method: "POST" });
+
+function faultyBackends(): TierBackends {
+  return {
+    kv: new KvFeatureStore(env.FEATURES_KV),
+    redis: redisAvailable()
+      ? new RedisFeatureStore({ url: inject("faultRedisRestUrl"), token: inject("faultRedisToken"), keyPrefix: env.REDIS_KEY_PREFIX ?? "" })
+      : undefined,
+    postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: inject("faultRelay") }),
+  };
+}
+
+/** An app over the given backends, so a test can break exactly the tiers it means to. */
+function appOver(backends: TierBackends) {
+  const store = new TieredFeatureStore(backends, new MemoryCache());
+  const reg = registry();
+  const deps = {
+    tiers: { featuresKv: undefined, registryKv: undefined, entityState: undefined, queue: undefined, redis: backends.redis, postgres: backends.postgres } as Tiers,
+    store,
+    service: new FeatureService(store),
+    metrics: new ServingMetrics(),
+    apiKeys: parseApiKeys(inject("testApiKeys")),
+    registry: async () => reg,
+    registryVersion: () => reg.version,
+  };
+  const app = createServingApp(() => deps);
+  const call = async (body: unknown) =>
+    app.request("/features/get", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify(body),
+    });
+  return { store, call };
+}
+
+const waitUntil = (p: Promise<unknown>) => void p;
+
+beforeAll(async () => {
+  await publishRegistry();
+});
+
+afterEach(async () => {
+  await control("redis/up");
+  await control("postgres/up");
+});
+
+describe("a tier that goes down degrades latency, not answers", () => {
+  it.runIf(redisAvailable())("Redis stopped while requests flow: same values, now from Postgres", async () => {
+    // A stream feature: no KV copy, so with Redis gone the answer must come from Postgres.
+    const users = [uniqueId("user_"), uniqueId("user_")];
+    const ts = Date.now() - 60_000;
+    for (const u of users) await putLatest("user", u, "tracks_played_1h", 12, ts);
+    const backends = faultyBackends();
+    await backends.redis!.putIfNewer({ entityType: "user", entityId: users[1]! }, { tracks_played_1h: { value: 12, eventTimestamp: ts } });
+
+    const { store } = appOver(backends);
+    const before = await store.read([{ entityType: "user", entityId: users[1]!, features: [registry().resolve("tracks_played_1h")!] }], {
+      maxAgeMs: () => 600_000,
+      waitUntil,
+    });
+    expect(before[0]!.get("tracks_played_1h")).toMatchObject({ tier: "redis", value: { value: 12 } });
+
+    expect((await control("redis/down")).status).toBe(204);
+    const fresh = appOver(faultyBackends());
+    for (const u of users) {
+      const res = await fresh.call({ entity_id: u, feature_names: ["tracks_played_1h"], include_metadata: true });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as FeatureResponse;
+      expect(body.features.tracks_played_1h).toBe(12);
+      expect(body.metadata?.tracks_played_1h).toMatchObject({ status: "PRESENT", tier: "postgres" });
+    }
+    expect(fresh.store.counters.errors.redis).toBeGreaterThan(0);
+  });
+
+  it("Postgres stopped: values already in KV and memory are still served", async () => {
+    const track = uniqueId("track_");
+    const ts = Date.now() - HOUR;
+    await putLatest("track", track, "energy", 0.7, ts);
+    await putLatest("track", track, "valence", 0.2, ts);
+    const { call, store } = appOver(faultyBackends());
+    const warm = (await (await call({ entity_id: track, feature_names: ["energy", "valence"], include_metadata: true })).json()) as FeatureResponse;
+    expect(warm.metadata?.energy?.tier).toBe("postgres");
+    // Let the KV write-back land, then take Postgres away.
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await control("postgres/down")).status).toBe(204);
+
+    const fromMemory = (await (await call({ entity_id: track, feature_names: ["energy"], include_metadata: true })).json()) as FeatureResponse;
+    expect(fromMemory.metadata?.energy?.tier).toBe("memory");
+
+    store.memory.clear();
+    const fromKv = appOver(faultyBackends());
+    const res = await fromKv.call({ entity_id: track, feature_names: ["energy", "valence"], include_metadata: true });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as FeatureResponse;
+    expect(body.features).toEqual({ energy: 0.7, valence: 0.2 });
+    expect(body.metadata?.energy?.tier).toBe("kv");
+  });
+
+  it("every tier down answers 503 with a JSON error", async () => {
+    await control("postgres/down");
+    await control("redis/down");
+    const { call } = appOver({
+      redis: new RedisFeatureStore({ url: inject("faultRedisRestUrl"), token: "x", keyPrefix: "" }),
+      postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: inject("faultRelay") }),
+    });
+    const res = await call({ entity_id: uniqueId("user_"), feature_names: ["skip_rate_7d"] });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: "unavailable" } });
+  });
+});
+
+describe("single flight", () => {
+  it("N concurrent requests for one cold key cause one backend read", async () => {
+    const user = uniqueId("user_");
+    await putLatest("user", user, "skip_rate_7d", 0.33, Date.now() - HOUR);
+    const store = new TieredFeatureStore({ postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) }, new MemoryCache());
+    const def = registry().resolve("skip_rate_7d")!;
+    const N = 25;
+    const results = await Promise.all(
+      Array.from({ length: N }, () => store.read([{ entityType: "user", entityId: user, features: [def] }], { maxAgeMs: () => 12 * HOUR, waitUntil })),
+    );
+    expect(results.every((r) => r[0]!.get("skip_rate_7d")?.value?.value === 0.33)).toBe(true);
+    expect(store.counters.backendReads).toBe(1);
+    // A later request is a memory hit: still one backend read.
+    await store.read([{ entityType: "user", entityId: user, features: [def] }], { maxAgeMs: () => 12 * HOUR, waitUntil });
+    expect(store.counters.backendReads).toBe(1);
+  });
+
+  it("caches NOT_FOUND briefly so a hot missing key is not re-read", async () => {
+    const store = new TieredFeatureStore({ postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) }, new MemoryCache());
+    const def = registry().resolve("skip_rate_7d")!;
+    const lookup = [{ entityType: "user", entityId: uniqueId("user_"), features: [def] }];
+    await store.read(lookup, { maxAgeMs: () => HOUR, waitUntil });
+    const again = await store.read(lookup, { maxAgeMs: () => HOUR, waitUntil });
+    expect(again[0]!.get("skip_rate_7d")).toMatchObject({ tier: "memory", value: undefined });
+    expect(store.counters.backendReads).toBe(1);
+  });
+});
+
+describe("bad requests get clear 4xx JSON, never a 500", () => {
+  it("401 without a key, 401 with an unknown key, 403 with a key lacking the serve scope", async () => {
+    const body = { entity_id: "user_1", feature_names: ["skip_rate_7d"] };
+    const none = await post("/features/get", body, null);
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: { code: "unauthorized" } });
+    expect((await post("/features/get", body, "wrong-key")).status).toBe(401);
+    const forbidden = await post("/features/get", body, INGEST_ONLY_KEY);
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.json()).toMatchObject({ error: { code: "forbidden", details: { required: "serve" } } });
+  });
+
+  it("400 for malformed JSON, an empty body and wrong types, naming the fields", async () => {
+    const malformed = await post("/features/get", "{not json");
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: { message: string } }).error.message).toMatch(/Malformed JSON/);
+    expect((await post("/features/get", "")).status).toBe(400);
+    const wrong = await post("/features/get", { entity_id: 5, feature_names: "skip_rate_7d", extra: true });
+    expect(wrong.status).toBe(400);
+    const err = (await wrong.json()) as { error: { details: { issues: { path: string }[] } } };
+    const paths = err.error.details.issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(["entity_id", "feature_names"]));
+  });
+
+  it("404 naming every unknown feature", async () => {
+    const res = await post("/features/get", { entity_id: "user_1", feature_names: ["skip_rate_7d", "nope_a", "grp:nope_b"] });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: "not_found", details: { unknown_features: ["nope_a", "grp:nope_b"] } } });
+  });
+
+  it("413 for a batch over the limit", async () => {
+    const requests = Array.from({ length: 1001 }, (_, i) => ({ entity_id: `user_${i}`, feature_names: ["skip_rate_7d"] }));
+    const res = await post("/features/batch", requests);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: "payload_too_large", details: { limit: 1000 } } });
+  });
+
+  it("400 for an unknown entity key in the Feast API", async () => {
+    const res = await post("/get-online-features", { features: ["user_behavior_features:skip_rate_7d"], entities: { customer_id: ["c1"] } });
+    expect(res.status).toBe(400);
+  });
+
+  it("serves the OpenAPI document generated from the schemas", async () => {
+    const res = await get("/openapi.json", null);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    expect(Object.keys(doc.paths)).toContain("/features/get");
+    expect(doc.components.schemas.FeatureRequest?.properties).toHaveProperty("max_staleness_ms");
+  });
+});
+
+describe("discovery API and metrics", () => {
+  it("searches, filters and describes features with lineage", async () => {
+    const search = (await (await get("/registry/features?q=skip&entity_type=user")).json()) as { features: { name: string }[] };
+    expect(search.features.map((f) => f.name)).toContain("skip_rate_7d");
+    const byTag = (await (await get("/registry/features?computation_type=stream")).json()) as { features: { computation_type: string }[] };
+    expect(byTag.features.length).toBeGreaterThan(0);
+    expect(byTag.features.every((f) => f.computation_type === "stream")).toBe(true);
+    const one = (await (await get("/registry/features/user_behavior_features:skip_rate_7d")).json()) as {
+      definition: { name: string };
+      lineage: { upstream: { tables: string[] } };
+    };
+    expect(one.definition.name).toBe("skip_rate_7d");
+    expect(one.lineage.upstream.tables).toContain("listening_events");
+    const fav = (await (await get("/registry/features/favorite_genres")).json()) as { lineage: { downstream: string[] } };
+    expect(fav.lineage.downstream).toContain("user_track_genre_affinity");
+    expect((await get("/registry/features/nope")).status).toBe(404);
+    expect((await get("/registry/features?entity_type=planet")).status).toBe(400);
+    const entities = (await (await get("/registry/entities")).json()) as { entities: { name: string; feature_count: number }[] };
+    expect(entities.entities.map((e) => e.name).sort()).toEqual(["artist", "session", "track", "user"]);
+  });
+
+  it("exposes Prometheus metrics", async () => {
+    await post("/features/get", { entity_id: "user_1", feature_names: ["skip_rate_7d"], include_metadata: true });
+    const text = await (await get("/metrics", null)).text();
+    expect(text).toContain("feature_serving_duration_seconds_bucket");
+    expect(text).toContain('feature_tier_hits_total{tier="memory"}');
+  });
+});
