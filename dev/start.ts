@@ -18,6 +18,8 @@ export const EMBEDDED_PG_PORT = 54329;
 /** Miniflare runs no crons by itself; the dev stack fires the ingest cron at this interval. */
 export const DEV_CRON_INTERVAL_MS = 60_000;
 const INGEST_CRON = "*/15 * * * *";
+/** Ctrl-C waits at most this long for the services to close before exiting anyway. */
+const SHUTDOWN_TIMEOUT_MS = 5_000;
 const DATA_DIR = path.join(PROJECT_ROOT, ".data");
 const LOCK_FILE = path.join(DATA_DIR, "dev.lock");
 const DEV_KEY_FILE = path.join(DATA_DIR, "dev-key");
@@ -109,11 +111,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log("\nstopping…");
-    if (cronTimer) clearInterval(cronTimer);
-    if (workers) await workers.close().catch((e: unknown) => console.warn(`workers: ${String(e)}`));
-    for (const r of resources.reverse()) await r.close().catch((e: unknown) => console.warn(`close: ${String(e)}`));
-    rmSync(LOCK_FILE, { force: true });
+    // Files first: whatever happens to the closes below, the next start must not see a stale stack.
     rmSync(DEV_STACK_FILE, { force: true });
+    rmSync(LOCK_FILE, { force: true });
+    if (cronTimer) clearInterval(cronTimer);
+    const closeAll = async () => {
+      if (workers) await workers.close().catch((e: unknown) => console.warn(`workers: ${String(e)}`));
+      for (const r of resources.reverse()) await r.close().catch((e: unknown) => console.warn(`close: ${String(e)}`));
+    };
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS).unref());
+    await Promise.race([closeAll(), timeout]);
     process.exit(code);
   };
   process.on("SIGINT", () => void stop(0));
@@ -139,7 +146,7 @@ async function main(): Promise<void> {
     step("migrations applied");
 
     const env = { DATABASE_URL: postgres.url };
-    await runScript("scripts/registry.ts", ["apply", "--allow-breaking"], env);
+    await runScript("scripts/registry.ts", ["apply", "--allow-breaking", "--republish"], env);
     step("registry applied from features/ and published to local KV");
 
     if (await demoCatalogIsEmpty(postgres.url)) {

@@ -65,9 +65,9 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
     throw new Error(`cannot read the feature catalog directory ${root}: ${err instanceof Error ? err.message : String(err)}`);
   }
 
-  const entities = files.includes(ENTITIES_FILE)
-    ? loadEntities(path.join(root, ENTITIES_FILE), label(ENTITIES_FILE), errors)
-    : (errors.push({ file: label(ENTITIES_FILE), message: "missing: the catalog needs an entities file" }), []);
+  let entities: EntityType[] = [];
+  if (files.includes(ENTITIES_FILE)) entities = loadEntities(path.join(root, ENTITIES_FILE), label(ENTITIES_FILE), errors);
+  else errors.push({ file: label(ENTITIES_FILE), message: "missing: the catalog needs an entities file" });
   const entityNames = new Set(entities.map((e) => e.name));
 
   const parsed: ParsedFeature[] = [];

@@ -34,8 +34,8 @@ function lineDiff(from: string, to: string): string[] {
     if (i < a.length && j < b.length && a[i] === b[j]) {
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || ((lcs[i] as number[])[j + 1] as number) >= ((lcs[i + 1] as number[])[j] as number))) out.push(`+ ${b[j++] as string}`);
-    else out.push(`- ${a[i++] as string}`);
+    } else if (i < a.length && (j >= b.length || ((lcs[i + 1] as number[])[j] as number) >= ((lcs[i] as number[])[j + 1] as number))) out.push(`- ${a[i++] as string}`);
+    else out.push(`+ ${b[j++] as string}`);
   }
   return out;
 }
