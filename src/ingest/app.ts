@@ -1,15 +1,34 @@
-// The ingest Worker's Hono app: push endpoint and health.
-import { Hono } from "hono";
-import { notFound, onError } from "../http/error-handler";
+// The ingest Worker's Hono app: push endpoint, admin materialization API and health.
+import { Hono, type Context } from "hono";
+import { authorize, type Scope } from "../core/auth";
+import { FeatureStoreError } from "../core/errors";
+import { notFound, onError, readJson } from "../http/error-handler";
 import { checkTiers } from "../stores/tier-health";
-import type { Tiers } from "../stores/tiers";
+import { parseMaterializeRequest, queryRuns, selectFeatures, streamMaterialization } from "./admin";
+import type { IngestDeps } from "./deps";
+import { checkPushSize, parseSource, pushUpdates } from "./push";
 
-export interface IngestContext {
-  tiers: Tiers;
-  registryVersion: () => string | null;
-}
+export type IngestContext = IngestDeps;
 
 export type IngestApp = Hono<{ Variables: { deps: IngestContext } }>;
+
+type Ctx = Context<{ Variables: { deps: IngestContext } }>;
+
+async function requireScope(c: Ctx, scope: Scope): Promise<void> {
+  await authorize(c.req.header("authorization"), c.get("deps").apiKeys(), scope);
+}
+
+/** waitUntil when there is an execution context (always in a Worker; not in app.request tests). */
+function keepAlive(c: Ctx): (p: Promise<unknown>) => void {
+  return (p) => {
+    try {
+      c.executionCtx.waitUntil(p);
+    } catch (err) {
+      // Hono throws when no ExecutionContext was passed (handler tests): the stream alone keeps the work alive.
+      if (!(err instanceof Error)) throw err;
+    }
+  };
+}
 
 export function createIngestApp(getDeps: (c: { env: unknown }) => IngestContext): IngestApp {
   const app: IngestApp = new Hono();
@@ -29,5 +48,41 @@ export function createIngestApp(getDeps: (c: { env: unknown }) => IngestContext)
     return c.json(report, report.status === "down" ? 503 : 200);
   });
 
+  app.post("/ingest/push", async (c) => {
+    await requireScope(c, "ingest");
+    checkPushSize(c.req.header("content-length"));
+    const source = parseSource(c.req.query("source"));
+    const body = await readJson(c);
+    const deps = c.get("deps");
+    const result = await pushUpdates(body, source, { queue: deps.ingestQueue, registry: deps.registry, now: deps.now, log: deps.log });
+    return c.json(result, 202);
+  });
+
+  app.post("/admin/materialize", async (c) => {
+    await requireScope(c, "admin");
+    const deps = c.get("deps");
+    const text = await c.req.text();
+    const req = parseMaterializeRequest(text.trim() === "" ? {} : parseJsonText(text));
+    if (!deps.materializer) throw new FeatureStoreError("unavailable", "Materialization needs DATABASE_URL and the INGEST_QUEUE binding");
+    const features = selectFeatures(await deps.registry(), req);
+    return streamMaterialization(features, req, deps.materializer, keepAlive(c));
+  });
+
+  app.get("/admin/materialize/runs", async (c) => {
+    await requireScope(c, "admin");
+    const deps = c.get("deps");
+    if (!deps.materializer) throw new FeatureStoreError("unavailable", "Materialization runs live in Postgres; DATABASE_URL is not set");
+    return c.json({ runs: await queryRuns(c.req.query(), deps.materializer) });
+  });
+
   return app;
+}
+
+/** An empty body means "no options"; anything else must be JSON. */
+function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new FeatureStoreError("bad_request", `Malformed JSON body: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }

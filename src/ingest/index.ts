@@ -1,24 +1,62 @@
 // Entry module of the feature-ingest Worker: push endpoint, Queue consumers and cron materialization.
-import { createIngestApp, type IngestContext } from "./app";
-import { buildTiers, type TierEnv } from "../stores/tiers";
-import type { WorkerSecrets } from "../config/secrets";
+import { createIngestApp } from "./app";
+import { consumeIngestBatch } from "./consumer";
+import { consumeDeadLetters } from "./dead-letter-consumer";
+import { buildIngestDeps, type IngestDeps, type IngestEnv } from "./deps";
+import { runScheduledMaterialization } from "../materialize/materializer";
+import { describeError } from "../stores/postgres-writer";
 
-export type IngestEnv = IngestBindings & WorkerSecrets;
+export { EntityState } from "../durable/entity-state";
+export type { IngestEnv } from "./deps";
 
-let cached: { env: unknown; deps: IngestContext } | undefined;
+let cached: { env: unknown; deps: IngestDeps } | undefined;
 
-function depsFor(env: IngestEnv): IngestContext {
+function depsFor(env: IngestEnv): IngestDeps {
   if (cached?.env === env) return cached.deps;
-  const deps: IngestContext = {
-    tiers: buildTiers(env as unknown as TierEnv),
-    registryVersion: () => null,
-  };
+  const deps = buildIngestDeps(env);
   cached = { env, deps };
   return deps;
+}
+
+/** Which consumer a queue name belongs to; environments suffix names (feature-ingest-staging). */
+export function queueRole(name: string): "ingest" | "dead_letters" | undefined {
+  if (/^feature-ingest-dlq(-.+)?$/.test(name)) return "dead_letters";
+  if (/^feature-ingest(-.+)?$/.test(name)) return "ingest";
+  return undefined;
 }
 
 const app = createIngestApp((c) => depsFor(c.env as IngestEnv));
 
 export default {
   fetch: app.fetch,
+
+  async queue(batch, env) {
+    const deps = depsFor(env);
+    switch (queueRole(batch.queue)) {
+      case "ingest":
+        await consumeIngestBatch(batch, deps.consumer);
+        return;
+      case "dead_letters":
+        await consumeDeadLetters(batch, deps.deadLetters);
+        return;
+      default:
+        // A consumer wired to a queue we do not know: never ack what we cannot handle.
+        deps.log({ event: "unknown_queue", level: "error", queue: batch.queue, messages: batch.messages.length });
+        batch.retryAll();
+    }
+  },
+
+  async scheduled(controller, env) {
+    const deps = depsFor(env);
+    if (!deps.materializer) {
+      deps.log({ event: "materialization_schedule_skipped", reason: "DATABASE_URL or INGEST_QUEUE missing" });
+      return;
+    }
+    try {
+      await runScheduledMaterialization(await deps.registry(), controller.scheduledTime, deps.materializer);
+    } catch (err) {
+      deps.log({ event: "materialization_schedule_failed", level: "error", cron: controller.cron, error: describeError(err) });
+      throw err;
+    }
+  },
 } satisfies ExportedHandler<IngestEnv>;

@@ -154,3 +154,35 @@ export function describeError(err: unknown): string {
   }
   return String(err);
 }
+
+// ------------------------------------------------------------------ reject counts
+
+export interface RejectCount {
+  feature: string;
+  rule: string;
+  message: string;
+  count: number;
+}
+
+/** Counts values rejected before they reached the queue (materialization validates its rows itself). */
+export async function countRejects(client: Client, source: string, rejects: RejectCount[]): Promise<void> {
+  // One row per (feature, rule): an upsert may not touch the same row twice in one statement.
+  const merged = new Map<string, RejectCount>();
+  for (const r of rejects) {
+    const key = `${r.feature}\u0000${r.rule}`;
+    const cur = merged.get(key);
+    if (cur) {
+      cur.count += r.count;
+      cur.message = r.message;
+    } else merged.set(key, { ...r });
+  }
+  if (merged.size === 0) return;
+  await client.query(
+    `insert into ingest_rejects as c (day, feature_name, rule, source, rejected, last_rejected_at, last_message)
+     select (now() at time zone 'utc')::date, x->>'feature', x->>'rule', $2, (x->>'count')::bigint, now(), x->>'message'
+       from jsonb_array_elements($1::jsonb) as x
+     on conflict (day, feature_name, rule, source) do update
+        set rejected = c.rejected + excluded.rejected, last_rejected_at = excluded.last_rejected_at, last_message = excluded.last_message`,
+    [JSON.stringify([...merged.values()]), source],
+  );
+}
