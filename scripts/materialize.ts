@@ -1,0 +1,302 @@
+// npm run materialize: materializes batch features through the running ingest Worker and waits until they are written.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { MaterializeEvent, RunSummary } from "../src/materialize/events";
+import { readDevStack } from "./lib/stack";
+
+/** Default wait for the consumer to account for every row a run read. */
+export const DEFAULT_WAIT_TIMEOUT_SECONDS = 120;
+/** How often the runs endpoint is polled while waiting. */
+const POLL_INTERVAL_MS = 500;
+/** Width of the drawn progress bar, in characters. */
+const BAR_WIDTH = 30;
+
+const USAGE = `Usage: npm run materialize -- (--feature NAME [--feature NAME ...] | --all) [options]
+
+  --feature NAME    a batch feature to materialize (repeatable; flat or group:name)
+  --all             every batch feature in the registry
+  --since ISO       interval start to record (default: the end of the previous successful run)
+  --trigger KIND    cli (default) or dev: recorded on the run
+  --timeout SECS    how long to wait for the queue consumer to write every row (default ${DEFAULT_WAIT_TIMEOUT_SECONDS})
+  --no-wait         return once the values are queued, without waiting for the writes
+  -h, --help        this text
+
+The ingest Worker is found via INGEST_URL and FEATURE_STORE_API_KEY, else .data/dev-stack.json
+(written by npm run dev).`;
+
+export class CliError extends Error {}
+
+export interface IngestEndpoint {
+  url: string;
+  key: string;
+  from: string;
+}
+
+/** INGEST_URL + FEATURE_STORE_API_KEY, else the running dev stack. */
+export function ingestEndpoint(): IngestEndpoint {
+  const url = process.env.INGEST_URL;
+  const key = process.env.FEATURE_STORE_API_KEY;
+  if (url && key) return { url: url.replace(/\/+$/, ""), key, from: "INGEST_URL" };
+  const stack = readDevStack();
+  if (stack) return { url: url?.replace(/\/+$/, "") ?? stack.ingestUrl, key: key ?? stack.devApiKey, from: ".data/dev-stack.json" };
+  throw new CliError(
+    url
+      ? "INGEST_URL is set but FEATURE_STORE_API_KEY is not: set the API key (scope admin/ingest) too."
+      : "No ingest Worker known: start the stack with npm run dev, or set INGEST_URL and FEATURE_STORE_API_KEY.",
+  );
+}
+
+/** A fetch to the ingest Worker with one-line errors instead of stack traces. */
+export async function callIngest(ep: IngestEndpoint, path: string, init: RequestInit = {}): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(`${ep.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${ep.key}`, "content-type": "application/json", ...(init.headers ?? {}) },
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new CliError(`ingest Worker not reachable at ${ep.url} (${cause?.code ?? cause?.message ?? String(err)}): start it with npm run dev`);
+  }
+  if (res.status === 401 || res.status === 403)
+    throw new CliError(`the ingest Worker at ${ep.url} refused the API key from ${ep.from} (${res.status}: ${await errorMessage(res)})`);
+  return res;
+}
+
+export async function errorMessage(res: Response): Promise<string> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { error?: { message?: string } };
+    return body.error?.message ?? text.slice(0, 300);
+  } catch {
+    // Not our JSON error shape (a proxy's HTML page, say): show the start of it.
+    return text.slice(0, 300) || res.statusText;
+  }
+}
+
+// ------------------------------------------------------------------ progress display
+
+class Progress {
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private drawn = false;
+
+  line(text: string): void {
+    this.clear();
+    process.stderr.write(`${text}\n`);
+  }
+
+  /** TTY: redraw one status line in place; otherwise nothing (lines are printed at milestones). */
+  status(text: string): void {
+    if (!this.tty) return;
+    const width = process.stderr.columns ?? 100;
+    process.stderr.write(`\r${text.slice(0, width - 1).padEnd(Math.min(width - 1, text.length + 2))}`);
+    this.drawn = true;
+  }
+
+  clear(): void {
+    if (this.tty && this.drawn) process.stderr.write(`\r${" ".repeat((process.stderr.columns ?? 100) - 1)}\r`);
+    this.drawn = false;
+  }
+
+  get isTty(): boolean {
+    return this.tty;
+  }
+}
+
+export function bar(done: number, total: number): string {
+  const share = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(share * BAR_WIDTH);
+  return `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%`;
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+
+// ------------------------------------------------------------------ run
+
+interface Options {
+  features: string[];
+  all: boolean;
+  since?: string | undefined;
+  trigger: "cli" | "dev";
+  timeoutSeconds: number;
+  wait: boolean;
+}
+
+function parseOptions(argv: string[]): Options | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        feature: { type: "string", multiple: true },
+        all: { type: "boolean", default: false },
+        since: { type: "string" },
+        trigger: { type: "string", default: "cli" },
+        timeout: { type: "string", default: String(DEFAULT_WAIT_TIMEOUT_SECONDS) },
+        "no-wait": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new CliError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+  }
+  if (values.help) return "help";
+  const features = values.feature ?? [];
+  if ((features.length > 0) === values.all) throw new CliError(`give --feature NAME (repeatable) or --all\n\n${USAGE}`);
+  if (values.trigger !== "cli" && values.trigger !== "dev") throw new CliError(`--trigger must be cli or dev, not "${values.trigger}"`);
+  if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new CliError(`--since must be an ISO-8601 date-time, not "${values.since}"`);
+  const timeoutSeconds = Number(values.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new CliError(`--timeout must be a positive number of seconds`);
+  const since = values.since === undefined ? undefined : new Date(values.since).toISOString();
+  return { features, all: values.all, since, trigger: values.trigger, timeoutSeconds, wait: !values["no-wait"] };
+}
+
+async function* ndjson(res: Response): AsyncGenerator<MaterializeEvent> {
+  if (!res.body) return;
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line) yield JSON.parse(line) as MaterializeEvent;
+    }
+  }
+  if (buffer.trim()) yield JSON.parse(buffer) as MaterializeEvent;
+}
+
+/** Starts the runs and follows their progress; returns the runs (finished enqueueing) and per-feature errors. */
+async function startRuns(ep: IngestEndpoint, opts: Options, progress: Progress): Promise<{ runs: RunSummary[]; errors: string[] }> {
+  const body = { ...(opts.all ? { all: true } : { features: opts.features }), ...(opts.since ? { since: opts.since } : {}), trigger: opts.trigger };
+  const res = await callIngest(ep, "/admin/materialize", { method: "POST", body: JSON.stringify(body) });
+  if (res.status !== 200) throw new CliError(`materialize refused (${res.status}): ${await errorMessage(res)}`);
+  const errors: string[] = [];
+  let runs: RunSummary[] = [];
+  let planned: string[] = [];
+  for await (const ev of ndjson(res)) {
+    switch (ev.type) {
+      case "start":
+        planned = ev.features;
+        if (planned.length === 0) progress.line("no batch features to materialize");
+        break;
+      case "run_started":
+        progress.status(`${ev.feature} (${planned.indexOf(ev.feature) + 1}/${planned.length}): ${ev.resumed ? `resuming run ${ev.run_id} after ${ev.cursor}` : "reading source"}`);
+        break;
+      case "progress":
+        progress.status(`${ev.feature} (${planned.indexOf(ev.feature) + 1}/${planned.length}): ${fmt(ev.rows_read)} rows read, ${fmt(ev.rejects)} rejected`);
+        break;
+      case "run_finished":
+        progress.line(
+          ev.run.status === "succeeded"
+            ? `✓ ${ev.run.feature}: ${fmt(ev.run.rows_read)} rows queued (${fmt(ev.run.rejects)} rejected) in ${ev.run.duration_ms ?? 0} ms, run ${ev.run.id}`
+            : `✗ ${ev.run.feature}: run ${ev.run.id} ${ev.run.status}: ${ev.run.error ?? "unknown error"}`,
+        );
+        break;
+      case "skipped":
+        progress.line(`- ${ev.feature}: skipped (${ev.reason})`);
+        break;
+      case "error":
+        errors.push(`${ev.feature}: ${ev.message}`);
+        progress.line(`✗ ${ev.feature}: ${ev.message}`);
+        break;
+      case "done":
+        runs = ev.runs;
+        break;
+    }
+  }
+  return { runs, errors };
+}
+
+/** Polls the runs until every row read is written or rejected by the consumer, or the timeout passes. */
+async function waitForWrites(ep: IngestEndpoint, started: RunSummary[], timeoutSeconds: number, progress: Progress): Promise<{ runs: RunSummary[]; timedOut: boolean }> {
+  let runs = started;
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const reported = new Set<number>();
+  for (;;) {
+    const pending = runs.filter((r) => r.status === "succeeded" && !r.complete);
+    const total = runs.reduce((n, r) => n + (r.status === "succeeded" ? r.rows_read : 0), 0);
+    const done = runs.reduce((n, r) => n + (r.status === "succeeded" ? Math.min(r.rows_read, r.rows_written + r.rejects) : 0), 0);
+    for (const r of runs) {
+      if (r.complete && !reported.has(r.id)) {
+        reported.add(r.id);
+        if (!progress.isTty) progress.line(`  ${r.feature}: ${fmt(r.rows_written)} written, ${fmt(r.rejects)} rejected`);
+      }
+    }
+    progress.status(`writing ${bar(done, total)} ${fmt(done)}/${fmt(total)} rows`);
+    if (pending.length === 0) return { runs, timedOut: false };
+    if (Date.now() > deadline) return { runs, timedOut: true };
+    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    const res = await callIngest(ep, `/admin/materialize/runs?ids=${runs.map((r) => r.id).join(",")}&limit=${runs.length}`);
+    if (res.status !== 200) throw new CliError(`could not read runs (${res.status}): ${await errorMessage(res)}`);
+    const fresh = ((await res.json()) as { runs: RunSummary[] }).runs;
+    const byId = new Map(fresh.map((r) => [r.id, r]));
+    runs = runs.map((r) => byId.get(r.id) ?? r);
+  }
+}
+
+export function summaryTable(runs: RunSummary[], elapsedMs: Map<number, number>): string {
+  const header = ["feature", "run", "status", "rows", "written", "rejects", "duration"];
+  const rows = runs.map((r) => [
+    r.feature,
+    String(r.id),
+    r.status === "succeeded" && !r.complete ? "writing" : r.status,
+    fmt(r.rows_read),
+    fmt(r.rows_written),
+    fmt(r.rejects),
+    `${((elapsedMs.get(r.id) ?? r.duration_ms ?? 0) / 1000).toFixed(1)} s`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const numeric = new Set([1, 3, 4, 5, 6]);
+  const render = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");
+  return [render(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(render)].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const opts = parseOptions(argv);
+  if (opts === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const ep = ingestEndpoint();
+  const progress = new Progress();
+  const t0 = Date.now();
+  const { runs, errors } = await startRuns(ep, opts, progress);
+  let final = runs;
+  let timedOut = false;
+  if (opts.wait && runs.some((r) => r.status === "succeeded")) ({ runs: final, timedOut } = await waitForWrites(ep, runs, opts.timeoutSeconds, progress));
+  progress.clear();
+  const waited = Date.now() - t0;
+  if (final.length > 0) {
+    // With --wait the duration is until the consumer wrote everything; else the enqueueing run's own.
+    const elapsed = new Map(final.map((r) => [r.id, opts.wait && r.complete ? Math.max(r.duration_ms ?? 0, waited) : (r.duration_ms ?? 0)]));
+    console.log(summaryTable(final, elapsed));
+  }
+  const incomplete = final.filter((r) => r.status === "succeeded" && !r.complete);
+  if (timedOut) {
+    const missing = incomplete.reduce((n, r) => n + r.rows_read - r.rows_written - r.rejects, 0);
+    console.error(
+      `timed out after ${opts.timeoutSeconds} s waiting for the queue consumer: ${fmt(missing)} rows not yet written (is the consumer running? see npm run dlq -- list)`,
+    );
+  }
+  const failed = final.filter((r) => r.status === "failed");
+  return errors.length > 0 || failed.length > 0 || timedOut ? 1 : 0;
+}
+
+/** True when this module is the script being run (not imported by another script). */
+export function isMain(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(moduleUrl);
+}
+
+if (isMain(import.meta.url)) {
+  main(process.argv.slice(2))
+    .then((code) => process.exit(code))
+    .catch((err: unknown) => {
+      console.error(`materialize: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(err instanceof CliError && /Usage:|must be|give --feature/.test(err.message) ? 2 : 1);
+    });
+}

@@ -1,0 +1,83 @@
+// Builds everything the ingest Worker uses from its bindings, once per isolate; the only place reading env.
+import { parseApiKeys, type ApiKeyEntry } from "../core/auth";
+import { RegistrySnapshot, type CompiledRegistry } from "../core/registry";
+import type { WorkerSecrets } from "../config/secrets";
+import { latestRegistrySnapshot, type PostgresConfig } from "../db/postgres";
+import type { EntityState } from "../durable/entity-state";
+import type { MaterializerDeps } from "../materialize/materializer";
+import { DurableObjectFeatureStore } from "../stores/durable-object-store";
+import { KvFeatureStore } from "../stores/kv-store";
+import { PostgresFeatureWriter } from "../stores/postgres-writer";
+import { RegistryStore } from "../stores/registry-store";
+import { buildTiers, type TierEnv, type Tiers } from "../stores/tiers";
+import type { IngestConsumerDeps } from "./consumer";
+import type { DeadLetterConsumerDeps } from "./dead-letter-consumer";
+import { DeadLetterStore } from "./dead-letter-store";
+
+export type IngestEnv = IngestBindings & WorkerSecrets;
+
+export type Logger = (event: Record<string, unknown>) => void;
+
+/** Structured one-line JSON logs (Workers Logs indexes the fields). */
+export const jsonLog: Logger = (event) => {
+  const line = JSON.stringify(event);
+  if (event.level === "error") console.error(line);
+  else console.log(line);
+};
+
+export interface IngestDeps {
+  tiers: Tiers;
+  registry: () => Promise<CompiledRegistry>;
+  registryVersion: () => string | null;
+  apiKeys: () => Map<string, ApiKeyEntry>;
+  /** Producer of feature-ingest, for the push endpoint. */
+  ingestQueue: Pick<Queue, "sendBatch"> | undefined;
+  consumer: IngestConsumerDeps;
+  deadLetters: DeadLetterConsumerDeps;
+  /** undefined without Postgres or the ingest queue: materialization needs both. */
+  materializer: MaterializerDeps | undefined;
+  postgres: PostgresConfig | undefined;
+  now: () => number;
+  log: Logger;
+}
+
+export function buildIngestDeps(env: IngestEnv, log: Logger = jsonLog, now: () => number = Date.now): IngestDeps {
+  const tiers = buildTiers(env as unknown as TierEnv);
+  const postgres: PostgresConfig | undefined = env.DATABASE_URL
+    ? { databaseUrl: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY || undefined }
+    : undefined;
+  const registryStore = new RegistryStore(
+    env.REGISTRY_KV,
+    postgres
+      ? async () => {
+          const parsed = RegistrySnapshot.safeParse(await latestRegistrySnapshot(postgres));
+          return parsed.success ? parsed.data : undefined;
+        }
+      : undefined,
+    now,
+  );
+  let keys: Map<string, ApiKeyEntry> | undefined;
+  const entityState = env.ENTITY_STATE as unknown as DurableObjectNamespace<EntityState> | undefined;
+  return {
+    tiers,
+    registry: () => registryStore.get(),
+    registryVersion: () => registryStore.peekVersion(),
+    apiKeys: () => (keys ??= parseApiKeys(env.API_KEYS)),
+    ingestQueue: env.INGEST_QUEUE,
+    consumer: {
+      registry: () => registryStore.get(),
+      postgres: postgres ? new PostgresFeatureWriter(postgres) : undefined,
+      redis: tiers.redis,
+      durableObjects: entityState ? new DurableObjectFeatureStore(entityState) : undefined,
+      kv: env.FEATURES_KV ? new KvFeatureStore(env.FEATURES_KV) : undefined,
+      dlq: env.DLQ,
+      now,
+      log,
+    },
+    deadLetters: { store: postgres ? new DeadLetterStore(postgres) : undefined, log },
+    materializer: postgres && env.INGEST_QUEUE ? { postgres, queue: env.INGEST_QUEUE, now, log } : undefined,
+    postgres,
+    now,
+    log,
+  };
+}

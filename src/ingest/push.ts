@@ -1,0 +1,128 @@
+// POST /ingest/push: validate the envelope (and feature names), split into Queue batches, answer 202 with ids.
+import {
+  eventTimeMs,
+  IngestSource,
+  jsonBytes,
+  MAX_FUTURE_SKEW_MS,
+  MAX_UPDATE_MESSAGE_BYTES,
+  parsePushBody,
+  planSendBatches,
+  QUEUE_MAX_MESSAGE_BYTES,
+  toIngestMessage,
+  type FeatureUpdate,
+  type IngestMessage,
+} from "../core/ingest-message";
+import { FeatureStoreError, invalidInput } from "../core/errors";
+import type { CompiledRegistry } from "../core/registry";
+import { describeError } from "../stores/postgres-writer";
+import type { Logger } from "./deps";
+import { checkFeatureNames } from "./validate-update";
+
+/** A push body larger than this is refused before parsing (split big imports into several pushes). */
+export const MAX_PUSH_BODY_BYTES = 8 * 1024 * 1024;
+/** Sources a client may claim over HTTP; "materialization" is reserved for the Worker's own runs. */
+const HTTP_SOURCES = ["push", "replay"] as const;
+
+export interface PushDeps {
+  queue: Pick<Queue, "sendBatch"> | undefined;
+  registry: () => Promise<CompiledRegistry>;
+  now: () => number;
+  log: Logger;
+  newId?: () => string;
+}
+
+export interface PushResult {
+  accepted: number;
+  message_ids: string[];
+  batches: number;
+}
+
+export function checkPushSize(contentLength: string | undefined, bodyLength?: number): void {
+  const declared = contentLength === undefined ? undefined : Number(contentLength);
+  const size = bodyLength ?? declared;
+  if (size !== undefined && Number.isFinite(size) && size > MAX_PUSH_BODY_BYTES)
+    throw new FeatureStoreError("payload_too_large", `Push body is ${size} bytes; the limit is ${MAX_PUSH_BODY_BYTES} bytes per request. Split it into several pushes.`, {
+      bytes: size,
+      limit: MAX_PUSH_BODY_BYTES,
+    });
+}
+
+export function parseSource(raw: string | undefined): IngestSource {
+  if (raw === undefined) return "push";
+  if (!(HTTP_SOURCES as readonly string[]).includes(raw))
+    throw new FeatureStoreError("bad_request", `Invalid query parameter source: "${raw}" is not one of ${HTTP_SOURCES.join(", ")}`, {
+      issues: [{ path: "source", message: `must be one of ${HTTP_SOURCES.join(", ")}` }],
+    });
+  return IngestSource.parse(raw);
+}
+
+/**
+ * Queues the updates (all or, on a Queue failure, a reported part). Values are validated by the
+ * consumer; names are checked here when the registry is loaded, so a typo is a 400 now instead of a
+ * dead letter later. Without a registry (KV and Postgres unreachable) the push is still accepted:
+ * the queue is the durable buffer and the consumer validates everything.
+ */
+export async function pushUpdates(raw: unknown, source: IngestSource, deps: PushDeps): Promise<PushResult> {
+  const parsed = parsePushBody(raw);
+  if (!parsed.success) throw invalidInput("push body", parsed.error);
+  const updates = parsed.data;
+  const single = !Array.isArray(raw);
+  const path = (i: number, rest: string) => (single ? rest : `${i}.${rest}`);
+
+  const now = deps.now();
+  const issues: { path: string; message: string; rule?: string }[] = [];
+  updates.forEach((u, i) => {
+    if (eventTimeMs(u.event_timestamp) > now + MAX_FUTURE_SKEW_MS)
+      issues.push({ path: path(i, "event_timestamp"), rule: "event_timestamp", message: `is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future` });
+  });
+  const registry = await loadRegistry(deps);
+  if (registry && registry.features.length > 0) {
+    updates.forEach((u, i) => {
+      for (const r of checkFeatureNames(registry, u)) issues.push({ path: path(i, `features.${r.feature}`), rule: r.rule, message: r.message });
+    });
+  }
+  if (issues.length > 0) {
+    const named = issues.slice(0, 10).map((i) => `${i.path}: ${i.message}`).join("; ");
+    throw new FeatureStoreError("validation_failed", `Invalid push: ${named}${issues.length > 10 ? ` (and ${issues.length - 10} more)` : ""}`, { issues });
+  }
+
+  const newId = deps.newId ?? (() => crypto.randomUUID());
+  const messages: IngestMessage[] = updates.map((u: FeatureUpdate) => toIngestMessage(u, { update_id: newId(), source, received_at: now }));
+  const sizes = messages.map((m) => jsonBytes(m));
+  const tooBig = sizes.findIndex((s) => s > MAX_UPDATE_MESSAGE_BYTES);
+  if (tooBig >= 0) {
+    const u = updates[tooBig]!;
+    throw new FeatureStoreError(
+      "payload_too_large",
+      `Update ${single ? "" : `${tooBig} `}(${u.entity_type} ${u.entity_id}) is ${sizes[tooBig]} bytes as a queue message; the limit is ${MAX_UPDATE_MESSAGE_BYTES} bytes per update (the ${QUEUE_MAX_MESSAGE_BYTES}-byte Queue message limit minus room for dead-letter reasons). Split its features over several updates.`,
+      { index: tooBig, bytes: sizes[tooBig], limit: MAX_UPDATE_MESSAGE_BYTES },
+    );
+  }
+  if (!deps.queue) throw new FeatureStoreError("unavailable", "No INGEST_QUEUE binding: this Worker cannot accept pushes");
+
+  const sizeOf = new Map(messages.map((m, i) => [m, sizes[i]!]));
+  const batches = planSendBatches(messages, (m) => sizeOf.get(m)!);
+  const queue = deps.queue;
+  const settled = await Promise.allSettled(batches.map((b) => queue.sendBatch(b.map((body) => ({ body, contentType: "json" as const })))));
+  const failed = settled.findIndex((s) => s.status === "rejected");
+  if (failed >= 0) {
+    const queued = batches.flatMap((b, i) => (settled[i]!.status === "fulfilled" ? b.map((m) => m.update_id) : []));
+    const error = describeError((settled[failed] as PromiseRejectedResult).reason);
+    deps.log({ event: "push_queue_failed", level: "error", batches: batches.length, queued: queued.length, error });
+    throw new FeatureStoreError(
+      "unavailable",
+      `The ingest queue refused ${settled.filter((s) => s.status === "rejected").length} of ${batches.length} batches (${error}); ${queued.length} of ${messages.length} updates were queued. Retrying the whole push is safe: writes are idempotent.`,
+      { queued_message_ids: queued },
+    );
+  }
+  return { accepted: messages.length, message_ids: messages.map((m) => m.update_id), batches: batches.length };
+}
+
+async function loadRegistry(deps: PushDeps): Promise<CompiledRegistry | undefined> {
+  try {
+    return await deps.registry();
+  } catch (err) {
+    deps.log({ event: "push_registry_unavailable", error: describeError(err) });
+    return undefined;
+  }
+}

@@ -1,0 +1,106 @@
+// Validates an update's features against the registry: names, entity type, writability and every value rule.
+import type { FeatureDefinition } from "../core/definitions";
+import {
+  eventTimeMs,
+  MAX_FUTURE_SKEW_MS,
+  MAX_REASON_MESSAGE_CHARS,
+  MAX_REASON_VALUE_CHARS,
+  type DeadLetterReason,
+  type FeatureUpdate,
+} from "../core/ingest-message";
+import type { CompiledRegistry } from "../core/registry";
+import { validateValue } from "../core/validation";
+
+/** A feature of the update, resolved to its definition. */
+export interface ResolvedWrite {
+  def: FeatureDefinition;
+  value: unknown;
+}
+
+export interface UpdateCheck {
+  reasons: DeadLetterReason[];
+  writes: ResolvedWrite[];
+  eventTimestamp: number;
+}
+
+/** Checks names only (unknown, other entity type, on_demand): what the push endpoint can refuse early. */
+export function checkFeatureNames(registry: CompiledRegistry, update: Pick<FeatureUpdate, "entity_type" | "features">): DeadLetterReason[] {
+  return nameProblems(registry, update).map((p) => p.reason);
+}
+
+/** Name-level problems with the reference (as sent) they concern; reasons name the flat feature when it resolves. */
+function nameProblems(registry: CompiledRegistry, update: Pick<FeatureUpdate, "entity_type" | "features">): { ref: string; reason: DeadLetterReason }[] {
+  const problems: { ref: string; reason: DeadLetterReason }[] = [];
+  const seen = new Map<string, string>();
+  for (const ref of Object.keys(update.features)) {
+    const def = registry.resolve(ref);
+    if (!def) {
+      problems.push({ ref, reason: reason(ref, "unknown_feature", `no feature "${ref}" in registry ${registry.version}`) });
+      continue;
+    }
+    if (def.entity_type !== update.entity_type) {
+      const message = `${def.name} belongs to entity type "${def.entity_type}", not "${update.entity_type}"`;
+      problems.push({ ref, reason: reason(def.name, "wrong_entity_type", message) });
+      continue;
+    }
+    if (def.computation_type === "on_demand") {
+      const message = `${def.name} is on_demand: it is computed at request time by its transform and cannot be written`;
+      problems.push({ ref, reason: reason(def.name, "not_writable", message) });
+      continue;
+    }
+    const earlier = seen.get(def.name);
+    if (earlier !== undefined) {
+      problems.push({ ref, reason: reason(def.name, "duplicate_feature", `${def.name} is given twice in one update ("${earlier}" and "${ref}")`) });
+      continue;
+    }
+    seen.set(def.name, ref);
+  }
+  return problems;
+}
+
+/** Full validation of one update; `reasons` empty means every feature may be written. */
+export function checkUpdate(registry: CompiledRegistry, update: FeatureUpdate, now: number): UpdateCheck {
+  const problems = nameProblems(registry, update);
+  const reasons = problems.map((p) => p.reason);
+  const rejectedRefs = new Set(problems.map((p) => p.ref));
+  const eventTimestamp = eventTimeMs(update.event_timestamp);
+  if (eventTimestamp > now + MAX_FUTURE_SKEW_MS)
+    reasons.push(
+      reason("*", "event_timestamp", `event_timestamp ${new Date(eventTimestamp).toISOString()} is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future`),
+    );
+  const writes: ResolvedWrite[] = [];
+  for (const [ref, value] of Object.entries(update.features)) {
+    if (rejectedRefs.has(ref)) continue;
+    const def = registry.resolve(ref)!;
+    const violation = validateValue(def, value) ?? nulViolation(def, value);
+    if (violation) reasons.push(reason(def.name, violation.rule, violation.message, value));
+    else writes.push({ def, value });
+  }
+  return { reasons, writes, eventTimestamp };
+}
+
+/** Postgres jsonb cannot store U+0000; such a value would fail the write on every retry. */
+function nulViolation(def: FeatureDefinition, value: unknown): { rule: string; message: string } | undefined {
+  if (!containsNul(value)) return undefined;
+  return { rule: "type", message: `${def.name} contains a NUL character (\\u0000), which cannot be stored` };
+}
+
+function containsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value && typeof value === "object") return Object.entries(value).some(([k, v]) => k.includes("\u0000") || containsNul(v));
+  return false;
+}
+
+export function reason(feature: string, rule: string, message: string, value?: unknown): DeadLetterReason {
+  const out: DeadLetterReason = { feature, rule, message: truncate(message, MAX_REASON_MESSAGE_CHARS) };
+  if (value !== undefined) {
+    const json = JSON.stringify(value);
+    if (json !== undefined && json.length <= MAX_REASON_VALUE_CHARS) out.value = value;
+  }
+  return out;
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
