@@ -27,6 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { closeOnSignal, runIfMain } from './cli';
 
 /** Project root (this file lives in <root>/dev). */
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -197,22 +198,7 @@ function parseCliArgs(argv: readonly string[]): EmbeddedPostgresOptions {
 async function main(): Promise<void> {
   const pg = await startEmbeddedPostgres(parseCliArgs(process.argv.slice(2)));
   console.log(`[embedded-postgres] ready: DATABASE_URL=${pg.url}`);
-  const shutdown = (): void => {
-    pg.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error('[embedded-postgres] error during shutdown', err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  closeOnSignal('embedded-postgres', pg);
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
-}
+runIfMain('embedded-postgres', import.meta.url, main);

@@ -22,8 +22,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { closeOnSignal, runIfMain } from './cli';
 
 /** Give up dialling Postgres after this long; keeps a client from hanging on a black-holed target. */
 export const TCP_CONNECT_TIMEOUT_MS = 5_000;
@@ -415,22 +415,7 @@ async function main(): Promise<void> {
   const hosts = (opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS).join(', ');
   console.log(`[pg-ws-relay] listening on ${relay.url} (targets allowed: ${hosts})`);
   console.log(`[pg-ws-relay] neonConfig.wsProxy = (h, p) => \`127.0.0.1:${relay.port}/v2?address=\${h}:\${p}\``);
-  const shutdown = (): void => {
-    relay.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error('[pg-ws-relay] error during shutdown', err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  closeOnSignal('pg-ws-relay', relay);
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
-}
+runIfMain('pg-ws-relay', import.meta.url, main);

@@ -1,9 +1,8 @@
 // Local dev gateway: speaks Upstash's Redis REST protocol over HTTP in front of a real Redis (RESP2 over a small TCP pool).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect as netConnect, type AddressInfo, type Socket } from "node:net";
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { closeOnSignal, runIfMain } from "./cli";
 
 // ---------------------------------------------------------------------------------------------
 // Limits and timeouts
@@ -900,15 +899,6 @@ function errorMessage(err: unknown): string {
 // CLI: tsx dev/upstash-gateway.ts --port 8079 --token X --redis redis://127.0.0.1:6379
 // ---------------------------------------------------------------------------------------------
 
-function isMainModule(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -932,16 +922,7 @@ async function main(): Promise<void> {
   // stdout carries only the URL so scripts can read it; details go to stderr.
   console.log(gateway.url);
   console.error(`upstash-gateway: ${gateway.url} -> ${redisUrl}`);
-  const shutdown = (): void => {
-    void gateway.close().then(() => process.exit(0));
-  };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
+  closeOnSignal("upstash-gateway", gateway);
 }
 
-if (isMainModule()) {
-  main().catch((err: unknown) => {
-    console.error(`upstash-gateway: ${errorMessage(err)}`);
-    process.exit(1);
-  });
-}
+runIfMain("upstash-gateway", import.meta.url, main);
