@@ -11,6 +11,7 @@ export const DEFAULT_WAIT_TIMEOUT_SECONDS = 120;
 const POLL_INTERVAL_MS = 500;
 /** Width of the drawn progress bar, in characters. */
 const BAR_WIDTH = 30;
+const DEFAULT_TERMINAL_COLUMNS = 100;
 
 const USAGE = `Usage: npm run materialize -- (--feature NAME [--feature NAME ...] | --all) [options]
 
@@ -26,6 +27,8 @@ The ingest Worker is found via INGEST_URL and FEATURE_STORE_API_KEY, else .data/
 (written by npm run dev).`;
 
 export class CliError extends Error {}
+/** A mistake in the command line: exit code 2, like other CLIs. */
+export class UsageError extends CliError {}
 
 export interface IngestEndpoint {
   url: string;
@@ -87,15 +90,20 @@ class Progress {
   }
 
   /** TTY: redraw one status line in place; otherwise nothing (lines are printed at milestones). */
+  /** Terminal width; some pseudo-terminals report 0 columns. */
+  private width(): number {
+    return Math.max(20, process.stderr.columns || DEFAULT_TERMINAL_COLUMNS);
+  }
+
   status(text: string): void {
     if (!this.tty) return;
-    const width = process.stderr.columns ?? 100;
-    process.stderr.write(`\r${text.slice(0, width - 1).padEnd(Math.min(width - 1, text.length + 2))}`);
+    const width = this.width();
+    process.stderr.write(`\r${text.slice(0, width - 1).padEnd(width - 1)}`);
     this.drawn = true;
   }
 
   clear(): void {
-    if (this.tty && this.drawn) process.stderr.write(`\r${" ".repeat((process.stderr.columns ?? 100) - 1)}\r`);
+    if (this.tty && this.drawn) process.stderr.write(`\r${" ".repeat(this.width() - 1)}\r`);
     this.drawn = false;
   }
 
@@ -141,15 +149,15 @@ function parseOptions(argv: string[]): Options | "help" {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new CliError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
   }
   if (values.help) return "help";
   const features = values.feature ?? [];
-  if ((features.length > 0) === values.all) throw new CliError(`give --feature NAME (repeatable) or --all\n\n${USAGE}`);
-  if (values.trigger !== "cli" && values.trigger !== "dev") throw new CliError(`--trigger must be cli or dev, not "${values.trigger}"`);
-  if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new CliError(`--since must be an ISO-8601 date-time, not "${values.since}"`);
+  if ((features.length > 0) === values.all) throw new UsageError(`give --feature NAME (repeatable) or --all\n\n${USAGE}`);
+  if (values.trigger !== "cli" && values.trigger !== "dev") throw new UsageError(`--trigger must be cli or dev, not "${values.trigger}"`);
+  if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new UsageError(`--since must be an ISO-8601 date-time, not "${values.since}"`);
   const timeoutSeconds = Number(values.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new CliError(`--timeout must be a positive number of seconds`);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError(`--timeout must be a positive number of seconds`);
   const since = values.since === undefined ? undefined : new Date(values.since).toISOString();
   return { features, all: values.all, since, trigger: values.trigger, timeoutSeconds, wait: !values["no-wait"] };
 }
@@ -171,7 +179,13 @@ async function* ndjson(res: Response): AsyncGenerator<MaterializeEvent> {
 }
 
 /** Starts the runs and follows their progress; returns the runs (finished enqueueing) and per-feature errors. */
-async function startRuns(ep: IngestEndpoint, opts: Options, progress: Progress): Promise<{ runs: RunSummary[]; errors: string[] }> {
+/** Local clock readings per run id: when its run started and when every row was seen written. */
+interface Timings {
+  startedAt: Map<number, number>;
+  completedAt: Map<number, number>;
+}
+
+async function startRuns(ep: IngestEndpoint, opts: Options, progress: Progress, timings: Timings): Promise<{ runs: RunSummary[]; errors: string[] }> {
   const body = { ...(opts.all ? { all: true } : { features: opts.features }), ...(opts.since ? { since: opts.since } : {}), trigger: opts.trigger };
   const res = await callIngest(ep, "/admin/materialize", { method: "POST", body: JSON.stringify(body) });
   if (res.status !== 200) throw new CliError(`materialize refused (${res.status}): ${await errorMessage(res)}`);
@@ -185,6 +199,7 @@ async function startRuns(ep: IngestEndpoint, opts: Options, progress: Progress):
         if (planned.length === 0) progress.line("no batch features to materialize");
         break;
       case "run_started":
+        timings.startedAt.set(ev.run_id, Date.now());
         progress.status(`${ev.feature} (${planned.indexOf(ev.feature) + 1}/${planned.length}): ${ev.resumed ? `resuming run ${ev.run_id} after ${ev.cursor}` : "reading source"}`);
         break;
       case "progress":
@@ -213,7 +228,13 @@ async function startRuns(ep: IngestEndpoint, opts: Options, progress: Progress):
 }
 
 /** Polls the runs until every row read is written or rejected by the consumer, or the timeout passes. */
-async function waitForWrites(ep: IngestEndpoint, started: RunSummary[], timeoutSeconds: number, progress: Progress): Promise<{ runs: RunSummary[]; timedOut: boolean }> {
+async function waitForWrites(
+  ep: IngestEndpoint,
+  started: RunSummary[],
+  timeoutSeconds: number,
+  progress: Progress,
+  timings: Timings,
+): Promise<{ runs: RunSummary[]; timedOut: boolean }> {
   let runs = started;
   const deadline = Date.now() + timeoutSeconds * 1000;
   const reported = new Set<number>();
@@ -224,6 +245,7 @@ async function waitForWrites(ep: IngestEndpoint, started: RunSummary[], timeoutS
     for (const r of runs) {
       if (r.complete && !reported.has(r.id)) {
         reported.add(r.id);
+        timings.completedAt.set(r.id, Date.now());
         if (!progress.isTty) progress.line(`  ${r.feature}: ${fmt(r.rows_written)} written, ${fmt(r.rejects)} rejected`);
       }
     }
@@ -264,16 +286,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const ep = ingestEndpoint();
   const progress = new Progress();
-  const t0 = Date.now();
-  const { runs, errors } = await startRuns(ep, opts, progress);
+  const timings: Timings = { startedAt: new Map(), completedAt: new Map() };
+  const { runs, errors } = await startRuns(ep, opts, progress, timings);
   let final = runs;
   let timedOut = false;
-  if (opts.wait && runs.some((r) => r.status === "succeeded")) ({ runs: final, timedOut } = await waitForWrites(ep, runs, opts.timeoutSeconds, progress));
+  if (opts.wait && runs.some((r) => r.status === "succeeded")) ({ runs: final, timedOut } = await waitForWrites(ep, runs, opts.timeoutSeconds, progress, timings));
   progress.clear();
-  const waited = Date.now() - t0;
   if (final.length > 0) {
-    // With --wait the duration is until the consumer wrote everything; else the enqueueing run's own.
-    const elapsed = new Map(final.map((r) => [r.id, opts.wait && r.complete ? Math.max(r.duration_ms ?? 0, waited) : (r.duration_ms ?? 0)]));
+    // With waiting: from the run's start until the consumer had written every row; else the run's own (enqueueing) time.
+    const elapsed = new Map<number, number>();
+    for (const r of final) {
+      const from = timings.startedAt.get(r.id);
+      const to = timings.completedAt.get(r.id);
+      if (from !== undefined && to !== undefined) elapsed.set(r.id, Math.max(r.duration_ms ?? 0, to - from));
+    }
     console.log(summaryTable(final, elapsed));
   }
   const incomplete = final.filter((r) => r.status === "succeeded" && !r.complete);
@@ -297,6 +323,6 @@ if (isMain(import.meta.url)) {
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
       console.error(`materialize: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(err instanceof CliError && /Usage:|must be|give --feature/.test(err.message) ? 2 : 1);
+      process.exit(err instanceof UsageError ? 2 : 1);
     });
 }

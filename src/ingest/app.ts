@@ -2,7 +2,7 @@
 import { Hono, type Context } from "hono";
 import { authorize, type Scope } from "../core/auth";
 import { FeatureStoreError } from "../core/errors";
-import { notFound, onError, readJson } from "../http/error-handler";
+import { notFound, onError } from "../http/error-handler";
 import { checkTiers } from "../stores/tier-health";
 import { parseMaterializeRequest, queryRuns, selectFeatures, streamMaterialization } from "./admin";
 import type { IngestDeps } from "./deps";
@@ -41,10 +41,12 @@ export function createIngestApp(getDeps: (c: { env: unknown }) => IngestContext)
 
   app.get("/health", async (c) => {
     const deps = c.get("deps");
-    const report = await checkTiers("feature-ingest", deps.tiers, {
-      memory: () => "not used by ingest",
-      registryVersion: deps.registryVersion(),
-    });
+    // Loads the registry (cached for a few seconds) so a fresh isolate reports its version too.
+    const registryVersion = await deps.registry().then(
+      (r) => r.version,
+      () => deps.registryVersion(),
+    );
+    const report = await checkTiers("feature-ingest", deps.tiers, { memory: () => "not used by ingest", registryVersion });
     return c.json(report, report.status === "down" ? 503 : 200);
   });
 
@@ -52,7 +54,11 @@ export function createIngestApp(getDeps: (c: { env: unknown }) => IngestContext)
     await requireScope(c, "ingest");
     checkPushSize(c.req.header("content-length"));
     const source = parseSource(c.req.query("source"));
-    const body = await readJson(c);
+    const text = await c.req.text();
+    // Chunked uploads carry no content-length: check what actually arrived too.
+    checkPushSize(undefined, new TextEncoder().encode(text).byteLength);
+    if (text.trim() === "") throw new FeatureStoreError("bad_request", "Request body is empty; expected JSON: one update or an array of updates");
+    const body = parseJsonText(text);
     const deps = c.get("deps");
     const result = await pushUpdates(body, source, { queue: deps.ingestQueue, registry: deps.registry, now: deps.now, log: deps.log });
     return c.json(result, 202);

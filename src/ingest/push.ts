@@ -5,6 +5,7 @@ import {
   jsonBytes,
   MAX_FUTURE_SKEW_MS,
   MAX_UPDATE_MESSAGE_BYTES,
+  MAX_UPDATES_PER_PUSH,
   parsePushBody,
   planSendBatches,
   QUEUE_MAX_MESSAGE_BYTES,
@@ -16,7 +17,7 @@ import { FeatureStoreError, invalidInput } from "../core/errors";
 import type { CompiledRegistry } from "../core/registry";
 import { describeError } from "../stores/postgres-writer";
 import type { Logger } from "./deps";
-import { checkFeatureNames } from "./validate-update";
+import { nameProblems } from "./validate-update";
 
 /** A push body larger than this is refused before parsing (split big imports into several pushes). */
 export const MAX_PUSH_BODY_BYTES = 8 * 1024 * 1024;
@@ -63,6 +64,11 @@ export function parseSource(raw: string | undefined): IngestSource {
  * the queue is the durable buffer and the consumer validates everything.
  */
 export async function pushUpdates(raw: unknown, source: IngestSource, deps: PushDeps): Promise<PushResult> {
+  if (Array.isArray(raw) && raw.length > MAX_UPDATES_PER_PUSH)
+    throw new FeatureStoreError("payload_too_large", `Push holds ${raw.length} updates; the limit is ${MAX_UPDATES_PER_PUSH} per request. Split it into several pushes.`, {
+      updates: raw.length,
+      limit: MAX_UPDATES_PER_PUSH,
+    });
   const parsed = parsePushBody(raw);
   if (!parsed.success) throw invalidInput("push body", parsed.error);
   const updates = parsed.data;
@@ -78,7 +84,7 @@ export async function pushUpdates(raw: unknown, source: IngestSource, deps: Push
   const registry = await loadRegistry(deps);
   if (registry && registry.features.length > 0) {
     updates.forEach((u, i) => {
-      for (const r of checkFeatureNames(registry, u)) issues.push({ path: path(i, `features.${r.feature}`), rule: r.rule, message: r.message });
+      for (const p of nameProblems(registry, u)) issues.push({ path: path(i, `features.${p.ref}`), rule: p.reason.rule, message: p.reason.message });
     });
   }
   if (issues.length > 0) {

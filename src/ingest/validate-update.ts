@@ -23,13 +23,11 @@ export interface UpdateCheck {
   eventTimestamp: number;
 }
 
-/** Checks names only (unknown, other entity type, on_demand): what the push endpoint can refuse early. */
-export function checkFeatureNames(registry: CompiledRegistry, update: Pick<FeatureUpdate, "entity_type" | "features">): DeadLetterReason[] {
-  return nameProblems(registry, update).map((p) => p.reason);
-}
-
-/** Name-level problems with the reference (as sent) they concern; reasons name the flat feature when it resolves. */
-function nameProblems(registry: CompiledRegistry, update: Pick<FeatureUpdate, "entity_type" | "features">): { ref: string; reason: DeadLetterReason }[] {
+/**
+ * Checks names only (unknown, other entity type, on_demand, given twice): what the push endpoint
+ * can refuse early. Each problem keeps the reference as sent; its reason names the flat feature.
+ */
+export function nameProblems(registry: CompiledRegistry, update: Pick<FeatureUpdate, "entity_type" | "features">): { ref: string; reason: DeadLetterReason }[] {
   const problems: { ref: string; reason: DeadLetterReason }[] = [];
   const seen = new Map<string, string>();
   for (const ref of Object.keys(update.features)) {
@@ -72,23 +70,30 @@ export function checkUpdate(registry: CompiledRegistry, update: FeatureUpdate, n
   for (const [ref, value] of Object.entries(update.features)) {
     if (rejectedRefs.has(ref)) continue;
     const def = registry.resolve(ref)!;
-    const violation = validateValue(def, value) ?? nulViolation(def, value);
+    const violation = validateValue(def, value) ?? unstorableTextViolation(def, value);
     if (violation) reasons.push(reason(def.name, violation.rule, violation.message, value));
     else writes.push({ def, value });
   }
   return { reasons, writes, eventTimestamp };
 }
 
-/** Postgres jsonb cannot store U+0000; such a value would fail the write on every retry. */
-function nulViolation(def: FeatureDefinition, value: unknown): { rule: string; message: string } | undefined {
-  if (!containsNul(value)) return undefined;
-  return { rule: "type", message: `${def.name} contains a NUL character (\\u0000), which cannot be stored` };
+/** A lone UTF-16 surrogate: valid in a JS string, refused by Postgres jsonb. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Postgres jsonb cannot store U+0000 or lone surrogates; such a value would fail the write on
+ * every retry, so it is rejected as a type error up front.
+ */
+function unstorableTextViolation(def: FeatureDefinition, value: unknown): { rule: string; message: string } | undefined {
+  if (!hasUnstorableText(value)) return undefined;
+  return { rule: "type", message: `${def.name} contains a NUL character (\\u0000) or a lone surrogate, which cannot be stored` };
 }
 
-function containsNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value && typeof value === "object") return Object.entries(value).some(([k, v]) => k.includes("\u0000") || containsNul(v));
+function hasUnstorableText(value: unknown): boolean {
+  const bad = (text: string) => text.includes("\u0000") || LONE_SURROGATE.test(text);
+  if (typeof value === "string") return bad(value);
+  if (Array.isArray(value)) return value.some(hasUnstorableText);
+  if (value && typeof value === "object") return Object.entries(value).some(([k, v]) => bad(k) || hasUnstorableText(v));
   return false;
 }
 
