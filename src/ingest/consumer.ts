@@ -200,26 +200,43 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
     }
   });
 
-  await Promise.all(
-    [...entities.values()].map(async (entity) => {
-      const all: Record<string, TimedValue> = {};
-      const batchValues: Record<string, TimedValue> = {};
-      const streamWrites: FeatureWrite[] = [];
-      for (const [name, v] of entity.values) {
-        const timed = { value: v.value ?? null, eventTimestamp: v.eventTimestamp };
-        all[name] = timed;
-        if (v.def.computation_type === "batch") batchValues[name] = timed;
-        if (v.def.computation_type === "stream") streamWrites.push({ name, value: timed.value, eventTimestamp: timed.eventTimestamp });
-      }
+  const list = [...entities.values()];
+  const split = list.map((entity) => {
+    const all: Record<string, TimedValue> = {};
+    const batchValues: Record<string, TimedValue> = {};
+    const streamWrites: FeatureWrite[] = [];
+    for (const [name, v] of entity.values) {
+      const timed = { value: v.value ?? null, eventTimestamp: v.eventTimestamp };
+      all[name] = timed;
+      if (v.def.computation_type === "batch") batchValues[name] = timed;
+      if (v.def.computation_type === "stream") streamWrites.push({ name, value: timed.value, eventTimestamp: timed.eventTimestamp });
+    }
+    return { entity, all, batchValues, streamWrites };
+  });
+  const errorsByEntity = list.map((): string[] => []);
+  const tierError = (tier: string, err: unknown) => `${tier}: ${truncate(describeError(err), MAX_ERROR_CHARS)}`;
+
+  // Redis: every entity's compare-and-set in one pipelined round trip.
+  const redisTask = deps.redis
+    ? deps.redis.putManyIfNewer(split.map((s) => ({ ref: s.entity.ref, values: s.all }))).then(
+        (results) => results.forEach((r, k) => r instanceof Error && errorsByEntity[k]!.push(tierError("redis", r))),
+        (err: unknown) => errorsByEntity.forEach((e) => e.push(tierError("redis", err))),
+      )
+    : Promise.resolve();
+  await Promise.all([
+    redisTask,
+    ...split.map(async (s, k) => {
       const tasks: [string, Promise<unknown>][] = [];
-      if (deps.redis) tasks.push(["redis", deps.redis.putIfNewer(entity.ref, all)]);
-      if (deps.durableObjects && streamWrites.length > 0) tasks.push(["durable_object", deps.durableObjects.put(entity.ref, streamWrites)]);
-      if (deps.kv && Object.keys(batchValues).length > 0) tasks.push(["kv", deps.kv.merge(entity.ref, batchValues)]);
+      if (deps.durableObjects && s.streamWrites.length > 0) tasks.push(["durable_object", deps.durableObjects.put(s.entity.ref, s.streamWrites)]);
+      if (deps.kv && Object.keys(s.batchValues).length > 0) tasks.push(["kv", deps.kv.merge(s.entity.ref, s.batchValues)]);
       const settled = await Promise.allSettled(tasks.map(([, p]) => p));
-      const errors = settled.flatMap((s, k) => (s.status === "rejected" ? [`${tasks[k]![0]}: ${truncate(describeError(s.reason), MAX_ERROR_CHARS)}`] : []));
-      if (errors.length > 0) for (const i of entity.messages) failures.set(i, errors.join("; "));
+      settled.forEach((r, t) => r.status === "rejected" && errorsByEntity[k]!.push(tierError(tasks[t]![0], r.reason)));
     }),
-  );
+  ]);
+  list.forEach((entity, k) => {
+    const errors = errorsByEntity[k]!;
+    if (errors.length > 0) for (const i of entity.messages) failures.set(i, errors.join("; "));
+  });
   return failures;
 }
 

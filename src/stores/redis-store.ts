@@ -77,6 +77,29 @@ export class RedisFeatureStore {
     });
   }
 
+  /**
+   * The compare-and-set for many entities in one pipeline (one HTTP round trip); each entity is
+   * still atomic on its own. Per entity: the fields that changed, or the error Redis gave it.
+   */
+  async putManyIfNewer(entries: { ref: EntityRef; values: Record<string, TimedValue> }[]): Promise<(string[] | Error)[]> {
+    const work = entries.map((e) => {
+      const args: string[] = [];
+      for (const [field, v] of Object.entries(e.values)) args.push(field, encodeTimedValue(v));
+      return { key: this.key(e.ref), args };
+    });
+    const nonEmpty = work.filter((w) => w.args.length > 0);
+    if (nonEmpty.length === 0) return entries.map(() => []);
+    const pipe = this.redis.pipeline();
+    for (const w of nonEmpty) pipe.eval(CAS_SCRIPT, [w.key], w.args);
+    const replies = await pipe.exec({ keepErrors: true });
+    let j = 0;
+    return work.map((w) => {
+      if (w.args.length === 0) return [];
+      const reply = replies[j++];
+      return reply?.error ? new Error(reply.error) : ((reply?.result as string[] | undefined) ?? []);
+    });
+  }
+
   /** Event-time compare-and-set per entity, atomic in Redis; returns the fields that changed. */
   async putIfNewer(ref: EntityRef, values: Record<string, TimedValue>): Promise<string[]> {
     const args: string[] = [];
