@@ -101,7 +101,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.log("EchoTune Feature Store — local stack\n");
   takeLock();
-  await assertPortsFree({ "feature-serving": SERVING_PORT, "feature-ingest": INGEST_PORT, "Postgres relay": RELAY_PORT, "Upstash gateway": GATEWAY_PORT });
+  try {
+    await assertPortsFree({ "feature-serving": SERVING_PORT, "feature-ingest": INGEST_PORT, "Postgres relay": RELAY_PORT, "Upstash gateway": GATEWAY_PORT });
+  } catch (err) {
+    rmSync(LOCK_FILE, { force: true });
+    throw err;
+  }
 
   const resources: { close(): Promise<void> }[] = [];
   let workers: LocalWorkers | undefined;

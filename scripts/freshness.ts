@@ -1,0 +1,59 @@
+// npm run freshness: push-to-visible time of a stream feature on the running stack (p50/p95 over N pushes).
+import { parseArgs } from "node:util";
+import { readDevStack } from "./lib/stack";
+
+/** How often a pushed value is looked for through /features/get. */
+const POLL_INTERVAL_MS = 10;
+/** A push not visible after this long counts as a miss. */
+const VISIBLE_TIMEOUT_MS = 10_000;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { n: { type: "string", default: "100" }, feature: { type: "string", default: "tracks_played_1h" } },
+  });
+  const stack = readDevStack();
+  const servingUrl = process.env.SERVING_URL ?? stack?.servingUrl;
+  const ingestUrl = process.env.INGEST_URL ?? stack?.ingestUrl;
+  const key = process.env.FEATURE_STORE_API_KEY ?? stack?.devApiKey;
+  if (!servingUrl || !ingestUrl || !key) throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
+  const n = Number(values.n);
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const samples: number[] = [];
+  let misses = 0;
+  for (let i = 0; i < n; i++) {
+    const entity = `user_${(i % 200) + 1}`;
+    const value = 1000 + i;
+    const started = performance.now();
+    const push = await fetch(`${ingestUrl}/ingest/push`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ entity_type: "user", entity_id: entity, event_timestamp: Date.now(), features: { [values.feature!]: value } }),
+    });
+    if (push.status !== 202) throw new Error(`push answered ${push.status}: ${await push.text()}`);
+    let seen = false;
+    while (performance.now() - started < VISIBLE_TIMEOUT_MS) {
+      const res = await fetch(`${servingUrl}/features/get`, { method: "POST", headers, body: JSON.stringify({ entity_id: entity, feature_names: [values.feature] }) });
+      const body = (await res.json()) as { features?: Record<string, unknown> };
+      if (body.features?.[values.feature!] === value) {
+        seen = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    }
+    if (seen) samples.push(performance.now() - started);
+    else misses++;
+    if (process.stderr.isTTY) process.stderr.write(`\r${i + 1}/${n} pushes`);
+    else if ((i + 1) % 25 === 0) process.stderr.write(`${i + 1}/${n} pushes\n`);
+  }
+  samples.sort((a, b) => a - b);
+  const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? NaN;
+  if (process.stderr.isTTY) process.stderr.write("\n");
+  console.log(
+    `push-to-visible over ${samples.length} pushes of ${values.feature}: p50 ${q(0.5).toFixed(0)} ms, p95 ${q(0.95).toFixed(0)} ms, max ${q(1).toFixed(0)} ms; not visible within ${VISIBLE_TIMEOUT_MS / 1000} s: ${misses}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(`freshness: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
