@@ -21,6 +21,7 @@ export class CompiledRegistry {
   private readonly byQualified = new Map<string, FeatureDefinition>();
   private readonly byEntity = new Map<string, FeatureDefinition[]>();
   private readonly downstream = new Map<string, string[]>();
+  private readonly inputs = new Map<string, FeatureDefinition[]>();
 
   constructor(snapshot: RegistrySnapshot) {
     this.snapshot = snapshot;
@@ -62,6 +63,32 @@ export class CompiledRegistry {
 
   dependents(name: string): readonly string[] {
     return this.downstream.get(name) ?? [];
+  }
+
+  /** user_1 → user, by the longest matching id prefix of the registered entity types. */
+  entityTypeOf(entityId: string): string | undefined {
+    let best: string | undefined;
+    let bestLen = 0;
+    for (const e of this.snapshot.entities) {
+      if (e.id_prefix && entityId.startsWith(e.id_prefix) && e.id_prefix.length > bestLen) {
+        best = e.name;
+        bestLen = e.id_prefix.length;
+      }
+    }
+    return best;
+  }
+
+  /** Stored features an on-demand transform reads (its `feature:` inputs), resolved once per definition. */
+  storedInputsOf(def: FeatureDefinition): readonly FeatureDefinition[] {
+    let inputs = this.inputs.get(def.name);
+    if (!inputs) {
+      inputs = (def.transform?.inputs ?? [])
+        .filter((i) => i.startsWith("feature:"))
+        .map((i) => this.resolve(i.slice("feature:".length)))
+        .filter((d): d is FeatureDefinition => d !== undefined && d.computation_type !== "on_demand");
+      this.inputs.set(def.name, inputs);
+    }
+    return inputs;
   }
 }
 

@@ -12,6 +12,7 @@ import {
   type FeatureResponse,
 } from "../core/feature-request";
 import type { CompiledRegistry } from "../core/registry";
+import type { PostgresConfig } from "../db/postgres";
 import { notFound, onError, readJson } from "../http/error-handler";
 import { checkTiers } from "../stores/tier-health";
 import type { TieredFeatureStore } from "../stores/tiered-feature-store";
@@ -20,10 +21,13 @@ import { FeatureService, type FeatureErrorResult } from "./feature-service";
 import { feastResponse, feastToRequests } from "./feast";
 import type { ServingMetrics } from "./metrics";
 import { registryRoutes } from "./registry-routes";
+import { trainingRoutes } from "./training-routes";
 import { openApiDocument } from "./openapi";
 
 export interface ServingContext {
   tiers: Tiers;
+  /** Connection settings for work that runs in Postgres itself (training sets); undefined when not configured. */
+  postgresConfig: PostgresConfig | undefined;
   store: TieredFeatureStore;
   service: FeatureService;
   metrics: ServingMetrics;
@@ -108,6 +112,7 @@ export function createServingApp(getDeps: (c: { env: unknown }) => ServingContex
   });
 
   app.route("/registry", registryRoutes());
+  app.route("/datasets", trainingRoutes());
 
   return app;
 }

@@ -30,18 +30,6 @@ interface PlannedRequest {
 
 const entityKey = (type: string, id: string) => `${type}\u0000${id}`;
 
-/** user_1 → user, using the registry's id prefixes. */
-export function inferEntityType(registry: CompiledRegistry, entityId: string): string | undefined {
-  let bestType: string | undefined;
-  let bestLen = 0;
-  for (const e of registry.snapshot.entities) {
-    if (e.id_prefix && entityId.startsWith(e.id_prefix) && e.id_prefix.length > bestLen) {
-      bestType = e.name;
-      bestLen = e.id_prefix.length;
-    }
-  }
-  return bestType;
-}
 
 /** Resolve every name up front: unknown names are a 404 that lists each of them. */
 export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<string>): Map<string, FeatureDefinition> {
@@ -64,7 +52,7 @@ export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<st
 
 function planRequest(registry: CompiledRegistry, req: FeatureRequest, defs: Map<string, FeatureDefinition>): PlannedRequest {
   const primaryType =
-    req.entity_type ?? inferEntityType(registry, req.entity_id) ?? singleEntityType(req.feature_names.map((r) => defs.get(r)!));
+    req.entity_type ?? registry.entityTypeOf(req.entity_id) ?? singleEntityType(req.feature_names.map((r) => defs.get(r)!));
   const idFor = (type: string): string | undefined => (type === primaryType ? req.entity_id : req.entities?.[type as keyof typeof req.entities]);
   const features: PlannedFeature[] = [];
   const missingEntities: string[] = [];
@@ -108,14 +96,13 @@ export class FeatureService {
       if (!l) lookups.set(key, (l = { entityType: type, entityId: id, features: [] }));
       if (!l.features.includes(def)) l.features.push(def);
     };
-    const inputsOf = new Map<FeatureDefinition, FeatureDefinition[]>();
     for (const p of planned) {
       for (const f of p.features) {
         if (f.def.computation_type !== "on_demand") {
           need(f.def.entity_type, f.entityId!, f.def);
           continue;
         }
-        const inputs = transformInputDefs(registry, f.def, inputsOf);
+        const inputs = registry.storedInputsOf(f.def);
         for (const input of inputs) {
           const id = input.entity_type === f.def.entity_type ? f.entityId : entityIdFor(p, input.entity_type);
           if (id !== undefined) need(input.entity_type, id, input);
@@ -133,19 +120,25 @@ export class FeatureService {
     if (lookupList.length && found.every((m) => [...m.values()].every((f) => f.unavailable))) {
       throw new FeatureStoreError("unavailable", "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out");
     }
-    return planned.map((p) => this.assemble(p, byEntity, inputsOf, opts.now, registry.version));
+    return planned.map((p) => this.assemble(p, byEntity, registry, opts.now));
   }
 
   private assemble(
     p: PlannedRequest,
     byEntity: Map<string, Map<string, Found>>,
-    inputsOf: Map<FeatureDefinition, FeatureDefinition[]>,
+    registry: CompiledRegistry,
     now: number,
-    version: string,
   ): FeatureResponse | FeatureErrorResult {
     const features: Record<string, unknown> = {};
     const metadata: Record<string, FeatureMetadata> = {};
     const rejected: string[] = [];
+    // Features of one entity usually share their entity and event time: look each up and format
+    // each timestamp once per run of equal ones (toISOString was a third of serving 100 × 50 values).
+    let isoOf = Number.NaN;
+    let iso = "";
+    let lastType: string | undefined;
+    let lastId: string | undefined;
+    let lastFound: Map<string, Found> | undefined;
     for (const f of p.features) {
       let value: unknown = null;
       let status: FeatureStatus;
@@ -153,7 +146,7 @@ export class FeatureService {
       let eventTs: number | null = null;
       if (f.def.computation_type === "on_demand") {
         const inputs: Record<string, unknown> = {};
-        for (const input of inputsOf.get(f.def) ?? []) {
+        for (const input of registry.storedInputsOf(f.def)) {
           const id = input.entity_type === f.def.entity_type ? f.entityId : entityIdFor(p, input.entity_type);
           const got = id === undefined ? undefined : byEntity.get(entityKey(input.entity_type, id))?.get(input.name);
           if (got?.value && now - got.value.eventTimestamp <= input.ttl_seconds * 1000) inputs[input.name] = got.value.value;
@@ -163,7 +156,12 @@ export class FeatureService {
         tier = "computed";
         eventTs = now;
       } else {
-        const got = byEntity.get(entityKey(f.def.entity_type, f.entityId!))?.get(f.def.name);
+        if (f.def.entity_type !== lastType || f.entityId !== lastId) {
+          lastType = f.def.entity_type;
+          lastId = f.entityId;
+          lastFound = byEntity.get(entityKey(lastType, lastId!));
+        }
+        const got = lastFound?.get(f.def.name);
         const maxAge = Math.min(f.def.ttl_seconds * 1000, p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY);
         if (!got?.value) status = "NOT_FOUND";
         else {
@@ -184,9 +182,13 @@ export class FeatureService {
         } else if (f.def.null_policy === "reject") rejected.push(f.ref);
       }
       features[f.ref] = value;
+      if (eventTs !== null && eventTs !== isoOf) {
+        isoOf = eventTs;
+        iso = new Date(eventTs).toISOString();
+      }
       metadata[f.ref] = {
         status,
-        event_timestamp: eventTs === null ? null : new Date(eventTs).toISOString(),
+        event_timestamp: eventTs === null ? null : iso,
         age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
         tier,
       };
@@ -205,7 +207,7 @@ export class FeatureService {
       entity_id: p.req.entity_id,
       features,
       timestamp: Math.floor(now / 1000),
-      feature_store_version: version,
+      feature_store_version: registry.version,
       ...(p.req.include_metadata ? { metadata } : {}),
     };
   }
@@ -216,22 +218,6 @@ function entityIdFor(p: PlannedRequest, type: string): string | undefined {
   return primary?.entityId ?? p.req.entities?.[type as keyof NonNullable<FeatureRequest["entities"]>];
 }
 
-/** Stored features a transform reads (`feature:<name>` inputs), resolved once per definition. */
-function transformInputDefs(
-  registry: CompiledRegistry,
-  def: FeatureDefinition,
-  cache: Map<FeatureDefinition, FeatureDefinition[]>,
-): FeatureDefinition[] {
-  let inputs = cache.get(def);
-  if (!inputs) {
-    inputs = (def.transform?.inputs ?? [])
-      .filter((i) => i.startsWith("feature:"))
-      .map((i) => registry.resolve(i.slice("feature:".length)))
-      .filter((d): d is FeatureDefinition => d !== undefined && d.computation_type !== "on_demand");
-    cache.set(def, inputs);
-  }
-  return inputs;
-}
 
 function computeOnDemand(def: FeatureDefinition, context: Record<string, unknown>, features: Record<string, unknown>, now: number): unknown {
   try {

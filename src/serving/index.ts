@@ -41,6 +41,7 @@ export function servingContext(env: ServingEnv): ServingContext {
   );
   const deps: ServingContext = {
     tiers,
+    postgresConfig: env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY || undefined } : undefined,
     store,
     service: new FeatureService(store),
     metrics: new ServingMetrics(),

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { FeastOnlineRequest, FeastOnlineResponse, FeatureRequest, FeatureResponse } from "../core/feature-request";
 import { FeatureDefinition } from "../core/definitions";
+import { TrainingRequestBody } from "./training-routes";
 
 const ErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
@@ -36,6 +37,7 @@ export function openApiDocument(): Record<string, unknown> {
         FeastOnlineRequest: schema(FeastOnlineRequest),
         FeastOnlineResponse: schema(FeastOnlineResponse),
         FeatureDefinition: schema(FeatureDefinition),
+        TrainingRequest: schema(TrainingRequestBody),
         Error: schema(ErrorBody),
       },
     },
@@ -53,6 +55,13 @@ export function openApiDocument(): Record<string, unknown> {
       },
       "/get-online-features": {
         post: { summary: "Feast-compatible column-oriented read", requestBody: json("FeastOnlineRequest"), responses: { "200": json("FeastOnlineResponse"), ...errors } },
+      },
+      "/datasets/training": {
+        post: {
+          summary: "Point-in-time correct training set (admin scope), streamed as CSV or JSONL; up to 50,000 spine rows (npm run dataset for more)",
+          requestBody: json("TrainingRequest"),
+          responses: { "200": { description: "text/csv or application/x-ndjson" }, ...errors },
+        },
       },
       "/registry/features": { get: { summary: "Search features (q, tag, owner, entity_type, computation_type)", responses: { "200": { description: "Matching definitions" } } } },
       "/registry/features/{name}": { get: { summary: "A definition with version and lineage", responses: { "200": { description: "Definition" }, "404": errors["404"] } } },

@@ -33,6 +33,7 @@ function appOver(backends: TierBackends) {
   const store = new TieredFeatureStore(backends, new MemoryCache());
   const reg = registry();
   const deps = {
+    postgresConfig: undefined,
     tiers: { featuresKv: undefined, registryKv: undefined, entityState: undefined, queue: undefined, redis: backends.redis, postgres: backends.postgres } as Tiers,
     store,
     service: new FeatureService(store),
