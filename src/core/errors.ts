@@ -67,9 +67,12 @@ export function invalidInput(what: string, error: z.ZodError): FeatureStoreError
   return new FeatureStoreError("bad_request", `Invalid ${what}: ${named}`, { issues });
 }
 
-/** A readable message from anything thrown (Errors, WebSocket ErrorEvents, strings). */
+/** A readable message from anything thrown (Errors with their SQLSTATE, WebSocket ErrorEvents, strings). */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "string" && code ? `${err.message} (SQLSTATE ${code})` : err.message || err.name;
+  }
   if (err && typeof err === "object" && "message" in err && typeof (err as { message: unknown }).message === "string")
     return (err as { message: string }).message || "unknown error";
   return String(err);

@@ -6,13 +6,13 @@ import {
   type DeadLetterReason,
   type DeadLetterSource,
 } from "../core/ingest-message";
-import { describeZodIssues } from "../core/errors";
+import { describeZodIssues, errorMessage } from "../core/errors";
 import type { TimedValue } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
 import type { FeatureWrite } from "../durable/entity-state";
 import type { DurableObjectFeatureStore } from "../stores/durable-object-store";
 import type { KvFeatureStore } from "../stores/kv-store";
-import { describeError, idempotencyKey, type FeatureValueRow, type PostgresFeatureWriter } from "../stores/postgres-writer";
+import { idempotencyKey, type FeatureValueRow, type PostgresFeatureWriter } from "../stores/postgres-writer";
 import type { EntityRef, RedisFeatureStore } from "../stores/redis-store";
 import { checkUpdate, reason, truncate, type ResolvedWrite } from "./validate-update";
 
@@ -105,7 +105,7 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Ing
     if (registry.features.length === 0) throw new Error("no feature registry is published yet (npm run registry -- apply)");
   } catch (err) {
     // Without definitions nothing can be validated; the messages wait for the registry.
-    await Promise.all(batch.messages.map((msg) => fail(msg, `registry: ${describeError(err)}`)));
+    await Promise.all(batch.messages.map((msg) => fail(msg, `registry: ${errorMessage(err)}`)));
     logSummary(batch.queue, summary, started, deps);
     return summary;
   }
@@ -174,9 +174,9 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
       const result = await deps.postgres.write(groups);
       summary.inserted = result.inserted;
       summary.latestChanged = result.latestChanged;
-      for (const [i, err] of result.failed) failures.set(i, `postgres: ${truncate(describeError(err), MAX_ERROR_CHARS)}`);
+      for (const [i, err] of result.failed) failures.set(i, `postgres: ${truncate(errorMessage(err), MAX_ERROR_CHARS)}`);
     } catch (err) {
-      const error = `postgres: ${truncate(describeError(err), MAX_ERROR_CHARS)}`;
+      const error = `postgres: ${truncate(errorMessage(err), MAX_ERROR_CHARS)}`;
       items.forEach((_, i) => failures.set(i, error));
       return failures;
     }
@@ -214,7 +214,7 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
     return { entity, all, batchValues, streamWrites };
   });
   const errorsByEntity = list.map((): string[] => []);
-  const tierError = (tier: string, err: unknown) => `${tier}: ${truncate(describeError(err), MAX_ERROR_CHARS)}`;
+  const tierError = (tier: string, err: unknown) => `${tier}: ${truncate(errorMessage(err), MAX_ERROR_CHARS)}`;
 
   // Redis: every entity's compare-and-set in one pipelined round trip.
   const redisTask = deps.redis
@@ -267,7 +267,7 @@ async function sendToDeadLetters(
     msg.ack();
     return true;
   } catch (err) {
-    deps.log({ event: "dead_letter_send_failed", queue, message_id: msg.id, error: describeError(err) });
+    deps.log({ event: "dead_letter_send_failed", queue, message_id: msg.id, error: errorMessage(err) });
     msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
     return false;
   }

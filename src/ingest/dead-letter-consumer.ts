@@ -1,6 +1,6 @@
 // Queue consumer of feature-ingest-dlq: stores every dead letter in Postgres with its reasons.
 import { DeadLetterEnvelope, IngestMessage, type DeadLetterReason, type DeadLetterSource } from "../core/ingest-message";
-import { describeError } from "../stores/postgres-writer";
+import { errorMessage } from "../core/errors";
 import { MAX_RETRIES, retryDelaySeconds } from "./consumer";
 import type { DeadLetterRow, DeadLetterStore } from "./dead-letter-store";
 
@@ -59,7 +59,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, deps: Dea
     deps.log({ event: "dead_letters_stored", queue: batch.queue, messages: rows.length, new: stored });
     return { stored };
   } catch (err) {
-    const error = describeError(err);
+    const error = errorMessage(err);
     for (const [i, msg] of batch.messages.entries()) {
       if (msg.attempts > DLQ_MAX_RETRIES) {
         // The platform drops a dead letter after this; keep it in the Worker logs at least.

@@ -1,15 +1,15 @@
 // Builds everything the ingest Worker uses from its bindings, once per isolate; the only place reading env.
 import { parseApiKeys, type ApiKeyEntry } from "../core/auth";
-import { RegistrySnapshot, type CompiledRegistry } from "../core/registry";
+import type { CompiledRegistry } from "../core/registry";
 import type { WorkerSecrets } from "../config/secrets";
-import { latestRegistrySnapshot, type PostgresConfig } from "../db/postgres";
+import type { PostgresConfig } from "../db/postgres";
 import type { EntityState } from "../durable/entity-state";
 import type { MaterializerDeps } from "../materialize/materializer";
 import { DurableObjectFeatureStore } from "../stores/durable-object-store";
 import { KvFeatureStore } from "../stores/kv-store";
 import { PostgresFeatureWriter } from "../stores/postgres-writer";
-import { RegistryStore } from "../stores/registry-store";
-import { buildTiers, type TierEnv, type Tiers } from "../stores/tiers";
+import { registryStoreFor } from "../stores/registry-store";
+import { buildTiers, postgresConfigFrom, type TierEnv, type Tiers } from "../stores/tiers";
 import type { IngestConsumerDeps } from "./consumer";
 import type { DeadLetterConsumerDeps } from "./dead-letter-consumer";
 import { DeadLetterStore } from "./dead-letter-store";
@@ -42,20 +42,10 @@ export interface IngestDeps {
 }
 
 export function buildIngestDeps(env: IngestEnv, log: Logger = jsonLog, now: () => number = Date.now): IngestDeps {
-  const tiers = buildTiers(env as unknown as TierEnv);
-  const postgres: PostgresConfig | undefined = env.DATABASE_URL
-    ? { databaseUrl: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY || undefined }
-    : undefined;
-  const registryStore = new RegistryStore(
-    env.REGISTRY_KV,
-    postgres
-      ? async () => {
-          const parsed = RegistrySnapshot.safeParse(await latestRegistrySnapshot(postgres));
-          return parsed.success ? parsed.data : undefined;
-        }
-      : undefined,
-    now,
-  );
+  const tierEnv = env as unknown as TierEnv;
+  const tiers = buildTiers(tierEnv);
+  const postgres = postgresConfigFrom(tierEnv);
+  const registryStore = registryStoreFor(env.REGISTRY_KV, postgres, now);
   let keys: Map<string, ApiKeyEntry> | undefined;
   const entityState = env.ENTITY_STATE as unknown as DurableObjectNamespace<EntityState> | undefined;
   return {

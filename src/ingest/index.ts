@@ -4,19 +4,13 @@ import { consumeIngestBatch } from "./consumer";
 import { consumeDeadLetters } from "./dead-letter-consumer";
 import { buildIngestDeps, type IngestDeps, type IngestEnv } from "./deps";
 import { runScheduledMaterialization } from "../materialize/materializer";
-import { describeError } from "../stores/postgres-writer";
+import { errorMessage } from "../core/errors";
+import { perIsolate } from "../config/per-isolate";
 
 export { EntityState } from "../durable/entity-state";
 export type { IngestEnv } from "./deps";
 
-let cached: { env: unknown; deps: IngestDeps } | undefined;
-
-function depsFor(env: IngestEnv): IngestDeps {
-  if (cached?.env === env) return cached.deps;
-  const deps = buildIngestDeps(env);
-  cached = { env, deps };
-  return deps;
-}
+const depsFor = perIsolate((env: IngestEnv): IngestDeps => buildIngestDeps(env));
 
 /** Which consumer a queue name belongs to; environments suffix names (feature-ingest-staging). */
 export function queueRole(name: string): "ingest" | "dead_letters" | undefined {
@@ -55,7 +49,7 @@ export default {
     try {
       await runScheduledMaterialization(await deps.registry(), controller.scheduledTime, deps.materializer);
     } catch (err) {
-      deps.log({ event: "materialization_schedule_failed", level: "error", cron: controller.cron, error: describeError(err) });
+      deps.log({ event: "materialization_schedule_failed", level: "error", cron: controller.cron, error: errorMessage(err) });
       throw err;
     }
   },

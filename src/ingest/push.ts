@@ -15,7 +15,7 @@ import {
 } from "../core/ingest-message";
 import { FeatureStoreError, invalidInput } from "../core/errors";
 import type { CompiledRegistry } from "../core/registry";
-import { describeError } from "../stores/postgres-writer";
+import { errorMessage } from "../core/errors";
 import type { Logger } from "./deps";
 import { nameProblems } from "./validate-update";
 
@@ -113,7 +113,7 @@ export async function pushUpdates(raw: unknown, source: IngestSource, deps: Push
   const failed = settled.findIndex((s) => s.status === "rejected");
   if (failed >= 0) {
     const queued = batches.flatMap((b, i) => (settled[i]!.status === "fulfilled" ? b.map((m) => m.update_id) : []));
-    const error = describeError((settled[failed] as PromiseRejectedResult).reason);
+    const error = errorMessage((settled[failed] as PromiseRejectedResult).reason);
     deps.log({ event: "push_queue_failed", level: "error", batches: batches.length, queued: queued.length, error });
     throw new FeatureStoreError(
       "unavailable",
@@ -128,7 +128,7 @@ async function loadRegistry(deps: PushDeps): Promise<CompiledRegistry | undefine
   try {
     return await deps.registry();
   } catch (err) {
-    deps.log({ event: "push_registry_unavailable", error: describeError(err) });
+    deps.log({ event: "push_registry_unavailable", error: errorMessage(err) });
     return undefined;
   }
 }

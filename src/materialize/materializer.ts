@@ -3,9 +3,10 @@ import type { Client } from "@neondatabase/serverless";
 import type { FeatureDefinition } from "../core/definitions";
 import { jsonBytes, MAX_UPDATE_MESSAGE_BYTES, planSendBatches, toIngestMessage, type IngestMessage } from "../core/ingest-message";
 import { sha256Hex, type CompiledRegistry } from "../core/registry";
+import { errorMessage } from "../core/errors";
 import { validateValue } from "../core/validation";
 import { withPostgresClient, type PostgresConfig } from "../db/postgres";
-import { countRejects, describeError, type RejectCount } from "../stores/postgres-writer";
+import { countRejects, type RejectCount } from "../stores/postgres-writer";
 import { coerceSourceValue } from "./coerce";
 import type { MaterializeEvent, RunSummary } from "./events";
 import { abandonOlderRuns, advanceRun, createRun, featuresWithOpenRuns, finishRun, lastSuccessByFeature, openRun } from "./run-store";
@@ -72,13 +73,13 @@ export async function materializeFeature(def: FeatureDefinition, opts: Materiali
       deps.log({ event: "materialization_run", feature: def.name, run_id: finished.id, status: finished.status, rows_read: finished.rows_read, rejects: finished.rejects, duration_ms: finished.duration_ms });
       return finished;
     } catch (err) {
-      const message = describeError(err);
+      const message = errorMessage(err);
       emit({ type: "error", feature: def.name, ...(run ? { run_id: run.id } : {}), message });
       deps.log({ event: "materialization_failed", level: "error", feature: def.name, run_id: run?.id, error: message });
       if (!run) return undefined;
       // When the connection itself is gone the run stays "running" and is resumed next time.
       const failed = await finishRun(client, run.id, "failed", message).catch((e: unknown) => {
-        deps.log({ event: "materialization_mark_failed_failed", run_id: run?.id, error: describeError(e) });
+        deps.log({ event: "materialization_mark_failed_failed", run_id: run?.id, error: errorMessage(e) });
         return undefined;
       });
       if (failed) emit({ type: "run_finished", run: failed });
@@ -86,7 +87,7 @@ export async function materializeFeature(def: FeatureDefinition, opts: Materiali
     } finally {
       await client.query("select pg_advisory_unlock(hashtext($1))", [`materialize:${def.name}`]).catch((e: unknown) => {
         // The lock dies with the session anyway; only worth a note.
-        deps.log({ event: "materialization_unlock_failed", feature: def.name, error: describeError(e) });
+        deps.log({ event: "materialization_unlock_failed", feature: def.name, error: errorMessage(e) });
       });
     }
   });
@@ -180,7 +181,7 @@ export async function materializeMany(features: FeatureDefinition[], opts: Mater
       if (run) runs.push(run);
     } catch (err) {
       // Connecting to Postgres failed before a run existed; the next feature may still work.
-      emit({ type: "error", feature: def.name, message: describeError(err) });
+      emit({ type: "error", feature: def.name, message: errorMessage(err) });
     }
   }
   emit({ type: "done", runs });

@@ -1,13 +1,12 @@
 // Entry module of the feature-serving Worker: reads env, builds the tiers and services once per isolate.
 import { parseApiKeys } from "../core/auth";
-import { RegistrySnapshot } from "../core/registry";
-import { latestRegistrySnapshot } from "../db/postgres";
 import { DurableObjectFeatureStore } from "../stores/durable-object-store";
 import { KvFeatureStore } from "../stores/kv-store";
-import { RegistryStore } from "../stores/registry-store";
+import { registryStoreFor } from "../stores/registry-store";
 import { TieredFeatureStore } from "../stores/tiered-feature-store";
-import { buildTiers, type TierEnv } from "../stores/tiers";
+import { buildTiers, postgresConfigFrom, type TierEnv } from "../stores/tiers";
 import type { WorkerSecrets } from "../config/secrets";
+import { perIsolate } from "../config/per-isolate";
 import { createServingApp, type ServingContext } from "./app";
 import { FeatureService } from "./feature-service";
 import { ServingMetrics } from "./metrics";
@@ -16,10 +15,7 @@ export { EntityState } from "../durable/entity-state";
 
 export type ServingEnv = ServingBindings & WorkerSecrets;
 
-let cached: { env: unknown; deps: ServingContext } | undefined;
-
-export function servingContext(env: ServingEnv): ServingContext {
-  if (cached?.env === env) return cached.deps;
+export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
   const tierEnv = env as TierEnv;
   const tiers = buildTiers(tierEnv);
   const store = new TieredFeatureStore({
@@ -28,20 +24,11 @@ export function servingContext(env: ServingEnv): ServingContext {
     redis: tiers.redis,
     postgres: tiers.postgres,
   });
-  const registryStore = new RegistryStore(
-    tiers.registryKv,
-    env.DATABASE_URL
-      ? async () => {
-          const parsed = RegistrySnapshot.safeParse(
-            await latestRegistrySnapshot({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY || undefined }),
-          );
-          return parsed.success ? parsed.data : undefined;
-        }
-      : undefined,
-  );
+  const postgresConfig = postgresConfigFrom(tierEnv);
+  const registryStore = registryStoreFor(tiers.registryKv, postgresConfig);
   const deps: ServingContext = {
     tiers,
-    postgresConfig: env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY || undefined } : undefined,
+    postgresConfig,
     store,
     service: new FeatureService(store),
     metrics: new ServingMetrics(),
@@ -49,9 +36,8 @@ export function servingContext(env: ServingEnv): ServingContext {
     registry: () => registryStore.get(),
     registryVersion: () => registryStore.peekVersion(),
   };
-  cached = { env, deps };
   return deps;
-}
+});
 
 const app = createServingApp((c) => servingContext(c.env as ServingEnv));
 

@@ -1,5 +1,6 @@
 // Write side of the source of truth: feature_values (idempotent append) and feature_latest (LWW by event time).
 import { withPostgresClient, type PostgresConfig } from "../db/postgres";
+import { errorMessage } from "../core/errors";
 import { canonicalJson, sha256Hex } from "../core/registry";
 import type { Client } from "@neondatabase/serverless";
 
@@ -109,7 +110,7 @@ export class PostgresFeatureWriter {
         return result;
       } catch (err) {
         if (!isDataError(err)) throw err;
-        console.warn(`feature write: batch statement failed with a data error (${describeError(err)}); writing message by message`);
+        console.warn(`feature write: batch statement failed with a data error (${errorMessage(err)}); writing message by message`);
       }
       for (const [i, group] of groups.entries()) {
         if (group.length === 0) continue;
@@ -145,14 +146,6 @@ async function runWrite(client: Client, rows: { row: FeatureValueRow; ord: numbe
 function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && DATA_ERROR_CLASSES.includes(code.slice(0, 2));
-}
-
-export function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === "string" && code ? `${err.message} (SQLSTATE ${code})` : err.message || err.name;
-  }
-  return String(err);
 }
 
 // ------------------------------------------------------------------ reject counts

@@ -1,6 +1,7 @@
 // The storage tiers a Worker has, built once per isolate from its bindings by the entry module.
 import type { EntityState } from "../durable/entity-state";
 import type { WorkerSecrets } from "../config/secrets";
+import type { PostgresConfig } from "../db/postgres";
 import { PostgresFeatureStore } from "./postgres-store";
 import { RedisFeatureStore } from "./redis-store";
 
@@ -22,8 +23,14 @@ export interface Tiers {
   postgres: PostgresFeatureStore | undefined;
 }
 
+/** Postgres connection settings, or undefined when DATABASE_URL is not set (the tier is off). */
+export function postgresConfigFrom(env: TierEnv): PostgresConfig | undefined {
+  return env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY || undefined } : undefined;
+}
+
 /** Redis is off unless both URL and token are set; Postgres is off without DATABASE_URL. */
 export function buildTiers(env: TierEnv): Tiers {
+  const postgres = postgresConfigFrom(env);
   return {
     featuresKv: env.FEATURES_KV,
     registryKv: env.REGISTRY_KV,
@@ -37,8 +44,6 @@ export function buildTiers(env: TierEnv): Tiers {
             keyPrefix: env.REDIS_KEY_PREFIX ?? "",
           })
         : undefined,
-    postgres: env.DATABASE_URL
-      ? new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY || undefined })
-      : undefined,
+    postgres: postgres ? new PostgresFeatureStore(postgres) : undefined,
   };
 }
