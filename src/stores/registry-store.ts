@@ -1,6 +1,7 @@
 // The registry as a Worker sees it: the KV snapshot compiled in memory, re-checked every few seconds.
 import { CompiledRegistry, RegistrySnapshot } from "../core/registry";
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../core/keys";
+import { awaitShared } from "./shared-promise";
 import { latestRegistrySnapshot, type PostgresConfig } from "../db/postgres";
 
 /**
@@ -8,6 +9,8 @@ import { latestRegistrySnapshot, type PostgresConfig } from "../db/postgres";
  * within this bound plus KV propagation (immediate locally; up to ~60 s across Cloudflare's edge).
  */
 export const REGISTRY_REFRESH_MS = 5_000;
+/** With no registry loaded yet, a request waits this long for another request's refresh, then refreshes itself. */
+export const REGISTRY_JOIN_TIMEOUT_MS = 3_000;
 
 export class RegistryStore {
   private current: CompiledRegistry | undefined;
@@ -24,10 +27,20 @@ export class RegistryStore {
   /** The compiled registry; refreshes at most every REGISTRY_REFRESH_MS, one refresh at a time. */
   async get(): Promise<CompiledRegistry> {
     if (this.current && this.now() - this.checkedAt < REGISTRY_REFRESH_MS) return this.current;
-    this.inflight ??= this.refresh().finally(() => {
-      this.inflight = undefined;
+    if (this.inflight) {
+      // Another request is refreshing. Waiting on its KV read made concurrent requests fail in workerd
+      // ("Cannot perform I/O on behalf of a different request", or cancelled as hung: ~90 answers 500
+      // per 170,000 at 64 in flight, one burst per refresh); serve the registry we have instead, and
+      // only with none yet wait, with a timer of our own, before refreshing ourselves.
+      if (this.current) return this.current;
+      const shared = await awaitShared(this.inflight, REGISTRY_JOIN_TIMEOUT_MS);
+      if (shared) return shared;
+    }
+    const refresh: Promise<CompiledRegistry> = this.refresh().finally(() => {
+      if (this.inflight === refresh) this.inflight = undefined;
     });
-    return this.inflight;
+    this.inflight = refresh;
+    return refresh;
   }
 
   /** The last loaded version without triggering I/O (for /health). */

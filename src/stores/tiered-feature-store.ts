@@ -4,6 +4,7 @@ import { errorMessage } from "../core/errors";
 import type { ServedTier } from "../core/feature-request";
 import type { TimedValue } from "../core/keys";
 import { CircuitBreaker } from "./circuit-breaker";
+import { awaitShared } from "./shared-promise";
 import type { DurableObjectFeatureStore } from "./durable-object-store";
 import type { KvFeatureStore } from "./kv-store";
 import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache } from "./memory-cache";
@@ -12,6 +13,11 @@ import type { EntityRef, RedisFeatureStore } from "./redis-store";
 
 /** Per-tier deadlines: a tier slower than this is skipped for the request (and counts toward its breaker). */
 export const TIER_DEADLINE_MS = { kv: 150, durable_object: 250, redis: 300, postgres: 3_000 } as const;
+/**
+ * A request joining another request's fetch of the same entity waits at most this long (every tier's
+ * deadline in a row: more than a fetch can take), then fetches on its own; an older flight is not joined.
+ */
+export const FLIGHT_JOIN_TIMEOUT_MS = TIER_DEADLINE_MS.kv + TIER_DEADLINE_MS.durable_object + TIER_DEADLINE_MS.redis + TIER_DEADLINE_MS.postgres;
 /** KV allows one write per second per key; write-backs to the same row are spaced at least this far apart. */
 export const KV_WRITE_BACK_INTERVAL_MS = 1_000;
 
@@ -65,7 +71,7 @@ export class TieredFeatureStore {
     backendReads: 0,
   };
   /** Single flight: one backend fetch per entity at a time; concurrent misses await it. */
-  private readonly inflight = new Map<string, { names: Set<string>; promise: Promise<ResultMap> }>();
+  private readonly inflight = new Map<string, { names: Set<string>; promise: Promise<ResultMap>; startedAt: number }>();
   private readonly kvLastWrite = new Map<string, number>();
 
   constructor(
@@ -85,7 +91,7 @@ export class TieredFeatureStore {
     lookups.forEach((lookup, index) => {
       const missing: FeatureDefinition[] = [];
       for (const def of lookup.features) {
-        const cached = this.memory.get(MemoryCache.key(lookup.entityType, lookup.entityId, def.name));
+        const cached = this.memory.get(MemoryCache.key(lookup.entityType, lookup.entityId, def.name), now);
         if (cached.hit && (cached.value === undefined || now - cached.value.eventTimestamp <= opts.maxAgeMs(def))) {
           results[index]!.set(def.name, { value: cached.value, tier: "memory" });
           this.counters.hits.memory++;
@@ -100,9 +106,12 @@ export class TieredFeatureStore {
     const toFetch: { index: number; lookup: Lookup }[] = [];
     for (const miss of misses) {
       const flight = this.inflight.get(entityKey(miss.lookup));
-      if (flight && miss.lookup.features.every((d) => flight.names.has(d.name))) {
+      const age = flight ? now - flight.startedAt : Number.POSITIVE_INFINITY;
+      if (flight && age < FLIGHT_JOIN_TIMEOUT_MS && miss.lookup.features.every((d) => flight.names.has(d.name))) {
         waits.push(
-          flight.promise.then((found) => {
+          awaitShared(flight.promise, FLIGHT_JOIN_TIMEOUT_MS - age).then(async (shared) => {
+            // undefined: the flight outlived every tier deadline (its request was cancelled); fetch alone.
+            const found = shared ?? (await this.fetchFromBackends([miss.lookup], opts))[0]!;
             for (const def of miss.lookup.features) {
               const f = found.get(def.name);
               if (f) results[miss.index]!.set(def.name, f);
@@ -119,7 +128,7 @@ export class TieredFeatureStore {
       toFetch.forEach((m, i) => {
         const key = entityKey(m.lookup);
         const promise = fetched.then((all) => all[i]!);
-        const entry = { names: new Set(m.lookup.features.map((d) => d.name)), promise };
+        const entry = { names: new Set(m.lookup.features.map((d) => d.name)), promise, startedAt: now };
         this.inflight.set(key, entry);
         const clear = () => {
           if (this.inflight.get(key) === entry) this.inflight.delete(key);

@@ -1,0 +1,177 @@
+// The run's report: JSON (bench/results/<timestamp>.json) and a Markdown table beside it, with ratios
+// to the baselines and the design's targets checked.
+import { writeFileSync } from "node:fs";
+import type { ScenarioResult } from "./stats";
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memory_gb: number;
+  os: string;
+  node: string;
+  workerd: string;
+  miniflare: string;
+  wrangler: string;
+  postgres: string;
+  redis: string | null;
+  load_average_at_start: number[];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+export interface BenchReport {
+  started_at: string;
+  finished_at: string;
+  duration_s: number;
+  machine: MachineInfo;
+  config: Record<string, unknown>;
+  baselines: ScenarioResult[];
+  scenarios: ScenarioResult[];
+  targets: TargetCheck[];
+  diagnostics: Record<string, unknown>;
+}
+
+const fmt = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? "–" : n.toFixed(digits));
+const pct = (n: number | undefined) => (n === undefined ? "–" : `${(n * 100).toFixed(1)}%`);
+
+function find(report: Pick<BenchReport, "baselines" | "scenarios">, name: string): ScenarioResult | undefined {
+  return [...report.baselines, ...report.scenarios].find((s) => s.name === name);
+}
+
+export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios">): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const mixed = find(report, "mixed-zipf");
+  const ok = (s: ScenarioResult | undefined) => s && !s.skipped && !s.failed && s.p50_ms !== null;
+  out.push(
+    ok(mixed)
+      ? {
+          target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1",
+          measured: `p95 ${fmt(mixed!.p95_ms)} ms, L0+L1 ${pct(mixed!.tiers?.l0_l1)}, ${mixed!.errors} errors in ${mixed!.requests} requests`,
+          met: mixed!.p95_ms! < 10 && (mixed!.tiers?.l0_l1 ?? 0) >= 0.9 && mixed!.errors <= mixed!.requests * 0.001,
+        }
+      : { target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1", measured: mixed?.skipped ?? mixed?.failed ?? "not run", met: null },
+  );
+  const bare = find(report, "bare-hono");
+  const l0 = find(report, "l0-hit");
+  out.push(
+    ok(bare) && ok(l0)
+      ? {
+          target: "l0-hit p50 ≤ 1.5 × bare-hono p50",
+          measured: `${fmt(l0!.p50_ms, 3)} vs ${fmt(bare!.p50_ms, 3)} ms = ${fmt(l0!.p50_ms! / bare!.p50_ms!)}×`,
+          met: l0!.p50_ms! <= 1.5 * bare!.p50_ms!,
+        }
+      : { target: "l0-hit p50 ≤ 1.5 × bare-hono p50", measured: "not run", met: null },
+  );
+  const b100 = find(report, "batch-100");
+  out.push(
+    ok(b100)
+      ? {
+          target: "batch-100 p99 < 25 ms",
+          measured: `p99 ${fmt(b100!.p99_ms)} ms, p50 ${fmt(b100!.p50_ms)} ms${floorNote(report)}`,
+          met: b100!.p99_ms! < 25,
+        }
+      : { target: "batch-100 p99 < 25 ms", measured: b100?.skipped ?? b100?.failed ?? "not run", met: null },
+  );
+  const st = find(report, "stampede");
+  const maxReads = st?.extra?.max_backend_reads_per_key as number | undefined;
+  out.push(
+    st && !st.failed && maxReads !== undefined
+      ? {
+          target: "stampede: 1 backend read per cold key per isolate",
+          measured: `reads per key ${JSON.stringify(st.extra?.backend_reads_per_key)} (${st.extra?.concurrent_requests_per_key} concurrent each), ${st.errors} failed requests`,
+          met: maxReads === 1 && st.errors === 0,
+        }
+      : { target: "stampede: 1 backend read per cold key per isolate", measured: st?.failed ?? "not run", met: null },
+  );
+  const fr = find(report, "freshness");
+  out.push(
+    ok(fr)
+      ? { target: "freshness p95 < 2 s (stream features)", measured: `p95 ${fmt(fr!.p95_ms! / 1000, 3)} s, p50 ${fmt(fr!.p50_ms! / 1000, 3)} s`, met: fr!.p95_ms! < 2000 && fr!.errors === 0 }
+      : { target: "freshness p95 < 2 s (stream features)", measured: fr?.skipped ?? fr?.failed ?? "not run", met: null },
+  );
+  return out;
+}
+
+/** The runtime floors under batch-100, from the same run. */
+function floorNote(report: Pick<BenchReport, "baselines" | "scenarios">): string {
+  const kv = find(report, "kv-bulk-get-100-floor");
+  const bare = find(report, "bare-hono-batch-100");
+  if (!kv?.p99_ms || !bare?.p99_ms) return "";
+  return ` (floors in the same runtime: KV bulk get of 100 p50 ${fmt(kv.p50_ms)} / p99 ${fmt(kv.p99_ms)} ms, bare Hono batch p50 ${fmt(bare.p50_ms)} / p99 ${fmt(bare.p99_ms)} ms)`;
+}
+
+function tiersCell(s: ScenarioResult): string {
+  if (!s.tiers) return "";
+  const parts = Object.entries(s.tiers.shares)
+    .filter(([, v]) => v >= 0.001)
+    .map(([t, v]) => `${t} ${(v * 100).toFixed(1)}%`);
+  return parts.join(", ");
+}
+
+/** Cores used by processes outside the bench while the scenario ran; flagged when it may have skewed it. */
+const BUSY_OTHER_CORES = 0.25;
+function otherCpu(s: ScenarioResult): string {
+  if (!s.cpu) return "";
+  return s.cpu.other_cores >= BUSY_OTHER_CORES ? `⚠ ${s.cpu.other_cores.toFixed(2)}` : s.cpu.other_cores.toFixed(2);
+}
+
+function statusCell(s: ScenarioResult): string {
+  if (s.skipped) return `skipped: ${s.skipped}`;
+  if (s.failed) return `failed: ${s.failed}`;
+  return "";
+}
+
+/** The Markdown table (and target checklist) for the report. */
+export function renderMarkdown(report: BenchReport): string {
+  const bare = find(report, "bare-hono");
+  const redis = find(report, "redis-hmget");
+  const ratio = (s: ScenarioResult, base: ScenarioResult | undefined, key: "p50_ms" | "p99_ms") =>
+    base && s[key] !== null && base[key] ? `${(s[key]! / base[key]!).toFixed(1)}×` : "–";
+  const lines: string[] = [];
+  lines.push(
+    `Run ${report.started_at} (${report.config.mode}), ${report.duration_s.toFixed(0)} s; ${report.machine.cpu}, ${report.machine.cores} cores; ` +
+      `Node ${report.machine.node}, workerd ${report.machine.workerd}, Postgres ${report.machine.postgres}, Redis ${report.machine.redis ?? "off"}.`,
+    "",
+    "| scenario | p50 ms | p95 ms | p99 ms | rps | errors | p50 vs bare | p99 vs bare | served by (share of values) | other CPU |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+  );
+  for (const s of [...report.baselines, ...report.scenarios]) {
+    const status = statusCell(s);
+    if (status) {
+      lines.push(`| ${s.name} | – | – | – | – | ${s.errors} | – | – | ${status} | |`);
+      continue;
+    }
+    const vsBare = s.name === "redis-hmget" || s.name === "ingest" || s.name === "freshness" || s.name === "training-set" ? "–" : ratio(s, bare, "p50_ms");
+    const vsBare99 = vsBare === "–" ? "–" : ratio(s, bare, "p99_ms");
+    let served = tiersCell(s);
+    if (s.name === "redis-hit" && redis?.p50_ms) served += `${served ? "; " : ""}p50 ${(s.p50_ms! / redis.p50_ms).toFixed(1)}× redis-hmget`;
+    if (s.name === "stampede") served += `${served ? "; " : ""}backend reads per key ${JSON.stringify(s.extra?.backend_reads_per_key)}`;
+    if (s.name === "ingest") served = `${s.extra?.messages_in_postgres}/${s.extra?.messages} messages in Postgres after ${s.extra?.push_to_all_in_postgres_s} s; rps = messages/s; latencies = push of 100`;
+    if (s.name === "freshness") served = `push→visible; push→Durable Object p50 ${fmt(s.extra?.push_to_durable_object_p50_ms as number)} / p95 ${fmt(s.extra?.push_to_durable_object_p95_ms as number)} ms`;
+    if (s.name === "mixed-zipf") served += `; L0+L1 ${pct(s.tiers?.l0_l1)}; ${s.extra?.achieved_rate}/${s.extra?.target_rate} req/s achieved`;
+    if (s.name === "training-set") served = s.notes ?? "";
+    const rps = s.rps === null ? "–" : s.rps.toFixed(s.rps >= 100 ? 0 : 1);
+    lines.push(`| ${s.name} | ${fmt(s.p50_ms)} | ${fmt(s.p95_ms)} | ${fmt(s.p99_ms)} | ${rps} | ${s.errors} | ${vsBare} | ${vsBare99} | ${served} | ${otherCpu(s)} |`);
+  }
+  lines.push(
+    "",
+    "Latencies are client-side (Node, keep-alive) in ms; \"vs bare\" divides by the bare Hono Worker on the same workerd in the same run. " +
+      "\"other CPU\" is cores used by processes outside the bench (its Workers, Postgres and Redis count as the bench) while the scenario ran; ⚠ marks ≥ 0.25.",
+    "",
+    "| target | measured | met |",
+    "|---|---|---|",
+  );
+  for (const t of report.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function writeReport(report: BenchReport, jsonPath: string, mdPath: string): string {
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  const md = renderMarkdown(report);
+  writeFileSync(mdPath, `# Bench ${report.started_at}\n\n${md}\nConfig and machine: \`${jsonPath.split("/").pop()}\` (not committed); reproduce with \`npm run bench${report.config.mode === "quick" ? " -- --quick" : ""}\`.\n`);
+  return md;
+}

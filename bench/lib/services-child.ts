@@ -1,0 +1,33 @@
+// Child process of the bench: the Neon WebSocket relay and the Upstash REST gateway, kept out of the
+// load generator's event loop (in production both are remote services, not the client's process).
+// Prints one JSON line with their URLs when ready; exits when its parent closes stdin or sends SIGTERM.
+import { startUpstashGateway } from "../../dev/upstash-gateway";
+import { startRelay } from "../../dev/services";
+
+interface ChildInput {
+  databaseUrl: string;
+  redisUrl: string | null;
+  redisToken: string;
+  relayPort: number;
+  gatewayPort: number;
+}
+
+async function main(): Promise<void> {
+  const input = JSON.parse(process.argv[2] ?? "{}") as ChildInput;
+  const relay = await startRelay(input.databaseUrl, input.relayPort);
+  const gateway = input.redisUrl ? await startUpstashGateway({ redisUrl: input.redisUrl, token: input.redisToken, port: input.gatewayPort }) : undefined;
+  const stop = async () => {
+    await Promise.allSettled([relay.close(), gateway?.close()]);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop());
+  process.on("SIGINT", () => void stop());
+  process.stdin.on("end", () => void stop());
+  process.stdin.resume();
+  process.stdout.write(`${JSON.stringify({ relayPort: relay.port, gatewayUrl: gateway?.url ?? null })}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench services failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,271 @@
+// Starts (and stops) everything a bench run needs: its own Postgres database, the relay and Upstash
+// gateway (child process), one Miniflare with four Workers, and the bench registry in REGISTRY_KV.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, mkdirSync, rmSync, statfsSync, type WriteStream } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import type { Miniflare } from "miniflare";
+import { PROJECT_ROOT } from "../../dev/local-workers";
+import { isTcpReachable, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from "../../dev/services";
+import { migrateDatabase, redact } from "../../scripts/migrate";
+import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../../src/core/keys";
+import type { RegistrySnapshot } from "../../src/core/registry";
+import { freePort } from "./ports";
+import { RespClient } from "./resp";
+import { startBenchWorkers, type BenchWorkers } from "./workers";
+
+/** A problem the user can fix (missing Postgres, wrong Node ...): printed as a message, not a stack. */
+export class BenchSetupError extends Error {}
+
+/** How long the services child may take to start the relay and gateway. */
+const SERVICES_START_TIMEOUT_MS = 20_000;
+/** Keys deleted per SCAN/UNLINK round when removing the run's Redis prefix. */
+const REDIS_DELETE_BATCH = 5_000;
+/** Each cleanup step gets this long; then the next one runs anyway. */
+const CLEANUP_STEP_TIMEOUT_MS = 10_000;
+/** tmpfs is used for Miniflare's KV/DO state when it has at least this much room. */
+const TMPFS_MIN_FREE_BYTES = 4 * 1024 ** 3;
+
+export interface BenchStack {
+  serverUrl: string;
+  databaseUrl: string;
+  databaseName: string;
+  postgresVersion: string;
+  redisUrl: string | null;
+  redisVersion: string | null;
+  redisPrefix: string;
+  apiKey: string;
+  /** The Upstash REST endpoint the Workers use (the gateway), or null when Redis is off. */
+  upstash: { url: string; token: string } | null;
+  urls: { serving: string; ingest: string; bare: string; loader: string };
+  mf: Miniflare;
+  stateDir: string;
+  stateOnTmpfs: boolean;
+  logPath: string;
+  /** Worker log lines by level (warnings and errors hint at tier failures). */
+  logCounts: Record<string, number>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  registry: RegistrySnapshot;
+  logPath: string;
+  step: (message: string) => void;
+  /** Receives the stack's close function before anything starts, so an interrupt can clean up a half-started stack. */
+  registerClose?: (close: () => Promise<void>) => void;
+}
+
+function pickStateDir(): { dir: string; tmpfs: boolean } {
+  const name = `echotune-bench-${process.pid}-${randomBytes(3).toString("hex")}`;
+  try {
+    if (existsSync("/dev/shm")) {
+      const fs = statfsSync("/dev/shm");
+      if (fs.bavail * fs.bsize >= TMPFS_MIN_FREE_BYTES) return { dir: path.join("/dev/shm", name), tmpfs: true };
+    }
+  } catch {
+    // statfs unsupported: fall back to the temp directory below.
+  }
+  return { dir: path.join(os.tmpdir(), name), tmpfs: false };
+}
+
+async function resolveServer(): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  if (await isTcpReachable("127.0.0.1", 5432)) return LOCAL_POSTGRES_URL;
+  throw new BenchSetupError(
+    "The bench needs a real Postgres: set DATABASE_URL (a server where it may CREATE DATABASE) or run one on 127.0.0.1:5432. " +
+      "The embedded PGlite of `npm run dev` is one session and would measure its queue, not the feature store.",
+  );
+}
+
+async function resolveRedisUrl(): Promise<string | null> {
+  if (process.env.REDIS_URL) return process.env.REDIS_URL;
+  return (await isTcpReachable("127.0.0.1", 6379)) ? LOCAL_REDIS_URL : null;
+}
+
+function startServicesChild(input: Record<string, unknown>): Promise<{ child: ChildProcess; relayPort: number; gatewayUrl: string | null }> {
+  const tsx = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+  const child = spawn(process.execPath, [tsx, path.join(PROJECT_ROOT, "bench", "lib", "services-child.ts"), JSON.stringify(input)], {
+    cwd: PROJECT_ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => reject(new BenchSetupError(`relay/gateway did not start within ${SERVICES_START_TIMEOUT_MS} ms: ${err}`)), SERVICES_START_TIMEOUT_MS);
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl < 0) return;
+      clearTimeout(timer);
+      const info = JSON.parse(out.slice(0, nl)) as { relayPort: number; gatewayUrl: string | null };
+      resolve({ child, ...info });
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new BenchSetupError(`relay/gateway process exited with ${code}: ${err.trim()}`));
+    });
+  });
+}
+
+export async function startStack(opts: StackOptions): Promise<BenchStack> {
+  const cleanups: { what: string; fn: () => Promise<void> }[] = [];
+  const closeAll = async () => {
+    // Reverse order of start; a step that fails or hangs (workerd already gone after Ctrl-C) must not
+    // keep the later ones (database, Redis prefix, state directory) from running.
+    for (const { what, fn } of cleanups.splice(0).reverse()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CLEANUP_STEP_TIMEOUT_MS} ms`)), CLEANUP_STEP_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([fn(), timeout]);
+        if (process.env.BENCH_DEBUG) console.log(`  cleanup: ${what} done`);
+      } catch (e) {
+        console.warn(`  cleanup: ${what}: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  };
+  opts.registerClose?.(closeAll);
+  try {
+    const serverUrl = await resolveServer();
+    const admin = new pg.Client({ connectionString: serverUrl });
+    try {
+      await admin.connect();
+    } catch (err) {
+      throw new BenchSetupError(`Cannot connect to Postgres at ${redact(serverUrl)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const postgresVersion = (await admin.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? "?";
+    const databaseName = `bench_${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}_${randomBytes(3).toString("hex")}`;
+    try {
+      await admin.query(`CREATE DATABASE ${databaseName}`);
+    } catch (err) {
+      await admin.end();
+      throw new BenchSetupError(`Cannot create the bench database on ${redact(serverUrl)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    await admin.end();
+    cleanups.push({
+      what: `drop database ${databaseName}`,
+      fn: async () => {
+        const c = new pg.Client({ connectionString: serverUrl });
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+        await c.end();
+      },
+    });
+    const dbUrl = new URL(serverUrl);
+    dbUrl.pathname = `/${databaseName}`;
+    const databaseUrl = dbUrl.toString();
+    await migrateDatabase(databaseUrl);
+    opts.step(`Postgres ${postgresVersion}: database ${databaseName} on ${redact(serverUrl)} (migrated; dropped at the end)`);
+
+    const redisUrl = await resolveRedisUrl();
+    const redisPrefix = `bench:${randomBytes(4).toString("hex")}:`;
+    let redisVersion: string | null = null;
+    if (redisUrl) {
+      const r = await RespClient.connect(redisUrl);
+      const info = String(await r.command("INFO", "server"));
+      redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? "?";
+      r.close();
+      cleanups.push({ what: `delete Redis keys ${redisPrefix}*`, fn: () => deleteRedisPrefix(redisUrl, redisPrefix) });
+      opts.step(`Redis ${redisVersion} at ${redact(redisUrl)} (key prefix ${redisPrefix}, removed at the end)`);
+    } else opts.step("Redis: none at 127.0.0.1:6379 and REDIS_URL unset: the L2 tier is off, redis-* scenarios are skipped");
+
+    const token = randomBytes(16).toString("hex");
+    const services = await startServicesChild({ databaseUrl, redisUrl, redisToken: token, relayPort: await freePort(), gatewayPort: await freePort() });
+    cleanups.push({ what: "stop relay and gateway", fn: async () => void services.child.kill("SIGTERM") });
+
+    const apiKey = `fs_bench_${randomBytes(12).toString("base64url")}`;
+    const bindings: Record<string, string> = {
+      DATABASE_URL: databaseUrl,
+      NEON_WS_PROXY: `127.0.0.1:${services.relayPort}`,
+      API_KEYS: `${createHash("sha256").update(apiKey).digest("hex")}:serve+ingest+admin`,
+      REDIS_KEY_PREFIX: redisPrefix,
+      ...(services.gatewayUrl ? { UPSTASH_REDIS_REST_URL: services.gatewayUrl, UPSTASH_REDIS_REST_TOKEN: token } : {}),
+    };
+    const state = pickStateDir();
+    mkdirSync(state.dir, { recursive: true });
+    cleanups.push({ what: `remove ${state.dir}`, fn: async () => rmSync(state.dir, { recursive: true, force: true }) });
+    mkdirSync(path.dirname(opts.logPath), { recursive: true });
+    const log: WriteStream = createWriteStream(opts.logPath);
+    cleanups.push({ what: "close the worker log", fn: () => new Promise<void>((resolve) => log.end(resolve)) });
+    const logCounts: Record<string, number> = {};
+
+    opts.step("bundling 4 Workers with wrangler deploy --dry-run (serving, ingest, bare Hono, loader)");
+    const ports = { serving: await freePort(), ingest: await freePort(), bare: await freePort(), loader: await freePort() };
+    let workers: BenchWorkers;
+    try {
+      workers = await startBenchWorkers(
+        [
+          { configPath: "wrangler.toml", port: ports.serving, bindings },
+          { configPath: "wrangler.ingest.toml", port: ports.ingest, bindings },
+          { configPath: "bench/wrangler.bare.toml", port: ports.bare, bindings: {} },
+          { configPath: "bench/wrangler.loader.toml", port: ports.loader, bindings: {} },
+        ],
+        {
+          buildDir: path.join(PROJECT_ROOT, ".data", "bench-build"),
+          stateDir: state.dir,
+          onLog: (level, message) => {
+            logCounts[level] = (logCounts[level] ?? 0) + 1;
+            log.write(`${new Date().toISOString()} ${level} ${message}\n`);
+          },
+        },
+      );
+    } catch (err) {
+      throw new BenchSetupError(`Could not start the Workers: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    cleanups.push({ what: "stop workerd", fn: () => workers.close() });
+    opts.step(`workerd (Miniflare) up: serving ${workers.urls["feature-serving"]}, ingest ${workers.urls["feature-ingest"]}, bare ${workers.urls["bench-bare-hono"]}; state on ${state.tmpfs ? "tmpfs" : "disk"}`);
+
+    const registryKv = await workers.mf.getKVNamespace("REGISTRY_KV", "feature-serving");
+    await registryKv.put(REGISTRY_SNAPSHOT_KEY, JSON.stringify(opts.registry));
+    await registryKv.put(REGISTRY_VERSION_KEY, opts.registry.version);
+
+    return {
+      serverUrl,
+      databaseUrl,
+      databaseName,
+      postgresVersion,
+      redisUrl,
+      redisVersion,
+      redisPrefix,
+      apiKey,
+      upstash: services.gatewayUrl ? { url: services.gatewayUrl, token } : null,
+      urls: {
+        serving: workers.urls["feature-serving"]!,
+        ingest: workers.urls["feature-ingest"]!,
+        bare: workers.urls["bench-bare-hono"]!,
+        loader: workers.urls["bench-loader"]!,
+      },
+      mf: workers.mf,
+      stateDir: state.dir,
+      stateOnTmpfs: state.tmpfs,
+      logPath: opts.logPath,
+      logCounts,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** SCAN + UNLINK of every key under the run's prefix. */
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = await RespClient.connect(redisUrl);
+  try {
+    let cursor = "0";
+    do {
+      const reply = (await r.command("SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", String(REDIS_DELETE_BATCH))) as [Buffer, Buffer[]];
+      cursor = reply[0].toString();
+      const keys = reply[1].map((k) => k.toString());
+      if (keys.length) await r.command("UNLINK", ...keys);
+    } while (cursor !== "0");
+  } finally {
+    r.close();
+  }
+}

@@ -1,0 +1,363 @@
+// npm run bench [-- --quick] [-- --update-readme]: starts its own stack on plain workerd, loads the bench
+// data, runs every scenario against same-run baselines and writes bench/results/<timestamp>.{json,md}.
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { PROJECT_ROOT } from "../dev/local-workers";
+import { FULL, QUICK, totalEntities, type BenchConfig } from "./lib/config";
+import { benchRegistry, featureNames, Universe, VECTORS, type VectorName } from "./lib/dataset";
+import { HttpClient } from "./lib/http";
+import { loadDurableObjects, loadKv, loadPostgres, loadRedis, type LoadEntity } from "./lib/load";
+import { checkTargets, writeReport, type BenchReport, type MachineInfo } from "./lib/report";
+import { BenchSetupError, startStack, type BenchStack } from "./lib/stack";
+import { CpuSampler } from "./lib/cpu-sampler";
+import { failed, type ScenarioResult } from "./lib/stats";
+import { updateReadme } from "./lib/readme";
+import { bareBatch, doFloor, kvFloors, redisHmget, upstashFloor } from "./scenarios/baselines";
+import type { BenchContext, TierSets } from "./scenarios/context";
+import { freshness, ingest } from "./scenarios/ingest";
+import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
+import { trainingSet } from "./scenarios/training";
+
+const RESULTS_DIR = path.join(PROJECT_ROOT, "bench", "results");
+/** Extra entities per single-tier set, read before measuring (sockets, JIT, connection pools). */
+const TIER_WARMUP_ENTITIES = 50;
+const L0_ENTITIES = 50;
+const MIN_NODE_MAJOR = 22;
+/** After Ctrl-C, cleanup starts this much later (see onSignal). */
+const SIGNAL_SETTLE_MS = 200;
+/** Other processes using this much CPU during a scenario make its numbers suspect (flagged). */
+export const BUSY_OTHER_CORES = 0.25;
+
+const USAGE = `Usage: npm run bench [-- --quick] [-- --update-readme]
+
+  --quick          ${totalEntities(QUICK).toLocaleString("en-US")} entities and short phases (≤ 2 minutes)
+  --only a,b       run only these scenarios (names as in the table; the data is loaded in full)
+  --update-readme  write the table into the "## Performance" section of README.md
+
+Needs Postgres (DATABASE_URL, else 127.0.0.1:5432; the bench creates and drops its own database) and
+Redis (REDIS_URL, else 127.0.0.1:6379; optional: without it the redis-* scenarios are skipped).
+Results: bench/results/<timestamp>.json and .md. See bench/README.md.`;
+
+const started = Date.now();
+function step(message: string): void {
+  process.stdout.write(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+}
+
+function version(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+function machineInfo(stack: BenchStack): MachineInfo {
+  return {
+    cpu: os.cpus()[0]?.model ?? "?",
+    cores: os.cpus().length,
+    memory_gb: Math.round(os.totalmem() / 1024 ** 3),
+    os: `${os.type()} ${os.release()}`,
+    node: process.versions.node,
+    workerd: version("workerd"),
+    miniflare: version("miniflare"),
+    wrangler: version("wrangler"),
+    postgres: stack.postgresVersion,
+    redis: stack.redisVersion,
+    load_average_at_start: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+function tierSets(cfg: BenchConfig): TierSets {
+  const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
+  return {
+    l0: ids("user_l0_", L0_ENTITIES),
+    kv: ids("user_kv_", cfg.requests.kv + TIER_WARMUP_ENTITIES),
+    durableObject: ids("user_do_", cfg.requests.durableObject + TIER_WARMUP_ENTITIES),
+    durableObjectFloor: ids("user_dof_", cfg.requests.durableObject + TIER_WARMUP_ENTITIES),
+    redis: ids("user_rd_", cfg.requests.redis + TIER_WARMUP_ENTITIES),
+    postgres: ids("user_pg_", cfg.requests.postgres + TIER_WARMUP_ENTITIES),
+    cold: ids("user_cold_", cfg.stampede.coldKeys),
+  };
+}
+
+const asLoad = (id: string, n: number, vector: VectorName): LoadEntity => ({ type: VECTORS[vector].entityType, id, n, vector });
+
+async function loadData(ctx: BenchContext): Promise<Record<string, unknown>> {
+  const { cfg, stack, universe, sets, loadedAt } = ctx;
+  const F = cfg.featuresPerVector;
+  const timings: Record<string, unknown> = {};
+  const timed = async (name: string, fn: () => Promise<unknown>) => {
+    const t = Date.now();
+    const result = await fn();
+    timings[`${name}_s`] = Math.round((Date.now() - t) / 100) / 10;
+    step(`loaded ${name} in ${timings[`${name}_s`]} s`);
+    return result;
+  };
+  const kvHot = Math.min(cfg.kvHotEntities, universe.size);
+  const fromRank = (i: number): LoadEntity => {
+    const e = universe.byRank(i + 1);
+    return { type: e.type, id: e.id, n: e.n, vector: e.type === "user" ? "userBatch" : e.type === "track" ? "trackBatch" : "artistBatch" };
+  };
+  const kvOnly = [...sets.l0, ...sets.kv];
+  step(
+    `loading: Postgres ${universe.size.toLocaleString("en-US")} entities × ${F} features, KV ${kvHot.toLocaleString("en-US")} hottest rows, ` +
+      `Redis ${cfg.redisAllEntities && stack.redisUrl ? universe.size.toLocaleString("en-US") : 0} hashes, plus the single-tier sets (in parallel)`,
+  );
+  await Promise.all([
+    timed("postgres", async () => {
+      const r = await loadPostgres(
+        stack.databaseUrl,
+        [
+          { entityType: "user", idPrefix: "user_", count: cfg.entities.user, vector: "userBatch" },
+          { entityType: "track", idPrefix: "track_", count: cfg.entities.track, vector: "trackBatch" },
+          { entityType: "artist", idPrefix: "artist_", count: cfg.entities.artist, vector: "artistBatch" },
+          { entityType: "user", idPrefix: "user_pg_", count: sets.postgres.length, vector: "userBatch" },
+          { entityType: "user", idPrefix: "user_cold_", count: sets.cold.length, vector: "userBatch" },
+        ],
+        F,
+        loadedAt,
+      );
+      timings.postgres_rows = r.rows;
+      timings.postgres_insert_s = Math.round(r.insertMs / 100) / 10;
+      timings.postgres_index_s = Math.round(r.indexMs / 100) / 10;
+    }),
+    timed("kv_and_durable_objects", async () => {
+      await loadKv(stack.urls.loader, kvOnly.length, (i) => asLoad(kvOnly[i]!, i + 1, "userBatch"), F, loadedAt);
+      const doIds = [...sets.durableObject, ...sets.durableObjectFloor];
+      await loadDurableObjects(stack.urls.loader, doIds.map((id, i) => asLoad(id, i + 1, "userStream")), F, loadedAt);
+      let last = Date.now();
+      await loadKv(stack.urls.loader, kvHot, fromRank, F, loadedAt, (done) => {
+        if (Date.now() - last > 15_000) {
+          last = Date.now();
+          step(`  KV rows: ${done.toLocaleString("en-US")} / ${kvHot.toLocaleString("en-US")}`);
+        }
+      });
+    }),
+    stack.redisUrl
+      ? timed("redis", async () => {
+          await loadRedis(stack.redisUrl!, stack.redisPrefix, sets.redis.length, (i) => asLoad(sets.redis[i]!, i + 1, "userBatch"), F, loadedAt);
+          if (cfg.redisAllEntities) await loadRedis(stack.redisUrl!, stack.redisPrefix, universe.size, (i) => fromRank(i), F, loadedAt);
+        })
+      : Promise.resolve(),
+  ]);
+  return timings;
+}
+
+async function tierErrors(ctx: BenchContext): Promise<Record<string, number>> {
+  const res = await ctx.serving.get("/metrics");
+  const out: Record<string, number> = {};
+  for (const m of res.body.toString().matchAll(/^feature_tier_errors_total\{tier="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        quick: { type: "boolean", default: false },
+        only: { type: "string" },
+        "update-readme": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < MIN_NODE_MAJOR) {
+    console.error(`npm run bench needs Node ${MIN_NODE_MAJOR}+ (this is ${process.versions.node}); run it through npm, which puts the project's node@22 first on PATH.`);
+    return 1;
+  }
+  const cfg = args.quick ? QUICK : FULL;
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z");
+  const registry = benchRegistry(cfg.featuresPerVector);
+  console.log(`EchoTune Feature Store bench (${cfg.mode}): ${totalEntities(cfg).toLocaleString("en-US")} entities × ${cfg.featuresPerVector} features\n`);
+
+  let stack: BenchStack | undefined;
+  /** Closes whatever startStack has started so far (set before it starts anything). */
+  let closeStack: (() => Promise<void>) | undefined;
+  let closing: Promise<void> | undefined;
+  const shutdown = (): Promise<void> =>
+    (closing ??= (async () => {
+      if (!closeStack) return;
+      step("stopping the stack, dropping the database and the Redis prefix");
+      await closeStack();
+    })());
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Only the first one: tsx relays a signal to this process again when it did not see it handled
+    // within 30 ms, and exiting on that second one would cut the cleanup short.
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\n${signal}: interrupted`);
+    // tsx SIGKILLs this process when it does not see the signal handled within its 30 ms windows, and
+    // stopping workerd blocks the event loop for a moment: let that handshake finish first.
+    setTimeout(() => void shutdown().finally(() => process.exit(130)), SIGNAL_SETTLE_MS);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    stack = await startStack({ registry, logPath: path.join(RESULTS_DIR, `${stamp}.log`), step, registerClose: (close) => (closeStack = close) });
+    const auth = { authorization: `Bearer ${stack.apiKey}` };
+    const ctx: BenchContext = {
+      cfg,
+      stack,
+      serving: new HttpClient(stack.urls.serving, auth, 64),
+      ingest: new HttpClient(stack.urls.ingest, auth, 16),
+      bare: new HttpClient(stack.urls.bare, {}, 64),
+      loader: new HttpClient(stack.urls.loader, {}, 64),
+      universe: new Universe(cfg.entities),
+      loadedAt: Date.now(),
+      sets: tierSets(cfg),
+      names: Object.fromEntries((Object.keys(VECTORS) as VectorName[]).map((v) => [v, featureNames(v, cfg.featuresPerVector)])) as Record<VectorName, string[]>,
+      log: (message) => step(`  ! ${message}`),
+    };
+    const loadTimings = await loadData(ctx);
+
+    const baselines: ScenarioResult[] = [];
+    const scenarios: ScenarioResult[] = [];
+    const only = args.only ? new Set(args.only.split(",").map((s) => s.trim())) : undefined;
+    const run = async (name: string, into: ScenarioResult[], fn: () => Promise<ScenarioResult>) => {
+      if (only && !only.has(name) && !(name === "bare-hono" && only.has("l0-hit"))) return;
+      const t = Date.now();
+      const sampler = new CpuSampler();
+      sampler.start();
+      let result: ScenarioResult;
+      try {
+        result = await fn();
+      } catch (err) {
+        result = failed(name, err);
+      }
+      const cpu = sampler.stop();
+      if (cpu) result.cpu = cpu;
+      into.push(result);
+      const busy = cpu && cpu.other_cores >= BUSY_OTHER_CORES ? ` — other processes used ${cpu.other_cores} cores meanwhile` : "";
+      const what = result.skipped
+        ? `skipped (${result.skipped})`
+        : result.failed
+          ? `FAILED: ${result.failed}`
+          : [
+              result.p50_ms === null ? "" : `p50 ${result.p50_ms} ms, p95 ${result.p95_ms} ms, p99 ${result.p99_ms} ms`,
+              result.rps === null ? "" : `${result.rps}/s`,
+              result.errors ? `${result.errors} errors` : "",
+            ]
+              .filter(Boolean)
+              .join(", ");
+      step(`${name}: ${what} [${((Date.now() - t) / 1000).toFixed(1)} s]${busy}`);
+    };
+
+    let l0: ScenarioResult | undefined;
+    await run("bare-hono", baselines, async () => {
+      const both = await bareAndL0(ctx);
+      l0 = both.l0;
+      return both.bare;
+    });
+    await run("redis-hmget", baselines, () => redisHmget(ctx));
+    let floors: ScenarioResult[] = [];
+    await run("kv-get-floor", baselines, async () => {
+      floors = await kvFloors(ctx);
+      return floors[0]!;
+    });
+    if (floors[1]) {
+      // Measured in the same window as kv-get-floor.
+      if (floors[0]?.cpu) floors[1].cpu = floors[0].cpu;
+      baselines.push(floors[1]);
+    }
+    await run("do-get-floor", baselines, () => doFloor(ctx));
+    await run("upstash-hmget-floor", baselines, () => upstashFloor(ctx));
+    await run("bare-hono-batch-100", baselines, () => bareBatch(ctx));
+    if (only && !only.has("l0-hit") && !only.has("bare-hono")) {
+      // not selected
+    } else if (l0) {
+      if (baselines[0]?.cpu) l0.cpu = baselines[0].cpu;
+      scenarios.push(l0);
+      step(`l0-hit: p50 ${l0.p50_ms} ms, p95 ${l0.p95_ms} ms, p99 ${l0.p99_ms} ms`);
+    } else scenarios.push(failed("l0-hit", "bare-hono/l0-hit pass failed"));
+    await run("kv-hit", scenarios, () => kvHit(ctx));
+    await run("do-hit", scenarios, () => doHit(ctx));
+    await run("redis-hit", scenarios, () => redisHit(ctx));
+    await run("postgres-backfill", scenarios, () => postgresBackfill(ctx));
+    await run("batch-10", scenarios, () => batch(ctx, 10));
+    await run("batch-100", scenarios, () => batch(ctx, 100));
+    await run("mixed-zipf", scenarios, () => mixedZipf(ctx));
+    await run("stampede", scenarios, () => stampede(ctx));
+    await run("ingest", scenarios, () => ingest(ctx));
+    await run("freshness", scenarios, () => freshness(ctx));
+    await run("training-set", scenarios, () => trainingSet(ctx));
+
+    const finishedAt = new Date();
+    const report: BenchReport = {
+      started_at: startedAt.toISOString(),
+      finished_at: finishedAt.toISOString(),
+      duration_s: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      machine: machineInfo(stack),
+      config: {
+        mode: cfg.mode,
+        entities: { ...cfg.entities, total: totalEntities(cfg) },
+        features_per_vector: cfg.featuresPerVector,
+        postgres_rows_feature_latest: loadTimings.postgres_rows,
+        kv_materialized_entities: Math.min(cfg.kvHotEntities, ctx.universe.size),
+        redis_entities: stack.redisUrl && cfg.redisAllEntities ? ctx.universe.size : 0,
+        single_tier_sets: Object.fromEntries(Object.entries(ctx.sets).map(([k, v]) => [k, (v as string[]).length])),
+        requests: cfg.requests,
+        warmup_requests: cfg.warmupRequests,
+        saturation: { concurrency: cfg.saturationConcurrency, seconds: cfg.saturationSeconds },
+        batches: cfg.batches,
+        mixed: cfg.mixed,
+        stampede: cfg.stampede,
+        ingest: cfg.ingest,
+        freshness: cfg.freshness,
+        training: cfg.training,
+        runtime: "Miniflare 5 = plain workerd, one process, one isolate per Worker; unsafeDirectSockets (no wrangler dev proxy)",
+        client: "Node node:http keep-alive agent in the bench process; latency = send → last byte (open model: from the scheduled send time when the send was > 2 ms late)",
+        miniflare_state: stack.stateOnTmpfs ? "tmpfs (/dev/shm)" : "disk (os.tmpdir())",
+        postgres_notes: "feature_latest bulk-loaded with its indexes rebuilt afterwards, analyzed, autovacuum off for it (bench database only)",
+        load_timings: loadTimings,
+      },
+      baselines,
+      scenarios,
+      targets: [],
+      diagnostics: { worker_log_lines: stack.logCounts, tier_errors_total: await tierErrors(ctx).catch(() => ({})), worker_log: path.relative(PROJECT_ROOT, stack.logPath) },
+    };
+    report.targets = checkTargets(report);
+    const jsonPath = path.join(RESULTS_DIR, `${stamp}.json`);
+    const mdPath = path.join(RESULTS_DIR, `${stamp}.md`);
+    const md = writeReport(report, jsonPath, mdPath);
+    console.log(`\n${md}`);
+    console.log(`results: ${path.relative(PROJECT_ROOT, jsonPath)}, ${path.relative(PROJECT_ROOT, mdPath)}`);
+    if (args["update-readme"]) {
+      updateReadme(path.join(PROJECT_ROOT, "README.md"), report, md);
+      console.log("README.md: Performance section updated");
+    }
+    for (const c of [ctx.serving, ctx.ingest, ctx.bare, ctx.loader]) c.close();
+    return 0;
+  } catch (err) {
+    if (err instanceof BenchSetupError) console.error(`\nnpm run bench: ${err.message}`);
+    else {
+      console.error(`\nnpm run bench failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof Error && err.stack) console.error(err.stack.split("\n").slice(1, 4).join("\n"));
+    }
+    return 1;
+  } finally {
+    await shutdown();
+    step("done");
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`npm run bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
