@@ -14,11 +14,10 @@ import {
   SUBSCRIPTION_TYPES,
   USER_ACTIONS,
 } from "../../src/demo/catalog-generator";
+import { urlFor, probe, PROBE_TIMEOUT_MS } from "../support/postgres-server";
 
 const SMALL = { users: 50, tracks: 200, artists: 30, events: 3000 } as const;
 const MIGRATION = new URL("../../drizzle/0000_init.sql", import.meta.url);
-const DEFAULT_SERVER = "postgres://root@127.0.0.1:5432/postgres";
-const PROBE_TIMEOUT_MS = 3000;
 const DB_HOOK_TIMEOUT_MS = 60_000;
 const DAY_MS = 86_400_000;
 const SKIP_RATE_RANGE = [0.15, 0.4] as const;
@@ -28,25 +27,7 @@ const SESSION_MAX_TRACKS = 40;
 
 const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}_${i + 1}`);
 
-/** The same server as DATABASE_URL (or the local default), pointed at another database. */
-function urlFor(database: string): string {
-  const url = new URL(process.env.DATABASE_URL || DEFAULT_SERVER);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
-async function probe(url: string): Promise<string | null> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch((endError: unknown) => console.warn(`demo-seed test: closing the probe failed: ${String(endError)}`));
-  }
-}
 
 const ADMIN_URL = urlFor("postgres");
 const unreachable = await probe(ADMIN_URL);

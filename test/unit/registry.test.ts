@@ -16,13 +16,12 @@ import { publishSnapshot, WRANGLER_BIN, WRANGLER_CONFIG } from "../../src/regist
 import { applyRegistry, featureContentHash, RegistryChangedError, withDatabase } from "../../src/registry/registry-db";
 import { renderPlan } from "../../src/registry/render";
 import { SOURCE_TABLES, tablesReadBy } from "../../src/registry/source-tables";
+import { urlFor, probe } from "../support/postgres-server";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FEATURES_DIR = path.join(PROJECT_ROOT, "features");
 const TSX_CLI = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 const REGISTRY_CLI = path.join(PROJECT_ROOT, "scripts", "registry.ts");
-const DEFAULT_SERVER = "postgres://root@127.0.0.1:5432/postgres";
-const PROBE_TIMEOUT_MS = 3_000;
 const CLI_TIMEOUT_MS = 60_000;
 const WRANGLER_TIMEOUT_MS = 60_000;
 const TEST_AUTHOR = "registry-test";
@@ -250,25 +249,7 @@ describe("tablesReadBy", () => {
 
 // ---------------------------------------------------------------- Postgres
 
-/** The same server as DATABASE_URL (or the local default), pointed at another database. */
-function urlFor(database: string): string {
-  const url = new URL(process.env.DATABASE_URL || DEFAULT_SERVER);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
-async function probe(url: string): Promise<string | null> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message || error.name : String(error);
-  } finally {
-    await client.end().catch((endError: unknown) => console.warn(`registry test: closing the probe failed: ${String(endError)}`));
-  }
-}
 
 const ADMIN_URL = urlFor("postgres");
 const unreachable = await probe(ADMIN_URL);

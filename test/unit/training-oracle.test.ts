@@ -18,9 +18,8 @@ import {
   type DatasetRow,
   type SqlRunner,
 } from "../../src/training";
+import { urlFor, probe } from "../support/postgres-server";
 
-const DEFAULT_SERVER = "postgres://root@127.0.0.1:5432/postgres";
-const PROBE_TIMEOUT_MS = 3000;
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
 const GRID_MS = 10_000;
 const GRID_STEPS = 60;
@@ -30,24 +29,7 @@ const SMALL_CHUNK = 37;
 /** Several as-of join statements per entity type, too. */
 const SMALL_JOIN_CHUNK = 23;
 
-function urlFor(database: string): string {
-  const url = new URL(process.env.DATABASE_URL || DEFAULT_SERVER);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
-async function probe(url: string): Promise<string | null> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  try {
-    await client.connect();
-    await client.query("select 1");
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch((endError: unknown) => console.warn(`training test: closing the probe failed: ${String(endError)}`));
-  }
-}
 
 const ADMIN_URL = urlFor("postgres");
 const unreachable = await probe(ADMIN_URL);
