@@ -41,6 +41,8 @@ Redis (REDIS_URL, else 127.0.0.1:6379; optional: without it the redis-* scenario
 Results: bench/results/<timestamp>.json and .md. See bench/README.md.`;
 
 const started = Date.now();
+/** Set by the first SIGINT/SIGTERM: what fails afterwards is the interrupt, not worth reporting. */
+let interrupted = false;
 function step(message: string): void {
   process.stdout.write(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
 }
@@ -192,15 +194,14 @@ async function main(): Promise<number> {
       step("stopping the stack, dropping the database and the Redis prefix");
       await closeStack();
     })());
-  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     // Only the first one: tsx relays a signal to this process again when it did not see it handled
     // within 30 ms, and exiting on that second one would cut the cleanup short.
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${signal}: interrupted`);
-    // tsx SIGKILLs this process when it does not see the signal handled within its 30 ms windows, and
-    // stopping workerd blocks the event loop for a moment: let that handshake finish first.
+    // tsx re-sends a signal it has not seen handled within 30 ms and SIGKILLs after another 30 ms;
+    // stopping workerd can block the event loop for a moment, so start only after that exchange.
     setTimeout(() => void shutdown().finally(() => process.exit(130)), SIGNAL_SETTLE_MS);
   };
   process.on("SIGINT", onSignal);
@@ -228,7 +229,7 @@ async function main(): Promise<number> {
     const scenarios: ScenarioResult[] = [];
     const only = args.only ? new Set(args.only.split(",").map((s) => s.trim())) : undefined;
     const run = async (name: string, into: ScenarioResult[], fn: () => Promise<ScenarioResult>) => {
-      if (only && !only.has(name) && !(name === "bare-hono" && only.has("l0-hit"))) return;
+      if (interrupted || (only && !only.has(name) && !(name === "bare-hono" && only.has("l0-hit")))) return;
       const t = Date.now();
       const sampler = new CpuSampler();
       sampler.start();
@@ -295,6 +296,7 @@ async function main(): Promise<number> {
     await run("freshness", scenarios, () => freshness(ctx));
     await run("training-set", scenarios, () => trainingSet(ctx));
 
+    if (interrupted) return 130;
     const finishedAt = new Date();
     const report: BenchReport = {
       started_at: startedAt.toISOString(),
@@ -342,6 +344,7 @@ async function main(): Promise<number> {
     for (const c of [ctx.serving, ctx.ingest, ctx.bare, ctx.loader]) c.close();
     return 0;
   } catch (err) {
+    if (interrupted) return 130;
     if (err instanceof BenchSetupError) console.error(`\nnpm run bench: ${err.message}`);
     else {
       console.error(`\nnpm run bench failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -355,7 +358,7 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => process.exit(interrupted ? 130 : code),
   (err: unknown) => {
     console.error(`npm run bench failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

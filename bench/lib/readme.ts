@@ -21,6 +21,13 @@ ${table.trim()}
 Targets:
 
 ${checklist}
+
+Where a target is missed, the floors of the same run say why. batch-100's p99 is mostly the local KV
+simulator's bulk get (\`kv-bulk-get-100-floor\`: one Durable Object reading the 100 keys one after
+another); mixed-zipf's p99 comes from write-backs to KV serializing with reads in that same object.
+l0-hit against bare-hono is the price of the read path itself (auth, validation, registry, 50 L0
+lookups, metadata) on top of the runtime: it sits on the 1.5× line and flips between runs. Details:
+\`bench/README.md\`.
 `;
 }
 

@@ -80,7 +80,13 @@ async function resolveServer(): Promise<string> {
 }
 
 async function resolveRedisUrl(): Promise<string | null> {
-  if (process.env.REDIS_URL) return process.env.REDIS_URL;
+  const fromEnv = process.env.REDIS_URL;
+  if (fromEnv) {
+    const url = new URL(fromEnv);
+    if (!(await isTcpReachable(url.hostname || "127.0.0.1", Number(url.port || 6379))))
+      throw new BenchSetupError(`REDIS_URL ${redact(fromEnv)} does not answer. Start that Redis, or unset REDIS_URL to use 127.0.0.1:6379 (or none).`);
+    return fromEnv;
+  }
   return (await isTcpReachable("127.0.0.1", 6379)) ? LOCAL_REDIS_URL : null;
 }
 
