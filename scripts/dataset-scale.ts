@@ -17,6 +17,7 @@ import { applyCatalog } from "../src/registry/apply-catalog";
 import { encodeCsvRecord } from "../src/training";
 import { migrateDatabase } from "./migrate";
 import { PROJECT_ROOT } from "./lib/stack";
+import { mulberry32 } from "../src/core/random";
 
 const DEFAULTS = { users: 1000, tracks: 1000, days: 90, spineRows: 100_000, seed: 7 } as const;
 const DEFAULT_OUT_DIR = path.join(PROJECT_ROOT, ".data", "dataset-scale");
@@ -98,16 +99,6 @@ cross join generate_series(0, $7::int - 1) as s(k)
 cross join lateral (select ${ts} as ts) as t`;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DEVICES = ["mobile", "desktop", "web", "smart_speaker", "tv", "car", "iPhone", "Android"];
 const GENRES = ["pop", "rock", "hip_hop", "electronic", "jazz", "classical", "r_and_b", "indie", "latin", "k_pop"];

@@ -2,6 +2,8 @@
 import { RegistrySnapshot } from "../../src/core/registry";
 import type { FeatureDefinitionInput } from "../../src/core/definitions";
 import type { BenchConfig } from "./config";
+import { mulberry32 as prng } from "../../src/core/random";
+export { prng };
 
 export type BenchEntityType = "user" | "track" | "artist";
 
@@ -150,17 +152,6 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-/** Deterministic PRNG (mulberry32): the same seed draws the same keys in every run. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zipf(s) over ranks 1..n by inverse CDF (binary search over a precomputed table). */
 export class ZipfSampler {

@@ -6,6 +6,7 @@
 // Every part draws from its own PRNG stream derived from (seed, stream name), so iterating events does not
 // change actions and re-iterating a stream yields exactly the same rows.
 import type { artists, listeningEvents, tracks, userActions, users } from "../db/schema";
+import { mulberry32 } from "../core/random";
 
 // ---------------------------------------------------------------- vocabularies
 
@@ -246,19 +247,11 @@ function hash32(text: string): number {
 
 /** mulberry32: tiny, fast, good enough statistically for synthetic data. */
 class Rng {
-  private state: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number | string, stream: string) {
-    this.state = hash32(`${String(seed)}\u0000${stream}`);
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(hash32(`${String(seed)}\u0000${stream}`));
   }
 
   /** Integer in [min, max], both inclusive. */

@@ -27,6 +27,7 @@ import {
   UNREACHABLE_DATABASE_URL,
   UNREACHABLE_REDIS_URL,
 } from "./support";
+import { mulberry32 } from "../../src/core/random";
 
 const workerEnv = env as unknown as IngestEnv;
 const MINUTE = 60_000;
@@ -71,16 +72,6 @@ async function consumeWith(deps: IngestConsumerDeps, messages: ReturnType<typeof
   return { summary, result: { ...result, retryMessages: delays } };
 }
 
-/** Deterministic shuffle (mulberry32), so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("feature-ingest consumer: last-write-wins by event time", () => {
   it("leaves the newer value in Postgres, Redis, KV and the Durable Object when an older event arrives after it", async () => {
@@ -116,7 +107,7 @@ describe("feature-ingest consumer: last-write-wins by event time", () => {
   });
 
   it("ends a shuffled batch with duplicates and redeliveries in the LWW state in all four stores", async () => {
-    const random = seeded(20261128);
+    const random = mulberry32(20261128);
     const entities = [uid("user_shuf"), uid("user_shuf"), uid("user_shuf")];
     const base = Date.now() - 60 * MINUTE;
     const events: IngestMessage[] = [];

@@ -19,6 +19,7 @@ import {
   type SqlRunner,
 } from "../../src/training";
 import { urlFor, probe } from "../support/postgres-server";
+import { mulberry32 } from "../../src/core/random";
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
 const GRID_MS = 10_000;
@@ -89,16 +90,6 @@ const COUNTRIES = ["US", "DE", "JP"];
 
 // ---------------------------------------------------------------- randomized histories
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Obs {
   id: number;
