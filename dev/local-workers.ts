@@ -68,6 +68,8 @@ export async function startLocalWorkers(
       unsafeDirectSockets: [{ host: "127.0.0.1", port: spec.port }],
     } as LegacyWorkerOptions);
   }
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const ownListeners = new Map(signals.map((sig) => [sig, new Set(process.listeners(sig))]));
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       workers,
@@ -76,6 +78,12 @@ export async function startLocalWorkers(
     }),
   );
   await mf.ready;
+  // Miniflare installs SIGINT/SIGTERM handlers that kill workerd and exit at once, which would skip
+  // the caller's own shutdown (closing PGlite cleanly, removing its lock). The caller disposes
+  // Miniflare itself, and Miniflare's exit hook still kills workerd if the process dies first.
+  for (const sig of signals) {
+    for (const listener of process.listeners(sig)) if (!ownListeners.get(sig)!.has(listener)) process.off(sig, listener);
+  }
   const urls: Record<string, string> = {};
   for (const w of workers) {
     const spec = specs[workers.indexOf(w)]!;
