@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { PROJECT_ROOT, startLocalWorkers, type LocalWorkers } from "./local-workers";
+import { PROJECT_ROOT, startLocalWorkers, WRANGLER_PERSIST_DIR, type LocalWorkers } from "./local-workers";
 import { isTcpReachable, resolvePostgres, resolveRedis, startRelay, type PostgresService, type RedisService } from "./services";
 import type { PgWsRelay } from "./pg-ws-relay";
 import { migrateDatabase, redact } from "../scripts/migrate";
@@ -172,7 +172,8 @@ async function main(): Promise<void> {
         { configPath: "wrangler.toml", port: SERVING_PORT, bindings },
         { configPath: "wrangler.ingest.toml", port: INGEST_PORT, bindings },
       ],
-      { persist: true, buildDir: path.join(DATA_DIR, "build") },
+      // Same layout as wrangler's --persist-to, so `wrangler kv ... --local` (registry apply) sees the same data.
+      { stateDir: path.join(WRANGLER_PERSIST_DIR, "v3"), buildDir: path.join(DATA_DIR, "build") },
     );
     const servingUrl = `http://127.0.0.1:${SERVING_PORT}`;
     const ingestUrl = `http://127.0.0.1:${INGEST_PORT}`;

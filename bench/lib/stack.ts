@@ -7,14 +7,13 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { Miniflare } from "miniflare";
-import { PROJECT_ROOT } from "../../dev/local-workers";
 import { isTcpReachable, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from "../../dev/services";
 import { migrateDatabase, redact } from "../../scripts/migrate";
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../../src/core/keys";
 import type { RegistrySnapshot } from "../../src/core/registry";
 import { freePort } from "./ports";
 import { RespClient } from "./resp";
-import { startBenchWorkers, type BenchWorkers } from "./workers";
+import { PROJECT_ROOT, startLocalWorkers, type LocalWorkers } from "../../dev/local-workers";
 
 /** A problem the user can fix (missing Postgres, wrong Node ...): printed as a message, not a stack. */
 export class BenchSetupError extends Error {}
@@ -203,9 +202,9 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
 
     opts.step("bundling 4 Workers with wrangler deploy --dry-run (serving, ingest, bare Hono, loader)");
     const ports = { serving: await freePort(), ingest: await freePort(), bare: await freePort(), loader: await freePort() };
-    let workers: BenchWorkers;
+    let workers: LocalWorkers;
     try {
-      workers = await startBenchWorkers(
+      workers = await startLocalWorkers(
         [
           { configPath: "wrangler.toml", port: ports.serving, bindings },
           { configPath: "wrangler.ingest.toml", port: ports.ingest, bindings },
@@ -215,6 +214,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
         {
           buildDir: path.join(PROJECT_ROOT, ".data", "bench-build"),
           stateDir: state.dir,
+          inspectorPort: process.env.BENCH_INSPECTOR_PORT ? Number(process.env.BENCH_INSPECTOR_PORT) : undefined,
           onLog: (level, message) => {
             logCounts[level] = (logCounts[level] ?? 0) + 1;
             log.write(`${new Date().toISOString()} ${level} ${message}\n`);
