@@ -89,12 +89,23 @@ export class FeatureService {
     const planned = requests.map((req) => planRequest(registry, req, defs));
 
     // One lookup per entity, union of its stored features (including transform inputs).
-    const lookups = new Map<string, Lookup>();
+    type Pending = Lookup & { has: Set<FeatureDefinition> };
+    const lookups = new Map<string, Pending>();
+    // A request's features mostly share one entity: remember the last lookup instead of building and
+    // hashing its key for each of them (that was a tenth of a 100 × 50 batch).
+    let last: Pending | undefined;
     const need = (type: string, id: string, def: FeatureDefinition) => {
-      const key = entityKey(type, id);
-      let l = lookups.get(key);
-      if (!l) lookups.set(key, (l = { entityType: type, entityId: id, features: [] }));
-      if (!l.features.includes(def)) l.features.push(def);
+      let l = last;
+      if (!l || l.entityId !== id || l.entityType !== type) {
+        const key = entityKey(type, id);
+        l = lookups.get(key);
+        if (!l) lookups.set(key, (l = { entityType: type, entityId: id, features: [], has: new Set() }));
+        last = l;
+      }
+      if (!l.has.has(def)) {
+        l.has.add(def);
+        l.features.push(def);
+      }
     };
     for (const p of planned) {
       for (const f of p.features) {

@@ -12,7 +12,8 @@ export type KvRow = Record<string, [number, unknown]>;
 export function rowToValues(row: KvRow | null | undefined): Record<string, TimedValue> {
   const out: Record<string, TimedValue> = {};
   if (!row) return out;
-  for (const [name, entry] of Object.entries(row)) {
+  for (const name in row) {
+    const entry = row[name];
     if (Array.isArray(entry) && typeof entry[0] === "number") out[name] = { eventTimestamp: entry[0], value: entry[1] };
   }
   return out;

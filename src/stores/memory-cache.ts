@@ -1,6 +1,13 @@
-// L0 tier: a per-isolate LRU of feature values, bounded in entries and bytes, with per-entry expiry.
+// L0 tier: a per-isolate LRU of feature values grouped by entity, bounded in values and bytes, with
+// per-value expiry.
+//
+// One entry per entity (not per entity × feature): a request reads the vector of one entity, so a
+// 50-feature hit is one Map lookup plus 50 lookups in a small per-entity map, and a 100-entity batch
+// writes back 100 entries instead of 5,000. Keyed per value, the cache was most of the CPU of a
+// 100 × 50 batch (5,000 key strings built and hashed, 5,000 inserts and evictions per request).
 import type { TimedValue } from "../core/keys";
 
+/** Bound on cached feature values (summed over entities). */
 export const MEMORY_MAX_ENTRIES = 50_000;
 export const MEMORY_MAX_BYTES = 32 * 1024 * 1024;
 /** Batch features change hourly or daily: an isolate may keep them this long. */
@@ -10,104 +17,165 @@ export const MEMORY_TTL_STREAM_MS = 1_000;
 /** A NOT_FOUND is remembered briefly so a hot missing key does not hammer the tiers below. */
 export const MEMORY_TTL_NOT_FOUND_MS = 5_000;
 /**
- * A hit moves its entry to the young end at most this often. Recency finer than a second does not
- * change what gets evicted, and re-inserting on every hit was 100 Map writes per 50-feature L0 hit
- * (about an eighth of its CPU).
+ * A hit moves its entity to the young end at most this often. Recency finer than a second does not
+ * change what gets evicted, and re-inserting on every hit costs two Map writes per request.
  */
 export const MEMORY_LRU_TOUCH_INTERVAL_MS = 1_000;
+/** Fixed per-value overhead in the byte estimate (slot object, map entry). */
+const SLOT_OVERHEAD_BYTES = 48;
+/** Fixed per-entity overhead in the byte estimate (entry, its map, the key). */
+const ENTITY_OVERHEAD_BYTES = 96;
 
-/** `undefined` value slot = cached NOT_FOUND. */
-interface Entry {
-  value: TimedValue | undefined;
-  expiresAt: number;
+/** A cached value; `value: undefined` is a cached NOT_FOUND. */
+export interface MemorySlot {
+  readonly value: TimedValue | undefined;
+  readonly expiresAt: number;
+  readonly bytes: number;
+}
+
+export interface MemoryEntity {
+  readonly slots: Map<string, MemorySlot>;
   bytes: number;
   /** When it last moved to the young end (insert, or a hit at most every MEMORY_LRU_TOUCH_INTERVAL_MS). */
   touchedAt: number;
 }
 
+/** What to cache for one feature of an entity. */
+export interface MemoryWrite {
+  name: string;
+  value: TimedValue | undefined;
+  ttlMs: number;
+}
+
 export class MemoryCache {
-  private readonly map = new Map<string, Entry>();
+  private readonly map = new Map<string, MemoryEntity>();
   /**
    * Oldest-first cursor kept between evictions. A fresh `map.keys().next()` per eviction rescans every
-   * slot deleted at the front since V8 last compacted the table: about 20 µs per eviction at 50,000
-   * entries, which made a full cache spend most of a 100-entity batch evicting. A live Map iterator
-   * skips deleted entries and visits re-inserted (recently used) ones at their new place, so it
-   * always yields the least recently used entry.
+   * slot deleted at the front since V8 last compacted the table. A live Map iterator skips deleted
+   * entries and visits re-inserted (recently used) ones at their new place, so it always yields the
+   * least recently used entity.
    */
   private cursor: Iterator<string> | undefined;
+  private values = 0;
   private bytes = 0;
   hits = 0;
   misses = 0;
 
   constructor(
-    private readonly maxEntries = MEMORY_MAX_ENTRIES,
+    private readonly maxValues = MEMORY_MAX_ENTRIES,
     private readonly maxBytes = MEMORY_MAX_BYTES,
     private readonly now: () => number = Date.now,
   ) {}
 
-  static key(entityType: string, entityId: string, feature: string): string {
-    return `${entityType}\u0000${entityId}\u0000${feature}`;
+  static entityKey(entityType: string, entityId: string): string {
+    return `${entityType}\u0000${entityId}`;
   }
 
-  /** `{hit: false}` on a miss; `{hit: true, value: undefined}` for a cached NOT_FOUND. */
-  get(key: string, now: number = this.now()): { hit: true; value: TimedValue | undefined } | { hit: false } {
+  /** The entity's cached values (possibly expired: check each slot with `fresh`), or undefined. */
+  entity(entityType: string, entityId: string, now: number = this.now()): MemoryEntity | undefined {
+    const key = MemoryCache.entityKey(entityType, entityId);
     const e = this.map.get(key);
-    if (!e) {
-      this.misses++;
-      return { hit: false };
-    }
-    if (e.expiresAt <= now) {
-      this.delete(key, e);
-      this.misses++;
-      return { hit: false };
-    }
-    if (now - e.touchedAt >= MEMORY_LRU_TOUCH_INTERVAL_MS) {
+    if (e && now - e.touchedAt >= MEMORY_LRU_TOUCH_INTERVAL_MS) {
       // Re-insert to mark as recently used (Map keeps insertion order).
       e.touchedAt = now;
       this.map.delete(key);
       this.map.set(key, e);
     }
-    this.hits++;
-    return { hit: true, value: e.value };
+    return e;
   }
 
-  set(key: string, value: TimedValue | undefined, ttlMs: number): void {
-    if (ttlMs <= 0) return;
-    const bytes = key.length * 2 + (value === undefined ? 16 : estimateBytes(value.value) + 16);
-    if (bytes > this.maxBytes / 16) return; // one huge value must not flush the whole cache
-    const old = this.map.get(key);
-    if (old) this.delete(key, old);
+  /**
+   * One feature of an entity returned by `entity()`: the slot when cached and unexpired (counted as a
+   * hit), else undefined (a miss; an expired slot is dropped).
+   */
+  slot(entity: MemoryEntity | undefined, name: string, now: number): MemorySlot | undefined {
+    const s = entity?.slots.get(name);
+    if (s && s.expiresAt > now) {
+      this.hits++;
+      return s;
+    }
+    if (s) this.dropSlot(entity!, name, s);
+    this.misses++;
+    return undefined;
+  }
+
+  /** `{hit: false}` on a miss; `{hit: true, value: undefined}` for a cached NOT_FOUND. */
+  get(entityType: string, entityId: string, name: string, now: number = this.now()): { hit: true; value: TimedValue | undefined } | { hit: false } {
+    const s = this.slot(this.entity(entityType, entityId, now), name, now);
+    return s ? { hit: true, value: s.value } : { hit: false };
+  }
+
+  /** Caches values of one entity; a ttl ≤ 0 skips that value (and drops what was cached for it). */
+  setMany(entityType: string, entityId: string, writes: readonly MemoryWrite[]): void {
+    if (writes.length === 0) return;
     const now = this.now();
-    this.map.set(key, { value, expiresAt: now + ttlMs, bytes, touchedAt: now });
-    this.bytes += bytes;
-    this.evict();
+    const key = MemoryCache.entityKey(entityType, entityId);
+    let e = this.map.get(key);
+    if (!e) {
+      e = { slots: new Map(), bytes: ENTITY_OVERHEAD_BYTES + key.length * 2, touchedAt: now };
+      this.map.set(key, e);
+      this.bytes += e.bytes;
+    } else if (now - e.touchedAt >= MEMORY_LRU_TOUCH_INTERVAL_MS) {
+      e.touchedAt = now;
+      this.map.delete(key);
+      this.map.set(key, e);
+    }
+    for (const w of writes) {
+      const old = e.slots.get(w.name);
+      if (old) this.dropSlot(e, w.name, old);
+      if (w.ttlMs <= 0) continue;
+      const bytes = SLOT_OVERHEAD_BYTES + w.name.length * 2 + (w.value === undefined ? 0 : estimateBytes(w.value.value));
+      if (bytes > this.maxBytes / 16) continue; // one huge value must not flush the whole cache
+      e.slots.set(w.name, { value: w.value, expiresAt: now + w.ttlMs, bytes });
+      e.bytes += bytes;
+      this.bytes += bytes;
+      this.values++;
+    }
+    if (e.slots.size === 0) this.deleteEntity(key, e);
+    this.evict(key);
   }
 
-  stats(): { entries: number; bytes: number; hits: number; misses: number } {
-    return { entries: this.map.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
+  /** Single-value form of setMany. */
+  set(entityType: string, entityId: string, name: string, value: TimedValue | undefined, ttlMs: number): void {
+    this.setMany(entityType, entityId, [{ name, value, ttlMs }]);
+  }
+
+  stats(): { entries: number; entities: number; bytes: number; hits: number; misses: number } {
+    return { entries: this.values, entities: this.map.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
   }
 
   clear(): void {
     this.map.clear();
     this.cursor = undefined;
+    this.values = 0;
     this.bytes = 0;
   }
 
-  private delete(key: string, e: Entry): void {
-    this.map.delete(key);
-    this.bytes -= e.bytes;
+  private dropSlot(e: MemoryEntity, name: string, s: MemorySlot): void {
+    e.slots.delete(name);
+    e.bytes -= s.bytes;
+    this.bytes -= s.bytes;
+    this.values--;
   }
 
-  private evict(): void {
-    while (this.map.size > this.maxEntries || this.bytes > this.maxBytes) {
+  private deleteEntity(key: string, e: MemoryEntity): void {
+    this.map.delete(key);
+    this.bytes -= e.bytes;
+    this.values -= e.slots.size;
+  }
+
+  /** Drops least recently used entities until within bounds; `keep` (the one just written) goes last. */
+  private evict(keep: string): void {
+    while ((this.values > this.maxValues || this.bytes > this.maxBytes) && this.map.size > 0) {
       let oldest = this.cursor?.next();
       if (!oldest || oldest.done) {
         this.cursor = this.map.keys();
         oldest = this.cursor.next();
         if (oldest.done) return;
       }
+      if (oldest.value === keep && this.map.size > 1) continue;
       const e = this.map.get(oldest.value);
-      if (e) this.delete(oldest.value, e);
+      if (e) this.deleteEntity(oldest.value, e);
     }
   }
 }

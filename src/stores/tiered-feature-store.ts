@@ -7,7 +7,7 @@ import { CircuitBreaker } from "./circuit-breaker";
 import { awaitShared } from "./shared-promise";
 import type { DurableObjectFeatureStore } from "./durable-object-store";
 import type { KvFeatureStore } from "./kv-store";
-import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache } from "./memory-cache";
+import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache, type MemoryWrite } from "./memory-cache";
 import type { PostgresFeatureStore } from "./postgres-store";
 import type { EntityRef, RedisFeatureStore } from "./redis-store";
 
@@ -55,6 +55,22 @@ export interface TierCounters {
 
 type ResultMap = Map<string, Found>;
 
+interface Flight {
+  /** The features being fetched for the entity (a joiner needs all of its own among them). */
+  features: readonly FeatureDefinition[];
+  names?: Set<string>;
+  batch: Promise<ResultMap[]>;
+  index: number;
+  startedAt: number;
+}
+
+function flightCovers(flight: Flight, wanted: readonly FeatureDefinition[]): boolean {
+  if (wanted.length > flight.features.length) return false;
+  flight.names ??= new Set(flight.features.map((d) => d.name));
+  for (const d of wanted) if (!flight.names.has(d.name)) return false;
+  return true;
+}
+
 const entityKey = (r: EntityRef) => `${r.entityType}\u0000${r.entityId}`;
 
 export class TieredFeatureStore {
@@ -70,8 +86,11 @@ export class TieredFeatureStore {
     errors: {},
     backendReads: 0,
   };
-  /** Single flight: one backend fetch per entity at a time; concurrent misses await it. */
-  private readonly inflight = new Map<string, { names: Set<string>; promise: Promise<ResultMap>; startedAt: number }>();
+  /**
+   * Single flight: one backend fetch per entity at a time; concurrent misses await it. A flight is
+   * registered per entity but shares its batch's promise (one `then` per batch, not per entity).
+   */
+  private readonly inflight = new Map<string, Flight>();
   private readonly kvLastWrite = new Map<string, number>();
 
   constructor(
@@ -85,20 +104,25 @@ export class TieredFeatureStore {
   /** For each lookup, every requested feature's best value and the tier that served it. */
   async read(lookups: Lookup[], opts: ReadOptions): Promise<ResultMap[]> {
     const now = this.now();
-    const results: ResultMap[] = lookups.map(() => new Map());
+    const results: ResultMap[] = [];
     const misses: { index: number; lookup: Lookup }[] = [];
+    const memory = this.memory;
 
-    lookups.forEach((lookup, index) => {
-      const missing: FeatureDefinition[] = [];
+    for (let index = 0; index < lookups.length; index++) {
+      const lookup = lookups[index]!;
+      const result: ResultMap = new Map();
+      results.push(result);
+      const cached = memory.entity(lookup.entityType, lookup.entityId, now);
+      let missing: FeatureDefinition[] | undefined;
       for (const def of lookup.features) {
-        const cached = this.memory.get(MemoryCache.key(lookup.entityType, lookup.entityId, def.name), now);
-        if (cached.hit && (cached.value === undefined || now - cached.value.eventTimestamp <= opts.maxAgeMs(def))) {
-          results[index]!.set(def.name, { value: cached.value, tier: "memory" });
+        const slot = memory.slot(cached, def.name, now);
+        if (slot && (slot.value === undefined || now - slot.value.eventTimestamp <= opts.maxAgeMs(def))) {
+          result.set(def.name, { value: slot.value, tier: "memory" });
           this.counters.hits.memory++;
-        } else missing.push(def);
+        } else (missing ??= []).push(def);
       }
-      if (missing.length) misses.push({ index, lookup: { ...lookup, features: missing } });
-    });
+      if (missing) misses.push({ index, lookup: missing.length === lookup.features.length ? lookup : { ...lookup, features: missing } });
+    }
     if (misses.length === 0) return results;
 
     // Join fetches already in flight that cover what we need; fetch the rest together.
@@ -107,11 +131,11 @@ export class TieredFeatureStore {
     for (const miss of misses) {
       const flight = this.inflight.get(entityKey(miss.lookup));
       const age = flight ? now - flight.startedAt : Number.POSITIVE_INFINITY;
-      if (flight && age < FLIGHT_JOIN_TIMEOUT_MS && miss.lookup.features.every((d) => flight.names.has(d.name))) {
+      if (flight && age < FLIGHT_JOIN_TIMEOUT_MS && flightCovers(flight, miss.lookup.features)) {
         waits.push(
-          awaitShared(flight.promise, FLIGHT_JOIN_TIMEOUT_MS - age).then(async (shared) => {
+          awaitShared(flight.batch, FLIGHT_JOIN_TIMEOUT_MS - age).then(async (shared) => {
             // undefined: the flight outlived every tier deadline (its request was cancelled); fetch alone.
-            const found = shared ?? (await this.fetchFromBackends([miss.lookup], opts))[0]!;
+            const found = shared?.[flight.index] ?? (await this.fetchFromBackends([miss.lookup], opts))[0]!;
             for (const def of miss.lookup.features) {
               const f = found.get(def.name);
               if (f) results[miss.index]!.set(def.name, f);
@@ -125,20 +149,23 @@ export class TieredFeatureStore {
         toFetch.map((m) => m.lookup),
         opts,
       );
-      toFetch.forEach((m, i) => {
+      const mine: [string, Flight][] = toFetch.map((m, index) => {
         const key = entityKey(m.lookup);
-        const promise = fetched.then((all) => all[i]!);
-        const entry = { names: new Set(m.lookup.features.map((d) => d.name)), promise, startedAt: now };
-        this.inflight.set(key, entry);
-        const clear = () => {
-          if (this.inflight.get(key) === entry) this.inflight.delete(key);
-        };
-        promise.then(clear, clear);
+        const flight: Flight = { features: m.lookup.features, batch: fetched, index, startedAt: now };
+        this.inflight.set(key, flight);
+        return [key, flight];
       });
+      const clear = () => {
+        for (const [key, flight] of mine) if (this.inflight.get(key) === flight) this.inflight.delete(key);
+      };
+      fetched.then(clear, clear);
       waits.push(
         fetched.then((all) => {
           toFetch.forEach((m, i) => {
-            for (const [name, f] of all[i]!) results[m.index]!.set(name, f);
+            const into = results[m.index]!;
+            // Nothing came from memory: take the fetched map as it is (no one writes to it after the fetch).
+            if (into.size === 0) results[m.index] = all[i]!;
+            else for (const [name, f] of all[i]!) into.set(name, f);
           });
         }),
       );
@@ -220,23 +247,25 @@ export class TieredFeatureStore {
       const toKv: Record<string, TimedValue> = {};
       const toDo: { name: string; value: unknown; eventTimestamp: number }[] = [];
       const toRedis: Record<string, TimedValue> = {};
+      const toMemory: MemoryWrite[] = [];
       for (const def of lookup.features) {
         const f = found[i]!.get(def.name);
         if (!f || f.unavailable) continue;
         if (f.tier) this.counters.hits[f.tier]++;
         const classTtl = def.computation_type === "stream" ? MEMORY_TTL_STREAM_MS : MEMORY_TTL_BATCH_MS;
         if (!f.value) {
-          this.memory.set(MemoryCache.key(lookup.entityType, lookup.entityId, def.name), undefined, Math.min(classTtl, MEMORY_TTL_NOT_FOUND_MS));
+          toMemory.push({ name: def.name, value: undefined, ttlMs: Math.min(classTtl, MEMORY_TTL_NOT_FOUND_MS) });
           continue;
         }
         const remaining = opts.maxAgeMs(def) - (now - f.value.eventTimestamp);
-        this.memory.set(MemoryCache.key(lookup.entityType, lookup.entityId, def.name), f.value, Math.min(classTtl, remaining));
+        toMemory.push({ name: def.name, value: f.value, ttlMs: Math.min(classTtl, remaining) });
         if (f.tier === "redis" || f.tier === "postgres") {
           if (def.computation_type === "batch") toKv[def.name] = f.value;
           else toDo.push({ name: def.name, value: f.value.value, eventTimestamp: f.value.eventTimestamp });
         }
         if (f.tier === "postgres") toRedis[def.name] = f.value;
       }
+      this.memory.setMany(lookup.entityType, lookup.entityId, toMemory);
       const { kv, durableObject, redis } = this.backends;
       const kvKey = entityKey(lookup);
       if (kv && Object.keys(toKv).length && now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS) {

@@ -1,0 +1,112 @@
+// L0 cache: per-entity entries, per-value expiry, LRU by entity, value and byte bounds.
+import { describe, expect, it } from "vitest";
+import { MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache } from "../../src/stores/memory-cache";
+
+const v = (value: unknown, eventTimestamp = 1_000) => ({ value, eventTimestamp });
+
+function clockedCache(maxValues = 100, maxBytes = 1024 * 1024) {
+  const clock = { now: 10_000 };
+  const cache = new MemoryCache(maxValues, maxBytes, () => clock.now);
+  return { cache, clock };
+}
+
+describe("MemoryCache", () => {
+  it("returns cached values and cached NOT_FOUNDs, and misses what was never set", () => {
+    const { cache, clock } = clockedCache();
+    cache.setMany("user", "u1", [
+      { name: "a", value: v(1), ttlMs: 1_000 },
+      { name: "b", value: undefined, ttlMs: 1_000 },
+    ]);
+    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(1) });
+    expect(cache.get("user", "u1", "b", clock.now)).toEqual({ hit: true, value: undefined });
+    expect(cache.get("user", "u1", "c", clock.now)).toEqual({ hit: false });
+    expect(cache.get("user", "u2", "a", clock.now)).toEqual({ hit: false });
+    // Same id under another entity type is another entity.
+    expect(cache.get("track", "u1", "a", clock.now)).toEqual({ hit: false });
+    expect(cache.stats()).toMatchObject({ entries: 2, entities: 1, hits: 2, misses: 3 });
+  });
+
+  it("expires each value on its own ttl and drops expired values from the counts", () => {
+    const { cache, clock } = clockedCache();
+    cache.setMany("user", "u1", [
+      { name: "stream", value: v(1), ttlMs: 1_000 },
+      { name: "batch", value: v(2), ttlMs: 60_000 },
+    ]);
+    clock.now += 1_000;
+    expect(cache.get("user", "u1", "stream", clock.now)).toEqual({ hit: false });
+    expect(cache.get("user", "u1", "batch", clock.now)).toEqual({ hit: true, value: v(2) });
+    expect(cache.stats().entries).toBe(1);
+  });
+
+  it("skips values with a ttl of zero or less and replaces a value set again", () => {
+    const { cache, clock } = clockedCache();
+    cache.set("user", "u1", "a", v(1), 0);
+    expect(cache.stats()).toMatchObject({ entries: 0, entities: 0, bytes: 0 });
+    cache.set("user", "u1", "a", v(1), 5_000);
+    cache.set("user", "u1", "a", v(2, 2_000), 5_000);
+    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(2, 2_000) });
+    expect(cache.stats().entries).toBe(1);
+    // A ttl ≤ 0 for a cached value removes it (the caller's max age says it may not be served).
+    cache.set("user", "u1", "a", v(3, 3_000), -1);
+    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: false });
+    expect(cache.stats()).toMatchObject({ entries: 0, entities: 0, bytes: 0 });
+  });
+
+  it("evicts the least recently used entity when the value bound is exceeded", () => {
+    const { cache, clock } = clockedCache(6);
+    const three = (id: string) =>
+      cache.setMany("user", id, ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })));
+    three("u1");
+    clock.now += 1;
+    three("u2");
+    // Read u1 after the touch interval: it becomes the most recently used.
+    clock.now += MEMORY_LRU_TOUCH_INTERVAL_MS;
+    expect(cache.get("user", "u1", "a", clock.now)).toMatchObject({ hit: true });
+    three("u3");
+    expect(cache.get("user", "u2", "a", clock.now)).toEqual({ hit: false });
+    expect(cache.get("user", "u1", "a", clock.now)).toMatchObject({ hit: true });
+    expect(cache.get("user", "u3", "c", clock.now)).toMatchObject({ hit: true });
+    expect(cache.stats()).toMatchObject({ entries: 6, entities: 2 });
+  });
+
+  it("keeps the byte estimate within its bound and accurate through replace, expiry and eviction", () => {
+    const { cache, clock } = clockedCache(1_000_000, 4_000);
+    for (let i = 0; i < 200; i++) {
+      cache.setMany("user", `u${i}`, [
+        { name: "s", value: v("x".repeat(50)), ttlMs: 60_000 },
+        { name: "n", value: v(i), ttlMs: 500 },
+      ]);
+      expect(cache.stats().bytes).toBeLessThanOrEqual(4_000);
+    }
+    const { entities } = cache.stats();
+    expect(entities).toBeGreaterThan(3);
+    expect(entities).toBeLessThan(200);
+    clock.now += 1_000;
+    // Reading every live entity drops the expired "n" values; the bytes fall with them.
+    const before = cache.stats().bytes;
+    for (let i = 0; i < 200; i++) cache.get("user", `u${i}`, "n", clock.now);
+    expect(cache.stats().bytes).toBeLessThan(before);
+    cache.clear();
+    expect(cache.stats()).toMatchObject({ entries: 0, entities: 0, bytes: 0 });
+  });
+
+  it("refuses a single value too large for the cache instead of flushing everything else", () => {
+    const { cache, clock } = clockedCache(1_000, 16_000);
+    cache.set("user", "small", "a", v(1), 60_000);
+    cache.set("user", "big", "blob", v("x".repeat(10_000)), 60_000);
+    expect(cache.get("user", "big", "blob", clock.now)).toEqual({ hit: false });
+    expect(cache.get("user", "small", "a", clock.now)).toMatchObject({ hit: true });
+    expect(cache.stats().entities).toBe(1);
+  });
+
+  it("serves a 50-feature entity through entity() + slot() with one hit per value", () => {
+    const { cache, clock } = clockedCache(1_000);
+    const names = Array.from({ length: 50 }, (_, i) => `f${i}`);
+    cache.setMany("user", "u1", names.map((name, i) => ({ name, value: v(i), ttlMs: 60_000 })));
+    const e = cache.entity("user", "u1", clock.now);
+    const values = names.map((n) => cache.slot(e, n, clock.now)?.value?.value);
+    expect(values).toEqual(names.map((_, i) => i));
+    expect(cache.stats()).toMatchObject({ hits: 50, misses: 0 });
+    expect(cache.slot(cache.entity("user", "nobody", clock.now), "f0", clock.now)).toBeUndefined();
+  });
+});
