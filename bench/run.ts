@@ -14,11 +14,13 @@ import { BenchSetupError, startStack, type BenchStack } from "./lib/stack";
 import { CpuSampler } from "./lib/cpu-sampler";
 import { failed, type ScenarioResult } from "./lib/stats";
 import { updateReadme } from "./lib/readme";
-import { bareBatch, doFloor, kvFloors, redisHmget, upstashFloor } from "./scenarios/baselines";
+import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor } from "./scenarios/baselines";
 import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
 import { trainingSet } from "./scenarios/training";
+import { formatSummary, summarizeProfile, WorkerProfiler, writeProfile } from "./lib/profiler";
+import { freePort } from "./lib/ports";
 
 const RESULTS_DIR = path.join(PROJECT_ROOT, "bench", "results");
 /** Extra entities per single-tier set, read before measuring (sockets, JIT, connection pools). */
@@ -35,6 +37,8 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --update-readme]
   --quick          ${totalEntities(QUICK).toLocaleString("en-US")} entities and short phases (≤ 2 minutes)
   --only a,b       run only these scenarios (names as in the table; the data is loaded in full)
   --update-readme  write the table into the "## Performance" section of README.md
+  --profile        CPU-profile the serving Worker during each scenario: bench/results/<timestamp>-<scenario>.cpuprofile
+                   and the top functions by self time (the profiler slows the Worker: never compare such a run)
 
 Needs Postgres (DATABASE_URL, else 127.0.0.1:5432; the bench creates and drops its own database) and
 Redis (REDIS_URL, else 127.0.0.1:6379; optional: without it the redis-* scenarios are skipped).
@@ -162,6 +166,7 @@ async function main(): Promise<number> {
         quick: { type: "boolean", default: false },
         only: { type: "string" },
         "update-readme": { type: "boolean", default: false },
+        profile: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
     }).values;
@@ -207,6 +212,8 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  if (args.profile && !process.env.BENCH_INSPECTOR_PORT) process.env.BENCH_INSPECTOR_PORT = String(await freePort());
+  let profiler: WorkerProfiler | undefined;
   try {
     stack = await startStack({ registry, logPath: path.join(RESULTS_DIR, `${stamp}.log`), step, registerClose: (close) => (closeStack = close) });
     const auth = { authorization: `Bearer ${stack.apiKey}` };
@@ -224,6 +231,7 @@ async function main(): Promise<number> {
       log: (message) => step(`  ! ${message}`),
     };
     const loadTimings = await loadData(ctx);
+    if (args.profile) profiler = await WorkerProfiler.connect(Number(process.env.BENCH_INSPECTOR_PORT), "feature-serving");
 
     const baselines: ScenarioResult[] = [];
     const scenarios: ScenarioResult[] = [];
@@ -233,11 +241,18 @@ async function main(): Promise<number> {
       const t = Date.now();
       const sampler = new CpuSampler();
       sampler.start();
+      await profiler?.start();
       let result: ScenarioResult;
       try {
         result = await fn();
       } catch (err) {
         result = failed(name, err);
+      }
+      if (profiler) {
+        const profile = await profiler.stop();
+        const file = path.join(RESULTS_DIR, `${stamp}-${name}.cpuprofile`);
+        writeProfile(profile, file);
+        step(`${name}: serving Worker CPU profile ${path.relative(PROJECT_ROOT, file)}; top self time:\n${formatSummary(summarizeProfile(profile, 20))}`);
       }
       const cpu = sampler.stop();
       if (cpu) result.cpu = cpu;
@@ -277,6 +292,7 @@ async function main(): Promise<number> {
     await run("do-get-floor", baselines, () => doFloor(ctx));
     await run("upstash-hmget-floor", baselines, () => upstashFloor(ctx));
     await run("bare-hono-batch-100", baselines, () => bareBatch(ctx));
+    await run("batch-100-memory-kv", baselines, () => memoryKvBatch(ctx));
     if (only && !only.has("l0-hit") && !only.has("bare-hono")) {
       // not selected
     } else if (l0) {
@@ -342,6 +358,7 @@ async function main(): Promise<number> {
       console.log("README.md: Performance section updated");
     }
     for (const c of [ctx.serving, ctx.ingest, ctx.bare, ctx.loader]) c.close();
+    profiler?.close();
     return 0;
   } catch (err) {
     if (interrupted) return 130;

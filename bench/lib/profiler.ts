@@ -1,0 +1,113 @@
+// CPU profiles of the serving Worker per scenario (npm run bench -- --profile): the V8 profiler over
+// workerd's inspector (CDP), written as .cpuprofile (Chrome DevTools, speedscope) plus a self-time summary.
+import { writeFileSync } from "node:fs";
+import WebSocket from "ws";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+export interface ProfileLine {
+  function: string;
+  where: string;
+  self_ms: number;
+  self_pct: number;
+}
+
+export class WorkerProfiler {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on("message", (data) => {
+      const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } };
+      if (msg.id === undefined) return;
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.error) p.reject(new Error(msg.error.message));
+      else p.resolve(msg.result);
+    });
+  }
+
+  /** Connects to Miniflare's inspector proxy for one Worker (`ws://127.0.0.1:<port>/<worker>`). */
+  static async connect(port: number, worker: string): Promise<WorkerProfiler> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/${worker}`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    const p = new WorkerProfiler(ws);
+    await p.send("Profiler.enable");
+    // 100 µs sampling: fine enough for sub-millisecond requests, cheap enough not to dominate them.
+    await p.send("Profiler.setSamplingInterval", { interval: 100 });
+    return p;
+  }
+
+  private send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  start(): Promise<unknown> {
+    return this.send("Profiler.start");
+  }
+
+  async stop(): Promise<CpuProfile> {
+    const { profile } = (await this.send("Profiler.stop")) as { profile: CpuProfile };
+    return profile;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Self time per function (summed over call sites), largest first; idle and GC are included as V8 names them. */
+export function summarizeProfile(profile: CpuProfile, top = 25): ProfileLine[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    // timeDeltas[i] is the time before sample i; attribute the following delta to it (as DevTools does).
+    const dt = deltas[i + 1] ?? 0;
+    selfUs.set(samples[i]!, (selfUs.get(samples[i]!) ?? 0) + dt);
+  }
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0) || 1;
+  const byFunction = new Map<string, ProfileLine>();
+  for (const [id, us] of selfUs) {
+    const f = byId.get(id)!.callFrame;
+    const file = f.url.split("/").pop() ?? "";
+    const where = file ? `${file}:${f.lineNumber + 1}` : "";
+    const key = `${f.functionName}|${where}`;
+    const line = byFunction.get(key) ?? { function: f.functionName || "(anonymous)", where, self_ms: 0, self_pct: 0 };
+    line.self_ms += us / 1000;
+    byFunction.set(key, line);
+  }
+  return [...byFunction.values()]
+    .map((l) => ({ ...l, self_ms: Math.round(l.self_ms * 10) / 10, self_pct: Math.round((l.self_ms * 1e7) / total) / 100 }))
+    .sort((a, b) => b.self_ms - a.self_ms)
+    .slice(0, top);
+}
+
+export function writeProfile(profile: CpuProfile, path: string): void {
+  writeFileSync(path, JSON.stringify(profile));
+}
+
+export function formatSummary(lines: ProfileLine[]): string {
+  return lines.map((l) => `${l.self_ms.toFixed(1).padStart(9)} ms ${l.self_pct.toFixed(1).padStart(5)}%  ${l.function}  ${l.where}`).join("\n");
+}
