@@ -76,9 +76,8 @@ export function createServingApp(getDeps: (c: { env: unknown }) => ServingContex
     if (!parsed.success) throw invalidInput("feature request", parsed.error);
     checkFeatureCount(parsed.data.feature_names.length);
     const registry = await deps.registry();
-    const [result] = await deps.service.serve(registry, [parsed.data], serveOptions(c));
+    const [result] = await deps.service.serve(registry, [parsed.data], serveOptions(c, deps));
     if (result && "error" in result) throw new FeatureStoreError("value_required", result.error.message, result.error.details);
-    countStatuses(deps, [result!]);
     return c.json(result);
   });
 
@@ -93,9 +92,7 @@ export function createServingApp(getDeps: (c: { env: unknown }) => ServingContex
       });
     for (const r of requests) checkFeatureCount(r.feature_names.length);
     const registry = await deps.registry();
-    const results = await deps.service.serve(registry, requests, serveOptions(c));
-    countStatuses(deps, results);
-    return c.json(results);
+    return c.json(await deps.service.serve(registry, requests, serveOptions(c, deps)));
   });
 
   app.post("/get-online-features", async (c) => {
@@ -106,8 +103,7 @@ export function createServingApp(getDeps: (c: { env: unknown }) => ServingContex
     const { requests, entityColumn, entityValues } = feastToRequests(registry, parsed.data);
     if (requests.length > MAX_BATCH_ENTITIES)
       throw new FeatureStoreError("payload_too_large", `${requests.length} entities exceed the limit of ${MAX_BATCH_ENTITIES}; split the request`);
-    const results = await deps.service.serve(registry, requests, serveOptions(c));
-    countStatuses(deps, results);
+    const results = await deps.service.serve(registry, requests, serveOptions(c, deps));
     return c.json(feastResponse(registry, parsed.data, entityColumn, entityValues, results));
   });
 
@@ -134,9 +130,10 @@ function checkFeatureCount(n: number): void {
     throw new FeatureStoreError("payload_too_large", `${n} features in one request exceed the limit of ${MAX_FEATURES_PER_REQUEST}`);
 }
 
-function serveOptions(c: Context) {
+function serveOptions(c: Context, deps: ServingContext) {
   return {
     now: Date.now(),
+    statuses: deps.metrics.featureStatuses,
     waitUntil: (p: Promise<unknown>) => {
       try {
         c.executionCtx.waitUntil(p);
@@ -146,11 +143,4 @@ function serveOptions(c: Context) {
       }
     },
   };
-}
-
-function countStatuses(deps: ServingContext, results: (FeatureResponse | FeatureErrorResult)[]): void {
-  for (const r of results) {
-    if ("error" in r || !r.metadata) continue;
-    for (const m of Object.values(r.metadata)) deps.metrics.featureStatuses[m.status] = (deps.metrics.featureStatuses[m.status] ?? 0) + 1;
-  }
 }

@@ -9,6 +9,8 @@ import type { Found, Lookup, TieredFeatureStore } from "../stores/tiered-feature
 export interface ServeOptions {
   now: number;
   waitUntil: (p: Promise<unknown>) => void;
+  /** Tally of served values by status (with or without include_metadata), e.g. the metrics' counters. */
+  statuses?: Record<string, number>;
 }
 
 /** A per-request failure inside a batch (e.g. a null_policy "reject" feature without a value). */
@@ -131,7 +133,7 @@ export class FeatureService {
     if (lookupList.length && found.every((m) => [...m.values()].every((f) => f.unavailable))) {
       throw new FeatureStoreError("unavailable", "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out");
     }
-    return planned.map((p) => this.assemble(p, byEntity, registry, opts.now));
+    return planned.map((p) => this.assemble(p, byEntity, registry, opts.now, opts.statuses));
   }
 
   private assemble(
@@ -139,6 +141,7 @@ export class FeatureService {
     byEntity: Map<string, Map<string, Found>>,
     registry: CompiledRegistry,
     now: number,
+    statuses: Record<string, number> | undefined,
   ): FeatureResponse | FeatureErrorResult {
     const features: Record<string, unknown> = {};
     const metadata: Record<string, FeatureMetadata> = {};
@@ -150,6 +153,10 @@ export class FeatureService {
     let lastType: string | undefined;
     let lastId: string | undefined;
     let lastFound: Map<string, Found> | undefined;
+    let present = 0;
+    let notFound = 0;
+    let outsideMaxAge = 0;
+    let defaulted = 0;
     for (const f of p.features) {
       let value: unknown = null;
       let status: FeatureStatus;
@@ -193,6 +200,10 @@ export class FeatureService {
         } else if (f.def.null_policy === "reject") rejected.push(f.ref);
       }
       features[f.ref] = value;
+      if (status === "PRESENT") present++;
+      else if (status === "DEFAULTED") defaulted++;
+      else if (status === "NOT_FOUND") notFound++;
+      else outsideMaxAge++;
       if (eventTs !== null && eventTs !== isoOf) {
         isoOf = eventTs;
         iso = new Date(eventTs).toISOString();
@@ -203,6 +214,12 @@ export class FeatureService {
         age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
         tier,
       };
+    }
+    if (statuses && !rejected.length) {
+      statuses.PRESENT = (statuses.PRESENT ?? 0) + present;
+      statuses.NOT_FOUND = (statuses.NOT_FOUND ?? 0) + notFound;
+      statuses.OUTSIDE_MAX_AGE = (statuses.OUTSIDE_MAX_AGE ?? 0) + outsideMaxAge;
+      statuses.DEFAULTED = (statuses.DEFAULTED ?? 0) + defaulted;
     }
     if (rejected.length) {
       return {

@@ -4,6 +4,7 @@ import type { FeatureResponse } from "../../src/core/feature-request";
 import {
   entityStub,
   eventually,
+  get,
   post,
   publishRegistry,
   putKvRow,
@@ -111,6 +112,22 @@ describe("freshness and null policies", () => {
     expect(res.features).toEqual({ subscription_type: "free", skip_rate_7d: null });
     expect(res.metadata?.subscription_type?.status).toBe("DEFAULTED");
     expect(res.metadata?.skip_rate_7d).toMatchObject({ status: "NOT_FOUND", tier: null, event_timestamp: null });
+  });
+
+  it("counts served values by status in /metrics, with or without include_metadata", async () => {
+    const served = async () => {
+      const text = await (await get("/metrics")).text();
+      const count = (status: string) => Number(new RegExp(`^feature_values_served_total\\{status="${status}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+      return { DEFAULTED: count("DEFAULTED"), NOT_FOUND: count("NOT_FOUND") };
+    };
+    const before = await served();
+    const user = uniqueId("user_");
+    const res = await post("/features/get", { entity_id: user, feature_names: ["subscription_type", "skip_rate_7d"] });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as FeatureResponse).metadata).toBeUndefined();
+    const after = await served();
+    expect(after.DEFAULTED - before.DEFAULTED).toBe(1);
+    expect(after.NOT_FOUND - before.NOT_FOUND).toBe(1);
   });
 
   it("refuses a request whose null_policy reject feature has no value (422)", async () => {
