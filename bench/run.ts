@@ -37,7 +37,7 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --update-readme]
   --quick          ${totalEntities(QUICK).toLocaleString("en-US")} entities and short phases (≤ 2 minutes)
   --only a,b       run only these scenarios (names as in the table; the data is loaded in full)
   --update-readme  write the table into the "## Performance" section of README.md
-  --profile        CPU-profile the serving Worker during each scenario: bench/results/<timestamp>-<scenario>.cpuprofile
+  --profile        CPU-profile the scenario's Worker during each scenario: bench/results/<timestamp>-<scenario>.cpuprofile
                    and the top functions by self time (the profiler slows the Worker: never compare such a run)
 
 Needs Postgres (DATABASE_URL, else 127.0.0.1:5432; the bench creates and drops its own database) and
@@ -213,7 +213,14 @@ async function main(): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   if (args.profile && !process.env.BENCH_INSPECTOR_PORT) process.env.BENCH_INSPECTOR_PORT = String(await freePort());
-  let profiler: WorkerProfiler | undefined;
+  /** One inspector session per profiled Worker (the scenario's own Worker: serving, or the in-memory-KV one). */
+  const profilers = new Map<string, WorkerProfiler>();
+  const profilerFor = async (scenario: string) => {
+    const worker = scenario === "batch-100-memory-kv" ? "bench-memory-kv" : "feature-serving";
+    let p = profilers.get(worker);
+    if (!p) profilers.set(worker, (p = await WorkerProfiler.connect(Number(process.env.BENCH_INSPECTOR_PORT), worker)));
+    return { worker, profiler: p };
+  };
   try {
     stack = await startStack({ registry, logPath: path.join(RESULTS_DIR, `${stamp}.log`), step, registerClose: (close) => (closeStack = close) });
     const auth = { authorization: `Bearer ${stack.apiKey}` };
@@ -231,7 +238,6 @@ async function main(): Promise<number> {
       log: (message) => step(`  ! ${message}`),
     };
     const loadTimings = await loadData(ctx);
-    if (args.profile) profiler = await WorkerProfiler.connect(Number(process.env.BENCH_INSPECTOR_PORT), "feature-serving");
 
     const baselines: ScenarioResult[] = [];
     const scenarios: ScenarioResult[] = [];
@@ -241,18 +247,19 @@ async function main(): Promise<number> {
       const t = Date.now();
       const sampler = new CpuSampler();
       sampler.start();
-      await profiler?.start();
+      const profiling = args.profile ? await profilerFor(name) : undefined;
+      await profiling?.profiler.start();
       let result: ScenarioResult;
       try {
         result = await fn();
       } catch (err) {
         result = failed(name, err);
       }
-      if (profiler) {
-        const profile = await profiler.stop();
+      if (profiling) {
+        const profile = await profiling.profiler.stop();
         const file = path.join(RESULTS_DIR, `${stamp}-${name}.cpuprofile`);
         writeProfile(profile, file);
-        step(`${name}: serving Worker CPU profile ${path.relative(PROJECT_ROOT, file)}; top self time:\n${formatSummary(summarizeProfile(profile, 20))}`);
+        step(`${name}: ${profiling.worker} CPU profile ${path.relative(PROJECT_ROOT, file)}; top self time:\n${formatSummary(summarizeProfile(profile, 20))}`);
       }
       const cpu = sampler.stop();
       if (cpu) result.cpu = cpu;
@@ -358,7 +365,7 @@ async function main(): Promise<number> {
       console.log("README.md: Performance section updated");
     }
     for (const c of [ctx.serving, ctx.ingest, ctx.bare, ctx.loader]) c.close();
-    profiler?.close();
+    for (const p of profilers.values()) p.close();
     return 0;
   } catch (err) {
     if (interrupted) return 130;

@@ -3,6 +3,7 @@ import { RegistrySnapshot } from "../../src/core/registry";
 import type { FeatureDefinitionInput } from "../../src/core/definitions";
 import type { BenchConfig } from "./config";
 import { mulberry32 as prng } from "../../src/core/random";
+import { kvEntityKey } from "../../src/core/keys";
 export { prng };
 
 export type BenchEntityType = "user" | "track" | "artist";
@@ -63,6 +64,26 @@ export function featureValueSql(e: string, f: string): string {
                when ${f} % 10 = 9 then to_jsonb((${cats})[1 + (${e} + ${f}) % 4])
                when ${f} % 10 = 4 then to_jsonb((${e} * 7 + ${f} * 13) % 1000)
                else to_jsonb(round(((${e} * 31 + ${f} * 17) % 10007) / 100.0, 2)) end`;
+}
+
+/** An entity of a load: its id, the number its values derive from, and which vector it gets. */
+export interface LoadEntity {
+  type: string;
+  id: string;
+  n: number;
+  vector: VectorName;
+}
+
+export function vectorValues(vector: VectorName, n: number, count: number): { name: string; value: unknown }[] {
+  return featureNames(vector, count).map((name, f) => ({ name, value: featureValue(n, f) }));
+}
+
+/** An entity's Workers KV row as the serving Worker reads it (src/stores/kv-store.ts): key and JSON. */
+export function kvRow(e: LoadEntity, featuresPerVector: number, loadedAt: number): [string, string] {
+  const ts = eventTimestamp(loadedAt, e.n);
+  const row: Record<string, [number, unknown]> = {};
+  for (const { name, value } of vectorValues(e.vector, e.n, featuresPerVector)) row[name] = [ts, value];
+  return [kvEntityKey(e.type, e.id), JSON.stringify(row)];
 }
 
 /** Event time of entity e's values: within the hour before `loadedAt`. */

@@ -1,9 +1,9 @@
 // Loads the bench data: Postgres feature_latest (server-side generate_series), KV rows and Durable
 // Objects through the loader Worker, Redis hashes over raw RESP with the Workers' key/field encoding.
 import pg from "pg";
-import { encodeTimedValue, kvEntityKey, redisEntityKey, durableObjectName } from "../../src/core/keys";
+import { encodeTimedValue, redisEntityKey, durableObjectName } from "../../src/core/keys";
 import type { RedisCommand } from "../../dev/upstash-gateway";
-import { eventTimestamp, featureNames, featureValue, featureValueSql, VECTORS, type VectorName } from "./dataset";
+import { eventTimestamp, featureValueSql, kvRow, vectorValues, VECTORS, type LoadEntity, type VectorName } from "./dataset";
 import { HttpClient } from "./http";
 import { RespClient } from "./resp";
 
@@ -15,17 +15,7 @@ const DO_OBJECTS_PER_REQUEST = 50;
 const REDIS_COMMANDS_PER_WRITE = 500;
 const REDIS_WRITES_IN_FLIGHT = 4;
 
-/** An entity of a load: its id, the number its values derive from, and which vector it gets. */
-export interface LoadEntity {
-  type: string;
-  id: string;
-  n: number;
-  vector: VectorName;
-}
-
-function vectorValues(vector: VectorName, n: number, count: number): { name: string; value: unknown }[] {
-  return featureNames(vector, count).map((name, f) => ({ name, value: featureValue(n, f) }));
-}
+export type { LoadEntity };
 
 // ------------------------------------------------------------------ Postgres
 
@@ -95,12 +85,6 @@ export async function loadPostgres(
 
 // ------------------------------------------------------------------ KV and Durable Objects (loader Worker)
 
-export function kvRow(e: LoadEntity, featuresPerVector: number, loadedAt: number): [string, string] {
-  const ts = eventTimestamp(loadedAt, e.n);
-  const row: Record<string, [number, unknown]> = {};
-  for (const { name, value } of vectorValues(e.vector, e.n, featuresPerVector)) row[name] = [ts, value];
-  return [kvEntityKey(e.type, e.id), JSON.stringify(row)];
-}
 
 async function inFlight<T>(items: T[], perRequest: number, parallel: number, send: (chunk: T[]) => Promise<void>): Promise<void> {
   let next = 0;

@@ -1,5 +1,5 @@
 // Starts (and stops) everything a bench run needs: its own Postgres database, the relay and Upstash
-// gateway (child process), one Miniflare with four Workers, and the bench registry in REGISTRY_KV.
+// gateway (child process), one Miniflare with five Workers, and the bench registry in REGISTRY_KV.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, rmSync, statfsSync, type WriteStream } from "node:fs";
@@ -38,7 +38,7 @@ export interface BenchStack {
   apiKey: string;
   /** The Upstash REST endpoint the Workers use (the gateway), or null when Redis is off. */
   upstash: { url: string; token: string } | null;
-  urls: { serving: string; ingest: string; bare: string; loader: string };
+  urls: { serving: string; ingest: string; bare: string; loader: string; memoryKv: string };
   mf: Miniflare;
   stateDir: string;
   stateOnTmpfs: boolean;
@@ -200,8 +200,8 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     cleanups.push({ what: "close the worker log", fn: () => new Promise<void>((resolve) => log.end(resolve)) });
     const logCounts: Record<string, number> = {};
 
-    opts.step("bundling 4 Workers with wrangler deploy --dry-run (serving, ingest, bare Hono, loader)");
-    const ports = { serving: await freePort(), ingest: await freePort(), bare: await freePort(), loader: await freePort() };
+    opts.step("bundling 5 Workers with wrangler deploy --dry-run (serving, ingest, bare Hono, loader, serving over in-memory KV)");
+    const ports = { serving: await freePort(), ingest: await freePort(), bare: await freePort(), loader: await freePort(), memoryKv: await freePort() };
     let workers: LocalWorkers;
     try {
       workers = await startLocalWorkers(
@@ -210,6 +210,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
           { configPath: "wrangler.ingest.toml", port: ports.ingest, bindings },
           { configPath: "bench/wrangler.bare.toml", port: ports.bare, bindings: {} },
           { configPath: "bench/wrangler.loader.toml", port: ports.loader, bindings: {} },
+          { configPath: "bench/wrangler.memkv.toml", port: ports.memoryKv, bindings: { API_KEYS: bindings.API_KEYS! } },
         ],
         {
           buildDir: path.join(PROJECT_ROOT, ".data", "bench-build"),
@@ -246,6 +247,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
         ingest: workers.urls["feature-ingest"]!,
         bare: workers.urls["bench-bare-hono"]!,
         loader: workers.urls["bench-loader"]!,
+        memoryKv: workers.urls["bench-memory-kv"]!,
       },
       mf: workers.mf,
       stateDir: state.dir,

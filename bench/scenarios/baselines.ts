@@ -1,11 +1,11 @@
 // Baselines measured in the same run: the bare Hono Worker (the runtime floor) and Redis HMGET on loopback.
-import { BATCH_VECTOR_OF, featureNames } from "../lib/dataset";
-import { msSince, nowNs, type HttpResult } from "../lib/http";
+import { BATCH_VECTOR_OF, benchRegistry, featureNames, prng } from "../lib/dataset";
+import { HttpClient, msSince, nowNs, type HttpResult } from "../lib/http";
 import { sequential } from "../lib/runner";
 import { RespClient } from "../lib/resp";
 import { skipped, summarize, type ScenarioResult } from "../lib/stats";
 import { redisEntityKey } from "../../src/core/keys";
-import type { BenchContext } from "./context";
+import { expectServed, type BenchContext } from "./context";
 
 /** HMGET of the 50 fields of distinct Redis-loaded universe entities, one connection, one in flight. */
 export async function redisHmget(ctx: BenchContext): Promise<ScenarioResult> {
@@ -112,4 +112,41 @@ export async function bareBatch(ctx: BenchContext): Promise<ScenarioResult> {
   const result = summarize("bare-hono-batch-100", out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs });
   result.notes = "bare Hono Worker: parse a 100-request batch, answer 100 fixed 50-feature vectors with metadata (same sizes as batch-100)";
   return result;
+}
+
+/** Users held by the in-memory-KV Worker (about 1.2 KB of JSON each). */
+const MEMORY_KV_USERS = 20_000;
+
+/**
+ * batch-100 through the serving Worker's own code, with Workers KV replaced by rows in the isolate
+ * (bench/workers/memory-kv-worker.ts): what our code costs for 100 × 50 on this workerd, without the
+ * local KV simulator. Same request shape, same checks (every value PRESENT).
+ */
+export async function memoryKvBatch(ctx: BenchContext): Promise<ScenarioResult> {
+  const { cfg } = ctx;
+  const users = Math.min(MEMORY_KV_USERS, cfg.entities.user);
+  const client = new HttpClient(ctx.stack.urls.memoryKv, { authorization: `Bearer ${ctx.stack.apiKey}` }, 1);
+  try {
+    const setup = await client.post("/setup", {
+      registry: benchRegistry(cfg.featuresPerVector),
+      loadedAt: ctx.loadedAt,
+      featuresPerVector: cfg.featuresPerVector,
+      entities: [{ type: "user", idPrefix: "user_", count: users, vector: "userBatch" }],
+    });
+    if (setup.status !== 200) throw new Error(`memory-kv setup answered ${setup.status}: ${setup.body.toString().slice(0, 200)}`);
+    const random = prng(100);
+    const body = () => {
+      const ids = new Set<number>();
+      while (ids.size < 100) ids.add(1 + Math.floor(random() * users));
+      return [...ids].map((n) => ({ entity_id: `user_${n}`, feature_names: ctx.names.userBatch, include_metadata: true }));
+    };
+    const n = cfg.batches.size100;
+    await sequential(client, Math.min(20, n), "/features/batch", body);
+    const out = await sequential(client, n, "/features/batch", body, (res) => (res.status === 200 ? expectServed(res) : `HTTP ${res.status}`));
+    const result = summarize("batch-100-memory-kv", out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs });
+    result.notes = `batch-100 through the serving app (auth, zod, L0, tiers, assembly, JSON) with KV as ${users.toLocaleString("en-US")} rows in the isolate instead of the local KV simulator`;
+    return result;
+  } finally {
+    client.close();
+  }
 }

@@ -1,0 +1,86 @@
+// Bench-only Worker: the serving Worker's own app (Hono routes, auth, zod validation, registry, L0,
+// TieredFeatureStore, FeatureService, JSON) with Workers KV replaced by rows held in this isolate.
+// It isolates what our code costs on this workerd from Miniflare's KV simulator, which reads a bulk
+// get's keys one after another (bench/README.md, "Local-runtime limits"). Only bench/run.ts starts it.
+import { parseApiKeys } from "../../src/core/auth";
+import { CompiledRegistry, RegistrySnapshot } from "../../src/core/registry";
+import { createServingApp, type ServingContext } from "../../src/serving/app";
+import { FeatureService } from "../../src/serving/feature-service";
+import { ServingMetrics } from "../../src/serving/metrics";
+import { KvFeatureStore } from "../../src/stores/kv-store";
+import { TieredFeatureStore } from "../../src/stores/tiered-feature-store";
+import { kvRow, type VectorName } from "../lib/dataset";
+
+interface Env {
+  API_KEYS?: string;
+}
+
+/** POST /setup: the registry to serve and the entities whose rows to hold (ids `${idPrefix}${n}`, n in 1..count). */
+interface Setup {
+  registry: unknown;
+  loadedAt: number;
+  featuresPerVector: number;
+  entities: { type: string; idPrefix: string; count: number; vector: VectorName }[];
+}
+
+/**
+ * The subset of KVNamespace the KV tier calls: values are JSON text parsed on every read, as the
+ * runtime's `type: "json"` does, so only the simulator's storage round trips are left out.
+ */
+class InMemoryKv {
+  readonly rows = new Map<string, string>();
+
+  async get(key: string | string[], _options?: unknown): Promise<unknown> {
+    if (!Array.isArray(key)) return this.parse(key);
+    const out = new Map<string, unknown>();
+    for (const k of key) out.set(k, this.parse(k));
+    return out;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    this.rows.set(key, value);
+  }
+
+  private parse(key: string): unknown {
+    const raw = this.rows.get(key);
+    return raw === undefined ? null : (JSON.parse(raw) as unknown);
+  }
+}
+
+let served: { app: ReturnType<typeof createServingApp>; context: ServingContext } | undefined;
+
+function build(setup: Setup, env: Env): number {
+  const kv = new InMemoryKv();
+  for (const e of setup.entities) {
+    for (let n = 1; n <= e.count; n++) {
+      const [key, value] = kvRow({ type: e.type, id: `${e.idPrefix}${n}`, n, vector: e.vector }, setup.featuresPerVector, setup.loadedAt);
+      kv.rows.set(key, value);
+    }
+  }
+  const registry = new CompiledRegistry(RegistrySnapshot.parse(setup.registry));
+  const store = new TieredFeatureStore({ kv: new KvFeatureStore(kv as unknown as KVNamespace) });
+  const context: ServingContext = {
+    tiers: { featuresKv: undefined, registryKv: undefined, entityState: undefined, queue: undefined, redis: undefined, postgres: undefined },
+    postgresConfig: undefined,
+    store,
+    service: new FeatureService(store),
+    metrics: new ServingMetrics(),
+    apiKeys: parseApiKeys(env.API_KEYS),
+    registry: async () => registry,
+    registryVersion: () => registry.version,
+  };
+  served = { app: createServingApp(() => context), context };
+  return kv.rows.size;
+}
+
+export default {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (request.method === "POST" && pathname === "/setup") {
+      const rows = build((await request.json()) as Setup, env);
+      return Response.json({ rows });
+    }
+    if (!served) return Response.json({ error: { code: "not_ready", message: "POST /setup first" } }, { status: 503 });
+    return served.app.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;
