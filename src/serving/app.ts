@@ -56,7 +56,7 @@ export function createServingApp(getDeps: (c: { env: unknown }) => ServingContex
     const report = await checkTiers("feature-serving", deps.tiers, {
       memory: () => {
         const s = deps.store.memory.stats();
-        return `${s.entries} entries, ${s.bytes} bytes, ${s.hits} hits / ${s.misses} misses`;
+        return `${s.entries} values of ${s.entities} entities, ${s.bytes} bytes, ${s.hits} hits / ${s.misses} misses`;
       },
       registryVersion: deps.registryVersion(),
     });

@@ -48,8 +48,10 @@ export class ServingMetrics {
     help("feature_values_served_total", "counter", "Served feature values by status.");
     for (const [status, n] of Object.entries(this.featureStatuses)) lines.push(`feature_values_served_total{status="${status}"} ${n}`);
     const mem = store.memory.stats();
-    help("feature_memory_cache_entries", "gauge", "L0 entries.");
+    help("feature_memory_cache_entries", "gauge", "L0 cached feature values (bounded by MEMORY_MAX_ENTRIES).");
     lines.push(`feature_memory_cache_entries ${mem.entries}`);
+    help("feature_memory_cache_entities", "gauge", "L0 entities (one LRU entry per entity).");
+    lines.push(`feature_memory_cache_entities ${mem.entities}`);
     help("feature_memory_cache_bytes", "gauge", "L0 estimated bytes.");
     lines.push(`feature_memory_cache_bytes ${mem.bytes}`);
     help("feature_tier_circuit_open", "gauge", "1 when a tier's circuit breaker is open.");
