@@ -8,4 +8,21 @@ export interface WorkerSecrets {
   API_KEYS?: string;
   /** Prefix of every Redis key, so tests and environments can share one Redis. */
   REDIS_KEY_PREFIX?: string;
+  /** L0 bound in cached feature values (serving; default MEMORY_MAX_ENTRIES). */
+  L0_MAX_VALUES?: string;
+  /** L0 bound in estimated megabytes (serving; default MEMORY_MAX_BYTES). */
+  L0_MAX_MB?: string;
+}
+
+/**
+ * A positive integer var, or `fallback` when unset. A malformed value is reported and ignored: a
+ * typo in a tuning knob must not take serving down.
+ */
+export function positiveIntVar(env: Record<string, unknown>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  console.error(`${name}=${JSON.stringify(raw)} is not a positive integer; using the default ${fallback}`);
+  return fallback;
 }

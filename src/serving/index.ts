@@ -5,7 +5,8 @@ import { KvFeatureStore } from "../stores/kv-store";
 import { registryStoreFor } from "../stores/registry-store";
 import { TieredFeatureStore } from "../stores/tiered-feature-store";
 import { buildTiers, postgresConfigFrom, type TierEnv } from "../stores/tiers";
-import type { WorkerSecrets } from "../config/secrets";
+import { positiveIntVar, type WorkerSecrets } from "../config/secrets";
+import { MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
 import { perIsolate } from "../config/per-isolate";
 import { createServingApp, type ServingContext } from "./app";
 import { FeatureService } from "./feature-service";
@@ -18,12 +19,20 @@ export type ServingEnv = ServingBindings & WorkerSecrets;
 export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
   const tierEnv = env as TierEnv;
   const tiers = buildTiers(tierEnv);
-  const store = new TieredFeatureStore({
-    kv: tiers.featuresKv ? new KvFeatureStore(tiers.featuresKv) : undefined,
-    durableObject: tiers.entityState ? new DurableObjectFeatureStore(tiers.entityState) : undefined,
-    redis: tiers.redis,
-    postgres: tiers.postgres,
-  });
+  const vars = env as unknown as Record<string, unknown>;
+  const memory = new MemoryCache(
+    positiveIntVar(vars, "L0_MAX_VALUES", MEMORY_MAX_ENTRIES),
+    positiveIntVar(vars, "L0_MAX_MB", MEMORY_MAX_BYTES / (1024 * 1024)) * 1024 * 1024,
+  );
+  const store = new TieredFeatureStore(
+    {
+      kv: tiers.featuresKv ? new KvFeatureStore(tiers.featuresKv) : undefined,
+      durableObject: tiers.entityState ? new DurableObjectFeatureStore(tiers.entityState) : undefined,
+      redis: tiers.redis,
+      postgres: tiers.postgres,
+    },
+    memory,
+  );
   const postgresConfig = postgresConfigFrom(tierEnv);
   const registryStore = registryStoreFor(tiers.registryKv, postgresConfig);
   const deps: ServingContext = {

@@ -7,9 +7,14 @@
 // 100 × 50 batch (5,000 key strings built and hashed, 5,000 inserts and evictions per request).
 import type { TimedValue } from "../core/keys";
 
-/** Bound on cached feature values (summed over entities). */
-export const MEMORY_MAX_ENTRIES = 50_000;
-export const MEMORY_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * Bound on cached feature values (summed over entities): 4,000 vectors of 50 features, about 36 MB of
+ * V8 heap (measured: ~180 bytes per parsed value with its slot and map entry), a third of a Worker
+ * isolate's 128 MB. Override with L0_MAX_VALUES.
+ */
+export const MEMORY_MAX_ENTRIES = 200_000;
+/** Bound on the estimated bytes (the estimate is calibrated to V8's heap). Override with L0_MAX_MB. */
+export const MEMORY_MAX_BYTES = 36 * 1024 * 1024;
 /** Batch features change hourly or daily: an isolate may keep them this long. */
 export const MEMORY_TTL_BATCH_MS = 60_000;
 /** Stream features must stay fresh within a second of an event. */
@@ -21,10 +26,13 @@ export const MEMORY_TTL_NOT_FOUND_MS = 5_000;
  * change what gets evicted, and re-inserting on every hit costs two Map writes per request.
  */
 export const MEMORY_LRU_TOUCH_INTERVAL_MS = 1_000;
-/** Fixed per-value overhead in the byte estimate (slot object, map entry). */
-const SLOT_OVERHEAD_BYTES = 48;
-/** Fixed per-entity overhead in the byte estimate (entry, its map, the key). */
-const ENTITY_OVERHEAD_BYTES = 96;
+/**
+ * Fixed per-value overhead in the byte estimate: slot and TimedValue objects, the map entry, a boxed
+ * number. Calibrated so the estimate matches the heap growth of a filled cache (~180 bytes per value).
+ */
+const SLOT_OVERHEAD_BYTES = 150;
+/** Fixed per-entity overhead in the byte estimate (entry, its map's table, the key). */
+const ENTITY_OVERHEAD_BYTES = 200;
 
 /** A cached value; `value: undefined` is a cached NOT_FOUND. */
 export interface MemorySlot {

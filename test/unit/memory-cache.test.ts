@@ -1,5 +1,6 @@
 // L0 cache: per-entity entries, per-value expiry, LRU by entity, value and byte bounds.
 import { describe, expect, it } from "vitest";
+import { positiveIntVar } from "../../src/config/secrets";
 import { MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache } from "../../src/stores/memory-cache";
 
 const v = (value: unknown, eventTimestamp = 1_000) => ({ value, eventTimestamp });
@@ -108,5 +109,24 @@ describe("MemoryCache", () => {
     expect(values).toEqual(names.map((_, i) => i));
     expect(cache.stats()).toMatchObject({ hits: 50, misses: 0 });
     expect(cache.slot(cache.entity("user", "nobody", clock.now), "f0", clock.now)).toBeUndefined();
+  });
+});
+
+describe("L0 bounds from vars (L0_MAX_VALUES, L0_MAX_MB)", () => {
+  it("takes positive integers, falls back on unset, and reports malformed values instead of failing", () => {
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (msg: string) => errors.push(msg);
+    try {
+      expect(positiveIntVar({ L0_MAX_VALUES: "5000" }, "L0_MAX_VALUES", 7)).toBe(5000);
+      expect(positiveIntVar({}, "L0_MAX_VALUES", 7)).toBe(7);
+      expect(positiveIntVar({ L0_MAX_VALUES: "" }, "L0_MAX_VALUES", 7)).toBe(7);
+      expect(errors).toEqual([]);
+      for (const bad of ["-1", "0", "1.5", "lots"]) expect(positiveIntVar({ L0_MAX_MB: bad }, "L0_MAX_MB", 36)).toBe(36);
+      expect(errors).toHaveLength(4);
+      expect(errors[0]).toContain('L0_MAX_MB="-1" is not a positive integer');
+    } finally {
+      console.error = original;
+    }
   });
 });
