@@ -14,7 +14,9 @@ loads ${Number((report.config.entities as { total: number }).total).toLocaleStri
 baselines taken in the same run; \`bench/README.md\` explains the scenarios, how to read them and the
 local-runtime limits behind some numbers. Published anchors, measured elsewhere and so only context:
 Feast's Go server with Redis p99 1.78 ms (1 entity × 50 features) and 22.2 ms (100 × 50), tuned Feast
-Python p99 4.61 ms, Chalk p95 20.8 ms. Latest full run (${day}):
+Python p99 4.61 ms, Chalk p95 20.8 ms. Absolute times depend on the machine (runs of this bench have
+seen bare-hono's p50 anywhere from 0.31 to 0.78 ms on different two-core VMs, some with CPU steal), so
+compare ratios to the baselines. Latest full run (${day}):
 
 ${table.trim()}
 
@@ -22,12 +24,13 @@ Targets:
 
 ${checklist}
 
-Where a target is missed, the floors of the same run say why. batch-100's p99 is mostly the local KV
+Where a target is missed, the floors of the same run say why. batch-100 sits on the local KV
 simulator's bulk get (\`kv-bulk-get-100-floor\`: one Durable Object reading the 100 keys one after
-another); mixed-zipf's p99 comes from write-backs to KV serializing with reads in that same object.
-l0-hit against bare-hono is the price of the read path itself (auth, validation, registry, 50 L0
-lookups, metadata) on top of the runtime: it sits on the 1.5× line and flips between runs. Details:
-\`bench/README.md\`.
+another); \`batch-100-memory-kv\` is the same request through the same serving code with the KV rows
+held in the isolate, i.e. what our code costs without the simulator. mixed-zipf's p99 comes from
+write-backs to KV serializing with reads in that same simulator object. l0-hit against bare-hono is
+the price of the read path itself (auth, validation, registry, one L0 lookup per entity, metadata).
+How to profile a scenario (\`--profile\`) and what profiling found: \`bench/README.md\`.
 `;
 }
 
