@@ -203,6 +203,10 @@ function fieldChanges(old: FeatureDefinition, next: FeatureDefinition, hasData: 
     if (IDENTITY_FIELDS.has(field)) {
       change.breaking = true;
       change.reason = `${field} change makes stored values and consumers incompatible`;
+    } else if (field === "group") {
+      // Requests, Feast feature refs and saved dataset specs may name it "group:name" (or group__name).
+      change.breaking = true;
+      change.reason = `moving to another group breaks references to "${String(from)}:${next.name}"`;
     } else if (hasData && tightens(field, from, to, next.null_policy)) {
       change.breaking = true;
       change.reason = `tightened validation (${field}) on a feature with stored data`;

@@ -51,6 +51,20 @@ describe("diffRegistry", () => {
     expect(diff.breaking).toEqual([]);
   });
 
+  it("treats moving a feature to another group as breaking (group:name references stop resolving)", () => {
+    const diff = diffRegistry([def()], [def({ group: "user_taste_features" })], noData);
+    expect(diff.breaking.map((c) => c.name)).toEqual(["skip_rate_7d"]);
+    expect(diff.updated[0]?.changes).toEqual([
+      {
+        field: "group",
+        from: "user_behavior_features",
+        to: "user_taste_features",
+        breaking: true,
+        reason: 'moving to another group breaks references to "user_behavior_features:skip_rate_7d"',
+      },
+    ]);
+  });
+
   it("treats a removal as breaking", () => {
     const diff = diffRegistry([def()], [], noData);
     expect(diff.deleted).toHaveLength(1);
