@@ -114,6 +114,8 @@ export const featureLatest = pgTable(
     value: jsonb("feature_value"),
     eventTimestamp: tsz("event_timestamp").notNull(),
     ingestedAt: tsz("ingested_at").notNull().defaultNow(),
+    /** Orders different values with the same event time (src/core/keys.ts isNewer); '' ranks lowest. */
+    tiebreak: text("tiebreak").notNull().default(""),
   },
   (t) => [
     primaryKey({ columns: [t.entityType, t.entityId, t.featureName] }),

@@ -6,6 +6,8 @@ export interface FeatureWrite {
   name: string;
   value: unknown;
   eventTimestamp: number;
+  /** Orders different values with the same event time (src/core/keys.ts isNewer). */
+  tiebreak?: string | undefined;
 }
 
 export interface WriteResult {
@@ -26,9 +28,13 @@ export class EntityState extends DurableObject {
          name TEXT PRIMARY KEY,
          value TEXT NOT NULL,
          event_ts INTEGER NOT NULL,
-         updated_at INTEGER NOT NULL
+         updated_at INTEGER NOT NULL,
+         tiebreak TEXT NOT NULL DEFAULT ''
        )`,
     );
+    // Objects created before the tiebreak existed get the column (their values rank lowest on ties).
+    const [table] = this.sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'feature_state'").toArray();
+    if (table && !table.sql.includes("tiebreak")) this.sql.exec("ALTER TABLE feature_state ADD COLUMN tiebreak TEXT NOT NULL DEFAULT ''");
   }
 
   /** Stored values of the requested features; absent names are simply missing from the result. */
@@ -36,28 +42,35 @@ export class EntityState extends DurableObject {
     const out: Record<string, TimedValue> = {};
     if (names.length === 0) return out;
     const placeholders = names.map(() => "?").join(",");
-    const rows = this.sql.exec<{ name: string; value: string; event_ts: number }>(
-      `SELECT name, value, event_ts FROM feature_state WHERE name IN (${placeholders})`,
+    const rows = this.sql.exec<{ name: string; value: string; event_ts: number; tiebreak: string }>(
+      `SELECT name, value, event_ts, tiebreak FROM feature_state WHERE name IN (${placeholders})`,
       ...names,
     );
-    for (const row of rows) out[row.name] = { value: JSON.parse(row.value) as unknown, eventTimestamp: row.event_ts };
+    for (const row of rows) {
+      const v: TimedValue = { value: JSON.parse(row.value) as unknown, eventTimestamp: row.event_ts };
+      if (row.tiebreak) v.tiebreak = row.tiebreak;
+      out[row.name] = v;
+    }
     return out;
   }
 
-  /** Last-write-wins by event time; a replayed or older write changes nothing. */
+  /** Last-write-wins by event time, ties to the greater tiebreak; a replayed or older write changes nothing. */
   putFeatures(writes: FeatureWrite[]): WriteResult {
     const result: WriteResult = { applied: [], stale: [] };
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       for (const w of writes) {
         const cursor = this.sql.exec(
-          `INSERT INTO feature_state (name, value, event_ts, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT(name) DO UPDATE SET value = excluded.value, event_ts = excluded.event_ts, updated_at = excluded.updated_at
-           WHERE excluded.event_ts > feature_state.event_ts`,
+          `INSERT INTO feature_state (name, value, event_ts, updated_at, tiebreak) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET value = excluded.value, event_ts = excluded.event_ts, updated_at = excluded.updated_at,
+                                           tiebreak = excluded.tiebreak
+           WHERE excluded.event_ts > feature_state.event_ts
+              OR (excluded.event_ts = feature_state.event_ts AND excluded.tiebreak > feature_state.tiebreak)`,
           w.name,
           JSON.stringify(w.value ?? null),
           Math.trunc(w.eventTimestamp),
           now,
+          w.tiebreak ?? "",
         );
         (cursor.rowsWritten > 0 ? result.applied : result.stale).push(w.name);
       }

@@ -7,7 +7,7 @@ import {
   type DeadLetterSource,
 } from "../core/ingest-message";
 import { describeZodIssues, errorMessage } from "../core/errors";
-import type { TimedValue } from "../core/keys";
+import { isNewer, tiebreakOf, type TimedValue } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
 import type { FeatureWrite } from "../durable/entity-state";
 import type { DurableObjectFeatureStore } from "../stores/durable-object-store";
@@ -182,9 +182,10 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
     }
   }
 
-  // Coalesce per entity: the newest value per feature by event time (ties: first in the batch),
-  // so each tier gets one write per entity and never sees an older value after a newer one.
-  const entities = new Map<string, { ref: EntityRef; messages: number[]; values: Map<string, ResolvedWrite & { eventTimestamp: number }> }>();
+  // Coalesce per entity: the newest value per feature by event time (ties: the greater tiebreak, as
+  // every tier decides them), so each tier gets one write per entity and never sees an older value
+  // after a newer one.
+  const entities = new Map<string, { ref: EntityRef; messages: number[]; values: Map<string, ResolvedWrite & { eventTimestamp: number; tiebreak: string }> }>();
   items.forEach((item, i) => {
     if (failures.has(i)) return;
     const key = `${item.body.entity_type}\u0000${item.body.entity_id}`;
@@ -194,10 +195,10 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
       entities.set(key, entity);
     }
     entity.messages.push(i);
-    for (const w of item.writes) {
-      const cur = entity.values.get(w.def.name);
-      if (!cur || item.eventTimestamp > cur.eventTimestamp) entity.values.set(w.def.name, { ...w, eventTimestamp: item.eventTimestamp });
-    }
+    item.writes.forEach((w, j) => {
+      const next = { ...w, eventTimestamp: item.eventTimestamp, tiebreak: tiebreakOf(groups[i]![j]!.idempotencyKey) };
+      if (isNewer(next, entity.values.get(w.def.name))) entity.values.set(w.def.name, next);
+    });
   });
 
   const list = [...entities.values()];
@@ -206,10 +207,10 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
     const batchValues: Record<string, TimedValue> = {};
     const streamWrites: FeatureWrite[] = [];
     for (const [name, v] of entity.values) {
-      const timed = { value: v.value ?? null, eventTimestamp: v.eventTimestamp };
+      const timed = { value: v.value ?? null, eventTimestamp: v.eventTimestamp, tiebreak: v.tiebreak };
       all[name] = timed;
       if (v.def.computation_type === "batch") batchValues[name] = timed;
-      if (v.def.computation_type === "stream") streamWrites.push({ name, value: timed.value, eventTimestamp: timed.eventTimestamp });
+      if (v.def.computation_type === "stream") streamWrites.push({ name, value: timed.value, eventTimestamp: timed.eventTimestamp, tiebreak: timed.tiebreak });
     }
     return { entity, all, batchValues, streamWrites };
   });

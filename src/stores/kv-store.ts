@@ -1,5 +1,5 @@
-// L1 tier for batch features: one Workers KV row per entity, {feature: [eventTimestampMs, value]}.
-import { kvEntityKey, type TimedValue } from "../core/keys";
+// L1 tier for batch features: one Workers KV row per entity, {feature: [eventTimestampMs, value, tiebreak?]}.
+import { isNewer, kvEntityKey, type TimedValue } from "../core/keys";
 import type { EntityRef } from "./redis-store";
 
 /** Edge cache time for KV reads; KV's minimum is 30 s (batch features change hourly or daily). */
@@ -7,26 +7,27 @@ export const KV_CACHE_TTL_SECONDS = 60;
 /** KV's bulk get takes at most this many keys per call. */
 export const KV_BULK_GET_MAX = 100;
 
-export type KvRow = Record<string, [number, unknown]>;
+export type KvRow = Record<string, [number, unknown] | [number, unknown, string]>;
 
 export function rowToValues(row: KvRow | null | undefined): Record<string, TimedValue> {
   const out: Record<string, TimedValue> = {};
   if (!row) return out;
   for (const name in row) {
     const entry = row[name];
-    if (Array.isArray(entry) && typeof entry[0] === "number") out[name] = { eventTimestamp: entry[0], value: entry[1] };
+    if (!Array.isArray(entry) || typeof entry[0] !== "number") continue;
+    out[name] = typeof entry[2] === "string" ? { eventTimestamp: entry[0], value: entry[1], tiebreak: entry[2] } : { eventTimestamp: entry[0], value: entry[1] };
   }
   return out;
 }
 
-/** Merge by event time: an incoming value replaces the stored one only when it is newer. */
+/** Merge by event time (ties: the greater tiebreak): an incoming value replaces the stored one only when it is newer. */
 export function mergeRow(row: KvRow | null, values: Record<string, TimedValue>): { row: KvRow; changed: boolean } {
   const next: KvRow = { ...(row ?? {}) };
   let changed = false;
   for (const [name, v] of Object.entries(values)) {
     const cur = next[name];
-    if (!cur || v.eventTimestamp > cur[0]) {
-      next[name] = [v.eventTimestamp, v.value ?? null];
+    if (!cur || isNewer(v, { eventTimestamp: cur[0], value: cur[1], tiebreak: cur[2] })) {
+      next[name] = v.tiebreak ? [v.eventTimestamp, v.value ?? null, v.tiebreak] : [v.eventTimestamp, v.value ?? null];
       changed = true;
     }
   }

@@ -49,9 +49,9 @@ export class PostgresFeatureStore {
       }
     });
     const rows = await withPostgresClient(this.cfg, async (client) => {
-      const res = await client.query<{ entity_type: string; entity_id: string; feature_name: string; feature_value: unknown; ts: string }>(
+      const res = await client.query<{ entity_type: string; entity_id: string; feature_name: string; feature_value: unknown; ts: string; tiebreak: string }>(
         `select l.entity_type, l.entity_id, l.feature_name, l.feature_value,
-                (extract(epoch from l.event_timestamp) * 1000)::bigint::text as ts
+                (extract(epoch from l.event_timestamp) * 1000)::bigint::text as ts, l.tiebreak
            from unnest($1::text[], $2::text[], $3::text[]) as q(entity_type, entity_id, feature_name)
            join feature_latest l using (entity_type, entity_id, feature_name)`,
         [types, ids, names],
@@ -66,7 +66,10 @@ export class PostgresFeatureStore {
     });
     for (const row of rows) {
       const rec = index.get(`${row.entity_type}\u0000${row.entity_id}`);
-      if (rec) rec[row.feature_name] = { value: row.feature_value, eventTimestamp: Number(row.ts) };
+      if (!rec) continue;
+      const v: TimedValue = { value: row.feature_value, eventTimestamp: Number(row.ts) };
+      if (row.tiebreak) v.tiebreak = row.tiebreak;
+      rec[row.feature_name] = v;
     }
     return out;
   }

@@ -2,6 +2,7 @@
 import { withPostgresClient, type PostgresConfig } from "../db/postgres";
 import { errorMessage } from "../core/errors";
 import { canonicalJson, sha256Hex } from "../core/registry";
+import { TIEBREAK_CHARS } from "../core/keys";
 import type { Client } from "@neondatabase/serverless";
 
 /** One feature value of one message, ready to be written. */
@@ -37,8 +38,9 @@ export async function idempotencyKey(entityType: string, entityId: string, featu
 
 /**
  * One statement: append to feature_values (ON CONFLICT DO NOTHING on the idempotency key), upsert
- * feature_latest only where the incoming event time is newer (ties: the row already stored wins;
- * within the batch the first one wins), and count newly written rows against their
+ * feature_latest only where the incoming value is newer by event time, ties going to the greater
+ * tiebreak (the idempotency key's first 16 hex characters, compared in the "C" collation as every
+ * other tier and the training sets compare it), and count newly written rows against their
  * materialization run. Rows arrive as one jsonb array so values of any JSON shape bind safely.
  */
 const WRITE_SQL = `
@@ -50,6 +52,7 @@ with incoming as (
          nullif(r->'value', 'null'::jsonb) as feature_value,
          timestamptz 'epoch' + (r->>'ts')::bigint * interval '1 millisecond' as event_timestamp,
          r->>'key' as idempotency_key,
+         left(r->>'key', ${TIEBREAK_CHARS}) collate "C" as tiebreak,
          (r->>'run_id')::int as run_id
     from jsonb_array_elements($1::jsonb) as r
 ),
@@ -63,13 +66,15 @@ ins as (
   returning idempotency_key
 ),
 latest as (
-  insert into feature_latest as l (entity_type, entity_id, feature_name, feature_value, event_timestamp, ingested_at)
-  select distinct on (entity_type, entity_id, feature_name) entity_type, entity_id, feature_name, feature_value, event_timestamp, now()
+  insert into feature_latest as l (entity_type, entity_id, feature_name, feature_value, event_timestamp, ingested_at, tiebreak)
+  select distinct on (entity_type, entity_id, feature_name) entity_type, entity_id, feature_name, feature_value, event_timestamp, now(), tiebreak
     from incoming
-   order by entity_type, entity_id, feature_name, event_timestamp desc, ord
+   order by entity_type, entity_id, feature_name, event_timestamp desc, tiebreak desc, ord
   on conflict (entity_type, entity_id, feature_name) do update
-     set feature_value = excluded.feature_value, event_timestamp = excluded.event_timestamp, ingested_at = excluded.ingested_at
+     set feature_value = excluded.feature_value, event_timestamp = excluded.event_timestamp, ingested_at = excluded.ingested_at,
+         tiebreak = excluded.tiebreak
    where excluded.event_timestamp > l.event_timestamp
+      or (excluded.event_timestamp = l.event_timestamp and excluded.tiebreak collate "C" > l.tiebreak collate "C")
   returning 1
 ),
 runs as (

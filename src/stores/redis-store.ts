@@ -12,18 +12,39 @@ export interface RedisConfig {
 }
 
 /**
- * Writes a field only when its stored event time is older. KEYS[1] = hash; ARGV = field, encoded
- * value, field, encoded value ... Returns the fields that changed.
+ * Writes a field only when the incoming value is newer by event time, ties going to the greater
+ * tiebreak (src/core/keys.ts isNewer; compared byte by byte, not with the locale-dependent `<` on
+ * strings). KEYS[1] = hash; ARGV = field, encoded value, field, encoded value ... Returns the fields
+ * that changed.
  */
 export const CAS_SCRIPT = `
+local function parse(v)
+  local ts, tb = string.match(v, '^(%d+)%.?(%x*)|')
+  return tonumber(ts), tb or ''
+end
+local function greater(a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  for k = 1, n do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
 local changed = {}
 for i = 1, #ARGV, 2 do
   local field = ARGV[i]
   local incoming = ARGV[i + 1]
   local cur = redis.call('HGET', KEYS[1], field)
-  local newTs = tonumber(string.match(incoming, '^(%d+)|'))
-  local curTs = cur and tonumber(string.match(cur, '^(%d+)|')) or nil
-  if curTs == nil or newTs > curTs then
+  local newTs, newTb = parse(incoming)
+  local write = true
+  if cur then
+    local curTs, curTb = parse(cur)
+    if curTs ~= nil then
+      write = newTs > curTs or (newTs == curTs and greater(newTb, curTb))
+    end
+  end
+  if write then
     redis.call('HSET', KEYS[1], field, incoming)
     changed[#changed + 1] = field
   end

@@ -2,7 +2,8 @@
 import type { FeatureDefinition } from "../core/definitions";
 import { errorMessage } from "../core/errors";
 import type { ServedTier } from "../core/feature-request";
-import type { TimedValue } from "../core/keys";
+import { isNewer, type TimedValue } from "../core/keys";
+import type { FeatureWrite } from "../durable/entity-state";
 import { CircuitBreaker } from "./circuit-breaker";
 import { awaitShared } from "./shared-promise";
 import type { DurableObjectFeatureStore } from "./durable-object-store";
@@ -186,7 +187,7 @@ export class TieredFeatureStore {
     const consider = (i: number, def: FeatureDefinition, value: TimedValue | undefined, tier: ServedTier) => {
       if (!value) return false;
       const cur = best[i]!.get(def.name);
-      if (!cur?.value || value.eventTimestamp > cur.value.eventTimestamp) best[i]!.set(def.name, { value, tier });
+      if (isNewer(value, cur?.value)) best[i]!.set(def.name, { value, tier });
       return now - value.eventTimestamp <= opts.maxAgeMs(def);
     };
 
@@ -245,7 +246,7 @@ export class TieredFeatureStore {
     const now = this.now();
     lookups.forEach((lookup, i) => {
       const toKv: Record<string, TimedValue> = {};
-      const toDo: { name: string; value: unknown; eventTimestamp: number }[] = [];
+      const toDo: FeatureWrite[] = [];
       const toRedis: Record<string, TimedValue> = {};
       const toMemory: MemoryWrite[] = [];
       for (const def of lookup.features) {
@@ -261,7 +262,7 @@ export class TieredFeatureStore {
         toMemory.push({ name: def.name, value: f.value, ttlMs: Math.min(classTtl, remaining) });
         if (f.tier === "redis" || f.tier === "postgres") {
           if (def.computation_type === "batch") toKv[def.name] = f.value;
-          else toDo.push({ name: def.name, value: f.value.value, eventTimestamp: f.value.eventTimestamp });
+          else toDo.push({ name: def.name, value: f.value.value, eventTimestamp: f.value.eventTimestamp, tiebreak: f.value.tiebreak });
         }
         if (f.tier === "postgres") toRedis[def.name] = f.value;
       }

@@ -3,7 +3,9 @@
 // As-of rule, shared with the oracle in the tests: a row at time T sees, per feature, the
 // observation with the greatest event_timestamp <= T (inclusive) whose age T - event_timestamp
 // is <= ttl_seconds (inclusive, as serving's `now - ts <= maxAge`); ties on event_timestamp go
-// to the latest ingested_at, then the highest id. Each lookup is a descent of
+// to the greater tiebreak (the first 16 hex characters of the idempotency key, "C" collation), the
+// rule every online tier applies (src/core/keys.ts isNewer), so a training row sees the value
+// serving would have served; then the highest id. Each lookup is a descent of
 // feature_values_lookup_idx (entity_type, entity_id, feature_name, event_timestamp desc) bounded
 // on both sides, so its cost is one short index probe whatever the length of the history.
 //
@@ -11,10 +13,11 @@
 // (entity id, time) order and joined chunk by chunk into a result table, so consecutive probes
 // hit the same index and heap pages (about twice as fast as probing in spine order); (3) the
 // output is read back in spine order, chunk by chunk, joining the result tables by row id.
+import { TIEBREAK_CHARS } from "../core/keys";
 import type { StoredLookup } from "./plan";
 
-/** The deterministic tie-break: later event, then later arrival, then later insert. */
-export const AS_OF_ORDER = "fv.event_timestamp desc, fv.ingested_at desc, fv.id desc";
+/** The deterministic tie-break: later event, then the online tiers' tiebreak, then later insert. */
+export const AS_OF_ORDER = `fv.event_timestamp desc, left(fv.idempotency_key, ${TIEBREAK_CHARS}) collate "C" desc, fv.id desc`;
 
 /** A session-local base name, so concurrent builds on one connection never collide. */
 export function spineTableName(): string {

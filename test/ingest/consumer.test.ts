@@ -7,7 +7,9 @@ import worker, { queueRole } from "../../src/ingest/index";
 import { consumeIngestBatch, MAX_RETRIES, retryDelaySeconds, type IngestConsumerDeps } from "../../src/ingest/consumer";
 import { consumeDeadLetters } from "../../src/ingest/dead-letter-consumer";
 import type { IngestEnv } from "../../src/ingest/deps";
-import { PostgresFeatureWriter } from "../../src/stores/postgres-writer";
+import { idempotencyKey, PostgresFeatureWriter } from "../../src/stores/postgres-writer";
+import { decodeTimedValue, encodeTimedValue, isNewer, tiebreakOf } from "../../src/core/keys";
+import { AS_OF_ORDER } from "../../src/training/point-in-time-sql";
 import {
   applyTestRegistry,
   featureValueCount,
@@ -17,10 +19,12 @@ import {
   latestInPostgres,
   message,
   pgConfig,
+  plain,
   queued,
   recordingQueue,
   redisAvailable,
   redisOrSkip,
+  redisStore,
   sql,
   testDeps,
   uid,
@@ -88,9 +92,9 @@ describe("feature-ingest consumer: last-write-wins by event time", () => {
 
     const expected = { tst_plays_1h: { value: 10, eventTimestamp: t }, tst_affinity: { value: 0.9, eventTimestamp: t } };
     expect(await latestInPostgres("user", ref.entityId)).toEqual(expected);
-    expect(await inDurableObject(ref, ["tst_plays_1h", "tst_affinity"])).toEqual({ tst_plays_1h: expected.tst_plays_1h });
-    expect(await inKv(ref)).toEqual({ tst_affinity: expected.tst_affinity });
-    if (redisOrSkip("LWW in Redis")) expect(await inRedis(ref, ["tst_plays_1h", "tst_affinity"])).toEqual(expected);
+    expect(plain(await inDurableObject(ref, ["tst_plays_1h", "tst_affinity"]))).toEqual({ tst_plays_1h: expected.tst_plays_1h });
+    expect(plain(await inKv(ref))).toEqual({ tst_affinity: expected.tst_affinity });
+    if (redisOrSkip("LWW in Redis")) expect(plain(await inRedis(ref, ["tst_plays_1h", "tst_affinity"]))).toEqual(expected);
     // The time series keeps both events: point-in-time reads need the older one too.
     expect(await featureValueCount("user", ref.entityId)).toBe(4);
   });
@@ -139,11 +143,88 @@ describe("feature-ingest consumer: last-write-wins by event time", () => {
       const ref = { entityType: "user", entityId: id };
       const want = expected.get(id)!;
       expect(await latestInPostgres("user", id)).toEqual(want);
-      expect(await inDurableObject(ref, ["tst_plays_1h"])).toEqual({ tst_plays_1h: want.tst_plays_1h });
-      expect(await inKv(ref)).toEqual({ tst_affinity: want.tst_affinity });
-      if (redisOrSkip("shuffled LWW in Redis")) expect(await inRedis(ref, ["tst_plays_1h", "tst_affinity"])).toEqual(want);
+      expect(plain(await inDurableObject(ref, ["tst_plays_1h"]))).toEqual({ tst_plays_1h: want.tst_plays_1h });
+      expect(plain(await inKv(ref))).toEqual({ tst_affinity: want.tst_affinity });
+      if (redisOrSkip("shuffled LWW in Redis")) expect(plain(await inRedis(ref, ["tst_plays_1h", "tst_affinity"]))).toEqual(want);
       expect(await featureValueCount("user", id)).toBe(16);
     }
+  });
+});
+
+describe("feature-ingest consumer: equal event times", () => {
+  /** The tiebreak of a value as the consumer computes it (first 16 hex characters of its idempotency key). */
+  const tb = async (id: string, feature: string, ts: number, value: unknown) => tiebreakOf(await idempotencyKey("user", id, feature, ts, value));
+
+  async function expectEverywhere(id: string, ts: number, plays: number, affinity: number) {
+    const ref = { entityType: "user", entityId: id };
+    const want = {
+      tst_plays_1h: { value: plays, eventTimestamp: ts, tiebreak: await tb(id, "tst_plays_1h", ts, plays) },
+      tst_affinity: { value: affinity, eventTimestamp: ts, tiebreak: await tb(id, "tst_affinity", ts, affinity) },
+    };
+    expect(await latestInPostgres("user", id, true)).toEqual(want);
+    expect(await inDurableObject(ref, ["tst_plays_1h"])).toEqual({ tst_plays_1h: want.tst_plays_1h });
+    expect(await inKv(ref)).toEqual({ tst_affinity: want.tst_affinity });
+    if (redisOrSkip("equal event times in Redis")) expect(await inRedis(ref, ["tst_plays_1h", "tst_affinity"])).toEqual(want);
+    // A training set's as-of lookup at that time picks the same values (same tiebreak rule).
+    for (const [feature, v] of Object.entries(want)) {
+      const [row] = await sql<{ feature_value: unknown }>(
+        `select fv.feature_value from feature_values fv
+          where fv.entity_type = 'user' and fv.entity_id = $1 and fv.feature_name = $2 and fv.event_timestamp <= timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
+          order by ${AS_OF_ORDER} limit 1`,
+        [id, feature, ts],
+      );
+      expect(row?.feature_value, feature).toEqual(v.value);
+    }
+  }
+
+  it("settles two different values with the same event time on the same winner in every store, whatever their order", async () => {
+    const ts = Date.now() - 7 * MINUTE;
+    const a = { tst_plays_1h: 11, tst_affinity: 0.11 };
+    const b = { tst_plays_1h: 22, tst_affinity: 0.22 };
+    // Per feature the winner is the value with the greater tiebreak, and it depends on the entity id.
+    const winner = async (id: string) => ({
+      plays: (await tb(id, "tst_plays_1h", ts, a.tst_plays_1h)) > (await tb(id, "tst_plays_1h", ts, b.tst_plays_1h)) ? a.tst_plays_1h : b.tst_plays_1h,
+      affinity: (await tb(id, "tst_affinity", ts, a.tst_affinity)) > (await tb(id, "tst_affinity", ts, b.tst_affinity)) ? a.tst_affinity : b.tst_affinity,
+    });
+    const inOrder = uid("user_tie");
+    const reversed = uid("user_tie");
+    const together = uid("user_tie");
+    for (const m of [message({ id: inOrder }, ts, a), message({ id: inOrder }, ts, b), message({ id: reversed }, ts, b), message({ id: reversed }, ts, a)]) {
+      const result = await deliver("feature-ingest", [queued(m)]);
+      expect(result.explicitAcks).toHaveLength(1);
+    }
+    // Both in one batch (the consumer's per-entity coalescing and Postgres' DISTINCT ON decide), then redelivered.
+    const pair = [message({ id: together }, ts, b), message({ id: together }, ts, a)];
+    expect((await deliver("feature-ingest", pair.map((m) => queued(m)))).explicitAcks).toHaveLength(2);
+    expect((await deliver("feature-ingest", [queued(pair[1]!, 2), queued(pair[0]!, 2)])).explicitAcks).toHaveLength(2);
+
+    for (const id of [inOrder, reversed, together]) {
+      const w = await winner(id);
+      await expectEverywhere(id, ts, w.plays, w.affinity);
+    }
+  });
+
+  it("applies the tiebreak in Redis' compare-and-set, old-format values ranking lowest", async () => {
+    if (!redisOrSkip("tiebreak in the Redis script")) return;
+    const ref = { entityType: "user", entityId: uid("user_cas") };
+    const put = (value: number, tiebreak?: string) => redisStore().putIfNewer(ref, { f: { value, eventTimestamp: 5_000, tiebreak } });
+    expect(await put(1)).toEqual(["f"]);
+    expect(await put(2, "00")).toEqual(["f"]);
+    expect(await put(3, "0")).toEqual([]);
+    expect(await put(4)).toEqual([]);
+    expect(await put(5, "01")).toEqual(["f"]);
+    expect(await redisStore().putIfNewer(ref, { f: { value: 6, eventTimestamp: 4_999, tiebreak: "ff" } })).toEqual([]);
+    expect(await inRedis(ref, ["f"])).toEqual({ f: { value: 5, eventTimestamp: 5_000, tiebreak: "01" } });
+  });
+
+  it("orders an old-format value (no tiebreak) below any value with the same event time", () => {
+    const old = { value: 1, eventTimestamp: 5 };
+    const next = { value: 2, eventTimestamp: 5, tiebreak: "0000000000000000" };
+    expect(isNewer(next, old)).toBe(true);
+    expect(isNewer(old, next)).toBe(false);
+    expect(isNewer(old, { ...old })).toBe(false);
+    expect(decodeTimedValue(encodeTimedValue(next))).toEqual(next);
+    expect(decodeTimedValue("5|1")).toEqual(old);
   });
 });
 
@@ -296,7 +377,7 @@ describe("feature-ingest consumer: failures retry with backoff, then dead-letter
         tst_plays_1h: { value: i + 1, eventTimestamp: t + i },
         tst_affinity: { value: (i + 1) / 10, eventTimestamp: t + i },
       });
-      expect(await inKv({ entityType: "user", entityId: id })).toEqual({ tst_affinity: { value: (i + 1) / 10, eventTimestamp: t + i } });
+      expect(plain(await inKv({ entityType: "user", entityId: id }))).toEqual({ tst_affinity: { value: (i + 1) / 10, eventTimestamp: t + i } });
     }
   });
 
@@ -311,14 +392,14 @@ describe("feature-ingest consumer: failures retry with backoff, then dead-letter
     expect(summary.errors.redis).toBe(1);
     const want = { tst_plays_1h: { value: 42, eventTimestamp: m.event_timestamp } };
     expect(await latestInPostgres("user", m.entity_id)).toEqual(want);
-    expect(await inDurableObject(ref, ["tst_plays_1h"])).toEqual(want);
+    expect(plain(await inDurableObject(ref, ["tst_plays_1h"]))).toEqual(want);
 
     if (!redisOrSkip("Redis filled by the retry")) return;
     expect(await inRedis(ref, ["tst_plays_1h"])).toEqual({});
     const retry = queued(m, 2);
     const again = await consumeWith(testDeps().consumer, [retry]);
     expect(again.result.explicitAcks).toEqual([retry.id]);
-    expect(await inRedis(ref, ["tst_plays_1h"])).toEqual(want);
+    expect(plain(await inRedis(ref, ["tst_plays_1h"]))).toEqual(want);
     expect(await featureValueCount("user", m.entity_id)).toBe(1);
   });
 

@@ -12,6 +12,7 @@ import {
   INGEST_ONLY_KEY,
   inKv,
   inRedis,
+  plain,
   latestInPostgres,
   pgConfig,
   recordingQueue,
@@ -106,8 +107,8 @@ describe("POST /admin/materialize", () => {
     expect(await latestInPostgres("user", ids[6]!)).toEqual({ tst_affinity: { value: null, eventTimestamp: at } });
     expect(await latestInPostgres("user", ids[5]!)).toEqual({});
     const ref = { entityType: "user", entityId: ids[4]! };
-    expect(await inKv(ref)).toEqual({ tst_affinity: { value: 0.5, eventTimestamp: at } });
-    if (redisOrSkip("materialized value in Redis")) expect(await inRedis(ref, ["tst_affinity"])).toEqual({ tst_affinity: { value: 0.5, eventTimestamp: at } });
+    expect(plain(await inKv(ref))).toEqual({ tst_affinity: { value: 0.5, eventTimestamp: at } });
+    if (redisOrSkip("materialized value in Redis")) expect(plain(await inRedis(ref, ["tst_affinity"]))).toEqual({ tst_affinity: { value: 0.5, eventTimestamp: at } });
     const rejects = await sql<{ n: number }>(
       "select coalesce(sum(rejected), 0)::int as n from ingest_rejects where feature_name = 'tst_affinity' and rule = 'max_value' and source = 'materialization'",
     );

@@ -143,13 +143,21 @@ export function queued<T>(body: T, attempts = 1): { id: string; timestamp: Date;
 
 // ------------------------------------------------------------------ reading every store
 
-export async function latestInPostgres(entityType: string, entityId: string): Promise<Record<string, TimedValue>> {
-  const rows = await sql<{ feature_name: string; feature_value: unknown; ts: string }>(
-    `select feature_name, feature_value, (extract(epoch from event_timestamp) * 1000)::bigint::text as ts
+/** feature_latest of one entity; `withTiebreak` adds each value's tiebreak (the others tiers return theirs always). */
+export async function latestInPostgres(entityType: string, entityId: string, withTiebreak = false): Promise<Record<string, TimedValue>> {
+  const rows = await sql<{ feature_name: string; feature_value: unknown; ts: string; tiebreak: string }>(
+    `select feature_name, feature_value, (extract(epoch from event_timestamp) * 1000)::bigint::text as ts, tiebreak
        from feature_latest where entity_type = $1 and entity_id = $2`,
     [entityType, entityId],
   );
-  return Object.fromEntries(rows.map((r) => [r.feature_name, { value: r.feature_value, eventTimestamp: Number(r.ts) }]));
+  return Object.fromEntries(
+    rows.map((r) => [r.feature_name, { value: r.feature_value, eventTimestamp: Number(r.ts), ...(withTiebreak ? { tiebreak: r.tiebreak } : {}) }]),
+  );
+}
+
+/** Value and event time only: for assertions about which value won, not about its tiebreak. */
+export function plain(values: Record<string, TimedValue>): Record<string, { value: unknown; eventTimestamp: number }> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v.value, eventTimestamp: v.eventTimestamp }]));
 }
 
 export async function featureValueCount(entityType: string, entityId: string): Promise<number> {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../scripts/migrate";
 import { EntityType, FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import { FeatureStoreError } from "../../src/core/errors";
+import { tiebreakOf } from "../../src/core/keys";
 import { CompiledRegistry } from "../../src/core/registry";
 import { runTransform } from "../../src/core/transforms";
 import {
@@ -151,7 +152,7 @@ function generateHistory(rng: Rng, users: string[], tracks: string[], firstId: n
         const ingestedAt = rng.chance(0.25) ? T0 + 3_600_000 : ts + rng.int(0, 900_000);
         out.push({ entityType: d.entity_type, entityId, feature: d.name, value: randomValue(rng, d.name), ts, ingestedAt });
       }
-      // A guaranteed exact tie: same event time and same arrival time, told apart only by id.
+      // A guaranteed exact tie: same event time and same arrival time, told apart by the tiebreak.
       if (n > 0 && rng.chance(0.5)) {
         const copy = out[out.length - 1]!;
         out.push({ ...copy, value: randomValue(rng, d.name) });
@@ -186,14 +187,21 @@ async function insertHistory(client: pg.Client, history: Obs[]): Promise<void> {
 
 // ---------------------------------------------------------------- the oracle
 
-/** Brute force over the whole history: latest at-or-before, within max age (inclusive), tie-break ingested_at then id. */
+/** The tiebreak of an observation: insertHistory stores idempotency_key = 'k' || id. */
+const tiebreak = (o: Obs) => tiebreakOf(`k${o.id}`);
+
+/**
+ * Brute force over the whole history: latest at-or-before, within max age (inclusive); ties go to
+ * the greater tiebreak (the idempotency key's first 16 characters, here "k<id>", compared by code
+ * unit as every online tier does), then the higher id. Arrival time (ingested_at) plays no part.
+ */
 function oracleLookup(history: readonly Obs[], entityType: string, entityId: string | undefined, feature: FeatureDefinition, rowTs: number): Obs | undefined {
   if (entityId === undefined) return undefined;
   let best: Obs | undefined;
   for (const o of history) {
     if (o.entityType !== entityType || o.entityId !== entityId || o.feature !== feature.name) continue;
     if (o.ts > rowTs || rowTs - o.ts > feature.ttl_seconds * 1000) continue;
-    if (!best || o.ts > best.ts || (o.ts === best.ts && (o.ingestedAt > best.ingestedAt || (o.ingestedAt === best.ingestedAt && o.id > best.id)))) best = o;
+    if (!best || o.ts > best.ts || (o.ts === best.ts && (tiebreak(o) > tiebreak(best) || (tiebreak(o) === tiebreak(best) && o.id > best.id)))) best = o;
   }
   return best;
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "feature_latest" ADD COLUMN "tiebreak" text DEFAULT '' NOT NULL;
