@@ -10,7 +10,7 @@ import { benchRegistry, featureNames, Universe, VECTORS, type VectorName } from 
 import { HttpClient } from "./lib/http";
 import { loadDurableObjects, loadKv, loadPostgres, loadRedis, type LoadEntity } from "./lib/load";
 import { checkTargets, writeReport, type BenchReport, type MachineInfo } from "./lib/report";
-import { BenchSetupError, startStack, type BenchStack } from "./lib/stack";
+import { BenchSetupError, servingVars, startStack, type BenchStack } from "./lib/stack";
 import { CpuSampler } from "./lib/cpu-sampler";
 import { failed, type ScenarioResult } from "./lib/stats";
 import { updateReadme } from "./lib/readme";
@@ -344,6 +344,7 @@ async function main(): Promise<number> {
         freshness: cfg.freshness,
         training: cfg.training,
         runtime: "Miniflare 5 = plain workerd, one process, one isolate per Worker; unsafeDirectSockets (no wrangler dev proxy)",
+        serving_vars: servingVars(),
         client: "Node node:http keep-alive agent in the bench process; latency = send → last byte (open model: from the scheduled send time when the send was > 2 ms late)",
         miniflare_state: stack.stateOnTmpfs ? "tmpfs (/dev/shm)" : "disk (os.tmpdir())",
         postgres_notes: "feature_latest bulk-loaded with its indexes rebuilt afterwards, analyzed, autovacuum off for it (bench database only)",

@@ -206,7 +206,8 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     try {
       workers = await startLocalWorkers(
         [
-          { configPath: "wrangler.toml", port: ports.serving, bindings },
+          // BENCH_SERVING_VARS='{"KV_WRITE_BACK":"off"}': extra vars for the serving Worker, for diagnosis.
+          { configPath: "wrangler.toml", port: ports.serving, bindings: { ...bindings, ...servingVars() } },
           { configPath: "wrangler.ingest.toml", port: ports.ingest, bindings },
           { configPath: "bench/wrangler.bare.toml", port: ports.bare, bindings: {} },
           { configPath: "bench/wrangler.loader.toml", port: ports.loader, bindings: {} },
@@ -276,4 +277,19 @@ export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promi
   } finally {
     r.close();
   }
+}
+
+/** Extra serving-Worker vars from BENCH_SERVING_VARS (a JSON object of strings); a diagnosis knob, reported in the results. */
+export function servingVars(): Record<string, string> {
+  const raw = process.env.BENCH_SERVING_VARS;
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new BenchSetupError(`BENCH_SERVING_VARS is not JSON: ${raw}`);
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === "string"))
+    throw new BenchSetupError(`BENCH_SERVING_VARS must be a JSON object of strings, e.g. {"KV_WRITE_BACK":"off"}`);
+  return parsed as Record<string, string>;
 }

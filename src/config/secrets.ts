@@ -12,6 +12,8 @@ export interface WorkerSecrets {
   L0_MAX_VALUES?: string;
   /** L0 bound in estimated megabytes (serving; default MEMORY_MAX_BYTES). */
   L0_MAX_MB?: string;
+  /** "off" stops the serving Worker writing Redis/Postgres hits back to KV (default on). */
+  KV_WRITE_BACK?: string;
 }
 
 /**
@@ -24,5 +26,16 @@ export function positiveIntVar(env: Record<string, unknown>, name: string, fallb
   const n = Number(raw);
   if (Number.isInteger(n) && n > 0) return n;
   console.error(`${name}=${JSON.stringify(raw)} is not a positive integer; using the default ${fallback}`);
+  return fallback;
+}
+
+/** An on/off var ("on"/"off", "true"/"false", "1"/"0"), or `fallback` when unset; anything else is reported and ignored. */
+export function onOffVar(env: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const v = String(raw).trim().toLowerCase();
+  if (["on", "true", "1"].includes(v)) return true;
+  if (["off", "false", "0"].includes(v)) return false;
+  console.error(`${name}=${JSON.stringify(raw)} is not on/off; using the default ${fallback ? "on" : "off"}`);
   return fallback;
 }

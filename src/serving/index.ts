@@ -5,7 +5,7 @@ import { KvFeatureStore } from "../stores/kv-store";
 import { registryStoreFor } from "../stores/registry-store";
 import { TieredFeatureStore } from "../stores/tiered-feature-store";
 import { buildTiers, postgresConfigFrom, type TierEnv } from "../stores/tiers";
-import { positiveIntVar, type WorkerSecrets } from "../config/secrets";
+import { onOffVar, positiveIntVar, type WorkerSecrets } from "../config/secrets";
 import { MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
 import { perIsolate } from "../config/per-isolate";
 import { createServingApp, type ServingContext } from "./app";
@@ -33,6 +33,7 @@ export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
     },
     memory,
   );
+  store.kvWriteBack = onOffVar(vars, "KV_WRITE_BACK", true);
   const postgresConfig = postgresConfigFrom(tierEnv);
   const registryStore = registryStoreFor(tiers.registryKv, postgresConfig);
   const deps: ServingContext = {

@@ -94,6 +94,13 @@ export class TieredFeatureStore {
   private readonly inflight = new Map<string, Flight>();
   private readonly kvLastWrite = new Map<string, number>();
 
+  /**
+   * Write values served by Redis or Postgres back to KV (DESIGN: a lower-tier hit fills the tiers
+   * above). KV_WRITE_BACK=off turns it off: each write-back is a billed KV write, and materialization
+   * and ingest keep KV filled anyway; L0 and the Durable Object and Redis write-backs are unaffected.
+   */
+  kvWriteBack = true;
+
   constructor(
     private readonly backends: TierBackends,
     memory?: MemoryCache,
@@ -269,7 +276,7 @@ export class TieredFeatureStore {
       this.memory.setMany(lookup.entityType, lookup.entityId, toMemory);
       const { kv, durableObject, redis } = this.backends;
       const kvKey = entityKey(lookup);
-      if (kv && Object.keys(toKv).length && now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS) {
+      if (kv && this.kvWriteBack && Object.keys(toKv).length && now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS) {
         this.kvLastWrite.set(kvKey, now);
         if (this.kvLastWrite.size > 10_000) this.kvLastWrite.clear();
         opts.waitUntil(kv.merge(lookup, toKv).catch((e: unknown) => console.warn(`kv write-back failed: ${errorMessage(e)}`)));
