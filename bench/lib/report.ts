@@ -52,6 +52,7 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
           target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1",
           measured:
             `p95 ${fmt(mixed!.p95_ms)} ms, L0+L1 ${pct(mixed!.tiers?.l0_l1)}, ${mixed!.errors} errors in ${mixed!.requests} requests` +
+            depthNote(mixed!) +
             (mixed!.cpu?.by_command?.workerd !== undefined ? `; workerd (every Worker and the KV/DO simulators) used ${fmt(mixed!.cpu.by_command.workerd)} cores meanwhile` : ""),
           met: mixed!.p95_ms! < 10 && (mixed!.tiers?.l0_l1 ?? 0) >= 0.9 && mixed!.errors <= mixed!.requests * 0.001,
         }
@@ -96,6 +97,18 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
       : { target: "freshness p95 < 2 s (stream features)", measured: fr?.skipped ?? fr?.failed ?? "not run", met: null },
   );
   return out;
+}
+
+/** mixed-zipf's p95 split by the deepest tier each request needed (extra.latency_by_deepest_tier). */
+function depthNote(mixed: ScenarioResult): string {
+  type Depth = { requests: number; p95_ms: number | null };
+  const d = mixed.extra?.latency_by_deepest_tier as { l0_l1?: Depth; l2_or_below?: Depth } | undefined;
+  if (!d?.l0_l1 || !d.l2_or_below) return "";
+  const share = (n: number) => `${((n * 100) / Math.max(1, d.l0_l1!.requests + d.l2_or_below!.requests)).toFixed(1)}%`;
+  return (
+    `; requests answered wholly from L0/L1 (${share(d.l0_l1.requests)}) p95 ${fmt(d.l0_l1.p95_ms)} ms, ` +
+    `requests that fell through to Redis or Postgres (${share(d.l2_or_below.requests)}) p95 ${fmt(d.l2_or_below.p95_ms)} ms`
+  );
 }
 
 /** The runtime floors under batch-100, and the same batch over in-memory KV, from the same run. */

@@ -1,6 +1,6 @@
 // L0 cache: per-entity entries, per-value expiry, LRU by entity, value and byte bounds.
 import { describe, expect, it } from "vitest";
-import { positiveIntVar } from "../../src/config/secrets";
+import { onOffVar, positiveIntVar } from "../../src/config/secrets";
 import { MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache } from "../../src/stores/memory-cache";
 
 const v = (value: unknown, eventTimestamp = 1_000) => ({ value, eventTimestamp });
@@ -125,6 +125,24 @@ describe("L0 bounds from vars (L0_MAX_VALUES, L0_MAX_MB)", () => {
       for (const bad of ["-1", "0", "1.5", "lots"]) expect(positiveIntVar({ L0_MAX_MB: bad }, "L0_MAX_MB", 36)).toBe(36);
       expect(errors).toHaveLength(4);
       expect(errors[0]).toContain('L0_MAX_MB="-1" is not a positive integer');
+    } finally {
+      console.error = original;
+    }
+  });
+});
+
+describe("on/off vars (KV_WRITE_BACK)", () => {
+  it("reads on/off, true/false, 1/0 in any case, falls back when unset, reports anything else", () => {
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (msg: string) => errors.push(msg);
+    try {
+      for (const v of ["off", "OFF", "false", "0", " Off "]) expect(onOffVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", true)).toBe(false);
+      for (const v of ["on", "true", "1", "TRUE"]) expect(onOffVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", false)).toBe(true);
+      expect(onOffVar({}, "KV_WRITE_BACK", true)).toBe(true);
+      expect(errors).toEqual([]);
+      expect(onOffVar({ KV_WRITE_BACK: "nope" }, "KV_WRITE_BACK", true)).toBe(true);
+      expect(errors).toEqual(['KV_WRITE_BACK="nope" is not on/off; using the default on']);
     } finally {
       console.error = original;
     }

@@ -13,7 +13,7 @@ import { PostgresFeatureStore } from "../../src/stores/postgres-store";
 import { RedisFeatureStore } from "../../src/stores/redis-store";
 import { TieredFeatureStore, type TierBackends } from "../../src/stores/tiered-feature-store";
 import type { Tiers } from "../../src/stores/tiers";
-import { INGEST_ONLY_KEY, API_KEY, get, post, publishRegistry, putLatest, redisAvailable, registry, uniqueId } from "./support";
+import { INGEST_ONLY_KEY, API_KEY, eventually, get, post, publishRegistry, putLatest, redisAvailable, redisStore, registry, uniqueId } from "./support";
 
 const HOUR = 3_600_000;
 const control = (what: string) => fetch(`${inject("faultControlUrl")}/${what}`, { method: "POST" });
@@ -125,6 +125,36 @@ describe("a tier that goes down degrades latency, not answers", () => {
     const res = await call({ entity_id: uniqueId("user_"), feature_names: ["skip_rate_7d"] });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ error: { code: "unavailable" } });
+  });
+});
+
+describe("KV_WRITE_BACK", () => {
+  it("off: a Postgres hit fills memory and Redis but writes nothing to KV; on (default) it writes the KV row", async () => {
+    const backends = {
+      kv: new KvFeatureStore(env.FEATURES_KV),
+      redis: redisAvailable() ? redisStore() : undefined,
+      postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }),
+    };
+    const ts = Date.now() - HOUR;
+    for (const writeBack of [false, true]) {
+      const user = uniqueId("user_kvwb_");
+      await putLatest("user", user, "skip_rate_7d", 0.5, ts);
+      const { store, call } = appOver(backends);
+      expect(store.kvWriteBack).toBe(true);
+      store.kvWriteBack = writeBack;
+      const body = (await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse;
+      expect(body.metadata?.skip_rate_7d?.tier).toBe("postgres");
+      // The write-backs of one read are issued together: once Redis has it (or after a pause without Redis), KV's would be there too.
+      if (backends.redis) {
+        await eventually(async () => ((await backends.redis!.getMany([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]))[0]?.skip_rate_7d ? true : undefined));
+      }
+      const row = async () => env.FEATURES_KV.get<Record<string, unknown>>(`row:user:${user}`, "json");
+      if (writeBack) expect(await eventually(async () => (await row()) ?? undefined)).toMatchObject({ skip_rate_7d: [ts, 0.5] });
+      else {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await row()).toBeNull();
+      }
+    }
   });
 });
 
