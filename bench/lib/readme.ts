@@ -30,6 +30,13 @@ another); \`batch-100-memory-kv\` is the same request through the same serving c
 held in the isolate, i.e. what our code costs without the simulator. mixed-zipf's p99 comes from
 write-backs to KV serializing with reads in that same simulator object. l0-hit against bare-hono is
 the price of the read path itself (auth, validation, registry, one L0 lookup per entity, metadata).
+mixed-zipf met its target on the faster VM of the first full run (p95 6.06 ms, 08:22, before the
+per-entity L0; old and new code gave the same p95 in an A/B quick run on the slower VM) and meets it
+in \`--quick\`, but misses on the slower VM of the later runs: there requests answered wholly from L0/L1
+are as slow at p95 as the ones that fall through to Redis, so the time goes to stalls of the one
+workerd thread (every Worker plus the KV, Durable Object and Queue simulators), not to a tier; turning
+KV write-backs off (\`BENCH_SERVING_VARS='{"KV_WRITE_BACK":"off"}'\`) took its p95 from 58.9 to 23.7 ms,
+and the rest is not yet explained.
 How to profile a scenario (\`--profile\`) and what profiling found: \`bench/README.md\`.
 `;
 }
