@@ -112,12 +112,21 @@ describe("MemoryCache", () => {
   });
 });
 
+/** Runs `fn` with console.error captured, handing it the messages logged so far. */
+function withErrors(fn: (errors: string[]) => void): void {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (msg: string) => errors.push(msg);
+  try {
+    fn(errors);
+  } finally {
+    console.error = original;
+  }
+}
+
 describe("L0 bounds from vars (L0_MAX_VALUES, L0_MAX_MB)", () => {
   it("takes positive integers, falls back on unset, and reports malformed values instead of failing", () => {
-    const errors: string[] = [];
-    const original = console.error;
-    console.error = (msg: string) => errors.push(msg);
-    try {
+    withErrors((errors) => {
       expect(positiveIntVar({ L0_MAX_VALUES: "5000" }, "L0_MAX_VALUES", 7)).toBe(5000);
       expect(positiveIntVar({}, "L0_MAX_VALUES", 7)).toBe(7);
       expect(positiveIntVar({ L0_MAX_VALUES: "" }, "L0_MAX_VALUES", 7)).toBe(7);
@@ -125,26 +134,19 @@ describe("L0 bounds from vars (L0_MAX_VALUES, L0_MAX_MB)", () => {
       for (const bad of ["-1", "0", "1.5", "lots"]) expect(positiveIntVar({ L0_MAX_MB: bad }, "L0_MAX_MB", 36)).toBe(36);
       expect(errors).toHaveLength(4);
       expect(errors[0]).toContain('L0_MAX_MB="-1" is not a positive integer');
-    } finally {
-      console.error = original;
-    }
+    });
   });
 });
 
 describe("on/off vars (KV_WRITE_BACK)", () => {
   it("reads on/off, true/false, 1/0 in any case, falls back when unset, reports anything else", () => {
-    const errors: string[] = [];
-    const original = console.error;
-    console.error = (msg: string) => errors.push(msg);
-    try {
+    withErrors((errors) => {
       for (const v of ["off", "OFF", "false", "0", " Off "]) expect(onOffVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", true)).toBe(false);
       for (const v of ["on", "true", "1", "TRUE"]) expect(onOffVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", false)).toBe(true);
       expect(onOffVar({}, "KV_WRITE_BACK", true)).toBe(true);
       expect(errors).toEqual([]);
       expect(onOffVar({ KV_WRITE_BACK: "nope" }, "KV_WRITE_BACK", true)).toBe(true);
       expect(errors).toEqual(['KV_WRITE_BACK="nope" is not on/off; using the default on']);
-    } finally {
-      console.error = original;
-    }
+    });
   });
 });
