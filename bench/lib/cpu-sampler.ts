@@ -54,6 +54,19 @@ export interface CpuUse {
    * Queue simulators on one JavaScript thread, so near 1.0 it is the bottleneck whatever our code does.
    */
   by_command?: Record<string, number>;
+  /** Cores' worth of CPU the hypervisor gave to other guests while we wanted it (/proc/stat steal). */
+  steal_cores?: number;
+}
+
+/** Total steal ticks of all CPUs (the 8th value of /proc/stat's "cpu" line), or undefined off Linux. */
+function stealTicks(): number | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+    const v = Number(line.trim().split(/\s+/)[8]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class CpuSampler {
@@ -63,6 +76,7 @@ export class CpuSampler {
   private benchTicks = 0;
   private otherTicks = 0;
   private byCommand = new Map<string, number>();
+  private stealAtStart: number | undefined;
   private elapsedMs = 0;
   private readonly available = process.platform === "linux";
 
@@ -72,6 +86,7 @@ export class CpuSampler {
     this.lastAt = Date.now();
     this.benchTicks = this.otherTicks = this.elapsedMs = 0;
     this.byCommand.clear();
+    this.stealAtStart = stealTicks();
     this.timer = setInterval(() => this.sample(), SAMPLE_MS);
     this.timer.unref();
   }
@@ -93,6 +108,7 @@ export class CpuSampler {
       other_cores: round(this.otherTicks / 100 / seconds),
       cores: os.cpus().length,
       by_command: byCommand,
+      ...(this.stealAtStart !== undefined && stealTicks() !== undefined ? { steal_cores: round((stealTicks()! - this.stealAtStart) / 100 / seconds) } : {}),
     };
   }
 

@@ -53,7 +53,8 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
           measured:
             `p95 ${fmt(mixed!.p95_ms)} ms, L0+L1 ${pct(mixed!.tiers?.l0_l1)}, ${mixed!.errors} errors in ${mixed!.requests} requests` +
             depthNote(mixed!) +
-            (mixed!.cpu?.by_command?.workerd !== undefined ? `; workerd (every Worker and the KV/DO simulators) used ${fmt(mixed!.cpu.by_command.workerd)} cores meanwhile` : ""),
+            (mixed!.cpu?.by_command?.workerd !== undefined ? `; workerd (every Worker and the KV/DO simulators) used ${fmt(mixed!.cpu.by_command.workerd)} cores meanwhile` : "") +
+            (mixed!.cpu?.steal_cores !== undefined ? `, CPU steal ${fmt(mixed!.cpu.steal_cores)} cores` : ""),
           met: mixed!.p95_ms! < 10 && (mixed!.tiers?.l0_l1 ?? 0) >= 0.9 && mixed!.errors <= mixed!.requests * 0.001,
         }
       : { target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1", measured: mixed?.skipped ?? mixed?.failed ?? "not run", met: null },
