@@ -30,6 +30,11 @@ export function isNewer(a: TimedValue, b: TimedValue | undefined): boolean {
   return (a.tiebreak ?? "") > (b.tiebreak ?? "");
 }
 
+/** In-memory map key of an entity (L0, single flight, per-request grouping); never stored. */
+export function entityMapKey(entityType: string, entityId: string): string {
+  return `${entityType}\u0000${entityId}`;
+}
+
 /** Redis hash per entity; fields are feature names. The prefix isolates environments and tests. */
 export function redisEntityKey(prefix: string, entityType: string, entityId: string): string {
   return `${prefix}fs:${entityType}:${entityId}`;

@@ -7,7 +7,7 @@ import {
   type DeadLetterSource,
 } from "../core/ingest-message";
 import { describeZodIssues, errorMessage } from "../core/errors";
-import { isNewer, tiebreakOf, type TimedValue } from "../core/keys";
+import { entityMapKey, isNewer, tiebreakOf, type TimedValue } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
 import type { FeatureWrite } from "../durable/entity-state";
 import type { DurableObjectFeatureStore } from "../stores/durable-object-store";
@@ -188,7 +188,7 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
   const entities = new Map<string, { ref: EntityRef; messages: number[]; values: Map<string, ResolvedWrite & { eventTimestamp: number; tiebreak: string }> }>();
   items.forEach((item, i) => {
     if (failures.has(i)) return;
-    const key = `${item.body.entity_type}\u0000${item.body.entity_id}`;
+    const key = entityMapKey(item.body.entity_type, item.body.entity_id);
     let entity = entities.get(key);
     if (!entity) {
       entity = { ref: { entityType: item.body.entity_type, entityId: item.body.entity_id }, messages: [], values: new Map() };

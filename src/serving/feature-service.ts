@@ -1,6 +1,7 @@
 // Assembles feature vectors: resolves names, reads stored features through the tiers, runs transforms, applies policies.
 import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
+import { entityMapKey } from "../core/keys";
 import type { FeatureMetadata, FeatureRequest, FeatureResponse, FeatureStatus, ServedTier } from "../core/feature-request";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
@@ -29,9 +30,6 @@ interface PlannedRequest {
   req: FeatureRequest;
   features: PlannedFeature[];
 }
-
-const entityKey = (type: string, id: string) => `${type}\u0000${id}`;
-
 
 /** Resolve every name up front: unknown names are a 404 that lists each of them. */
 export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<string>): Map<string, FeatureDefinition> {
@@ -99,7 +97,7 @@ export class FeatureService {
     const need = (type: string, id: string, def: FeatureDefinition) => {
       let l = last;
       if (!l || l.entityId !== id || l.entityType !== type) {
-        const key = entityKey(type, id);
+        const key = entityMapKey(type, id);
         l = lookups.get(key);
         if (!l) lookups.set(key, (l = { entityType: type, entityId: id, features: [], has: new Set() }));
         last = l;
@@ -128,7 +126,7 @@ export class FeatureService {
     const maxAgeMs = (def: FeatureDefinition) => Math.min(def.ttl_seconds * 1000, tightest);
     const found = await this.store.read(lookupList, { maxAgeMs, waitUntil: opts.waitUntil });
     const byEntity = new Map<string, Map<string, Found>>();
-    lookupList.forEach((l, i) => byEntity.set(entityKey(l.entityType, l.entityId), found[i]!));
+    lookupList.forEach((l, i) => byEntity.set(entityMapKey(l.entityType, l.entityId), found[i]!));
 
     if (lookupList.length && found.every((m) => [...m.values()].every((f) => f.unavailable))) {
       throw new FeatureStoreError("unavailable", "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out");
@@ -153,10 +151,7 @@ export class FeatureService {
     let lastType: string | undefined;
     let lastId: string | undefined;
     let lastFound: Map<string, Found> | undefined;
-    let present = 0;
-    let notFound = 0;
-    let outsideMaxAge = 0;
-    let defaulted = 0;
+    const tally: Record<FeatureStatus, number> = { PRESENT: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0, DEFAULTED: 0 };
     for (const f of p.features) {
       let value: unknown = null;
       let status: FeatureStatus;
@@ -166,7 +161,7 @@ export class FeatureService {
         const inputs: Record<string, unknown> = {};
         for (const input of registry.storedInputsOf(f.def)) {
           const id = input.entity_type === f.def.entity_type ? f.entityId : entityIdFor(p, input.entity_type);
-          const got = id === undefined ? undefined : byEntity.get(entityKey(input.entity_type, id))?.get(input.name);
+          const got = id === undefined ? undefined : byEntity.get(entityMapKey(input.entity_type, id))?.get(input.name);
           if (got?.value && now - got.value.eventTimestamp <= input.ttl_seconds * 1000) inputs[input.name] = got.value.value;
         }
         value = computeOnDemand(f.def, p.req.context ?? {}, inputs, now);
@@ -177,7 +172,7 @@ export class FeatureService {
         if (f.def.entity_type !== lastType || f.entityId !== lastId) {
           lastType = f.def.entity_type;
           lastId = f.entityId;
-          lastFound = byEntity.get(entityKey(lastType, lastId!));
+          lastFound = byEntity.get(entityMapKey(lastType, lastId!));
         }
         const got = lastFound?.get(f.def.name);
         const maxAge = Math.min(f.def.ttl_seconds * 1000, p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY);
@@ -200,10 +195,7 @@ export class FeatureService {
         } else if (f.def.null_policy === "reject") rejected.push(f.ref);
       }
       features[f.ref] = value;
-      if (status === "PRESENT") present++;
-      else if (status === "DEFAULTED") defaulted++;
-      else if (status === "NOT_FOUND") notFound++;
-      else outsideMaxAge++;
+      tally[status]++;
       if (eventTs !== null && eventTs !== isoOf) {
         isoOf = eventTs;
         iso = new Date(eventTs).toISOString();
@@ -215,12 +207,7 @@ export class FeatureService {
         tier,
       };
     }
-    if (statuses && !rejected.length) {
-      statuses.PRESENT = (statuses.PRESENT ?? 0) + present;
-      statuses.NOT_FOUND = (statuses.NOT_FOUND ?? 0) + notFound;
-      statuses.OUTSIDE_MAX_AGE = (statuses.OUTSIDE_MAX_AGE ?? 0) + outsideMaxAge;
-      statuses.DEFAULTED = (statuses.DEFAULTED ?? 0) + defaulted;
-    }
+    if (statuses && !rejected.length) for (const [s, n] of Object.entries(tally)) statuses[s] = (statuses[s] ?? 0) + n;
     if (rejected.length) {
       return {
         entity_id: p.req.entity_id,
@@ -245,7 +232,6 @@ function entityIdFor(p: PlannedRequest, type: string): string | undefined {
   const primary = p.features.find((f) => f.def.entity_type === type && f.entityId !== undefined);
   return primary?.entityId ?? p.req.entities?.[type as keyof NonNullable<FeatureRequest["entities"]>];
 }
-
 
 function computeOnDemand(def: FeatureDefinition, context: Record<string, unknown>, features: Record<string, unknown>, now: number): unknown {
   try {

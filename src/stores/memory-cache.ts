@@ -5,7 +5,7 @@
 // 50-feature hit is one Map lookup plus 50 lookups in a small per-entity map, and a 100-entity batch
 // writes back 100 entries instead of 5,000. Keyed per value, the cache was most of the CPU of a
 // 100 × 50 batch (5,000 key strings built and hashed, 5,000 inserts and evictions per request).
-import type { TimedValue } from "../core/keys";
+import { entityMapKey, type TimedValue } from "../core/keys";
 
 /**
  * Bound on cached feature values (summed over entities): 4,000 vectors of 50 features, about 36 MB of
@@ -75,13 +75,9 @@ export class MemoryCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  static entityKey(entityType: string, entityId: string): string {
-    return `${entityType}\u0000${entityId}`;
-  }
-
   /** The entity's cached values (possibly expired: check each slot with `fresh`), or undefined. */
   entity(entityType: string, entityId: string, now: number = this.now()): MemoryEntity | undefined {
-    const key = MemoryCache.entityKey(entityType, entityId);
+    const key = entityMapKey(entityType, entityId);
     const e = this.map.get(key);
     if (e && now - e.touchedAt >= MEMORY_LRU_TOUCH_INTERVAL_MS) {
       // Re-insert to mark as recently used (Map keeps insertion order).
@@ -117,7 +113,7 @@ export class MemoryCache {
   setMany(entityType: string, entityId: string, writes: readonly MemoryWrite[]): void {
     if (writes.length === 0) return;
     const now = this.now();
-    const key = MemoryCache.entityKey(entityType, entityId);
+    const key = entityMapKey(entityType, entityId);
     let e = this.map.get(key);
     if (!e) {
       e = { slots: new Map(), bytes: ENTITY_OVERHEAD_BYTES + key.length * 2, touchedAt: now };

@@ -1,6 +1,6 @@
 // Source of truth: feature_latest reads for the backfill tier, and the health probe.
 import { withPostgresClient, type PostgresConfig } from "../db/postgres";
-import type { TimedValue } from "../core/keys";
+import { entityMapKey, type TimedValue } from "../core/keys";
 import type { EntityRef } from "./redis-store";
 
 export interface RegistryVersionSummary {
@@ -61,11 +61,11 @@ export class PostgresFeatureStore {
     const index = new Map<string, Record<string, TimedValue>>();
     const out = refs.map((ref) => {
       const rec: Record<string, TimedValue> = {};
-      index.set(`${ref.entityType}\u0000${ref.entityId}`, rec);
+      index.set(entityMapKey(ref.entityType, ref.entityId), rec);
       return rec;
     });
     for (const row of rows) {
-      const rec = index.get(`${row.entity_type}\u0000${row.entity_id}`);
+      const rec = index.get(entityMapKey(row.entity_type, row.entity_id));
       if (!rec) continue;
       const v: TimedValue = { value: row.feature_value, eventTimestamp: Number(row.ts) };
       if (row.tiebreak) v.tiebreak = row.tiebreak;

@@ -2,7 +2,7 @@
 import type { FeatureDefinition } from "../core/definitions";
 import { errorMessage } from "../core/errors";
 import type { ServedTier } from "../core/feature-request";
-import { isNewer, type TimedValue } from "../core/keys";
+import { entityMapKey, isNewer, type TimedValue } from "../core/keys";
 import type { FeatureWrite } from "../durable/entity-state";
 import { CircuitBreaker } from "./circuit-breaker";
 import { awaitShared } from "./shared-promise";
@@ -72,7 +72,7 @@ function flightCovers(flight: Flight, wanted: readonly FeatureDefinition[]): boo
   return true;
 }
 
-const entityKey = (r: EntityRef) => `${r.entityType}\u0000${r.entityId}`;
+const entityKey = (r: EntityRef) => entityMapKey(r.entityType, r.entityId);
 
 export class TieredFeatureStore {
   readonly memory: MemoryCache;
