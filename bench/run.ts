@@ -242,6 +242,8 @@ async function main(): Promise<number> {
     const baselines: ScenarioResult[] = [];
     const scenarios: ScenarioResult[] = [];
     const only = args.only ? new Set(args.only.split(",").map((s) => s.trim())) : undefined;
+    /** Each scenario's wall-clock window, for the GC pauses that fall in it (placed once every line is in). */
+    const windows: { result: ScenarioResult; from: number; to: number }[] = [];
     const run = async (name: string, into: ScenarioResult[], fn: () => Promise<ScenarioResult>) => {
       if (interrupted || (only && !only.has(name) && !(name === "bare-hono" && only.has("l0-hit")))) return;
       const t = Date.now();
@@ -263,6 +265,7 @@ async function main(): Promise<number> {
       }
       const cpu = sampler.stop();
       if (cpu) result.cpu = cpu;
+      windows.push({ result, from: t, to: Date.now() });
       into.push(result);
       const busy = cpu && cpu.other_cores >= BUSY_OTHER_CORES ? ` — other processes used ${cpu.other_cores} cores meanwhile` : "";
       const what = result.skipped
@@ -320,6 +323,12 @@ async function main(): Promise<number> {
     await run("training-set", scenarios, () => trainingSet(ctx));
 
     if (interrupted) return 130;
+    if (stack.gcTrace.size) {
+      for (const w of windows) w.result.gc = stack.gcTrace.summarize(w.from, w.to);
+      // l0-hit and the bulk-get floor ran inside bare-hono's and kv-get-floor's windows.
+      if (l0 && baselines[0]?.gc) l0.gc = baselines[0].gc;
+      if (floors[1] && floors[0]?.gc) floors[1].gc = floors[0].gc;
+    }
     const finishedAt = new Date();
     const report: BenchReport = {
       started_at: startedAt.toISOString(),

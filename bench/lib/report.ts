@@ -1,6 +1,7 @@
 // The run's report: JSON (bench/results/<timestamp>.json) and a Markdown table beside it, with ratios
 // to the baselines and the design's targets checked.
 import { writeFileSync } from "node:fs";
+import { GC_STALL_MS } from "./gc-trace";
 import type { ScenarioResult } from "./stats";
 
 export interface MachineInfo {
@@ -54,7 +55,8 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
             `p95 ${fmt(mixed!.p95_ms)} ms, L0+L1 ${pct(mixed!.tiers?.l0_l1)}, ${mixed!.errors} errors in ${mixed!.requests} requests` +
             depthNote(mixed!) +
             (mixed!.cpu?.by_command?.workerd !== undefined ? `; workerd (every Worker and the KV/DO simulators) used ${fmt(mixed!.cpu.by_command.workerd)} cores meanwhile` : "") +
-            (mixed!.cpu?.steal_cores !== undefined ? `, CPU steal ${fmt(mixed!.cpu.steal_cores)} cores` : ""),
+            (mixed!.cpu?.steal_cores !== undefined ? `, CPU steal ${fmt(mixed!.cpu.steal_cores)} cores` : "") +
+            gcNote(mixed!),
           met: mixed!.p95_ms! < 10 && (mixed!.tiers?.l0_l1 ?? 0) >= 0.9 && mixed!.errors <= mixed!.requests * 0.001,
         }
       : { target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1", measured: mixed?.skipped ?? mixed?.failed ?? "not run", met: null },
@@ -75,7 +77,7 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
     ok(b100)
       ? {
           target: "batch-100 p99 < 25 ms",
-          measured: `p99 ${fmt(b100!.p99_ms)} ms, p50 ${fmt(b100!.p50_ms)} ms${floorNote(report)}`,
+          measured: `p99 ${fmt(b100!.p99_ms)} ms, p50 ${fmt(b100!.p50_ms)} ms${floorNote(report)}${gcNote(b100!)}`,
           met: b100!.p99_ms! < 25,
         }
       : { target: "batch-100 p99 < 25 ms", measured: b100?.skipped ?? b100?.failed ?? "not run", met: null },
@@ -112,6 +114,23 @@ function depthNote(mixed: ScenarioResult): string {
   );
 }
 
+/**
+ * V8 GC pauses on the workerd thread during the scenario. For an open-model scenario, the requests
+ * that arrived during a pause of GC_STALL_MS or more waited behind it: their share, set against
+ * 1% and 5%, says whether the p99 or the p95 sits in GC stalls rather than in a tier.
+ */
+function gcNote(s: ScenarioResult): string {
+  const gc = s.gc;
+  if (!gc || gc.collections === 0) return "";
+  let note = `; V8 GC on the workerd thread (all isolates): ${gc.mark_compacts} full collections, ${gc.stalls} pauses ≥ ${GC_STALL_MS} ms totalling ${fmt(gc.stall_total_ms, 0)} ms, longest ${fmt(gc.pause_max_ms, 0)} ms (${gc.longest})`;
+  const rate = s.extra?.achieved_rate as number | undefined;
+  if (rate && s.requests) {
+    const share = Math.min(1, ((gc.stall_total_ms / 1000) * rate) / s.requests);
+    note += `; requests that arrived during those pauses ≈ ${pct(share)} of all`;
+  }
+  return note;
+}
+
 /** The runtime floors under batch-100, and the same batch over in-memory KV, from the same run. */
 function floorNote(report: Pick<BenchReport, "baselines" | "scenarios">): string {
   const kv = find(report, "kv-bulk-get-100-floor");
@@ -139,6 +158,11 @@ function otherCpu(s: ScenarioResult): string {
   return s.cpu.other_cores >= BUSY_OTHER_CORES ? `⚠ ${s.cpu.other_cores.toFixed(2)}` : s.cpu.other_cores.toFixed(2);
 }
 
+function gcCell(s: ScenarioResult): string {
+  if (!s.gc) return "";
+  return s.gc.stalls ? `${s.gc.stalls} (longest ${s.gc.pause_max_ms.toFixed(0)} ms)` : "0";
+}
+
 function statusCell(s: ScenarioResult): string {
   if (s.skipped) return `skipped: ${s.skipped}`;
   if (s.failed) return `failed: ${s.failed}`;
@@ -159,13 +183,13 @@ export function renderMarkdown(report: BenchReport): string {
         ? ` Serving Worker vars (BENCH_SERVING_VARS): ${JSON.stringify(report.config.serving_vars)}.`
         : ""),
     "",
-    "| scenario | p50 ms | p95 ms | p99 ms | rps | errors | p50 vs bare | p99 vs bare | served by (share of values) | other CPU |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    "| scenario | p50 ms | p95 ms | p99 ms | rps | errors | p50 vs bare | p99 vs bare | served by (share of values) | other CPU | GC stalls |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
   );
   for (const s of [...report.baselines, ...report.scenarios]) {
     const status = statusCell(s);
     if (status) {
-      lines.push(`| ${s.name} | – | – | – | – | ${s.errors} | – | – | ${status} | |`);
+      lines.push(`| ${s.name} | – | – | – | – | ${s.errors} | – | – | ${status} | | |`);
       continue;
     }
     const vsBare = s.name === "redis-hmget" || s.name === "ingest" || s.name === "freshness" || s.name === "training-set" ? "–" : ratio(s, bare, "p50_ms");
@@ -178,12 +202,13 @@ export function renderMarkdown(report: BenchReport): string {
     if (s.name === "mixed-zipf") served += `; L0+L1 ${pct(s.tiers?.l0_l1)}; ${s.extra?.achieved_rate}/${s.extra?.target_rate} req/s achieved`;
     if (s.name === "training-set") served = s.notes ?? "";
     const rps = s.rps === null ? "–" : s.rps.toFixed(s.rps >= 100 ? 0 : 1);
-    lines.push(`| ${s.name} | ${fmt(s.p50_ms)} | ${fmt(s.p95_ms)} | ${fmt(s.p99_ms)} | ${rps} | ${s.errors} | ${vsBare} | ${vsBare99} | ${served} | ${otherCpu(s)} |`);
+    lines.push(`| ${s.name} | ${fmt(s.p50_ms)} | ${fmt(s.p95_ms)} | ${fmt(s.p99_ms)} | ${rps} | ${s.errors} | ${vsBare} | ${vsBare99} | ${served} | ${otherCpu(s)} | ${gcCell(s)} |`);
   }
   lines.push(
     "",
     "Latencies are client-side (Node, keep-alive) in ms; \"vs bare\" divides by the bare Hono Worker on the same workerd in the same run. " +
-      "\"other CPU\" is cores used by processes outside the bench (its Workers, Postgres and Redis count as the bench) while the scenario ran; ⚠ marks ≥ 0.25.",
+      "\"other CPU\" is cores used by processes outside the bench (its Workers, Postgres and Redis count as the bench) while the scenario ran; ⚠ marks ≥ 0.25. " +
+      `"GC stalls" is V8 garbage-collection pauses of ${GC_STALL_MS} ms or more on the workerd thread (any isolate) while the scenario ran (count, longest), from workerd's --trace-gc.`,
     "",
     "| target | measured | met |",
     "|---|---|---|",

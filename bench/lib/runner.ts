@@ -1,5 +1,6 @@
 // Load shapes: sequential (one in flight), closed-loop saturation, and an open model at a fixed
 // arrival rate whose latency counts from the scheduled send time (no coordinated omission).
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HttpClient, msSince, nowNs, type HttpResult } from "./http";
 
@@ -73,6 +74,47 @@ export interface OpenLoopOutcome extends RunOutcome {
   /** Worst and mean lag of the sends behind the timetable (ms): high means the client itself fell behind. */
   maxSendLagMs: number;
   meanSendLagMs: number;
+  /** The load generator's own stalls: a response that lands during one is timestamped late. */
+  clientStalls: ClientStalls;
+}
+
+export interface ClientStalls {
+  /** Node event-loop delay over the run (ms): how late the client's own callbacks ran. */
+  loop_delay_p99_ms: number;
+  loop_delay_max_ms: number;
+  /** Node garbage-collection pauses of the client process over the run. */
+  gc_pauses: number;
+  gc_pause_total_ms: number;
+  gc_pause_max_ms: number;
+}
+
+/** Event-loop delay and GC pauses of this (client) process between start() and the returned stop(). */
+export function watchClientStalls(): () => ClientStalls {
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  let gcPauses = 0;
+  let gcTotal = 0;
+  let gcMax = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcPauses++;
+      gcTotal += e.duration;
+      gcMax = Math.max(gcMax, e.duration);
+    }
+  });
+  gc.observe({ entryTypes: ["gc"] });
+  return () => {
+    loop.disable();
+    gc.disconnect();
+    const r = (n: number) => Math.round(n * 100) / 100;
+    return {
+      loop_delay_p99_ms: r(loop.percentile(99) / 1e6),
+      loop_delay_max_ms: r(loop.max / 1e6),
+      gc_pauses: gcPauses,
+      gc_pause_total_ms: r(gcTotal),
+      gc_pause_max_ms: r(gcMax),
+    };
+  };
 }
 
 /**
@@ -95,6 +137,7 @@ export async function openLoop(
   let maxSendLagMs = 0;
   let sendLagSumMs = 0;
   const byRequest = new Float64Array(total).fill(Number.NaN);
+  const stopWatch = watchClientStalls();
   const start = nowNs() + 5_000_000n;
   for (let i = 0; i < total; i++) {
     const due = start + BigInt(i) * intervalNs;
@@ -123,5 +166,14 @@ export async function openLoop(
   }
   await Promise.all(pending);
   out.elapsedMs = msSince(start);
-  return { ...out, scheduled: total, achievedRate: (out.latencies.length / out.elapsedMs) * 1000, byRequest, maxSendLagMs, meanSendLagMs: sendLagSumMs / Math.max(1, total) };
+  const stalls = stopWatch();
+  return {
+    ...out,
+    scheduled: total,
+    achievedRate: (out.latencies.length / out.elapsedMs) * 1000,
+    byRequest,
+    maxSendLagMs,
+    meanSendLagMs: sendLagSumMs / Math.max(1, total),
+    clientStalls: stalls,
+  };
 }

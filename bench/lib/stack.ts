@@ -11,6 +11,7 @@ import { isTcpReachable, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from "../../dev/s
 import { migrateDatabase, redact } from "../../scripts/migrate";
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../../src/core/keys";
 import type { RegistrySnapshot } from "../../src/core/registry";
+import { GcTrace, withGcTraceFlags } from "./gc-trace";
 import { freePort } from "./ports";
 import { RespClient } from "./resp";
 import { PROJECT_ROOT, startLocalWorkers, type LocalWorkers } from "../../dev/local-workers";
@@ -45,6 +46,8 @@ export interface BenchStack {
   logPath: string;
   /** Worker log lines by level (warnings and errors hint at tier failures). */
   logCounts: Record<string, number>;
+  /** workerd's --trace-gc lines (they also go to the log file, but are not counted in logCounts). */
+  gcTrace: GcTrace;
   close(): Promise<void>;
 }
 
@@ -199,6 +202,9 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     const log: WriteStream = createWriteStream(opts.logPath);
     cleanups.push({ what: "close the worker log", fn: () => new Promise<void>((resolve) => log.end(resolve)) });
     const logCounts: Record<string, number> = {};
+    const gcTrace = new GcTrace();
+    // Miniflare hands MINIFLARE_WORKERD_V8_FLAGS to workerd: --trace-gc only prints, it changes no GC behaviour.
+    process.env.MINIFLARE_WORKERD_V8_FLAGS = withGcTraceFlags(process.env.MINIFLARE_WORKERD_V8_FLAGS);
 
     opts.step("bundling 5 Workers with wrangler deploy --dry-run (serving, ingest, bare Hono, loader, serving over in-memory KV)");
     const ports = { serving: await freePort(), ingest: await freePort(), bare: await freePort(), loader: await freePort(), memoryKv: await freePort() };
@@ -218,7 +224,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
           stateDir: state.dir,
           inspectorPort: process.env.BENCH_INSPECTOR_PORT ? Number(process.env.BENCH_INSPECTOR_PORT) : undefined,
           onLog: (level, message) => {
-            logCounts[level] = (logCounts[level] ?? 0) + 1;
+            if (!gcTrace.add(message)) logCounts[level] = (logCounts[level] ?? 0) + 1;
             log.write(`${new Date().toISOString()} ${level} ${message}\n`);
           },
         },
@@ -255,6 +261,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
       stateOnTmpfs: state.tmpfs,
       logPath: opts.logPath,
       logCounts,
+      gcTrace,
       close: closeAll,
     };
   } catch (err) {

@@ -9,6 +9,7 @@ export interface TierShares {
 }
 
 import type { CpuUse } from "./cpu-sampler";
+import type { GcSummary } from "./gc-trace";
 
 export interface ScenarioResult {
   name: string;
@@ -27,6 +28,8 @@ export interface ScenarioResult {
   notes?: string;
   /** CPU use on the machine while it ran: the bench's own versus other processes'. */
   cpu?: CpuUse;
+  /** V8 GC pauses on the workerd thread while it ran (all isolates; from --trace-gc). */
+  gc?: GcSummary;
 }
 
 export function percentile(sorted: readonly number[], p: number): number | null {

@@ -216,6 +216,7 @@ export async function mixedZipf(ctx: BenchContext): Promise<ScenarioResult> {
       ),
       send_lag_mean_ms: round(out.meanSendLagMs),
       send_lag_max_ms: round(out.maxSendLagMs),
+      client_stalls: out.clientStalls,
     };
     result.notes = `open model, ${mixed.ratePerSecond}/s for ${mixed.seconds} s after ${mixed.warmupSeconds} s warm-up; a send later than ${TIMER_SLACK_MS} ms is timed from its schedule`;
     return result;
