@@ -29,13 +29,19 @@ export function positiveIntVar(env: Record<string, unknown>, name: string, fallb
   return fallback;
 }
 
-/** An on/off var ("on"/"off", "true"/"false", "1"/"0"), or `fallback` when unset; anything else is reported and ignored. */
-export function onOffVar(env: Record<string, unknown>, name: string, fallback: boolean): boolean {
+/**
+ * A var with a fixed set of values (case-insensitive; `aliases` maps extra spellings such as
+ * "true" → "on"), or `fallback` when unset; anything else is reported and ignored.
+ */
+export function choiceVar<T extends string>(env: Record<string, unknown>, name: string, choices: readonly T[], fallback: T, aliases: Record<string, T> = {}): T {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const v = String(raw).trim().toLowerCase();
-  if (["on", "true", "1"].includes(v)) return true;
-  if (["off", "false", "0"].includes(v)) return false;
-  console.error(`${name}=${JSON.stringify(raw)} is not on/off; using the default ${fallback ? "on" : "off"}`);
+  const hit = choices.find((c) => c === v) ?? aliases[v];
+  if (hit) return hit;
+  console.error(`${name}=${JSON.stringify(raw)} is not one of ${choices.join(", ")}; using the default ${fallback}`);
   return fallback;
 }
+
+/** "true"/"1" and "false"/"0" for a var whose values include on and off. */
+export const ON_OFF_ALIASES = { true: "on", "1": "on", false: "off", "0": "off" } as const;

@@ -3,10 +3,10 @@ import { parseApiKeys } from "../core/auth";
 import { DurableObjectFeatureStore } from "../stores/durable-object-store";
 import { KvFeatureStore } from "../stores/kv-store";
 import { registryStoreFor } from "../stores/registry-store";
-import { TieredFeatureStore } from "../stores/tiered-feature-store";
+import { KV_WRITE_BACK_MODES, TieredFeatureStore } from "../stores/tiered-feature-store";
 import { buildTiers, postgresConfigFrom, type TierEnv } from "../stores/tiers";
-import { onOffVar, positiveIntVar, type WorkerSecrets } from "../config/secrets";
-import { MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
+import { choiceVar, ON_OFF_ALIASES, positiveIntVar, type WorkerSecrets } from "../config/secrets";
+import { L0_ADMISSIONS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
 import { perIsolate } from "../config/per-isolate";
 import { createServingApp, type ServingContext } from "./app";
 import { FeatureService } from "./feature-service";
@@ -23,6 +23,8 @@ export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
   const memory = new MemoryCache(
     positiveIntVar(vars, "L0_MAX_VALUES", MEMORY_MAX_ENTRIES),
     positiveIntVar(vars, "L0_MAX_MB", MEMORY_MAX_BYTES / (1024 * 1024)) * 1024 * 1024,
+    Date.now,
+    choiceVar(vars, "L0_ADMISSION", L0_ADMISSIONS, "repeat"),
   );
   const store = new TieredFeatureStore(
     {
@@ -33,7 +35,7 @@ export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
     },
     memory,
   );
-  store.kvWriteBack = onOffVar(vars, "KV_WRITE_BACK", true);
+  store.kvWriteBack = choiceVar(vars, "KV_WRITE_BACK", KV_WRITE_BACK_MODES, "repeat", ON_OFF_ALIASES);
   const postgresConfig = postgresConfigFrom(tierEnv);
   const registryStore = registryStoreFor(tiers.registryKv, postgresConfig);
   const deps: ServingContext = {

@@ -54,6 +54,8 @@ export class ServingMetrics {
     lines.push(`feature_memory_cache_entities ${mem.entities}`);
     help("feature_memory_cache_bytes", "gauge", "L0 estimated bytes.");
     lines.push(`feature_memory_cache_bytes ${mem.bytes}`);
+    help("feature_memory_cache_declined_total", "counter", "New entities a full L0 turned away on first sight (L0_ADMISSION=repeat).");
+    lines.push(`feature_memory_cache_declined_total ${mem.declined}`);
     help("feature_tier_circuit_open", "gauge", "1 when a tier's circuit breaker is open.");
     for (const [tier, b] of Object.entries(store.breakers)) lines.push(`feature_tier_circuit_open{tier="${tier}"} ${b.state === "open" ? 1 : 0}`);
     help("feature_registry_info", "gauge", "Registry version loaded by this isolate.");

@@ -5,6 +5,7 @@ import type { ServedTier } from "../core/feature-request";
 import { entityMapKey, isNewer, type TimedValue } from "../core/keys";
 import type { FeatureWrite } from "../durable/entity-state";
 import { CircuitBreaker } from "./circuit-breaker";
+import { Doorkeeper } from "./doorkeeper";
 import { awaitShared } from "./shared-promise";
 import type { DurableObjectFeatureStore } from "./durable-object-store";
 import type { KvFeatureStore } from "./kv-store";
@@ -21,6 +22,9 @@ export const TIER_DEADLINE_MS = { kv: 150, durable_object: 250, redis: 300, post
 export const FLIGHT_JOIN_TIMEOUT_MS = TIER_DEADLINE_MS.kv + TIER_DEADLINE_MS.durable_object + TIER_DEADLINE_MS.redis + TIER_DEADLINE_MS.postgres;
 /** KV allows one write per second per key; write-backs to the same row are spaced at least this far apart. */
 export const KV_WRITE_BACK_INTERVAL_MS = 1_000;
+
+export const KV_WRITE_BACK_MODES = ["repeat", "on", "off"] as const;
+export type KvWriteBack = (typeof KV_WRITE_BACK_MODES)[number];
 
 export interface Lookup extends EntityRef {
   /** Stored (batch or stream) features to read for this entity. */
@@ -96,10 +100,13 @@ export class TieredFeatureStore {
 
   /**
    * Write values served by Redis or Postgres back to KV (DESIGN: a lower-tier hit fills the tiers
-   * above). KV_WRITE_BACK=off turns it off: each write-back is a billed KV write, and materialization
-   * and ingest keep KV filled anyway; L0 and the Durable Object and Redis write-backs are unaffected.
+   * above). Each write-back is a billed KV write (10× a read) that a long tail mostly never reads
+   * again, and materialization and ingest keep KV filled anyway. `repeat` (default): only for an
+   * entity this isolate had to fetch below KV before, within the doorkeeper's window. `on`: every
+   * time. `off`: never. L0 and the Durable Object and Redis write-backs are unaffected.
    */
-  kvWriteBack = true;
+  kvWriteBack: KvWriteBack = "repeat";
+  private readonly kvDoorkeeper = new Doorkeeper();
 
   constructor(
     private readonly backends: TierBackends,
@@ -276,7 +283,13 @@ export class TieredFeatureStore {
       this.memory.setMany(lookup.entityType, lookup.entityId, toMemory);
       const { kv, durableObject, redis } = this.backends;
       const kvKey = entityKey(lookup);
-      if (kv && this.kvWriteBack && Object.keys(toKv).length && now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS) {
+      if (
+        kv &&
+        this.kvWriteBack !== "off" &&
+        Object.keys(toKv).length &&
+        now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS &&
+        (this.kvWriteBack === "on" || this.kvDoorkeeper.seenBefore(kvKey))
+      ) {
         this.kvLastWrite.set(kvKey, now);
         if (this.kvLastWrite.size > 10_000) this.kvLastWrite.clear();
         opts.waitUntil(kv.merge(lookup, toKv).catch((e: unknown) => console.warn(`kv write-back failed: ${errorMessage(e)}`)));

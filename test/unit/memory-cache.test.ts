@@ -1,13 +1,15 @@
-// L0 cache: per-entity entries, per-value expiry, LRU by entity, value and byte bounds.
+// L0 cache: per-entity entries, per-value expiry, LRU by entity, value and byte bounds, admission.
 import { describe, expect, it } from "vitest";
-import { onOffVar, positiveIntVar } from "../../src/config/secrets";
-import { MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache } from "../../src/stores/memory-cache";
+import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../../src/config/secrets";
+import { Doorkeeper } from "../../src/stores/doorkeeper";
+import { MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache, type L0Admission } from "../../src/stores/memory-cache";
 
 const v = (value: unknown, eventTimestamp = 1_000) => ({ value, eventTimestamp });
 
-function clockedCache(maxValues = 100, maxBytes = 1024 * 1024) {
+/** A cache on a test clock; plain LRU unless `admission` says otherwise (admission has its own tests). */
+function clockedCache(maxValues = 100, maxBytes = 1024 * 1024, admission: L0Admission = "always") {
   const clock = { now: 10_000 };
-  const cache = new MemoryCache(maxValues, maxBytes, () => clock.now);
+  const cache = new MemoryCache(maxValues, maxBytes, () => clock.now, admission);
   return { cache, clock };
 }
 
@@ -112,6 +114,97 @@ describe("MemoryCache", () => {
   });
 });
 
+describe("MemoryCache admission (repeat: TinyLFU's doorkeeper)", () => {
+  const three = (cache: MemoryCache, id: string) => cache.setMany("user", id, ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })));
+
+  it("takes every entity while there is room, and a new one into a full cache only on its second try", () => {
+    const { cache, clock } = clockedCache(6, 1024 * 1024, "repeat");
+    three(cache, "u1");
+    three(cache, "u2");
+    expect(cache.stats()).toMatchObject({ entities: 2, declined: 0 });
+    // Full: u3's first try is turned away and evicts nothing.
+    three(cache, "u3");
+    expect(cache.get("user", "u3", "a", clock.now)).toEqual({ hit: false });
+    expect(cache.get("user", "u1", "a", clock.now)).toMatchObject({ hit: true });
+    expect(cache.get("user", "u2", "a", clock.now)).toMatchObject({ hit: true });
+    expect(cache.stats()).toMatchObject({ entities: 2, declined: 1 });
+    // Its second try gets in, evicting the least recently used entity (u1, not touched since).
+    clock.now += MEMORY_LRU_TOUCH_INTERVAL_MS;
+    expect(cache.get("user", "u2", "a", clock.now)).toMatchObject({ hit: true });
+    three(cache, "u3");
+    expect(cache.get("user", "u3", "a", clock.now)).toMatchObject({ hit: true });
+    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: false });
+    expect(cache.stats()).toMatchObject({ entities: 2, entries: 6, declined: 1 });
+  });
+
+  it("always updates an entity already cached, full or not", () => {
+    const { cache, clock } = clockedCache(3, 1024 * 1024, "repeat");
+    three(cache, "u1");
+    cache.set("user", "u1", "a", v(9, 2_000), 60_000);
+    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(9, 2_000) });
+    expect(cache.stats().declined).toBe(0);
+  });
+
+  it("under `always` a full cache takes every new entity (plain LRU)", () => {
+    const { cache, clock } = clockedCache(6, 1024 * 1024, "always");
+    for (const id of ["u1", "u2", "u3"]) three(cache, id);
+    expect(cache.get("user", "u3", "a", clock.now)).toMatchObject({ hit: true });
+    expect(cache.stats()).toMatchObject({ entities: 2, declined: 0 });
+  });
+
+  it("keeps the hot head of a Zipf stream and inserts far less than LRU", () => {
+    // 200 entities' room over 50,000 entities, Zipf(1.0): the one-hit wonders of the tail stay out.
+    const run = (admission: L0Admission) => {
+      const { cache, clock } = clockedCache(200 * 3, 1024 * 1024 * 64, admission);
+      let seed = 7;
+      const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const harmonic = Array.from({ length: 50_000 }, (_, i) => 1 / (i + 1)).reduce((a, b) => a + b, 0);
+      const zipf = () => {
+        let u = rand() * harmonic;
+        for (let r = 1; ; r++) if ((u -= 1 / r) <= 0 || r === 50_000) return r;
+      };
+      let hits = 0;
+      let inserts = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const id = `e${zipf()}`;
+        clock.now += 1;
+        if (cache.get("user", id, "a", clock.now).hit) hits++;
+        else {
+          three(cache, id);
+          if (cache.entity("user", id, clock.now)) inserts++;
+        }
+      }
+      return { hits, inserts };
+    };
+    const lru = run("always");
+    const door = run("repeat");
+    expect(door.hits).toBeGreaterThanOrEqual(lru.hits);
+    expect(door.inserts * 2).toBeLessThan(lru.inserts);
+  });
+});
+
+describe("Doorkeeper", () => {
+  it("says no on first sight and yes after, and forgets everything after its window", () => {
+    const d = new Doorkeeper(100, 1 << 12);
+    expect(d.seenBefore("user\u0000u1")).toBe(false);
+    expect(d.seenBefore("user\u0000u1")).toBe(true);
+    expect(d.seenBefore("track\u0000u1")).toBe(false);
+    for (let i = 0; i < 98; i++) d.seenBefore(`filler${i}`);
+    // The 100th new key cleared the filter.
+    expect(d.seenBefore("user\u0000u1")).toBe(false);
+  });
+
+  it("gives few false 'seen before' for a full window at the default size", () => {
+    let falsePositives = 0;
+    // Default bits, a window's worth of keys recorded (a long window so that probing does not clear it).
+    const probe = new Doorkeeper(1_000_000);
+    for (let i = 0; i < 9_999; i++) probe.seenBefore(`user\u0000seen_${i}`);
+    for (let i = 0; i < 5_000; i++) if (probe.seenBefore(`user\u0000never_${i}`)) falsePositives++;
+    expect(falsePositives / 5_000).toBeLessThan(0.03);
+    expect(() => new Doorkeeper(10, 1000)).toThrow(/power of two/);
+  });
+});
+
 /** Runs `fn` with console.error captured, handing it the messages logged so far. */
 function withErrors(fn: (errors: string[]) => void): void {
   const errors: string[] = [];
@@ -138,15 +231,23 @@ describe("L0 bounds from vars (L0_MAX_VALUES, L0_MAX_MB)", () => {
   });
 });
 
-describe("on/off vars (KV_WRITE_BACK)", () => {
-  it("reads on/off, true/false, 1/0 in any case, falls back when unset, reports anything else", () => {
+describe("choice vars (KV_WRITE_BACK, L0_ADMISSION)", () => {
+  const modes = ["repeat", "on", "off"] as const;
+  it("reads the choices and on/off spellings in any case, falls back when unset, reports anything else", () => {
     withErrors((errors) => {
-      for (const v of ["off", "OFF", "false", "0", " Off "]) expect(onOffVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", true)).toBe(false);
-      for (const v of ["on", "true", "1", "TRUE"]) expect(onOffVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", false)).toBe(true);
-      expect(onOffVar({}, "KV_WRITE_BACK", true)).toBe(true);
+      for (const v of ["off", "OFF", "false", "0", " Off "]) expect(choiceVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("off");
+      for (const v of ["on", "true", "1", "TRUE"]) expect(choiceVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("on");
+      expect(choiceVar({ KV_WRITE_BACK: "Repeat" }, "KV_WRITE_BACK", modes, "off", ON_OFF_ALIASES)).toBe("repeat");
+      expect(choiceVar({}, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("repeat");
+      expect(choiceVar({ L0_ADMISSION: "always" }, "L0_ADMISSION", ["repeat", "always"], "repeat")).toBe("always");
       expect(errors).toEqual([]);
-      expect(onOffVar({ KV_WRITE_BACK: "nope" }, "KV_WRITE_BACK", true)).toBe(true);
-      expect(errors).toEqual(['KV_WRITE_BACK="nope" is not on/off; using the default on']);
+      expect(choiceVar({ KV_WRITE_BACK: "nope" }, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("repeat");
+      // Without aliases, "true" is not a choice.
+      expect(choiceVar({ L0_ADMISSION: "true" }, "L0_ADMISSION", ["repeat", "always"], "repeat")).toBe("repeat");
+      expect(errors).toEqual([
+        'KV_WRITE_BACK="nope" is not one of repeat, on, off; using the default repeat',
+        'L0_ADMISSION="true" is not one of repeat, always; using the default repeat',
+      ]);
     });
   });
 });

@@ -97,6 +97,8 @@ describe("a tier that goes down degrades latency, not answers", () => {
     await putLatest("track", track, "energy", 0.7, ts);
     await putLatest("track", track, "valence", 0.2, ts);
     const { call, store } = appOver(faultyBackends());
+    // This read is what fills KV here: write back on the first fetch (the default waits for a second).
+    store.kvWriteBack = "on";
     const warm = (await (await call({ entity_id: track, feature_names: ["energy", "valence"], include_metadata: true })).json()) as FeatureResponse;
     expect(warm.metadata?.energy?.tier).toBe("postgres");
     // Let the KV write-back land, then take Postgres away.
@@ -129,7 +131,7 @@ describe("a tier that goes down degrades latency, not answers", () => {
 });
 
 describe("KV_WRITE_BACK", () => {
-  it("off: a Postgres hit fills memory and Redis but writes nothing to KV; on (default) it writes the KV row", async () => {
+  it("off: a Postgres hit fills memory and Redis but writes nothing to KV; on: it writes the KV row", async () => {
     const backends = {
       kv: new KvFeatureStore(env.FEATURES_KV),
       redis: redisAvailable() ? redisStore() : undefined,
@@ -140,8 +142,8 @@ describe("KV_WRITE_BACK", () => {
       const user = uniqueId("user_kvwb_");
       await putLatest("user", user, "skip_rate_7d", 0.5, ts);
       const { store, call } = appOver(backends);
-      expect(store.kvWriteBack).toBe(true);
-      store.kvWriteBack = writeBack;
+      expect(store.kvWriteBack).toBe("repeat");
+      store.kvWriteBack = writeBack ? "on" : "off";
       const body = (await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse;
       expect(body.metadata?.skip_rate_7d?.tier).toBe("postgres");
       // The write-backs of one read are issued together: once Redis has it (or after a pause without Redis), KV's would be there too.
@@ -155,6 +157,35 @@ describe("KV_WRITE_BACK", () => {
         expect(await row()).toBeNull();
       }
     }
+  });
+});
+
+describe("KV_WRITE_BACK=repeat (default)", () => {
+  it("writes the KV row only for an entity this isolate had to fetch below KV before", async () => {
+    const backends = {
+      kv: new KvFeatureStore(env.FEATURES_KV),
+      postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }),
+    };
+    const ts = Date.now() - HOUR;
+    const user = uniqueId("user_kvrep_");
+    await putLatest("user", user, "skip_rate_7d", 0.25, ts);
+    const { store, call } = appOver(backends);
+    const row = async () => env.FEATURES_KV.get<Record<string, unknown>>(`row:user:${user}`, "json");
+    const read = async () => ((await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse).metadata?.skip_rate_7d?.tier;
+
+    // First fetch below KV: served, cached in L0, but not written to KV (a one-hit wonder costs no KV write).
+    expect(await read()).toBe("postgres");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await row()).toBeNull();
+    // Within the L0 lifetime a re-read is a memory hit: still no KV write.
+    expect(await read()).toBe("memory");
+    // Once the isolate has to fetch it below KV again (L0 dropped it), the row is written back.
+    store.memory.clear();
+    expect(await read()).toBe("postgres");
+    expect(await eventually(async () => (await row()) ?? undefined)).toMatchObject({ skip_rate_7d: [ts, 0.25] });
+    // Later reads find it in KV.
+    store.memory.clear();
+    expect(await read()).toBe("kv");
   });
 });
 
