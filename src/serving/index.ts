@@ -24,7 +24,7 @@ export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
     positiveIntVar(vars, "L0_MAX_VALUES", MEMORY_MAX_ENTRIES),
     positiveIntVar(vars, "L0_MAX_MB", MEMORY_MAX_BYTES / (1024 * 1024)) * 1024 * 1024,
     Date.now,
-    choiceVar(vars, "L0_ADMISSION", L0_ADMISSIONS, "repeat"),
+    choiceVar(vars, "L0_ADMISSION", L0_ADMISSIONS, "always"),
   );
   const store = new TieredFeatureStore(
     {

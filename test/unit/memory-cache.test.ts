@@ -232,6 +232,13 @@ describe("L0 bounds from vars (L0_MAX_VALUES, L0_MAX_MB)", () => {
 });
 
 describe("choice vars (KV_WRITE_BACK, L0_ADMISSION)", () => {
+  it("a MemoryCache is plain LRU unless asked for repeat admission", () => {
+    const cache = new MemoryCache(3);
+    for (const id of ["u1", "u2"]) cache.setMany("user", id, ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })));
+    expect(cache.get("user", "u2", "a")).toMatchObject({ hit: true });
+    expect(cache.stats().declined).toBe(0);
+  });
+
   const modes = ["repeat", "on", "off"] as const;
   it("reads the choices and on/off spellings in any case, falls back when unset, reports anything else", () => {
     withErrors((errors) => {
