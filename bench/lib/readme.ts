@@ -25,10 +25,9 @@ Where a target is missed, the same run says why. batch-100 sits on the local KV 
 the isolate, i.e. what our code costs without the simulator. mixed-zipf's tail is V8 garbage
 collection: every Worker and the KV, Durable Object and Queue simulators share one workerd thread,
 and a full collection in any isolate (the serving Worker's or a KV simulator's) stops every request in
-flight${mixedGc(report)}. About 1.5% of its requests arrive during such pauses, so its p99 is above
-100 ms in every run of this session, and its p95 moves with where the pauses and the VM's CPU steal fall: 8.7 and 8.9 ms (met) in two
-runs of this session on the same data, 14–16 ms (missed) in others. The "GC stalls" column counts
-pauses of 50 ms or more per scenario. l0-hit against bare-hono is the price of the read path itself
+flight${mixedGc(report)}. Its p95 moves with where those pauses and the VM's CPU steal fall: earlier
+full runs on 2026-11-28 with the same data gave 8.7, 8.9, 14.2 and 16.4 ms. The "GC stalls" column
+counts pauses of 50 ms or more per scenario. l0-hit against bare-hono is the price of the read path itself
 (auth, validation, registry, one L0 lookup per entity, metadata).
 How to profile a scenario (\`--profile\`) and what profiling found: \`bench/README.md\`.
 `;
@@ -36,9 +35,16 @@ How to profile a scenario (\`--profile\`) and what profiling found: \`bench/READ
 
 /** mixed-zipf's GC pauses in this run (all isolates), for the prose; empty without a GC trace. */
 function mixedGc(report: BenchReport): string {
-  const gc = report.scenarios.find((s) => s.name === "mixed-zipf")?.gc;
-  if (!gc) return "";
-  return ` (in this run, during mixed-zipf's 60 s: ${gc.mark_compacts} full collections, ${gc.stalls} pauses of 50 ms or more, the longest ${gc.pause_max_ms.toFixed(0)} ms)`;
+  const mixed = report.scenarios.find((s) => s.name === "mixed-zipf");
+  const gc = mixed?.gc;
+  if (!mixed || !gc) return "";
+  const rate = (mixed.extra?.achieved_rate as number | undefined) ?? 0;
+  const share = mixed.requests ? ((gc.stall_total_ms / 1000) * rate) / mixed.requests : 0;
+  return (
+    ` (in this run, during mixed-zipf's 60 s: ${gc.mark_compacts} full collections, ${gc.stalls} pauses of 50 ms or more` +
+    ` totalling ${gc.stall_total_ms.toFixed(0)} ms, the longest ${gc.pause_max_ms.toFixed(0)} ms; ${(share * 100).toFixed(1)}% of its requests` +
+    ` arrived during them, which is where its p99 (${mixed.p99_ms?.toFixed(0)} ms) sits)`
+  );
 }
 
 export function updateReadme(readmePath: string, report: BenchReport, table: string): void {
