@@ -19,7 +19,7 @@ import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
 import { trainingSet } from "./scenarios/training";
-import { formatSummary, summarizeProfile, WorkerProfiler, writeProfile } from "./lib/profiler";
+import { formatHeapSummary, formatSummary, summarizeHeapProfile, summarizeProfile, WorkerProfiler, writeProfile } from "./lib/profiler";
 import { freePort } from "./lib/ports";
 
 const RESULTS_DIR = path.join(PROJECT_ROOT, "bench", "results");
@@ -39,6 +39,9 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --update-readme]
   --update-readme  write the table into the "## Performance" section of README.md
   --profile        CPU-profile the scenario's Worker during each scenario: bench/results/<timestamp>-<scenario>.cpuprofile
                    and the top functions by self time (the profiler slows the Worker: never compare such a run)
+  --heap-profile   sample the allocations of the scenario's Worker that outlive a young-generation GC (what the
+                   full collections behind "GC stalls" must clean up): bench/results/<timestamp>-<scenario>.heapprofile
+                   and the top allocation sites
 
 Needs Postgres (DATABASE_URL, else 127.0.0.1:5432; the bench creates and drops its own database) and
 Redis (REDIS_URL, else 127.0.0.1:6379; optional: without it the redis-* scenarios are skipped).
@@ -167,6 +170,7 @@ async function main(): Promise<number> {
         only: { type: "string" },
         "update-readme": { type: "boolean", default: false },
         profile: { type: "boolean", default: false },
+        "heap-profile": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
     }).values;
@@ -212,7 +216,7 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  if (args.profile && !process.env.BENCH_INSPECTOR_PORT) process.env.BENCH_INSPECTOR_PORT = String(await freePort());
+  if ((args.profile || args["heap-profile"]) && !process.env.BENCH_INSPECTOR_PORT) process.env.BENCH_INSPECTOR_PORT = String(await freePort());
   /** One inspector session per profiled Worker (the scenario's own Worker: serving, or the in-memory-KV one). */
   const profilers = new Map<string, WorkerProfiler>();
   const profilerFor = async (scenario: string) => {
@@ -251,6 +255,8 @@ async function main(): Promise<number> {
       sampler.start();
       const profiling = args.profile ? await profilerFor(name) : undefined;
       await profiling?.profiler.start();
+      const heapProfiling = args["heap-profile"] ? await profilerFor(name) : undefined;
+      await heapProfiling?.profiler.startHeapSampling();
       let result: ScenarioResult;
       try {
         result = await fn();
@@ -262,6 +268,15 @@ async function main(): Promise<number> {
         const file = path.join(RESULTS_DIR, `${stamp}-${name}.cpuprofile`);
         writeProfile(profile, file);
         step(`${name}: ${profiling.worker} CPU profile ${path.relative(PROJECT_ROOT, file)}; top self time:\n${formatSummary(summarizeProfile(profile, 20))}`);
+      }
+      if (heapProfiling) {
+        const profile = await heapProfiling.profiler.stopHeapSampling();
+        const file = path.join(RESULTS_DIR, `${stamp}-${name}.heapprofile`);
+        writeProfile(profile, file);
+        step(
+          `${name}: ${heapProfiling.worker} allocations that outlived a young-generation GC ${path.relative(PROJECT_ROOT, file)}; top sites:\n` +
+            formatHeapSummary(summarizeHeapProfile(profile, 20)),
+        );
       }
       const cpu = sampler.stop();
       if (cpu) result.cpu = cpu;

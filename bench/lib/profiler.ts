@@ -1,5 +1,6 @@
-// CPU profiles of the serving Worker per scenario (npm run bench -- --profile): the V8 profiler over
-// workerd's inspector (CDP), written as .cpuprofile (Chrome DevTools, speedscope) plus a self-time summary.
+// CPU profiles (npm run bench -- --profile) and promoted-allocation profiles (--heap-profile) of the
+// scenario's Worker, over workerd's inspector (CDP): .cpuprofile / .heapprofile files (Chrome DevTools,
+// speedscope) plus a summary of the top functions.
 import { writeFileSync } from "node:fs";
 import WebSocket from "ws";
 
@@ -15,6 +16,23 @@ export interface CpuProfile {
   endTime: number;
   samples?: number[];
   timeDeltas?: number[];
+}
+
+/** V8's sampling heap profile (HeapProfiler.stopSampling). */
+export interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+export interface HeapProfile {
+  head: HeapNode;
+}
+
+export interface HeapLine {
+  /** The allocating function and up to two callers, innermost first. */
+  stack: string;
+  mb: number;
+  pct: number;
 }
 
 export interface ProfileLine {
@@ -71,6 +89,25 @@ export class WorkerProfiler {
     return profile;
   }
 
+  /**
+   * Samples allocations (one per 16 KB) that a young-generation collection did not free: objects
+   * that were promoted to the old generation (or are still alive), i.e. the work of the full,
+   * stop-the-world collections behind the "GC stalls" column.
+   */
+  async startHeapSampling(): Promise<void> {
+    await this.send("HeapProfiler.enable");
+    await this.send("HeapProfiler.startSampling", {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMinorGC: false,
+      includeObjectsCollectedByMajorGC: true,
+    });
+  }
+
+  async stopHeapSampling(): Promise<HeapProfile> {
+    const { profile } = (await this.send("HeapProfiler.stopSampling")) as { profile: HeapProfile };
+    return profile;
+  }
+
   close(): void {
     this.ws.close();
   }
@@ -104,7 +141,36 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileLine[] {
     .slice(0, top);
 }
 
-export function writeProfile(profile: CpuProfile, path: string): void {
+/** Sampled bytes by allocation site (function plus two callers), largest first. */
+export function summarizeHeapProfile(profile: HeapProfile, top = 20): HeapLine[] {
+  const bytes = new Map<string, number>();
+  let total = 0;
+  const frame = (n: HeapNode) => {
+    const f = n.callFrame;
+    const file = f.url.split("/").pop() ?? "";
+    return `${f.functionName || "(anonymous)"}${file ? ` ${file}:${f.lineNumber + 1}` : ""}`;
+  };
+  const walk = (n: HeapNode, callers: string[]) => {
+    const here = [frame(n), ...callers].slice(0, 3);
+    if (n.selfSize) {
+      const key = here.join(" < ");
+      bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
+      total += n.selfSize;
+    }
+    for (const c of n.children) walk(c, here);
+  };
+  walk(profile.head, []);
+  return [...bytes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([stack, b]) => ({ stack, mb: Math.round(b / 1e4) / 100, pct: Math.round((b * 1e4) / (total || 1)) / 100 }));
+}
+
+export function formatHeapSummary(lines: HeapLine[]): string {
+  return lines.map((l) => `${l.mb.toFixed(2).padStart(8)} MB ${l.pct.toFixed(1).padStart(5)}%  ${l.stack}`).join("\n");
+}
+
+export function writeProfile(profile: CpuProfile | HeapProfile, path: string): void {
   writeFileSync(path, JSON.stringify(profile));
 }
 

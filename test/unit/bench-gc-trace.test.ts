@@ -1,6 +1,8 @@
-// The bench's reading of workerd's --trace-gc lines: parsing, placing on the wall clock, windows.
+// The bench's GC diagnosis: workerd's --trace-gc lines (parsing, wall clock, windows) and the
+// promoted-allocation summary of --heap-profile.
 import { describe, expect, it } from "vitest";
 import { GcTrace, parseGcLine, withGcTraceFlags } from "../../bench/lib/gc-trace";
+import { summarizeHeapProfile, type HeapNode } from "../../bench/lib/profiler";
 
 // Lines as workerd 1.2026 prints them (taken from a bench worker log).
 const MARK = "[6791:0x301dbf020000]     6316 ms: Mark-Compact 41.7 (49.0) -> 2.2 (27.8) MB, pooled: 21.2 MB, 96.22 / 0.00 ms (average mu = 0.985, current mu = 0.985) allocation failure; GC in old space requested";
@@ -58,5 +60,27 @@ describe("withGcTraceFlags", () => {
     expect(withGcTraceFlags(undefined)).toBe("--trace-gc");
     expect(withGcTraceFlags("--max-old-space-size=512")).toBe("--max-old-space-size=512 --trace-gc");
     expect(withGcTraceFlags("--trace-gc")).toBe("--trace-gc");
+  });
+});
+
+describe("summarizeHeapProfile", () => {
+  it("adds sampled bytes by allocating function and its two callers, largest first", () => {
+    const node = (functionName: string, selfSize: number, children: HeapNode[] = [], url = "index.js", lineNumber = 9): HeapNode => ({
+      callFrame: { functionName, url: `file:///x/${url}`, lineNumber },
+      selfSize,
+      children,
+    });
+    const profile = {
+      head: node("(root)", 0, [
+        node("serve", 100, [node("assemble", 3_000_000), node("read", 0, [node("setMany", 1_000_000)])]),
+        node("(V8 API)", 500_000, [], ""),
+      ]),
+    };
+    const lines = summarizeHeapProfile(profile, 3);
+    expect(lines).toEqual([
+      { stack: "assemble index.js:10 < serve index.js:10 < (root) index.js:10", mb: 3, pct: 66.67 },
+      { stack: "setMany index.js:10 < read index.js:10 < serve index.js:10", mb: 1, pct: 22.22 },
+      { stack: "(V8 API) < (root) index.js:10", mb: 0.5, pct: 11.11 },
+    ]);
   });
 });
