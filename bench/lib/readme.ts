@@ -1,6 +1,6 @@
 // --update-readme: replaces the body of README.md's "## Performance" section (and nothing else).
 import { readFileSync, writeFileSync } from "node:fs";
-import type { BenchReport } from "./report";
+import { gcArrivalShare, type BenchReport } from "./report";
 
 const HEADING = "## Performance";
 
@@ -37,9 +37,8 @@ How to profile a scenario (\`--profile\`) and what profiling found: \`bench/READ
 function mixedGc(report: BenchReport): string {
   const mixed = report.scenarios.find((s) => s.name === "mixed-zipf");
   const gc = mixed?.gc;
-  if (!mixed || !gc) return "";
-  const rate = (mixed.extra?.achieved_rate as number | undefined) ?? 0;
-  const share = mixed.requests ? ((gc.stall_total_ms / 1000) * rate) / mixed.requests : 0;
+  const share = mixed && gcArrivalShare(mixed);
+  if (!mixed || !gc || share === undefined) return "";
   return (
     ` (in this run, during mixed-zipf's 60 s: ${gc.mark_compacts} full collections, ${gc.stalls} pauses of 50 ms or more` +
     ` totalling ${gc.stall_total_ms.toFixed(0)} ms, the longest ${gc.pause_max_ms.toFixed(0)} ms; ${(share * 100).toFixed(1)}% of its requests` +

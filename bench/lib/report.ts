@@ -123,12 +123,16 @@ function gcNote(s: ScenarioResult): string {
   const gc = s.gc;
   if (!gc || gc.collections === 0) return "";
   let note = `; V8 GC on the workerd thread (all isolates): ${gc.mark_compacts} full collections, ${gc.stalls} pauses ≥ ${GC_STALL_MS} ms totalling ${fmt(gc.stall_total_ms, 0)} ms, longest ${fmt(gc.pause_max_ms, 0)} ms (${gc.longest})`;
-  const rate = s.extra?.achieved_rate as number | undefined;
-  if (rate && s.requests) {
-    const share = Math.min(1, ((gc.stall_total_ms / 1000) * rate) / s.requests);
-    note += `; requests that arrived during those pauses ≈ ${pct(share)} of all`;
-  }
+  const share = gcArrivalShare(s);
+  if (share !== undefined) note += `; requests that arrived during those pauses ≈ ${pct(share)} of all`;
   return note;
+}
+
+/** For an open-model scenario: the share of its requests that arrived during GC pauses ≥ GC_STALL_MS. */
+export function gcArrivalShare(s: ScenarioResult): number | undefined {
+  const rate = s.extra?.achieved_rate as number | undefined;
+  if (!s.gc || !rate || !s.requests) return undefined;
+  return Math.min(1, ((s.gc.stall_total_ms / 1000) * rate) / s.requests);
 }
 
 /** The runtime floors under batch-100, and the same batch over in-memory KV, from the same run. */
