@@ -34,8 +34,8 @@ export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
       postgres: tiers.postgres,
     },
     memory,
+    { kvWriteBack: choiceVar(vars, "KV_WRITE_BACK", KV_WRITE_BACK_MODES, "repeat", ON_OFF_ALIASES) },
   );
-  store.kvWriteBack = choiceVar(vars, "KV_WRITE_BACK", KV_WRITE_BACK_MODES, "repeat", ON_OFF_ALIASES);
   const postgresConfig = postgresConfigFrom(tierEnv);
   const registryStore = registryStoreFor(tiers.registryKv, postgresConfig);
   const deps: ServingContext = {

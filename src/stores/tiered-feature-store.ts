@@ -105,15 +105,18 @@ export class TieredFeatureStore {
    * entity this isolate had to fetch below KV before, within the doorkeeper's window. `on`: every
    * time. `off`: never. L0 and the Durable Object and Redis write-backs are unaffected.
    */
-  kvWriteBack: KvWriteBack = "repeat";
+  readonly kvWriteBack: KvWriteBack;
   private readonly kvDoorkeeper = new Doorkeeper();
+  private readonly now: () => number;
 
   constructor(
     private readonly backends: TierBackends,
     memory?: MemoryCache,
-    private readonly now: () => number = Date.now,
+    opts: { kvWriteBack?: KvWriteBack; now?: () => number } = {},
   ) {
     this.memory = memory ?? new MemoryCache();
+    this.kvWriteBack = opts.kvWriteBack ?? "repeat";
+    this.now = opts.now ?? Date.now;
   }
 
   /** For each lookup, every requested feature's best value and the tier that served it. */

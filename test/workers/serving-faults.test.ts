@@ -11,7 +11,7 @@ import { KvFeatureStore } from "../../src/stores/kv-store";
 import { MemoryCache } from "../../src/stores/memory-cache";
 import { PostgresFeatureStore } from "../../src/stores/postgres-store";
 import { RedisFeatureStore } from "../../src/stores/redis-store";
-import { TieredFeatureStore, type TierBackends } from "../../src/stores/tiered-feature-store";
+import { TieredFeatureStore, type KvWriteBack, type TierBackends } from "../../src/stores/tiered-feature-store";
 import type { Tiers } from "../../src/stores/tiers";
 import { INGEST_ONLY_KEY, API_KEY, eventually, get, post, publishRegistry, putLatest, redisAvailable, redisStore, registry, uniqueId } from "./support";
 
@@ -29,8 +29,8 @@ function faultyBackends(): TierBackends {
 }
 
 /** An app over the given backends, so a test can break exactly the tiers it means to. */
-function appOver(backends: TierBackends) {
-  const store = new TieredFeatureStore(backends, new MemoryCache());
+function appOver(backends: TierBackends, kvWriteBack?: KvWriteBack) {
+  const store = new TieredFeatureStore(backends, new MemoryCache(), { kvWriteBack });
   const reg = registry();
   const deps = {
     postgresConfig: undefined,
@@ -96,9 +96,8 @@ describe("a tier that goes down degrades latency, not answers", () => {
     const ts = Date.now() - HOUR;
     await putLatest("track", track, "energy", 0.7, ts);
     await putLatest("track", track, "valence", 0.2, ts);
-    const { call, store } = appOver(faultyBackends());
     // This read is what fills KV here: write back on the first fetch (the default waits for a second).
-    store.kvWriteBack = "on";
+    const { call, store } = appOver(faultyBackends(), "on");
     const warm = (await (await call({ entity_id: track, feature_names: ["energy", "valence"], include_metadata: true })).json()) as FeatureResponse;
     expect(warm.metadata?.energy?.tier).toBe("postgres");
     // Let the KV write-back land, then take Postgres away.
@@ -141,9 +140,8 @@ describe("KV_WRITE_BACK", () => {
     for (const writeBack of [false, true]) {
       const user = uniqueId("user_kvwb_");
       await putLatest("user", user, "skip_rate_7d", 0.5, ts);
-      const { store, call } = appOver(backends);
-      expect(store.kvWriteBack).toBe("repeat");
-      store.kvWriteBack = writeBack ? "on" : "off";
+      expect(appOver(backends).store.kvWriteBack).toBe("repeat");
+      const { call } = appOver(backends, writeBack ? "on" : "off");
       const body = (await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse;
       expect(body.metadata?.skip_rate_7d?.tier).toBe("postgres");
       // The write-backs of one read are issued together: once Redis has it (or after a pause without Redis), KV's would be there too.
