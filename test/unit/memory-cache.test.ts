@@ -1,6 +1,6 @@
 // L0 cache: per-entity entries, per-value expiry, LRU by entity, value and byte bounds, admission.
 import { describe, expect, it } from "vitest";
-import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../../src/config/secrets";
+import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../../src/config/vars";
 import { Doorkeeper } from "../../src/stores/doorkeeper";
 import { MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache, type L0Admission } from "../../src/stores/memory-cache";
 
