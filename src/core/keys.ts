@@ -12,6 +12,11 @@ export interface TimedValue {
   tiebreak?: string | undefined;
 }
 
+/** A TimedValue, with `tiebreak` only when there is one (stores return "" or null for none). */
+export function timedValue(eventTimestamp: number, value: unknown, tiebreak?: string | null): TimedValue {
+  return tiebreak ? { eventTimestamp, value, tiebreak } : { eventTimestamp, value };
+}
+
 /** Length of the tiebreak: 64 bits of the idempotency key (a collision is a 2^-64 event). */
 export const TIEBREAK_CHARS = 16;
 
@@ -69,8 +74,7 @@ export function decodeTimedValue(raw: string | null | undefined): TimedValue | u
   const hasTiebreak = dot > 0 && dot < bar;
   const ts = Number(raw.slice(0, hasTiebreak ? dot : bar));
   if (!Number.isFinite(ts)) return undefined;
-  const value = JSON.parse(raw.slice(bar + 1)) as unknown;
-  return hasTiebreak ? { eventTimestamp: ts, value, tiebreak: raw.slice(dot + 1, bar) } : { eventTimestamp: ts, value };
+  return timedValue(ts, JSON.parse(raw.slice(bar + 1)) as unknown, hasTiebreak ? raw.slice(dot + 1, bar) : undefined);
 }
 /** The small key Workers poll; written after the snapshot so a reader never sees a version without it. */
 export const REGISTRY_VERSION_KEY = "registry:version";

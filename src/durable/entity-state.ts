@@ -1,6 +1,6 @@
 // EntityState: one SQLite-backed Durable Object per entity holding its stream features (single writer).
 import { DurableObject } from "cloudflare:workers";
-import type { TimedValue } from "../core/keys";
+import { timedValue, type TimedValue } from "../core/keys";
 
 export interface FeatureWrite {
   name: string;
@@ -46,11 +46,7 @@ export class EntityState extends DurableObject {
       `SELECT name, value, event_ts, tiebreak FROM feature_state WHERE name IN (${placeholders})`,
       ...names,
     );
-    for (const row of rows) {
-      const v: TimedValue = { value: JSON.parse(row.value) as unknown, eventTimestamp: row.event_ts };
-      if (row.tiebreak) v.tiebreak = row.tiebreak;
-      out[row.name] = v;
-    }
+    for (const row of rows) out[row.name] = timedValue(row.event_ts, JSON.parse(row.value) as unknown, row.tiebreak);
     return out;
   }
 

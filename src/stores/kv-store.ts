@@ -1,5 +1,5 @@
 // L1 tier for batch features: one Workers KV row per entity, {feature: [eventTimestampMs, value, tiebreak?]}.
-import { isNewer, kvEntityKey, type TimedValue } from "../core/keys";
+import { isNewer, kvEntityKey, timedValue, type TimedValue } from "../core/keys";
 import type { EntityRef } from "./redis-store";
 
 /** Edge cache time for KV reads; KV's minimum is 30 s (batch features change hourly or daily). */
@@ -15,7 +15,7 @@ export function rowToValues(row: KvRow | null | undefined): Record<string, Timed
   for (const name in row) {
     const entry = row[name];
     if (!Array.isArray(entry) || typeof entry[0] !== "number") continue;
-    out[name] = typeof entry[2] === "string" ? { eventTimestamp: entry[0], value: entry[1], tiebreak: entry[2] } : { eventTimestamp: entry[0], value: entry[1] };
+    out[name] = timedValue(entry[0], entry[1], typeof entry[2] === "string" ? entry[2] : undefined);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Source of truth: feature_latest reads for the backfill tier, and the health probe.
 import { withPostgresClient, type PostgresConfig } from "../db/postgres";
-import { entityMapKey, type TimedValue } from "../core/keys";
+import { entityMapKey, timedValue, type TimedValue } from "../core/keys";
 import type { EntityRef } from "./redis-store";
 
 export interface RegistryVersionSummary {
@@ -67,9 +67,7 @@ export class PostgresFeatureStore {
     for (const row of rows) {
       const rec = index.get(entityMapKey(row.entity_type, row.entity_id));
       if (!rec) continue;
-      const v: TimedValue = { value: row.feature_value, eventTimestamp: Number(row.ts) };
-      if (row.tiebreak) v.tiebreak = row.tiebreak;
-      rec[row.feature_name] = v;
+      rec[row.feature_name] = timedValue(Number(row.ts), row.feature_value, row.tiebreak);
     }
     return out;
   }
