@@ -26,7 +26,7 @@ the isolate, i.e. what our code costs without the simulator. mixed-zipf's tail i
 collection: every Worker and the KV, Durable Object and Queue simulators share one workerd thread,
 and a full collection in any isolate (the serving Worker's or a KV simulator's) stops every request in
 flight${mixedGc(report)}. Its p95 moves with where those pauses and the VM's CPU steal fall: earlier
-full runs on 2026-11-28 with the same data gave 5.4, 8.7, 8.9, 14.2 and 16.4 ms. The "GC stalls" column
+full runs on 2026-11-28 with the same data gave 5.4, 8.7, 8.8, 8.9, 14.2 and 16.4 ms. The "GC stalls" column
 counts pauses of 50 ms or more per scenario. l0-hit against bare-hono is the price of the read path itself
 (auth, validation, registry, one L0 lookup per entity, metadata).
 How to profile a scenario (\`--profile\`) and what profiling found: \`bench/README.md\`.
