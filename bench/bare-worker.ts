@@ -12,7 +12,8 @@ function fixedVector(): { features: Record<string, unknown>; metadata: Record<st
   const ts = new Date(Date.now() - 60_000).toISOString();
   for (let f = 0; f < FEATURES; f++) {
     const name = `ub_${String(f).padStart(2, "0")}`;
-    features[name] = f === 48 ? ["rock", "pop", "jazz"] : f % 10 === 9 ? CATEGORIES[f % 4] : f % 10 === 4 ? f * 13 : ((f * 17) % 10007) / 100;
+    features[name] =
+      f === 48 ? ["rock", "pop", "jazz"] : f % 10 === 9 ? CATEGORIES[f % 4] : f % 10 === 4 ? f * 13 : ((f * 17) % 10007) / 100;
     metadata[name] = { status: "PRESENT", event_timestamp: ts, age_ms: 60_000, tier: "memory" };
   }
   return { features, metadata };

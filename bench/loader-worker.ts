@@ -74,7 +74,8 @@ export default {
             ? (await env.FEATURES_KV.get(keys[0]!, { type: "json", cacheTtl: KV_CACHE_TTL_SECONDS })) === null
               ? 0
               : 1
-            : [...(await env.FEATURES_KV.get(keys, { type: "json", cacheTtl: KV_CACHE_TTL_SECONDS })).values()].filter((v) => v !== null).length;
+            : [...(await env.FEATURES_KV.get(keys, { type: "json", cacheTtl: KV_CACHE_TTL_SECONDS })).values()].filter((v) => v !== null)
+                .length;
         return Response.json({ found });
       }
       // The Redis tier's floor: one HMGET through the Upstash REST /pipeline endpoint, as @upstash/redis sends it.

@@ -5,22 +5,22 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../dev/local-workers";
-import { FULL, QUICK, totalEntities, type BenchConfig } from "./lib/config";
+import { type BenchConfig, FULL, QUICK, totalEntities } from "./lib/config";
+import { CpuSampler } from "./lib/cpu-sampler";
 import { benchRegistry, featureNames, Universe, VECTORS, type VectorName } from "./lib/dataset";
 import { HttpClient } from "./lib/http";
-import { loadDurableObjects, loadKv, loadPostgres, loadRedis, type LoadEntity } from "./lib/load";
-import { checkTargets, writeReport, type BenchReport, type MachineInfo } from "./lib/report";
-import { BenchSetupError, servingVars, startStack, type BenchStack } from "./lib/stack";
-import { CpuSampler } from "./lib/cpu-sampler";
-import { failed, type ScenarioResult } from "./lib/stats";
+import { type LoadEntity, loadDurableObjects, loadKv, loadPostgres, loadRedis } from "./lib/load";
+import { freePort } from "./lib/ports";
+import { formatHeapSummary, formatSummary, summarizeHeapProfile, summarizeProfile, WorkerProfiler, writeProfile } from "./lib/profiler";
 import { updateReadme } from "./lib/readme";
+import { type BenchReport, checkTargets, type MachineInfo, writeReport } from "./lib/report";
+import { BenchSetupError, type BenchStack, servingVars, startStack } from "./lib/stack";
+import { failed, type ScenarioResult } from "./lib/stats";
 import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor } from "./scenarios/baselines";
 import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
 import { trainingSet } from "./scenarios/training";
-import { formatHeapSummary, formatSummary, summarizeHeapProfile, summarizeProfile, WorkerProfiler, writeProfile } from "./lib/profiler";
-import { freePort } from "./lib/ports";
 
 const RESULTS_DIR = path.join(PROJECT_ROOT, "bench", "results");
 /** Extra entities per single-tier set, read before measuring (sockets, JIT, connection pools). */
@@ -135,7 +135,12 @@ async function loadData(ctx: BenchContext): Promise<Record<string, unknown>> {
     timed("kv_and_durable_objects", async () => {
       await loadKv(stack.urls.loader, kvOnly.length, (i) => asLoad(kvOnly[i]!, i + 1, "userBatch"), F, loadedAt);
       const doIds = [...sets.durableObject, ...sets.durableObjectFloor];
-      await loadDurableObjects(stack.urls.loader, doIds.map((id, i) => asLoad(id, i + 1, "userStream")), F, loadedAt);
+      await loadDurableObjects(
+        stack.urls.loader,
+        doIds.map((id, i) => asLoad(id, i + 1, "userStream")),
+        F,
+        loadedAt,
+      );
       let last = Date.now();
       await loadKv(stack.urls.loader, kvHot, fromRank, F, loadedAt, (done) => {
         if (Date.now() - last > 15_000) {
@@ -146,7 +151,14 @@ async function loadData(ctx: BenchContext): Promise<Record<string, unknown>> {
     }),
     stack.redisUrl
       ? timed("redis", async () => {
-          await loadRedis(stack.redisUrl!, stack.redisPrefix, sets.redis.length, (i) => asLoad(sets.redis[i]!, i + 1, "userBatch"), F, loadedAt);
+          await loadRedis(
+            stack.redisUrl!,
+            stack.redisPrefix,
+            sets.redis.length,
+            (i) => asLoad(sets.redis[i]!, i + 1, "userBatch"),
+            F,
+            loadedAt,
+          );
           if (cfg.redisAllEntities) await loadRedis(stack.redisUrl!, stack.redisPrefix, universe.size, (i) => fromRank(i), F, loadedAt);
         })
       : Promise.resolve(),
@@ -162,6 +174,7 @@ async function tierErrors(ctx: BenchContext): Promise<Record<string, number>> {
 }
 
 async function main(): Promise<number> {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from parseArgs' overloads at the assignment below
   let args;
   try {
     args = parseArgs({
@@ -184,14 +197,21 @@ async function main(): Promise<number> {
   }
   const major = Number(process.versions.node.split(".")[0]);
   if (major < MIN_NODE_MAJOR) {
-    console.error(`npm run bench needs Node ${MIN_NODE_MAJOR}+ (this is ${process.versions.node}); run it through npm, which puts the project's node@22 first on PATH.`);
+    console.error(
+      `npm run bench needs Node ${MIN_NODE_MAJOR}+ (this is ${process.versions.node}); run it through npm, which puts the project's node@22 first on PATH.`,
+    );
     return 1;
   }
   const cfg = args.quick ? QUICK : FULL;
   const startedAt = new Date();
-  const stamp = startedAt.toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z");
+  const stamp = startedAt
+    .toISOString()
+    .replace(/[:.]/g, "-")
+    .replace(/-\d{3}Z$/, "Z");
   const registry = benchRegistry(cfg.featuresPerVector);
-  console.log(`EchoTune Feature Store bench (${cfg.mode}): ${totalEntities(cfg).toLocaleString("en-US")} entities × ${cfg.featuresPerVector} features\n`);
+  console.log(
+    `EchoTune Feature Store bench (${cfg.mode}): ${totalEntities(cfg).toLocaleString("en-US")} entities × ${cfg.featuresPerVector} features\n`,
+  );
 
   let stack: BenchStack | undefined;
   /** Closes whatever startStack has started so far (set before it starts anything). */
@@ -216,17 +236,26 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  if ((args.profile || args["heap-profile"]) && !process.env.BENCH_INSPECTOR_PORT) process.env.BENCH_INSPECTOR_PORT = String(await freePort());
+  if ((args.profile || args["heap-profile"]) && !process.env.BENCH_INSPECTOR_PORT)
+    process.env.BENCH_INSPECTOR_PORT = String(await freePort());
   /** One inspector session per profiled Worker (the scenario's own Worker: serving, or the in-memory-KV one). */
   const profilers = new Map<string, WorkerProfiler>();
   const profilerFor = async (scenario: string) => {
     const worker = scenario === "batch-100-memory-kv" ? "bench-memory-kv" : "feature-serving";
     let p = profilers.get(worker);
-    if (!p) profilers.set(worker, (p = await WorkerProfiler.connect(Number(process.env.BENCH_INSPECTOR_PORT), worker)));
+    if (!p) {
+      p = await WorkerProfiler.connect(Number(process.env.BENCH_INSPECTOR_PORT), worker);
+      profilers.set(worker, p);
+    }
     return { worker, profiler: p };
   };
   try {
-    stack = await startStack({ registry, logPath: path.join(RESULTS_DIR, `${stamp}.log`), step, registerClose: (close) => (closeStack = close) });
+    stack = await startStack({
+      registry,
+      logPath: path.join(RESULTS_DIR, `${stamp}.log`),
+      step,
+      registerClose: (close) => (closeStack = close),
+    });
     const auth = { authorization: `Bearer ${stack.apiKey}` };
     const ctx: BenchContext = {
       cfg,
@@ -238,7 +267,10 @@ async function main(): Promise<number> {
       universe: new Universe(cfg.entities),
       loadedAt: Date.now(),
       sets: tierSets(cfg),
-      names: Object.fromEntries((Object.keys(VECTORS) as VectorName[]).map((v) => [v, featureNames(v, cfg.featuresPerVector)])) as Record<VectorName, string[]>,
+      names: Object.fromEntries((Object.keys(VECTORS) as VectorName[]).map((v) => [v, featureNames(v, cfg.featuresPerVector)])) as Record<
+        VectorName,
+        string[]
+      >,
       log: (message) => step(`  ! ${message}`),
     };
     const loadTimings = await loadData(ctx);
@@ -267,7 +299,9 @@ async function main(): Promise<number> {
         const profile = await profiling.profiler.stop();
         const file = path.join(RESULTS_DIR, `${stamp}-${name}.cpuprofile`);
         writeProfile(profile, file);
-        step(`${name}: ${profiling.worker} CPU profile ${path.relative(PROJECT_ROOT, file)}; top self time:\n${formatSummary(summarizeProfile(profile, 20))}`);
+        step(
+          `${name}: ${profiling.worker} CPU profile ${path.relative(PROJECT_ROOT, file)}; top self time:\n${formatSummary(summarizeProfile(profile, 20))}`,
+        );
       }
       if (heapProfiling) {
         const profile = await heapProfiling.profiler.stopHeapSampling();
@@ -369,15 +403,21 @@ async function main(): Promise<number> {
         training: cfg.training,
         runtime: "Miniflare 5 = plain workerd, one process, one isolate per Worker; unsafeDirectSockets (no wrangler dev proxy)",
         serving_vars: servingVars(),
-        client: "Node node:http keep-alive agent in the bench process; latency = send → last byte (open model: from the scheduled send time when the send was > 2 ms late)",
+        client:
+          "Node node:http keep-alive agent in the bench process; latency = send → last byte (open model: from the scheduled send time when the send was > 2 ms late)",
         miniflare_state: stack.stateOnTmpfs ? "tmpfs (/dev/shm)" : "disk (os.tmpdir())",
-        postgres_notes: "feature_latest bulk-loaded with its indexes rebuilt afterwards, analyzed, autovacuum off for it (bench database only)",
+        postgres_notes:
+          "feature_latest bulk-loaded with its indexes rebuilt afterwards, analyzed, autovacuum off for it (bench database only)",
         load_timings: loadTimings,
       },
       baselines,
       scenarios,
       targets: [],
-      diagnostics: { worker_log_lines: stack.logCounts, tier_errors_total: await tierErrors(ctx).catch(() => ({})), worker_log: path.relative(PROJECT_ROOT, stack.logPath) },
+      diagnostics: {
+        worker_log_lines: stack.logCounts,
+        tier_errors_total: await tierErrors(ctx).catch(() => ({})),
+        worker_log: path.relative(PROJECT_ROOT, stack.logPath),
+      },
     };
     report.targets = checkTargets(report);
     const jsonPath = path.join(RESULTS_DIR, `${stamp}.json`);

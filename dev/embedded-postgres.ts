@@ -21,24 +21,24 @@
 //  - Connections beyond `maxConnections` are dropped by the listener (clients see "Connection terminated").
 //  - The data directory must not be opened by two processes at once; a `<dataDir>.lock` file guards this.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { createServer, isIP } from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { closeOnSignal, runIfMain } from './cli';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { createServer, isIP } from "node:net";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { closeOnSignal, runIfMain } from "./cli";
 
 /** Project root (this file lives in <root>/dev). */
-const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const DEFAULT_PGLITE_DATA_DIR = resolve(PROJECT_ROOT, '.data', 'pglite');
+const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const DEFAULT_PGLITE_DATA_DIR = resolve(PROJECT_ROOT, ".data", "pglite");
 /** pglite-socket defaults to a single connection; a dev server (workers + scripts + psql) needs a few more. */
 export const DEFAULT_MAX_CONNECTIONS = 32;
 /** Used by the CLI only; the API defaults to a random free port so tests never collide. */
 export const DEFAULT_EMBEDDED_PG_PORT = 5433;
 /** PGlite ignores the startup user/database and always runs as this role in this database. */
-const PGLITE_USER = 'postgres';
-const PGLITE_DATABASE = 'postgres';
+const PGLITE_USER = "postgres";
+const PGLITE_DATABASE = "postgres";
 
 export interface EmbeddedPostgres {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
@@ -59,17 +59,15 @@ export interface EmbeddedPostgresOptions {
 }
 
 function portInUseError(port: number, host: string): Error {
-  return new Error(
-    `embedded-postgres: port ${port} on ${host} is already in use; pass another port (or 0 for a random one)`,
-  );
+  return new Error(`embedded-postgres: port ${port} on ${host} is already in use; pass another port (or 0 for a random one)`);
 }
 
 /** Fails fast on a taken port, before paying PGlite's multi-second startup. */
 function assertPortFree(port: number, host: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const probe = createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? portInUseError(port, host) : err);
+    probe.once("error", (err: NodeJS.ErrnoException) => {
+      reject(err.code === "EADDRINUSE" ? portInUseError(port, host) : err);
     });
     probe.listen(port, host, () => probe.close(() => resolvePromise()));
   });
@@ -81,7 +79,7 @@ function isProcessAlive(pid: number): boolean {
     return true;
   } catch (err) {
     // EPERM: the process exists but belongs to someone else; only ESRCH means it is gone.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -93,7 +91,7 @@ function acquireDataDirLock(dataDir: string): () => void {
   const lockPath = `${dataDir}.lock`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(lockPath, 'wx');
+      const fd = openSync(lockPath, "wx");
       writeSync(fd, String(process.pid));
       closeSync(fd);
       return () => {
@@ -104,10 +102,10 @@ function acquireDataDirLock(dataDir: string): () => void {
         }
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number.parseInt(readFileSync(lockPath, 'utf8').trim(), 10);
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number.parseInt(readFileSync(lockPath, "utf8").trim(), 10);
       if (Number.isInteger(owner) && owner > 0 && isProcessAlive(owner)) {
-        const who = owner === process.pid ? 'this process' : `process ${owner}`;
+        const who = owner === process.pid ? "this process" : `process ${owner}`;
         throw new Error(`embedded-postgres: data dir ${dataDir} is already in use by ${who} (lock file ${lockPath})`);
       }
       // Stale lock from a crashed run: take it over.
@@ -118,14 +116,14 @@ function acquireDataDirLock(dataDir: string): () => void {
 }
 
 function urlHostFor(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
+  if (host === "::") return "[::1]";
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_PGLITE_DATA_DIR);
-  const host = opts.host ?? '127.0.0.1';
+  const host = opts.host ?? "127.0.0.1";
   const requestedPort = opts.port ?? 0;
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
@@ -143,7 +141,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       await server.start();
     } catch (err) {
       // The probe above can race with another process grabbing the port during PGlite startup.
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUseError(requestedPort, host);
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw portInUseError(requestedPort, host);
       throw err;
     }
   } catch (err) {
@@ -154,7 +152,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   }
 
   const conn = server.getServerConn();
-  const port = Number(conn.slice(conn.lastIndexOf(':') + 1));
+  const port = Number(conn.slice(conn.lastIndexOf(":") + 1));
   if (!Number.isInteger(port) || port <= 0) throw new Error(`embedded-postgres: unexpected listen address ${conn}`);
 
   const liveDb = db;
@@ -184,12 +182,12 @@ function parseCliArgs(argv: readonly string[]): EmbeddedPostgresOptions {
   const opts: EmbeddedPostgresOptions = { port: DEFAULT_EMBEDDED_PG_PORT };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
-    if (value === undefined) throw new Error(`${flag ?? ''} needs a value`);
-    if (flag === '--port') opts.port = Number(value);
-    else if (flag === '--host') opts.host = value;
-    else if (flag === '--data-dir') opts.dataDir = value;
-    else if (flag === '--max-connections') opts.maxConnections = Number(value);
-    else throw new Error(`unknown argument ${flag ?? ''} (usage: --port N --host H --data-dir DIR --max-connections N)`);
+    if (value === undefined) throw new Error(`${flag ?? ""} needs a value`);
+    if (flag === "--port") opts.port = Number(value);
+    else if (flag === "--host") opts.host = value;
+    else if (flag === "--data-dir") opts.dataDir = value;
+    else if (flag === "--max-connections") opts.maxConnections = Number(value);
+    else throw new Error(`unknown argument ${flag ?? ""} (usage: --port N --host H --data-dir DIR --max-connections N)`);
   }
   if (!Number.isInteger(opts.port) || (opts.port ?? 0) < 0) throw new Error(`invalid --port ${String(opts.port)}`);
   return opts;
@@ -198,7 +196,7 @@ function parseCliArgs(argv: readonly string[]): EmbeddedPostgresOptions {
 async function main(): Promise<void> {
   const pg = await startEmbeddedPostgres(parseCliArgs(process.argv.slice(2)));
   console.log(`[embedded-postgres] ready: DATABASE_URL=${pg.url}`);
-  closeOnSignal('embedded-postgres', pg);
+  closeOnSignal("embedded-postgres", pg);
 }
 
-runIfMain('embedded-postgres', import.meta.url, main);
+runIfMain("embedded-postgres", import.meta.url, main);

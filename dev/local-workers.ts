@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { convertV4MiniflareOptions, Miniflare, type LegacyWorkerOptions } from "miniflare";
+import { convertV4MiniflareOptions, type LegacyWorkerOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, "..");
@@ -39,9 +39,7 @@ export async function bundleWorker(configPath: string, outDir: string): Promise<
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`wrangler build of ${configPath} failed:\n${output}`)),
-    );
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`wrangler build of ${configPath} failed:\n${output}`))));
   });
   return path.join(outDir, "index.js");
 }
@@ -111,7 +109,9 @@ export async function startLocalWorkers(specs: LocalWorkerSpec[], opts: LocalWor
     for (const listener of process.listeners(sig)) if (!ownListeners.get(sig)!.has(listener)) process.off(sig, listener);
   }
   const urls: Record<string, string> = {};
-  specs.forEach((spec, i) => (urls[workers[i]!.name ?? ""] = `http://127.0.0.1:${spec.port}`));
+  specs.forEach((spec, i) => {
+    urls[workers[i]!.name ?? ""] = `http://127.0.0.1:${spec.port}`;
+  });
   return {
     mf,
     urls,

@@ -19,11 +19,11 @@
 //
 // Run directly: `tsx dev/pg-ws-relay.ts --port 8790 [--host 127.0.0.1] [--allow host1,host2]`.
 
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, isIP, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import { closeOnSignal, runIfMain } from './cli';
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { connect, isIP, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { closeOnSignal, runIfMain } from "./cli";
 
 /** Give up dialling Postgres after this long; keeps a client from hanging on a black-holed target. */
 export const TCP_CONNECT_TIMEOUT_MS = 5_000;
@@ -40,7 +40,7 @@ const WS_CLOSE_GOING_AWAY = 1001;
 /** Close reasons must fit in a 125-byte control frame together with the 2-byte code. */
 const WS_CLOSE_REASON_MAX_BYTES = 123;
 
-export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '::1'];
+export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "::1"];
 export const DEFAULT_RELAY_PORT = 8790;
 
 export interface PgWsRelay {
@@ -74,24 +74,24 @@ export function parseTargetAddress(requestUrl: string | undefined): TargetAddres
   let address: string | null;
   try {
     // Base is only needed so URL can parse a path-only request target.
-    address = new URL(requestUrl, 'http://relay.invalid').searchParams.get('address');
+    address = new URL(requestUrl, "http://relay.invalid").searchParams.get("address");
   } catch (err) {
     // A request target URL cannot parse is just a malformed request; the caller answers 400.
     if (err instanceof TypeError) return null;
     throw err;
   }
-  if (address === null || address === '') return null;
-  const sep = address.lastIndexOf(':');
+  if (address === null || address === "") return null;
+  const sep = address.lastIndexOf(":");
   if (sep <= 0 || sep === address.length - 1) return null;
   let host = address.slice(0, sep);
   const portText = address.slice(sep + 1);
   if (!/^\d{1,5}$/.test(portText)) return null;
   const port = Number(portText);
   if (port < 1 || port > 65_535) return null;
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   // An unbracketed host containing ':' is an ambiguous IPv6 literal; demand brackets like URLs do.
-  else if (host.includes(':')) return null;
-  if (host.includes(':') && isIP(host) !== 6) return null;
+  else if (host.includes(":")) return null;
+  if (host.includes(":") && isIP(host) !== 6) return null;
   return { host, port };
 }
 
@@ -102,7 +102,7 @@ function rejectUpgrade(socket: Duplex, status: number, statusText: string, body:
     return;
   }
   // Destroy only once the response is flushed; destroying right after end() can discard it.
-  socket.once('finish', () => socket.destroy());
+  socket.once("finish", () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -121,10 +121,10 @@ function dialTarget(target: TargetAddress): Promise<Socket> {
       clearTimeout(timer);
       reject(err);
     };
-    tcp.once('error', onError);
-    tcp.once('connect', () => {
+    tcp.once("error", onError);
+    tcp.once("connect", () => {
       clearTimeout(timer);
-      tcp.off('error', onError);
+      tcp.off("error", onError);
       // Postgres round-trips are many tiny messages; Nagle would add ~40 ms stalls.
       tcp.setNoDelay(true);
       tcp.setKeepAlive(true);
@@ -143,7 +143,7 @@ const PG_TYPED_HEADER_BYTES = 5;
 const PG_TERMINATE_TYPE = 0x58; // 'X'
 const PG_SSL_REFUSED = 0x4e; // 'N'
 
-type TrackerState = 'startup' | 'negotiating' | 'typed' | 'opaque';
+type TrackerState = "startup" | "negotiating" | "typed" | "opaque";
 
 /**
  * Follows message boundaries of the client→server byte stream just far enough to spot a Terminate ('X').
@@ -156,7 +156,7 @@ type TrackerState = 'startup' | 'negotiating' | 'typed' | 'opaque';
  * Only headers are inspected; once the stream is encrypted (SSL/GSS accepted) or malformed, tracking stops.
  */
 export class PgClientStreamTracker {
-  private state: TrackerState = 'startup';
+  private state: TrackerState = "startup";
   private readonly header = Buffer.alloc(PG_STARTUP_HEADER_BYTES);
   private headerLen = 0;
   private skip = 0;
@@ -165,10 +165,10 @@ export class PgClientStreamTracker {
   feed(chunk: Uint8Array): boolean {
     let off = 0;
     while (off < chunk.length) {
-      if (this.state === 'opaque') return false;
-      if (this.state === 'negotiating') {
+      if (this.state === "opaque") return false;
+      if (this.state === "negotiating") {
         // Bytes before the server's SSL/GSS answer mean pipelined TLS: the stream is no longer readable to us.
-        this.state = 'opaque';
+        this.state = "opaque";
         return false;
       }
       if (this.skip > 0) {
@@ -177,33 +177,33 @@ export class PgClientStreamTracker {
         off += n;
         continue;
       }
-      const need = this.state === 'startup' ? PG_STARTUP_HEADER_BYTES : PG_TYPED_HEADER_BYTES;
+      const need = this.state === "startup" ? PG_STARTUP_HEADER_BYTES : PG_TYPED_HEADER_BYTES;
       const n = Math.min(need - this.headerLen, chunk.length - off);
       this.header.set(chunk.subarray(off, off + n), this.headerLen);
       this.headerLen += n;
       off += n;
       if (this.headerLen < need) break;
       this.headerLen = 0;
-      if (this.state === 'startup') {
+      if (this.state === "startup") {
         const len = this.header.readInt32BE(0);
         const code = this.header.readInt32BE(4);
         if (len < PG_STARTUP_HEADER_BYTES) {
-          this.state = 'opaque';
+          this.state = "opaque";
         } else if (code === PG_SSL_REQUEST_CODE || code === PG_GSSENC_REQUEST_CODE) {
-          this.state = 'negotiating';
+          this.state = "negotiating";
         } else if (code === PG_CANCEL_REQUEST_CODE) {
-          this.state = 'opaque'; // the backend closes the connection after a cancel request
+          this.state = "opaque"; // the backend closes the connection after a cancel request
         } else {
           this.skip = len - PG_STARTUP_HEADER_BYTES;
-          this.state = 'typed';
+          this.state = "typed";
         }
       } else {
         const type = this.header[0];
         const len = this.header.readInt32BE(1);
         if (len < 4) {
-          this.state = 'opaque';
+          this.state = "opaque";
         } else if (type === PG_TERMINATE_TYPE && len === 4) {
-          this.state = 'opaque'; // nothing legitimately follows a Terminate
+          this.state = "opaque"; // nothing legitimately follows a Terminate
           return true;
         } else {
           this.skip = len - 4;
@@ -215,9 +215,9 @@ export class PgClientStreamTracker {
 
   /** Feeds server→client bytes; only the single-byte SSL/GSS answer matters. */
   serverData(chunk: Uint8Array): void {
-    if (this.state !== 'negotiating' || chunk.length === 0) return;
+    if (this.state !== "negotiating" || chunk.length === 0) return;
     // 'N' = refused, plaintext startup follows; anything else (TLS/GSS or an error) makes the stream opaque.
-    this.state = chunk[0] === PG_SSL_REFUSED && chunk.length === 1 ? 'startup' : 'opaque';
+    this.state = chunk[0] === PG_SSL_REFUSED && chunk.length === 1 ? "startup" : "opaque";
   }
 }
 
@@ -246,7 +246,7 @@ function bridge(ws: WebSocket, tcp: Socket, onDone: () => void): void {
 
   const tracker = new PgClientStreamTracker();
 
-  tcp.on('data', (chunk: Buffer) => {
+  tcp.on("data", (chunk: Buffer) => {
     tracker.serverData(chunk);
     if (ws.readyState !== WebSocket.OPEN) return;
     ws.send(chunk, { binary: true }, (err) => {
@@ -256,12 +256,12 @@ function bridge(ws: WebSocket, tcp: Socket, onDone: () => void): void {
     // Large result sets: stop reading from Postgres until the WebSocket drains.
     if (ws.bufferedAmount >= WS_HIGH_WATER_BYTES) tcp.pause();
   });
-  tcp.on('end', () => finish(WS_CLOSE_NORMAL, 'TCP connection is closed'));
-  tcp.on('close', () => finish(WS_CLOSE_NORMAL, 'TCP connection is closed'));
-  tcp.on('error', (err) => finish(WS_CLOSE_INTERNAL_ERROR, `TCP error: ${err.message}`));
-  tcp.on('drain', () => ws.resume());
+  tcp.on("end", () => finish(WS_CLOSE_NORMAL, "TCP connection is closed"));
+  tcp.on("close", () => finish(WS_CLOSE_NORMAL, "TCP connection is closed"));
+  tcp.on("error", (err) => finish(WS_CLOSE_INTERNAL_ERROR, `TCP error: ${err.message}`));
+  tcp.on("drain", () => ws.resume());
 
-  ws.on('message', (data) => {
+  ws.on("message", (data) => {
     if (tcp.destroyed || tcp.writableEnded) return;
     const buf = rawDataToBuffer(data);
     // Backpressure towards Postgres: stop reading WebSocket frames until the TCP socket drains.
@@ -269,12 +269,12 @@ function bridge(ws: WebSocket, tcp: Socket, onDone: () => void): void {
     // Half-close after Terminate so the backend hangs up (see PgClientStreamTracker); its FIN then closes the WebSocket.
     if (tracker.feed(buf)) tcp.end();
   });
-  ws.on('close', () => finish(WS_CLOSE_NORMAL, 'WebSocket closed'));
-  ws.on('error', (err) => finish(WS_CLOSE_INTERNAL_ERROR, `WebSocket error: ${err.message}`));
+  ws.on("close", () => finish(WS_CLOSE_NORMAL, "WebSocket closed"));
+  ws.on("error", (err) => finish(WS_CLOSE_INTERNAL_ERROR, `WebSocket error: ${err.message}`));
 }
 
 export async function startPgWsRelay(opts: PgWsRelayOptions = {}): Promise<PgWsRelay> {
-  const listenHost = opts.host ?? '127.0.0.1';
+  const listenHost = opts.host ?? "127.0.0.1";
   const allowed = new Set((opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS).map((h) => h.toLowerCase()));
   const log = opts.log ?? ((): void => undefined);
 
@@ -291,32 +291,32 @@ export async function startPgWsRelay(opts: PgWsRelayOptions = {}): Promise<PgWsR
   });
 
   const server: Server = createServer((_req, res) => {
-    res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
-    res.end('pg-ws-relay: WebSocket upgrade required (GET /v2?address=host:port)\n');
+    res.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Upgrade: "websocket" });
+    res.end("pg-ws-relay: WebSocket upgrade required (GET /v2?address=host:port)\n");
   });
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const target = parseTargetAddress(req.url);
     if (target === null) {
-      log(`refused ${req.url ?? ''}: missing or malformed address=host:port`);
-      rejectUpgrade(socket, 400, 'Bad Request', 'missing or malformed address=host:port query parameter\n');
+      log(`refused ${req.url ?? ""}: missing or malformed address=host:port`);
+      rejectUpgrade(socket, 400, "Bad Request", "missing or malformed address=host:port query parameter\n");
       return;
     }
     if (!allowed.has(target.host.toLowerCase())) {
       log(`refused target ${target.host}:${target.port}: host not on allow-list`);
-      rejectUpgrade(socket, 403, 'Forbidden', `proxying to ${target.host}:${target.port} is not allowed\n`);
+      rejectUpgrade(socket, 403, "Forbidden", `proxying to ${target.host}:${target.port} is not allowed\n`);
       return;
     }
 
     pending.add(socket);
     // If the client gives up while we are dialling, there is nobody to upgrade.
     const onEarlyError = (err: Error): void => log(`client socket error before upgrade: ${err.message}`);
-    socket.on('error', onEarlyError);
+    socket.on("error", onEarlyError);
 
     dialTarget(target).then(
       (tcp) => {
         pending.delete(socket);
-        socket.off('error', onEarlyError);
+        socket.off("error", onEarlyError);
         if (socket.destroyed) {
           tcp.destroy();
           return;
@@ -329,31 +329,27 @@ export async function startPgWsRelay(opts: PgWsRelayOptions = {}): Promise<PgWsR
       },
       (err: unknown) => {
         pending.delete(socket);
-        socket.off('error', onEarlyError);
+        socket.off("error", onEarlyError);
         const message = err instanceof Error ? err.message : String(err);
         log(`cannot reach ${target.host}:${target.port}: ${message}`);
-        rejectUpgrade(socket, 502, 'Bad Gateway', `cannot connect to ${target.host}:${target.port}: ${message}\n`);
+        rejectUpgrade(socket, 502, "Bad Gateway", `cannot connect to ${target.host}:${target.port}: ${message}\n`);
       },
     );
   });
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new Error(`pg-ws-relay: port ${opts.port ?? 0} on ${listenHost} is already in use`)
-          : err,
-      );
+      reject(err.code === "EADDRINUSE" ? new Error(`pg-ws-relay: port ${opts.port ?? 0} on ${listenHost} is already in use`) : err);
     };
-    server.once('error', onError);
+    server.once("error", onError);
     server.listen(opts.port ?? 0, listenHost, () => {
-      server.off('error', onError);
+      server.off("error", onError);
       resolve();
     });
   });
 
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('pg-ws-relay: expected a TCP listen address');
+  if (address === null || typeof address === "string") throw new Error("pg-ws-relay: expected a TCP listen address");
   const port = address.port;
   const urlHost = isIP(listenHost) === 6 ? `[${listenHost}]` : listenHost;
 
@@ -365,7 +361,7 @@ export async function startPgWsRelay(opts: PgWsRelayOptions = {}): Promise<PgWsR
       pending.clear();
       for (const { ws, tcp } of active) {
         tcp.destroy();
-        ws.close(WS_CLOSE_GOING_AWAY, 'relay shutting down');
+        ws.close(WS_CLOSE_GOING_AWAY, "relay shutting down");
       }
       // Give close handshakes a moment, then hard-kill whatever is left so close() always settles.
       const grace = setTimeout(() => {
@@ -389,21 +385,24 @@ function parseCliArgs(argv: readonly string[]): PgWsRelayOptions {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = argv[i + 1];
-    if ((arg === '--port' || arg === '--host' || arg === '--allow') && value === undefined) {
+    if ((arg === "--port" || arg === "--host" || arg === "--allow") && value === undefined) {
       throw new Error(`${arg} needs a value`);
     }
-    if (arg === '--port') {
+    if (arg === "--port") {
       opts.port = Number(value);
       if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) throw new Error(`invalid --port ${value}`);
       i++;
-    } else if (arg === '--host') {
+    } else if (arg === "--host") {
       opts.host = value;
       i++;
-    } else if (arg === '--allow') {
-      opts.allowedHosts = (value ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+    } else if (arg === "--allow") {
+      opts.allowedHosts = (value ?? "")
+        .split(",")
+        .map((h) => h.trim())
+        .filter((h) => h !== "");
       i++;
     } else {
-      throw new Error(`unknown argument ${arg ?? ''} (usage: --port N --host H --allow h1,h2)`);
+      throw new Error(`unknown argument ${arg ?? ""} (usage: --port N --host H --allow h1,h2)`);
     }
   }
   return opts;
@@ -412,10 +411,10 @@ function parseCliArgs(argv: readonly string[]): PgWsRelayOptions {
 async function main(): Promise<void> {
   const opts = parseCliArgs(process.argv.slice(2));
   const relay = await startPgWsRelay({ ...opts, log: (m) => console.warn(`[pg-ws-relay] ${m}`) });
-  const hosts = (opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS).join(', ');
+  const hosts = (opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS).join(", ");
   console.log(`[pg-ws-relay] listening on ${relay.url} (targets allowed: ${hosts})`);
   console.log(`[pg-ws-relay] neonConfig.wsProxy = (h, p) => \`127.0.0.1:${relay.port}/v2?address=\${h}:\${p}\``);
-  closeOnSignal('pg-ws-relay', relay);
+  closeOnSignal("pg-ws-relay", relay);
 }
 
-runIfMain('pg-ws-relay', import.meta.url, main);
+runIfMain("pg-ws-relay", import.meta.url, main);

@@ -1,14 +1,15 @@
 // npm run dev: starts the local cloud (Postgres, relay, Redis gateway), prepares data, runs both Workers.
-import { createHash, randomBytes } from "node:crypto";
+
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { PROJECT_ROOT, startLocalWorkers, WRANGLER_PERSIST_DIR, type LocalWorkers } from "./local-workers";
-import { isTcpReachable, resolvePostgres, resolveRedis, startRelay, type PostgresService, type RedisService } from "./services";
-import type { PgWsRelay } from "./pg-ws-relay";
-import { migrateDatabase, redact } from "../scripts/migrate";
 import { DEV_STACK_FILE, type DevStackInfo } from "../scripts/lib/stack";
+import { migrateDatabase, redact } from "../scripts/migrate";
+import { type LocalWorkers, PROJECT_ROOT, startLocalWorkers, WRANGLER_PERSIST_DIR } from "./local-workers";
+import type { PgWsRelay } from "./pg-ws-relay";
+import { isTcpReachable, type PostgresService, type RedisService, resolvePostgres, resolveRedis, startRelay } from "./services";
 
 export const SERVING_PORT = 8787;
 export const INGEST_PORT = 8788;
@@ -53,7 +54,9 @@ function takeLock(): void {
 async function assertPortsFree(ports: Record<string, number>): Promise<void> {
   for (const [what, port] of Object.entries(ports)) {
     if (await isTcpReachable("127.0.0.1", port))
-      throw new StartupError(`Port ${port} (${what}) is already in use. Stop whatever listens there (e.g. \`lsof -i :${port}\`) and retry.`);
+      throw new StartupError(
+        `Port ${port} (${what}) is already in use. Stop whatever listens there (e.g. \`lsof -i :${port}\`) and retry.`,
+      );
   }
 }
 
@@ -102,7 +105,12 @@ async function main(): Promise<void> {
   console.log("EchoTune Feature Store — local stack\n");
   takeLock();
   try {
-    await assertPortsFree({ "feature-serving": SERVING_PORT, "feature-ingest": INGEST_PORT, "Postgres relay": RELAY_PORT, "Upstash gateway": GATEWAY_PORT });
+    await assertPortsFree({
+      "feature-serving": SERVING_PORT,
+      "feature-ingest": INGEST_PORT,
+      "Postgres relay": RELAY_PORT,
+      "Upstash gateway": GATEWAY_PORT,
+    });
   } catch (err) {
     rmSync(LOCK_FILE, { force: true });
     throw err;
@@ -132,11 +140,16 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop(0));
 
   try {
-    let postgres: PostgresService;
     if (!process.env.DATABASE_URL) await assertPortsFree({ "embedded Postgres": EMBEDDED_PG_PORT });
-    postgres = await resolvePostgres({ allowLocal: false, dataDir: path.join(DATA_DIR, "pglite"), embeddedPort: EMBEDDED_PG_PORT });
+    const postgres: PostgresService = await resolvePostgres({
+      allowLocal: false,
+      dataDir: path.join(DATA_DIR, "pglite"),
+      embeddedPort: EMBEDDED_PG_PORT,
+    });
     resources.push(postgres);
-    step(`Postgres: ${redact(postgres.url)} (${postgres.source === "embedded" ? "embedded PGlite, data in .data/pglite" : "DATABASE_URL"})`);
+    step(
+      `Postgres: ${redact(postgres.url)} (${postgres.source === "embedded" ? "embedded PGlite, data in .data/pglite" : "DATABASE_URL"})`,
+    );
 
     const relay: PgWsRelay = await startRelay(postgres.url, RELAY_PORT);
     resources.push(relay);

@@ -1,6 +1,6 @@
 // Local dev gateway: speaks Upstash's Redis REST protocol over HTTP in front of a real Redis (RESP2 over a small TCP pool).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect as netConnect, type AddressInfo, type Socket } from "node:net";
+import { type AddressInfo, connect as netConnect, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { closeOnSignal, runIfMain } from "./cli";
 
@@ -831,9 +831,7 @@ async function runPipeline(pool: RedisPool, commands: RedisArg[][], base64: bool
   let next = 0;
   const parts = slots.map((slot) => {
     const reply = slot ?? replies[next++] ?? null;
-    return reply instanceof RespError
-      ? `{"error":${JSON.stringify(reply.message)}}`
-      : `{"result":${serializeResult(reply, base64)}}`;
+    return reply instanceof RespError ? `{"error":${JSON.stringify(reply.message)}}` : `{"result":${serializeResult(reply, base64)}}`;
   });
   return `[${parts.join(",")}]`;
 }
@@ -853,9 +851,7 @@ async function runTransaction(pool: RedisPool, commands: RedisArg[][], base64: b
   if (execReply instanceof RespError) throw new HttpError(400, execReply.message);
   if (!Array.isArray(execReply)) throw new HttpError(400, "ERR transaction aborted");
   const parts = execReply.map((reply) =>
-    reply instanceof RespError
-      ? `{"error":${JSON.stringify(reply.message)}}`
-      : `{"result":${serializeResult(reply, base64)}}`,
+    reply instanceof RespError ? `{"error":${JSON.stringify(reply.message)}}` : `{"result":${serializeResult(reply, base64)}}`,
   );
   return `[${parts.join(",")}]`;
 }
@@ -882,7 +878,7 @@ function serializeValue(value: RespValue, base64: boolean): string {
       if (i > 0) out += ",";
       out += serializeValue(value[i] ?? null, base64);
     }
-    return out + "]";
+    return `${out}]`;
   }
   if (Buffer.isBuffer(value)) {
     return base64 ? `"${value.toString("base64")}"` : JSON.stringify(value.toString("utf8"));
@@ -898,7 +894,6 @@ function errorMessage(err: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // CLI: tsx dev/upstash-gateway.ts --port 8079 --token X --redis redis://127.0.0.1:6379
 // ---------------------------------------------------------------------------------------------
-
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

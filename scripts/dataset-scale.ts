@@ -11,13 +11,13 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { frequencySeconds, type FeatureDefinition } from "../src/core/definitions";
+import { type FeatureDefinition, frequencySeconds } from "../src/core/definitions";
 import { errorMessage } from "../src/core/errors";
+import { mulberry32 } from "../src/core/random";
 import { applyCatalog } from "../src/registry/apply-catalog";
 import { encodeCsvRecord } from "../src/training";
-import { migrateDatabase } from "./migrate";
 import { PROJECT_ROOT } from "./lib/stack";
-import { mulberry32 } from "../src/core/random";
+import { migrateDatabase } from "./migrate";
 
 const DEFAULTS = { users: 1000, tracks: 1000, days: 90, spineRows: 100_000, seed: 7 } as const;
 const DEFAULT_OUT_DIR = path.join(PROJECT_ROOT, ".data", "dataset-scale");
@@ -99,7 +99,6 @@ cross join generate_series(0, $7::int - 1) as s(k)
 cross join lateral (select ${ts} as ts) as t`;
 }
 
-
 const DEVICES = ["mobile", "desktop", "web", "smart_speaker", "tv", "car", "iPhone", "Android"];
 const GENRES = ["pop", "rock", "hip_hop", "electronic", "jazz", "classical", "r_and_b", "indie", "latin", "k_pop"];
 
@@ -128,12 +127,15 @@ async function main(): Promise<void> {
   const seed = int(values.seed, DEFAULTS.seed, "seed");
   const outDir = values["out-dir"] ?? DEFAULT_OUT_DIR;
   const databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) throw new Error("DATABASE_URL is not set: point it at a scratch database (e.g. postgres://root@127.0.0.1:5432/dataset_scale)");
+  if (!databaseUrl)
+    throw new Error("DATABASE_URL is not set: point it at a scratch database (e.g. postgres://root@127.0.0.1:5432/dataset_scale)");
 
   await migrateDatabase(databaseUrl);
   const applied = await applyCatalog({ dir: path.join(PROJECT_ROOT, "features"), databaseUrl, publish: false, author: "dataset-scale" });
   if (applied.status === "invalid" || applied.status === "refused") throw new Error(`applying features/ failed: ${applied.status}`);
-  const defs = applied.loaded.features.filter((d) => (d.entity_type === "user" || d.entity_type === "track") && d.computation_type !== "on_demand");
+  const defs = applied.loaded.features.filter(
+    (d) => (d.entity_type === "user" || d.entity_type === "track") && d.computation_type !== "on_demand",
+  );
 
   const now = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   const start = now - days * DAY_S * 1000;
@@ -142,7 +144,8 @@ async function main(): Promise<void> {
   try {
     const existing = await client.query<{ n: string }>("select count(*) as n from feature_values");
     const count = Number(existing.rows[0]?.n ?? 0);
-    if (count > 0 && !values.reset) throw new Error(`feature_values already holds ${count} rows: use a scratch database, or --reset to truncate it`);
+    if (count > 0 && !values.reset)
+      throw new Error(`feature_values already holds ${count} rows: use a scratch database, or --reset to truncate it`);
     if (values.reset) await client.query("truncate feature_values, feature_latest");
     await client.query("select setseed($1)", [(seed % 1000) / 1000]);
 
@@ -154,7 +157,15 @@ async function main(): Promise<void> {
       const steps = stream ? days * STREAM_UPDATES_PER_DAY : Math.floor((days * DAY_S) / cadence);
       const entities = d.entity_type === "user" ? users : tracks;
       const t0 = performance.now();
-      const res = await client.query(insertSql(d, stream), [d.name, d.entity_type, entities, new Date(start).toISOString(), stream ? days * DAY_S : cadence, `${d.entity_type}_`, steps]);
+      const res = await client.query(insertSql(d, stream), [
+        d.name,
+        d.entity_type,
+        entities,
+        new Date(start).toISOString(),
+        stream ? days * DAY_S : cadence,
+        `${d.entity_type}_`,
+        steps,
+      ]);
       total += res.rowCount ?? 0;
       process.stderr.write(
         `dataset-scale: ${d.name.padEnd(28)} ${String(res.rowCount).padStart(9)} rows (${d.entity_type}, ${stream ? `${STREAM_UPDATES_PER_DAY}/day random` : `every ${d.update_frequency}`}) ${((performance.now() - t0) / 1000).toFixed(1)}s\n`,
@@ -172,7 +183,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < spineRows; i++) {
       const ts = start + Math.floor(rand() * (now - start));
       lines.push(
-        encodeCsvRecord([`user_${1 + Math.floor(rand() * users)}`, `track_${1 + Math.floor(rand() * tracks)}`, new Date(ts).toISOString(), pick(DEVICES), pick(GENRES), rand() < 0.3 ? 1 : 0]),
+        encodeCsvRecord([
+          `user_${1 + Math.floor(rand() * users)}`,
+          `track_${1 + Math.floor(rand() * tracks)}`,
+          new Date(ts).toISOString(),
+          pick(DEVICES),
+          pick(GENRES),
+          rand() < 0.3 ? 1 : 0,
+        ]),
       );
     }
     await mkdir(outDir, { recursive: true });

@@ -11,8 +11,8 @@ import { errorMessage, FeatureStoreError } from "../src/core/errors";
 import { CompiledRegistry } from "../src/core/registry";
 import { latestSnapshot } from "../src/registry/registry-db";
 import {
-  datasetFormatOf,
   DEFAULT_CHUNK_ROWS,
+  datasetFormatOf,
   encodeHeader,
   encodeRows,
   openTrainingDataset,
@@ -86,12 +86,16 @@ function parseCli(argv: string[]): CliOptions | "help" {
   });
   if (values.help) return "help";
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  const features = (values.features ?? "").split(",").map((f) => f.trim()).filter(Boolean);
+  const features = (values.features ?? "")
+    .split(",")
+    .map((f) => f.trim())
+    .filter(Boolean);
   if (features.length === 0) throw new UsageError("--features is required (comma-separated names)");
   if (!values.out && !values.explain) throw new UsageError("--out FILE is required (.csv or .jsonl)");
   if (values.out) datasetFormatOf(values.out);
   const chunkRows = values["chunk-rows"] === undefined ? DEFAULT_CHUNK_ROWS : Number(values["chunk-rows"]);
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new UsageError(`--chunk-rows must be a positive integer, got ${values["chunk-rows"]}`);
+  if (!Number.isInteger(chunkRows) || chunkRows < 1)
+    throw new UsageError(`--chunk-rows must be a positive integer, got ${values["chunk-rows"]}`);
   const common = { out: values.out, explain: values.explain ?? false, withTimestamps: values["with-timestamps"] ?? false, chunkRows };
 
   if (values.spine !== undefined) {
@@ -99,7 +103,8 @@ function parseCli(argv: string[]): CliOptions | "help" {
       throw new UsageError("--spine and --entities/--start/--end are two different modes; pick one");
     const path = values.spine;
     const lower = path.toLowerCase();
-    if (!lower.endsWith(".csv") && !lower.endsWith(".jsonl") && !lower.endsWith(".ndjson")) throw new UsageError(`${path}: the spine must be a .csv or .jsonl file`);
+    if (!lower.endsWith(".csv") && !lower.endsWith(".jsonl") && !lower.endsWith(".ndjson"))
+      throw new UsageError(`${path}: the spine must be a .csv or .jsonl file`);
     return {
       ...common,
       describeInput: path,
@@ -119,7 +124,10 @@ function parseCli(argv: string[]): CliOptions | "help" {
   const start = values.start === undefined ? null : parseEventTimestamp(values.start);
   const end = values.end === undefined ? null : parseEventTimestamp(values.end);
   if (start === null || end === null) throw new UsageError("range mode needs --start and --end as ISO 8601 or epoch ms");
-  const entityIds = values.entities.split(",").map((e) => e.trim()).filter(Boolean);
+  const entityIds = values.entities
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
   const entityType = values["entity-type"];
   return {
     ...common,
@@ -158,7 +166,11 @@ function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
       if (tty) {
         const filled = Math.round(fraction * PROGRESS_BAR_WIDTH);
         const columns = stream.columns ?? 100;
-        stream.write(`\r[${"#".repeat(filled)}${".".repeat(PROGRESS_BAR_WIDTH - filled)}] ${String(percent).padStart(3)}% ${detail}`.slice(0, columns - 1).padEnd(columns - 1));
+        stream.write(
+          `\r[${"#".repeat(filled)}${".".repeat(PROGRESS_BAR_WIDTH - filled)}] ${String(percent).padStart(3)}% ${detail}`
+            .slice(0, columns - 1)
+            .padEnd(columns - 1),
+        );
         drawn = true;
       } else if (percent >= nextPercent) {
         stream.write(`dataset: ${String(percent).padStart(3)}% ${detail}\n`);
@@ -189,7 +201,9 @@ export function renderSummary(summary: TrainingSummary, out: string | undefined,
       f.missingRequired ? `${f.missingRequired} empty though null_policy is reject` : "",
       f.transformErrors ? `${f.transformErrors} transform errors (first: ${f.firstTransformError})` : "",
     ].filter(Boolean);
-    lines.push(`  ${ref.padEnd(width)}  ${String(f.nulls).padStart(9)}  ${`${pct}%`.padStart(7)}  ${String(f.defaulted).padStart(9)}  ${notes.join("; ")}`);
+    lines.push(
+      `  ${ref.padEnd(width)}  ${String(f.nulls).padStart(9)}  ${`${pct}%`.padStart(7)}  ${String(f.defaulted).padStart(9)}  ${notes.join("; ")}`,
+    );
   }
   return lines.join("\n");
 }
@@ -222,7 +236,9 @@ async function run(opts: CliOptions): Promise<void> {
     });
     const loadSeconds = (Date.now() - loadStarted) / 1000;
     if (opts.explain) {
-      console.log(`-- ${dataset.totalRows} spine rows, ${dataset.featureColumns.length} feature columns; as-of join plans (first join chunk of each entity type, run with EXPLAIN ANALYZE):`);
+      console.log(
+        `-- ${dataset.totalRows} spine rows, ${dataset.featureColumns.length} feature columns; as-of join plans (first join chunk of each entity type, run with EXPLAIN ANALYZE):`,
+      );
       console.log(await dataset.explain(true));
     }
     if (!opts.out) {

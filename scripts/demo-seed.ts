@@ -9,10 +9,10 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import {
-  createCatalog,
-  DEFAULT_CATALOG_SEED,
   type ArtistRow,
   type CatalogOptions,
+  createCatalog,
+  DEFAULT_CATALOG_SEED,
   type ListeningEventRow,
   type TrackRow,
   type UserActionRow,

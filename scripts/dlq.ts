@@ -1,9 +1,9 @@
 // npm run dlq: lists dead letters with their reasons and replays them through the ingest Worker's push endpoint.
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { IngestMessage, updateOf, type DeadLetterReason, type FeatureUpdate } from "../src/core/ingest-message";
+import { type DeadLetterReason, type FeatureUpdate, IngestMessage, updateOf } from "../src/core/ingest-message";
 import { requireDatabaseUrl } from "./lib/stack";
-import { callIngest, CliError, errorMessage, ingestEndpoint, isMain, UsageError, type IngestEndpoint } from "./materialize";
+import { CliError, callIngest, errorMessage, type IngestEndpoint, ingestEndpoint, isMain, UsageError } from "./materialize";
 
 const USAGE = `Usage:
   npm run dlq -- list [--json] [--limit N] [--pending]
@@ -53,11 +53,16 @@ export function summarizeReasons(reasons: DeadLetterReason[], width = REASONS_WI
   return text;
 }
 
-const when = (d: Date) => d.toISOString().replace("T", " ").slice(0, 19) + "Z";
+const when = (d: Date) => `${d.toISOString().replace("T", " ").slice(0, 19)}Z`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => (i === 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => (i === 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd(),
+  );
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   return lines.join("\n");
 }
@@ -68,7 +73,9 @@ async function withDb<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   try {
     await client.connect();
   } catch (err) {
-    throw new CliError(`cannot connect to Postgres (${err instanceof Error ? err.message : String(err)}): start it with npm run dev or fix DATABASE_URL`);
+    throw new CliError(
+      `cannot connect to Postgres (${err instanceof Error ? err.message : String(err)}): start it with npm run dev or fix DATABASE_URL`,
+    );
   }
   try {
     return await fn(client);
@@ -80,7 +87,11 @@ async function withDb<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 async function list(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: "boolean", default: false }, limit: { type: "string", default: String(DEFAULT_LIST_LIMIT) }, pending: { type: "boolean", default: false } },
+    options: {
+      json: { type: "boolean", default: false },
+      limit: { type: "string", default: String(DEFAULT_LIST_LIMIT) },
+      pending: { type: "boolean", default: false },
+    },
     strict: true,
   });
   const limit = Number(values.limit);
@@ -97,7 +108,12 @@ async function list(argv: string[]): Promise<number> {
   if (values.json) {
     console.log(
       JSON.stringify(
-        rows.map((r) => ({ ...r, entity: entityOf(r.message), created_at: r.created_at.toISOString(), replayed_at: r.replayed_at?.toISOString() ?? null })),
+        rows.map((r) => ({
+          ...r,
+          entity: entityOf(r.message),
+          created_at: r.created_at.toISOString(),
+          replayed_at: r.replayed_at?.toISOString() ?? null,
+        })),
         null,
         2,
       ),
@@ -111,7 +127,15 @@ async function list(argv: string[]): Promise<number> {
   console.log(
     table([
       ["id", "when", "source", "attempts", "entity", "reasons", "replayed"],
-      ...rows.map((r) => [String(r.id), when(r.created_at), r.source, String(r.attempts), entityOf(r.message), summarizeReasons(r.reasons), r.replayed_at ? when(r.replayed_at) : "-"]),
+      ...rows.map((r) => [
+        String(r.id),
+        when(r.created_at),
+        r.source,
+        String(r.attempts),
+        entityOf(r.message),
+        summarizeReasons(r.reasons),
+        r.replayed_at ? when(r.replayed_at) : "-",
+      ]),
     ]),
   );
   return 0;
@@ -123,7 +147,10 @@ interface Replayable {
 }
 
 /** Pushes updates with source=replay; returns the ids accepted and, for refused ones, why. */
-async function pushReplays(ep: IngestEndpoint, items: Replayable[]): Promise<{ accepted: number[]; refused: { id: number; error: string }[] }> {
+async function pushReplays(
+  ep: IngestEndpoint,
+  items: Replayable[],
+): Promise<{ accepted: number[]; refused: { id: number; error: string }[] }> {
   const res = await callIngest(ep, "/ingest/push?source=replay", { method: "POST", body: JSON.stringify(items.map((i) => i.update)) });
   if (res.status === 202) return { accepted: items.map((i) => i.id), refused: [] };
   const error = await errorMessage(res);
@@ -168,7 +195,9 @@ async function replay(argv: string[]): Promise<number> {
       const parsed = IngestMessage.safeParse(row.message);
       if (!parsed.success) {
         unusable += 1;
-        console.error(`dead letter ${row.id} (${row.source}) holds no valid update and cannot be replayed: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+        console.error(
+          `dead letter ${row.id} (${row.source}) holds no valid update and cannot be replayed: ${parsed.error.issues[0]?.message ?? "invalid"}`,
+        );
         continue;
       }
       items.push({ id: row.id, update: updateOf(parsed.data) });
@@ -179,7 +208,8 @@ async function replay(argv: string[]): Promise<number> {
       const out = await pushReplays(ep, items.slice(i, i + REPLAY_CHUNK));
       accepted.push(...out.accepted);
       refused.push(...out.refused);
-      if (out.accepted.length > 0) await client.query("update dead_letters set replayed_at = now() where id = any($1::int[])", [out.accepted]);
+      if (out.accepted.length > 0)
+        await client.query("update dead_letters set replayed_at = now() where id = any($1::int[])", [out.accepted]);
     }
     for (const r of refused) console.error(`dead letter ${r.id} refused by the push endpoint: ${r.error}`);
     console.log(

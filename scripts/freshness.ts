@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   const servingUrl = process.env.SERVING_URL ?? stack?.servingUrl;
   const ingestUrl = process.env.INGEST_URL ?? stack?.ingestUrl;
   const key = process.env.FEATURE_STORE_API_KEY ?? stack?.devApiKey;
-  if (!servingUrl || !ingestUrl || !key) throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
+  if (!servingUrl || !ingestUrl || !key)
+    throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
   const n = Number(values.n);
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   const samples: number[] = [];
@@ -32,7 +33,11 @@ async function main(): Promise<void> {
     if (push.status !== 202) throw new Error(`push answered ${push.status}: ${await push.text()}`);
     let seen = false;
     while (performance.now() - started < VISIBLE_TIMEOUT_MS) {
-      const res = await fetch(`${servingUrl}/features/get`, { method: "POST", headers, body: JSON.stringify({ entity_id: entity, feature_names: [values.feature] }) });
+      const res = await fetch(`${servingUrl}/features/get`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ entity_id: entity, feature_names: [values.feature] }),
+      });
       const body = (await res.json()) as { features?: Record<string, unknown> };
       if (body.features?.[values.feature!] === value) {
         seen = true;

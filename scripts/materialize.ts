@@ -60,7 +60,9 @@ export async function callIngest(ep: IngestEndpoint, path: string, init: Request
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`ingest Worker not reachable at ${ep.url} (${cause?.code ?? cause?.message ?? String(err)}): start it with npm run dev`);
+    throw new CliError(
+      `ingest Worker not reachable at ${ep.url} (${cause?.code ?? cause?.message ?? String(err)}): start it with npm run dev`,
+    );
   }
   if (res.status === 401 || res.status === 403)
     throw new CliError(`the ingest Worker at ${ep.url} refused the API key from ${ep.from} (${res.status}: ${await errorMessage(res)})`);
@@ -132,6 +134,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options | "help" {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from parseArgs' overloads at the assignment below
   let values;
   try {
     ({ values } = parseArgs({
@@ -153,9 +156,10 @@ function parseOptions(argv: string[]): Options | "help" {
   }
   if (values.help) return "help";
   const features = values.feature ?? [];
-  if ((features.length > 0) === values.all) throw new UsageError(`give --feature NAME (repeatable) or --all\n\n${USAGE}`);
+  if (features.length > 0 === values.all) throw new UsageError(`give --feature NAME (repeatable) or --all\n\n${USAGE}`);
   if (values.trigger !== "cli" && values.trigger !== "dev") throw new UsageError(`--trigger must be cli or dev, not "${values.trigger}"`);
-  if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new UsageError(`--since must be an ISO-8601 date-time, not "${values.since}"`);
+  if (values.since !== undefined && Number.isNaN(Date.parse(values.since)))
+    throw new UsageError(`--since must be an ISO-8601 date-time, not "${values.since}"`);
   const timeoutSeconds = Number(values.timeout);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError(`--timeout must be a positive number of seconds`);
   const since = values.since === undefined ? undefined : new Date(values.since).toISOString();
@@ -168,8 +172,7 @@ async function* ndjson(res: Response): AsyncGenerator<MaterializeEvent> {
   let buffer = "";
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buffer += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
+    for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
       const line = buffer.slice(0, nl).trim();
       buffer = buffer.slice(nl + 1);
       if (line) yield JSON.parse(line) as MaterializeEvent;
@@ -185,8 +188,17 @@ interface Timings {
   completedAt: Map<number, number>;
 }
 
-async function startRuns(ep: IngestEndpoint, opts: Options, progress: Progress, timings: Timings): Promise<{ runs: RunSummary[]; errors: string[] }> {
-  const body = { ...(opts.all ? { all: true } : { features: opts.features }), ...(opts.since ? { since: opts.since } : {}), trigger: opts.trigger };
+async function startRuns(
+  ep: IngestEndpoint,
+  opts: Options,
+  progress: Progress,
+  timings: Timings,
+): Promise<{ runs: RunSummary[]; errors: string[] }> {
+  const body = {
+    ...(opts.all ? { all: true } : { features: opts.features }),
+    ...(opts.since ? { since: opts.since } : {}),
+    trigger: opts.trigger,
+  };
   const res = await callIngest(ep, "/admin/materialize", { method: "POST", body: JSON.stringify(body) });
   if (res.status !== 200) throw new CliError(`materialize refused (${res.status}): ${await errorMessage(res)}`);
   const errors: string[] = [];
@@ -200,10 +212,14 @@ async function startRuns(ep: IngestEndpoint, opts: Options, progress: Progress, 
         break;
       case "run_started":
         timings.startedAt.set(ev.run_id, Date.now());
-        progress.status(`${ev.feature} (${planned.indexOf(ev.feature) + 1}/${planned.length}): ${ev.resumed ? `resuming run ${ev.run_id} after ${ev.cursor}` : "reading source"}`);
+        progress.status(
+          `${ev.feature} (${planned.indexOf(ev.feature) + 1}/${planned.length}): ${ev.resumed ? `resuming run ${ev.run_id} after ${ev.cursor}` : "reading source"}`,
+        );
         break;
       case "progress":
-        progress.status(`${ev.feature} (${planned.indexOf(ev.feature) + 1}/${planned.length}): ${fmt(ev.rows_read)} rows read, ${fmt(ev.rejects)} rejected`);
+        progress.status(
+          `${ev.feature} (${planned.indexOf(ev.feature) + 1}/${planned.length}): ${fmt(ev.rows_read)} rows read, ${fmt(ev.rejects)} rejected`,
+        );
         break;
       case "run_finished":
         progress.line(
@@ -290,7 +306,8 @@ async function main(argv: string[]): Promise<number> {
   const { runs, errors } = await startRuns(ep, opts, progress, timings);
   let final = runs;
   let timedOut = false;
-  if (opts.wait && runs.some((r) => r.status === "succeeded")) ({ runs: final, timedOut } = await waitForWrites(ep, runs, opts.timeoutSeconds, progress, timings));
+  if (opts.wait && runs.some((r) => r.status === "succeeded"))
+    ({ runs: final, timedOut } = await waitForWrites(ep, runs, opts.timeoutSeconds, progress, timings));
   progress.clear();
   if (final.length > 0) {
     // With waiting: from the run's start until the consumer had written every row; else the run's own (enqueueing) time.

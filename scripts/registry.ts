@@ -3,12 +3,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { FeatureDefinition } from "../src/core/definitions";
 import { CompiledRegistry } from "../src/core/registry";
-import { lineageOf, renderLineageTree, summarizeLineage } from "../src/registry/lineage";
-import { formatDefinitionError, loadDefinitions, type LoadedDefinitions } from "../src/registry/load-definitions";
 import { applyCatalog, planCatalog } from "../src/registry/apply-catalog";
-import { registryVersionOf, type RegistryPlan } from "../src/registry/plan";
+import { lineageOf, renderLineageTree, summarizeLineage } from "../src/registry/lineage";
+import { formatDefinitionError, type LoadedDefinitions, loadDefinitions } from "../src/registry/load-definitions";
+import { type RegistryPlan, registryVersionOf } from "../src/registry/plan";
 import { describeTarget, type PublishTarget } from "../src/registry/publish";
-import { readAppliedRegistry, withDatabase, type AppliedRegistry } from "../src/registry/registry-db";
+import { type AppliedRegistry, readAppliedRegistry, withDatabase } from "../src/registry/registry-db";
 import { renderDescribe, renderFeatureTable, renderPlan } from "../src/registry/render";
 import { PROJECT_ROOT, requireDatabaseUrl } from "./lib/stack";
 
@@ -69,6 +69,7 @@ const OPTIONS = {
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
 
 async function main(argv: string[]): Promise<number> {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from parseArgs' overloads at the assignment below
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -151,7 +152,8 @@ function planJson(p: RegistryPlan) {
 function publishTarget(flags: Flags): PublishTarget {
   if (flags.env !== undefined && !DEPLOY_ENVS.includes(flags.env))
     throw new UsageError(`--env must be one of ${DEPLOY_ENVS.join(", ")} (got "${flags.env}")`);
-  if (flags.remote && flags["persist-to"] !== undefined) throw new UsageError("--persist-to is for the local KV; it cannot be combined with --remote");
+  if (flags.remote && flags["persist-to"] !== undefined)
+    throw new UsageError("--persist-to is for the local KV; it cannot be combined with --remote");
   const env = flags.env === undefined ? {} : { env: flags.env };
   return flags.remote
     ? { kind: "remote", ...env }
@@ -224,9 +226,23 @@ async function list(flags: Flags): Promise<number> {
     (flags["computation-type"] === undefined || f.computation_type === flags["computation-type"]);
   const rows = applied.features
     .filter((f) => matches(f.definition))
-    .sort((a, b) => (a.definition.group === b.definition.group ? (a.definition.name < b.definition.name ? -1 : 1) : a.definition.group < b.definition.group ? -1 : 1));
+    .sort((a, b) =>
+      a.definition.group === b.definition.group
+        ? a.definition.name < b.definition.name
+          ? -1
+          : 1
+        : a.definition.group < b.definition.group
+          ? -1
+          : 1,
+    );
   if (flags.json) {
-    console.log(JSON.stringify(rows.map((r) => ({ ...r.definition, version: r.version, content_hash: r.contentHash, updated_at: r.updatedAt.toISOString() })), null, 2));
+    console.log(
+      JSON.stringify(
+        rows.map((r) => ({ ...r.definition, version: r.version, content_hash: r.contentHash, updated_at: r.updatedAt.toISOString() })),
+        null,
+        2,
+      ),
+    );
     return EXIT_OK;
   }
   if (applied.features.length === 0) {
@@ -306,7 +322,8 @@ async function describeFeature(name: string, flags: Flags): Promise<number> {
 async function lineage(name: string, flags: Flags): Promise<number> {
   const registry = compiled(await readApplied());
   const result = lineageOf(registry, resolveFeature(registry, name));
-  if (flags.json) console.log(JSON.stringify({ feature: result.feature.name, upstream: result.upstream, downstream: result.downstream }, null, 2));
+  if (flags.json)
+    console.log(JSON.stringify({ feature: result.feature.name, upstream: result.upstream, downstream: result.downstream }, null, 2));
   else console.log(renderLineageTree(result));
   return EXIT_OK;
 }

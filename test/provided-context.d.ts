@@ -18,4 +18,5 @@ declare module "vitest" {
     faultRelay: string;
   }
 }
+
 export {};

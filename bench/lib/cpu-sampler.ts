@@ -108,7 +108,9 @@ export class CpuSampler {
       other_cores: round(this.otherTicks / 100 / seconds),
       cores: os.cpus().length,
       by_command: byCommand,
-      ...(this.stealAtStart !== undefined && stealTicks() !== undefined ? { steal_cores: round((stealTicks()! - this.stealAtStart) / 100 / seconds) } : {}),
+      ...(this.stealAtStart !== undefined && stealTicks() !== undefined
+        ? { steal_cores: round((stealTicks()! - this.stealAtStart) / 100 / seconds) }
+        : {}),
     };
   }
 

@@ -1,9 +1,11 @@
 // The synthetic bench catalog: a registry of 50-feature vectors per entity type, deterministic values and Zipf ranks.
-import { RegistrySnapshot } from "../../src/core/registry";
+
 import type { FeatureDefinitionInput } from "../../src/core/definitions";
-import type { BenchConfig } from "./config";
-import { mulberry32 as prng } from "../../src/core/random";
 import { kvEntityKey } from "../../src/core/keys";
+import { mulberry32 as prng } from "../../src/core/random";
+import { RegistrySnapshot } from "../../src/core/registry";
+import type { BenchConfig } from "./config";
+
 export { prng };
 
 export type BenchEntityType = "user" | "track" | "artist";
@@ -172,7 +174,6 @@ function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
 }
-
 
 /** Zipf(s) over ranks 1..n by inverse CDF (binary search over a precomputed table). */
 export class ZipfSampler {

@@ -30,7 +30,8 @@ export interface GcEvent {
 }
 
 // [6791:0x301dbf020000]     6316 ms: Mark-Compact 41.7 (49.0) -> 2.2 (27.8) MB, pooled: 21.2 MB, 96.22 / 0.00 ms (average mu = ...
-const LINE = /\[\d+:(0x[0-9a-f]+)\]\s+(\d+(?:\.\d+)?) ms: ([A-Za-z][A-Za-z -]*?(?: \([a-z ]+\))?) (\d+(?:\.\d+)?) \(\d+(?:\.\d+)?\) -> (\d+(?:\.\d+)?) \(\d+(?:\.\d+)?\) MB,.*?(\d+(?:\.\d+)?) \/ \d+(?:\.\d+)? ms/;
+const LINE =
+  /\[\d+:(0x[0-9a-f]+)\]\s+(\d+(?:\.\d+)?) ms: ([A-Za-z][A-Za-z -]*?(?: \([a-z ]+\))?) (\d+(?:\.\d+)?) \(\d+(?:\.\d+)?\) -> (\d+(?:\.\d+)?) \(\d+(?:\.\d+)?\) MB,.*?(\d+(?:\.\d+)?) \/ \d+(?:\.\d+)? ms/;
 
 /** One `--trace-gc` line, or undefined for any other log line. */
 export function parseGcLine(message: string, receivedAt: number): GcEvent | undefined {
@@ -89,7 +90,9 @@ export class GcTrace {
 
   /** Pauses whose estimated time falls in [fromMs, toMs] (Date.now() values). */
   summarize(fromMs: number, toMs: number): GcSummary {
-    const inWindow = this.placed().filter(({ at }) => at >= fromMs && at <= toMs).map(({ e }) => e);
+    const inWindow = this.placed()
+      .filter(({ at }) => at >= fromMs && at <= toMs)
+      .map(({ e }) => e);
     let longest: GcEvent | undefined;
     let total = 0;
     let stallTotal = 0;

@@ -63,7 +63,9 @@ export class HttpClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), ms: msSince(t0) }));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), ms: msSince(t0) }),
+          );
           res.on("error", reject);
         },
       );

@@ -1,9 +1,9 @@
 // Loads the bench data: Postgres feature_latest (server-side generate_series), KV rows and Durable
 // Objects through the loader Worker, Redis hashes over raw RESP with the Workers' key/field encoding.
 import pg from "pg";
-import { encodeTimedValue, redisEntityKey, durableObjectName } from "../../src/core/keys";
 import type { RedisCommand } from "../../dev/upstash-gateway";
-import { eventTimestamp, featureValueSql, kvRow, vectorValues, VECTORS, type LoadEntity, type VectorName } from "./dataset";
+import { durableObjectName, encodeTimedValue, redisEntityKey } from "../../src/core/keys";
+import { eventTimestamp, featureValueSql, kvRow, type LoadEntity, VECTORS, type VectorName, vectorValues } from "./dataset";
 import { HttpClient } from "./http";
 import { RespClient } from "./resp";
 
@@ -85,7 +85,6 @@ export async function loadPostgres(
 
 // ------------------------------------------------------------------ KV and Durable Objects (loader Worker)
 
-
 async function inFlight<T>(items: T[], perRequest: number, parallel: number, send: (chunk: T[]) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -127,7 +126,12 @@ export async function loadKv(
 }
 
 /** Stream values → each entity's EntityState Durable Object (putFeatures, the same RPC ingest uses). */
-export async function loadDurableObjects(loaderUrl: string, entities: LoadEntity[], featuresPerVector: number, loadedAt: number): Promise<void> {
+export async function loadDurableObjects(
+  loaderUrl: string,
+  entities: LoadEntity[],
+  featuresPerVector: number,
+  loadedAt: number,
+): Promise<void> {
   const client = new HttpClient(loaderUrl, {}, 2);
   try {
     await inFlight(entities, DO_OBJECTS_PER_REQUEST, 2, (chunk) =>
@@ -162,7 +166,8 @@ export async function loadRedis(
         const e = entityAt(i);
         const ts = eventTimestamp(loadedAt, e.n);
         const args = ["HSET", redisEntityKey(prefix, e.type, e.id)];
-        for (const { name, value } of vectorValues(e.vector, e.n, featuresPerVector)) args.push(name, encodeTimedValue({ value, eventTimestamp: ts }));
+        for (const { name, value } of vectorValues(e.vector, e.n, featuresPerVector))
+          args.push(name, encodeTimedValue({ value, eventTimestamp: ts }));
         return args;
       });
       await r.pipeline(commands);

@@ -175,5 +175,7 @@ export function writeProfile(profile: CpuProfile | HeapProfile, path: string): v
 }
 
 export function formatSummary(lines: ProfileLine[]): string {
-  return lines.map((l) => `${l.self_ms.toFixed(1).padStart(9)} ms ${l.self_pct.toFixed(1).padStart(5)}%  ${l.function}  ${l.where}`).join("\n");
+  return lines
+    .map((l) => `${l.self_ms.toFixed(1).padStart(9)} ms ${l.self_pct.toFixed(1).padStart(5)}%  ${l.function}  ${l.where}`)
+    .join("\n");
 }

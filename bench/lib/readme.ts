@@ -1,6 +1,6 @@
 // --update-readme: replaces the body of README.md's "## Performance" section (and nothing else).
 import { readFileSync, writeFileSync } from "node:fs";
-import { gcArrivalShare, type BenchReport } from "./report";
+import { type BenchReport, gcArrivalShare } from "./report";
 
 const HEADING = "## Performance";
 

@@ -54,12 +54,18 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
           measured:
             `p95 ${fmt(mixed!.p95_ms)} ms, L0+L1 ${pct(mixed!.tiers?.l0_l1)}, ${mixed!.errors} errors in ${mixed!.requests} requests` +
             depthNote(mixed!) +
-            (mixed!.cpu?.by_command?.workerd !== undefined ? `; workerd (every Worker and the KV/DO simulators) used ${fmt(mixed!.cpu.by_command.workerd)} cores meanwhile` : "") +
+            (mixed!.cpu?.by_command?.workerd !== undefined
+              ? `; workerd (every Worker and the KV/DO simulators) used ${fmt(mixed!.cpu.by_command.workerd)} cores meanwhile`
+              : "") +
             (mixed!.cpu?.steal_cores !== undefined ? `, CPU steal ${fmt(mixed!.cpu.steal_cores)} cores` : "") +
             gcNote(mixed!),
           met: mixed!.p95_ms! < 10 && (mixed!.tiers?.l0_l1 ?? 0) >= 0.9 && mixed!.errors <= mixed!.requests * 0.001,
         }
-      : { target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1", measured: mixed?.skipped ?? mixed?.failed ?? "not run", met: null },
+      : {
+          target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1",
+          measured: mixed?.skipped ?? mixed?.failed ?? "not run",
+          met: null,
+        },
   );
   const bare = find(report, "bare-hono");
   const l0 = find(report, "l0-hit");
@@ -96,7 +102,11 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
   const fr = find(report, "freshness");
   out.push(
     ok(fr)
-      ? { target: "freshness p95 < 2 s (stream features)", measured: `p95 ${fmt(fr!.p95_ms! / 1000, 3)} s, p50 ${fmt(fr!.p50_ms! / 1000, 3)} s`, met: fr!.p95_ms! < 2000 && fr!.errors === 0 }
+      ? {
+          target: "freshness p95 < 2 s (stream features)",
+          measured: `p95 ${fmt(fr!.p95_ms! / 1000, 3)} s, p50 ${fmt(fr!.p50_ms! / 1000, 3)} s`,
+          met: fr!.p95_ms! < 2000 && fr!.errors === 0,
+        }
       : { target: "freshness p95 < 2 s (stream features)", measured: fr?.skipped ?? fr?.failed ?? "not run", met: null },
   );
   return out;
@@ -142,7 +152,9 @@ function floorNote(report: Pick<BenchReport, "baselines" | "scenarios">): string
   const mem = find(report, "batch-100-memory-kv");
   const parts: string[] = [];
   if (kv?.p99_ms && bare?.p99_ms)
-    parts.push(`floors in the same runtime: KV bulk get of 100 p50 ${fmt(kv.p50_ms)} / p99 ${fmt(kv.p99_ms)} ms, bare Hono batch p50 ${fmt(bare.p50_ms)} / p99 ${fmt(bare.p99_ms)} ms`);
+    parts.push(
+      `floors in the same runtime: KV bulk get of 100 p50 ${fmt(kv.p50_ms)} / p99 ${fmt(kv.p99_ms)} ms, bare Hono batch p50 ${fmt(bare.p50_ms)} / p99 ${fmt(bare.p99_ms)} ms`,
+    );
   if (mem?.p99_ms) parts.push(`our code with KV in memory (batch-100-memory-kv) p50 ${fmt(mem.p50_ms)} / p99 ${fmt(mem.p99_ms)} ms`);
   return parts.length ? ` (${parts.join("; ")})` : "";
 }
@@ -196,34 +208,46 @@ export function renderMarkdown(report: BenchReport): string {
       lines.push(`| ${s.name} | – | – | – | – | ${s.errors} | – | – | ${status} | | |`);
       continue;
     }
-    const vsBare = s.name === "redis-hmget" || s.name === "ingest" || s.name === "freshness" || s.name === "training-set" ? "–" : ratio(s, bare, "p50_ms");
+    const vsBare =
+      s.name === "redis-hmget" || s.name === "ingest" || s.name === "freshness" || s.name === "training-set"
+        ? "–"
+        : ratio(s, bare, "p50_ms");
     const vsBare99 = vsBare === "–" ? "–" : ratio(s, bare, "p99_ms");
     let served = tiersCell(s);
     if (s.name === "redis-hit" && redis?.p50_ms) served += `${served ? "; " : ""}p50 ${(s.p50_ms! / redis.p50_ms).toFixed(1)}× redis-hmget`;
     if (s.name === "stampede") served += `${served ? "; " : ""}backend reads per key ${JSON.stringify(s.extra?.backend_reads_per_key)}`;
-    if (s.name === "ingest") served = `${s.extra?.messages_in_postgres}/${s.extra?.messages} messages in Postgres after ${s.extra?.push_to_all_in_postgres_s} s; rps = messages/s; latencies = push of 100`;
-    if (s.name === "freshness") served = `push→visible; push→Durable Object p50 ${fmt(s.extra?.push_to_durable_object_p50_ms as number)} / p95 ${fmt(s.extra?.push_to_durable_object_p95_ms as number)} ms`;
-    if (s.name === "mixed-zipf") served += `; L0+L1 ${pct(s.tiers?.l0_l1)}; ${s.extra?.achieved_rate}/${s.extra?.target_rate} req/s achieved`;
+    if (s.name === "ingest")
+      served = `${s.extra?.messages_in_postgres}/${s.extra?.messages} messages in Postgres after ${s.extra?.push_to_all_in_postgres_s} s; rps = messages/s; latencies = push of 100`;
+    if (s.name === "freshness")
+      served = `push→visible; push→Durable Object p50 ${fmt(s.extra?.push_to_durable_object_p50_ms as number)} / p95 ${fmt(s.extra?.push_to_durable_object_p95_ms as number)} ms`;
+    if (s.name === "mixed-zipf")
+      served += `; L0+L1 ${pct(s.tiers?.l0_l1)}; ${s.extra?.achieved_rate}/${s.extra?.target_rate} req/s achieved`;
     if (s.name === "training-set") served = s.notes ?? "";
     const rps = s.rps === null ? "–" : s.rps.toFixed(s.rps >= 100 ? 0 : 1);
-    lines.push(`| ${s.name} | ${fmt(s.p50_ms)} | ${fmt(s.p95_ms)} | ${fmt(s.p99_ms)} | ${rps} | ${s.errors} | ${vsBare} | ${vsBare99} | ${served} | ${otherCpu(s)} | ${gcCell(s)} |`);
+    lines.push(
+      `| ${s.name} | ${fmt(s.p50_ms)} | ${fmt(s.p95_ms)} | ${fmt(s.p99_ms)} | ${rps} | ${s.errors} | ${vsBare} | ${vsBare99} | ${served} | ${otherCpu(s)} | ${gcCell(s)} |`,
+    );
   }
   lines.push(
     "",
-    "Latencies are client-side (Node, keep-alive) in ms; \"vs bare\" divides by the bare Hono Worker on the same workerd in the same run. " +
-      "\"other CPU\" is cores used by processes outside the bench (its Workers, Postgres and Redis count as the bench) while the scenario ran; ⚠ marks ≥ 0.25. " +
+    'Latencies are client-side (Node, keep-alive) in ms; "vs bare" divides by the bare Hono Worker on the same workerd in the same run. ' +
+      '"other CPU" is cores used by processes outside the bench (its Workers, Postgres and Redis count as the bench) while the scenario ran; ⚠ marks ≥ 0.25. ' +
       `"GC stalls" is V8 garbage-collection pauses of ${GC_STALL_MS} ms or more on the workerd thread (any isolate) while the scenario ran (count, longest), from workerd's --trace-gc.`,
     "",
     "| target | measured | met |",
     "|---|---|---|",
   );
-  for (const t of report.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`);
+  for (const t of report.targets)
+    lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`);
   return `${lines.join("\n")}\n`;
 }
 
 export function writeReport(report: BenchReport, jsonPath: string, mdPath: string): string {
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   const md = renderMarkdown(report);
-  writeFileSync(mdPath, `# Bench ${report.started_at}\n\n${md}\nConfig and machine: \`${jsonPath.split("/").pop()}\` (not committed); reproduce with \`npm run bench${report.config.mode === "quick" ? " -- --quick" : ""}\`.\n`);
+  writeFileSync(
+    mdPath,
+    `# Bench ${report.started_at}\n\n${md}\nConfig and machine: \`${jsonPath.split("/").pop()}\` (not committed); reproduce with \`npm run bench${report.config.mode === "quick" ? " -- --quick" : ""}\`.\n`,
+  );
   return md;
 }

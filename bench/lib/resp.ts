@@ -1,6 +1,6 @@
 // A minimal Redis client over raw RESP (the gateway's encoder and parser): one connection, pipelined commands.
 import net from "node:net";
-import { encodeCommands, RespError, RespParser, type RedisCommand, type RespValue } from "../../dev/upstash-gateway";
+import { encodeCommands, type RedisCommand, RespError, RespParser, type RespValue } from "../../dev/upstash-gateway";
 
 export class RespClient {
   private readonly waiting: { resolve: (v: RespValue) => void; reject: (e: Error) => void }[] = [];
@@ -28,7 +28,12 @@ export class RespClient {
         const client = new RespClient(socket);
         const db = url.pathname.replace(/^\//, "");
         const auth: RedisCommand[] = [];
-        if (url.password) auth.push(url.username ? ["AUTH", decodeURIComponent(url.username), decodeURIComponent(url.password)] : ["AUTH", decodeURIComponent(url.password)]);
+        if (url.password)
+          auth.push(
+            url.username
+              ? ["AUTH", decodeURIComponent(url.username), decodeURIComponent(url.password)]
+              : ["AUTH", decodeURIComponent(url.password)],
+          );
         if (db) auth.push(["SELECT", db]);
         if (auth.length === 0) resolve(client);
         else client.pipeline(auth).then(() => resolve(client), reject);

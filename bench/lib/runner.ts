@@ -2,7 +2,7 @@
 // arrival rate whose latency counts from the scheduled send time (no coordinated omission).
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { HttpClient, msSince, nowNs, type HttpResult } from "./http";
+import { type HttpClient, type HttpResult, msSince, nowNs } from "./http";
 
 export interface RunOutcome {
   latencies: number[];
@@ -34,7 +34,13 @@ function record(out: RunOutcome, res: HttpResult | Error, i: number, check?: Che
 }
 
 /** n requests, one at a time. */
-export async function sequential(client: HttpClient, n: number, path: string, body: (i: number) => unknown, check?: Check): Promise<RunOutcome> {
+export async function sequential(
+  client: HttpClient,
+  n: number,
+  path: string,
+  body: (i: number) => unknown,
+  check?: Check,
+): Promise<RunOutcome> {
   const out = outcome();
   const payloads = Array.from({ length: n }, (_, i) => JSON.stringify(body(i)));
   const started = nowNs();
@@ -47,7 +53,13 @@ export async function sequential(client: HttpClient, n: number, path: string, bo
 }
 
 /** `concurrency` closed loops for `seconds`: the most this stack answers per second. */
-export async function saturate(client: HttpClient, concurrency: number, seconds: number, path: string, body: (i: number) => unknown): Promise<RunOutcome> {
+export async function saturate(
+  client: HttpClient,
+  concurrency: number,
+  seconds: number,
+  path: string,
+  body: (i: number) => unknown,
+): Promise<RunOutcome> {
   const out = outcome();
   const deadline = Date.now() + seconds * 1000;
   let i = 0;

@@ -1,8 +1,9 @@
 // Child process of the bench: the Neon WebSocket relay and the Upstash REST gateway, kept out of the
 // load generator's event loop (in production both are remote services, not the client's process).
 // Prints one JSON line with their URLs when ready; exits when its parent closes stdin or sends SIGTERM.
-import { startUpstashGateway } from "../../dev/upstash-gateway";
+
 import { startRelay } from "../../dev/services";
+import { startUpstashGateway } from "../../dev/upstash-gateway";
 
 interface ChildInput {
   databaseUrl: string;
@@ -15,7 +16,9 @@ interface ChildInput {
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2] ?? "{}") as ChildInput;
   const relay = await startRelay(input.databaseUrl, input.relayPort);
-  const gateway = input.redisUrl ? await startUpstashGateway({ redisUrl: input.redisUrl, token: input.redisToken, port: input.gatewayPort }) : undefined;
+  const gateway = input.redisUrl
+    ? await startUpstashGateway({ redisUrl: input.redisUrl, token: input.redisToken, port: input.gatewayPort })
+    : undefined;
   const stop = async () => {
     await Promise.allSettled([relay.close(), gateway?.close()]);
     process.exit(0);

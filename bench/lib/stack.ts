@@ -1,12 +1,13 @@
 // Starts (and stops) everything a bench run needs: its own Postgres database, the relay and Upstash
 // gateway (child process), one Miniflare with five Workers, and the bench registry in REGISTRY_KV.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, rmSync, statfsSync, type WriteStream } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import type { Miniflare } from "miniflare";
+import pg from "pg";
+import { type LocalWorkers, PROJECT_ROOT, startLocalWorkers } from "../../dev/local-workers";
 import { isTcpReachable, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from "../../dev/services";
 import { migrateDatabase, redact } from "../../scripts/migrate";
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../../src/core/keys";
@@ -14,7 +15,6 @@ import type { RegistrySnapshot } from "../../src/core/registry";
 import { GcTrace, withGcTraceFlags } from "./gc-trace";
 import { freePort } from "./ports";
 import { RespClient } from "./resp";
-import { PROJECT_ROOT, startLocalWorkers, type LocalWorkers } from "../../dev/local-workers";
 
 /** A problem the user can fix (missing Postgres, wrong Node ...): printed as a message, not a stack. */
 export class BenchSetupError extends Error {}
@@ -86,13 +86,17 @@ async function resolveRedisUrl(): Promise<string | null> {
   if (fromEnv) {
     const url = new URL(fromEnv);
     if (!(await isTcpReachable(url.hostname || "127.0.0.1", Number(url.port || 6379))))
-      throw new BenchSetupError(`REDIS_URL ${redact(fromEnv)} does not answer. Start that Redis, or unset REDIS_URL to use 127.0.0.1:6379 (or none).`);
+      throw new BenchSetupError(
+        `REDIS_URL ${redact(fromEnv)} does not answer. Start that Redis, or unset REDIS_URL to use 127.0.0.1:6379 (or none).`,
+      );
     return fromEnv;
   }
   return (await isTcpReachable("127.0.0.1", 6379)) ? LOCAL_REDIS_URL : null;
 }
 
-function startServicesChild(input: Record<string, unknown>): Promise<{ child: ChildProcess; relayPort: number; gatewayUrl: string | null }> {
+function startServicesChild(
+  input: Record<string, unknown>,
+): Promise<{ child: ChildProcess; relayPort: number; gatewayUrl: string | null }> {
   const tsx = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
   const child = spawn(process.execPath, [tsx, path.join(PROJECT_ROOT, "bench", "lib", "services-child.ts"), JSON.stringify(input)], {
     cwd: PROJECT_ROOT,
@@ -101,7 +105,10 @@ function startServicesChild(input: Record<string, unknown>): Promise<{ child: Ch
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
-    const timer = setTimeout(() => reject(new BenchSetupError(`relay/gateway did not start within ${SERVICES_START_TIMEOUT_MS} ms: ${err}`)), SERVICES_START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new BenchSetupError(`relay/gateway did not start within ${SERVICES_START_TIMEOUT_MS} ms: ${err}`)),
+      SERVICES_START_TIMEOUT_MS,
+    );
     child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
@@ -153,7 +160,9 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
       await admin.query(`CREATE DATABASE ${databaseName}`);
     } catch (err) {
       await admin.end();
-      throw new BenchSetupError(`Cannot create the bench database on ${redact(serverUrl)}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new BenchSetupError(
+        `Cannot create the bench database on ${redact(serverUrl)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     await admin.end();
     cleanups.push({
@@ -184,7 +193,13 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     } else opts.step("Redis: none at 127.0.0.1:6379 and REDIS_URL unset: the L2 tier is off, redis-* scenarios are skipped");
 
     const token = randomBytes(16).toString("hex");
-    const services = await startServicesChild({ databaseUrl, redisUrl, redisToken: token, relayPort: await freePort(), gatewayPort: await freePort() });
+    const services = await startServicesChild({
+      databaseUrl,
+      redisUrl,
+      redisToken: token,
+      relayPort: await freePort(),
+      gatewayPort: await freePort(),
+    });
     cleanups.push({ what: "stop relay and gateway", fn: async () => void services.child.kill("SIGTERM") });
 
     const apiKey = `fs_bench_${randomBytes(12).toString("base64url")}`;
@@ -207,7 +222,13 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     process.env.MINIFLARE_WORKERD_V8_FLAGS = withGcTraceFlags(process.env.MINIFLARE_WORKERD_V8_FLAGS);
 
     opts.step("bundling 5 Workers with wrangler deploy --dry-run (serving, ingest, bare Hono, loader, serving over in-memory KV)");
-    const ports = { serving: await freePort(), ingest: await freePort(), bare: await freePort(), loader: await freePort(), memoryKv: await freePort() };
+    const ports = {
+      serving: await freePort(),
+      ingest: await freePort(),
+      bare: await freePort(),
+      loader: await freePort(),
+      memoryKv: await freePort(),
+    };
     let workers: LocalWorkers;
     try {
       workers = await startLocalWorkers(
@@ -233,7 +254,9 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
       throw new BenchSetupError(`Could not start the Workers: ${err instanceof Error ? err.message : String(err)}`);
     }
     cleanups.push({ what: "stop workerd", fn: () => workers.close() });
-    opts.step(`workerd (Miniflare) up: serving ${workers.urls["feature-serving"]}, ingest ${workers.urls["feature-ingest"]}, bare ${workers.urls["bench-bare-hono"]}; state on ${state.tmpfs ? "tmpfs" : "disk"}`);
+    opts.step(
+      `workerd (Miniflare) up: serving ${workers.urls["feature-serving"]}, ingest ${workers.urls["feature-ingest"]}, bare ${workers.urls["bench-bare-hono"]}; state on ${state.tmpfs ? "tmpfs" : "disk"}`,
+    );
 
     const registryKv = await workers.mf.getKVNamespace("REGISTRY_KV", "feature-serving");
     await registryKv.put(REGISTRY_SNAPSHOT_KEY, JSON.stringify(opts.registry));

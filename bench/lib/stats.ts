@@ -44,7 +44,11 @@ export function round(n: number | null, digits = 3): number | null {
   return Math.round(n * f) / f;
 }
 
-export function summarize(name: string, latencies: number[], opts: { errors: number; elapsedMs: number; requests?: number }): ScenarioResult {
+export function summarize(
+  name: string,
+  latencies: number[],
+  opts: { errors: number; elapsedMs: number; requests?: number },
+): ScenarioResult {
   const sorted = [...latencies].sort((a, b) => a - b);
   const requests = opts.requests ?? latencies.length + opts.errors;
   return {
@@ -89,5 +93,14 @@ export class TierCounter {
 }
 
 export function failed(name: string, err: unknown): ScenarioResult {
-  return { name, p50_ms: null, p95_ms: null, p99_ms: null, rps: null, errors: 1, requests: 0, failed: err instanceof Error ? err.message : String(err) };
+  return {
+    name,
+    p50_ms: null,
+    p95_ms: null,
+    p99_ms: null,
+    rps: null,
+    errors: 1,
+    requests: 0,
+    failed: err instanceof Error ? err.message : String(err),
+  };
 }

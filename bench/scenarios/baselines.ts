@@ -1,11 +1,12 @@
 // Baselines measured in the same run: the bare Hono Worker (the runtime floor) and Redis HMGET on loopback.
-import { BATCH_VECTOR_OF, benchRegistry, featureNames, prng } from "../lib/dataset";
-import { HttpClient, msSince, nowNs, type HttpResult } from "../lib/http";
-import { sequential } from "../lib/runner";
-import { RespClient } from "../lib/resp";
-import { skipped, summarize, type ScenarioResult } from "../lib/stats";
+
 import { redisEntityKey } from "../../src/core/keys";
-import { expectServed, type BenchContext } from "./context";
+import { BATCH_VECTOR_OF, benchRegistry, featureNames, prng } from "../lib/dataset";
+import { HttpClient, type HttpResult, msSince, nowNs } from "../lib/http";
+import { RespClient } from "../lib/resp";
+import { sequential } from "../lib/runner";
+import { type ScenarioResult, skipped, summarize } from "../lib/stats";
+import { type BenchContext, expectServed } from "./context";
 
 /** HMGET of the 50 fields of distinct Redis-loaded universe entities, one connection, one in flight. */
 export async function redisHmget(ctx: BenchContext): Promise<ScenarioResult> {
@@ -61,7 +62,13 @@ export async function kvFloors(ctx: BenchContext): Promise<ScenarioResult[]> {
   const singleResult = summarize("kv-get-floor", single.latencies, { errors: single.errors, elapsedMs: single.elapsedMs });
   singleResult.notes = "one KV get of a 50-feature row from a bare Worker (loader) in the same workerd";
   const n = cfg.batches.size100;
-  const bulk = await sequential(ctx.loader, n, "/kv/get", (i) => ({ keys: Array.from({ length: 100 }, (_, k) => key(hot - cfg.requests.kv - i * 100 - k)) }), found(100));
+  const bulk = await sequential(
+    ctx.loader,
+    n,
+    "/kv/get",
+    (i) => ({ keys: Array.from({ length: 100 }, (_, k) => key(hot - cfg.requests.kv - i * 100 - k)) }),
+    found(100),
+  );
   const bulkResult = summarize("kv-bulk-get-100-floor", bulk.latencies, { errors: bulk.errors, elapsedMs: bulk.elapsedMs });
   bulkResult.notes = "one bulk get of 100 rows (KV's maximum per call) from a bare Worker in the same workerd";
   return [singleResult, bulkResult];
@@ -74,10 +81,16 @@ export async function doFloor(ctx: BenchContext): Promise<ScenarioResult> {
   const warm = Math.min(50, ids.length);
   const body = (i: number) => ({ name: `user:${ids[i]!}`, features: names });
   await sequential(ctx.loader, warm, "/do/get", body);
-  const out = await sequential(ctx.loader, ids.length - warm, "/do/get", (i) => body(warm + i), (res) => {
-    const n = Object.keys(JSON.parse(res.body.toString()) as object).length;
-    return n === names.length ? undefined : `found ${n} of ${names.length} features`;
-  });
+  const out = await sequential(
+    ctx.loader,
+    ids.length - warm,
+    "/do/get",
+    (i) => body(warm + i),
+    (res) => {
+      const n = Object.keys(JSON.parse(res.body.toString()) as object).length;
+      return n === names.length ? undefined : `found ${n} of ${names.length} features`;
+    },
+  );
   const result = summarize("do-get-floor", out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs });
   result.notes = "getFeatures RPC of 50 stream features on a never-read EntityState, from a bare Worker in the same workerd";
   return result;
@@ -90,7 +103,11 @@ export async function upstashFloor(ctx: BenchContext): Promise<ScenarioResult> {
   const n = cfg.requests.redis;
   const body = (i: number) => {
     const e = ctx.universe.bySlot((ctx.universe.size - 1 - i) % ctx.universe.size);
-    return { ...stack.upstash, key: redisEntityKey(stack.redisPrefix, e.type, e.id), fields: featureNames(BATCH_VECTOR_OF[e.type], cfg.featuresPerVector) };
+    return {
+      ...stack.upstash,
+      key: redisEntityKey(stack.redisPrefix, e.type, e.id),
+      fields: featureNames(BATCH_VECTOR_OF[e.type], cfg.featuresPerVector),
+    };
   };
   await sequential(ctx.loader, 50, "/upstash/hmget", (i) => body(n + i));
   const out = await sequential(ctx.loader, n, "/upstash/hmget", body, (res) => {
@@ -106,7 +123,11 @@ export async function upstashFloor(ctx: BenchContext): Promise<ScenarioResult> {
 export async function bareBatch(ctx: BenchContext): Promise<ScenarioResult> {
   const n = ctx.cfg.batches.size100;
   const body = (i: number) =>
-    Array.from({ length: 100 }, (_, k) => ({ entity_id: `user_${i * 100 + k + 1}`, feature_names: ctx.names.userBatch, include_metadata: true }));
+    Array.from({ length: 100 }, (_, k) => ({
+      entity_id: `user_${i * 100 + k + 1}`,
+      feature_names: ctx.names.userBatch,
+      include_metadata: true,
+    }));
   await sequential(ctx.bare, 20, "/features/batch", body);
   const out = await sequential(ctx.bare, n, "/features/batch", body);
   const result = summarize("bare-hono-batch-100", out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs });
@@ -142,7 +163,9 @@ export async function memoryKvBatch(ctx: BenchContext): Promise<ScenarioResult> 
     };
     const n = cfg.batches.size100;
     await sequential(client, Math.min(20, n), "/features/batch", body);
-    const out = await sequential(client, n, "/features/batch", body, (res) => (res.status === 200 ? expectServed(res) : `HTTP ${res.status}`));
+    const out = await sequential(client, n, "/features/batch", body, (res) =>
+      res.status === 200 ? expectServed(res) : `HTTP ${res.status}`,
+    );
     const result = summarize("batch-100-memory-kv", out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs });
     result.notes = `batch-100 through the serving app (auth, zod, L0, tiers, assembly, JSON) with KV as ${users.toLocaleString("en-US")} rows in the isolate instead of the local KV simulator`;
     return result;

@@ -3,8 +3,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { msSince, nowNs } from "../lib/http";
-import { percentile, round, summarize, type ScenarioResult } from "../lib/stats";
-import { parseBody, type BenchContext, type FeatureResponseBody } from "./context";
+import { percentile, round, type ScenarioResult, summarize } from "../lib/stats";
+import { type BenchContext, type FeatureResponseBody, parseBody } from "./context";
 
 const PUSH = "/ingest/push";
 const GET = "/features/get";
@@ -105,7 +105,12 @@ export async function freshness(ctx: BenchContext): Promise<ScenarioResult> {
     const id = `user_fr_${k}`;
     const value = 100_000 + k + Math.round(Math.random() * 1000) / 1000;
     const t0 = nowNs();
-    const res = await ctx.ingest.post(PUSH, { entity_type: "user", entity_id: id, event_timestamp: Date.now(), features: { [feature]: value } });
+    const res = await ctx.ingest.post(PUSH, {
+      entity_type: "user",
+      entity_id: id,
+      event_timestamp: Date.now(),
+      features: { [feature]: value },
+    });
     if (res.status !== 202) {
       errors++;
       return;

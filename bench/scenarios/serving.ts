@@ -1,11 +1,11 @@
 // Read-path scenarios: bare Hono vs L0, one scenario per tier, batches, the cold-key stampede and the
 // open-model Zipf mixed workload.
 import { MEMORY_MAX_ENTRIES } from "../../src/stores/memory-cache";
-import { BATCH_VECTOR_OF, prng, ZipfSampler, type BenchEntityType } from "../lib/dataset";
+import { BATCH_VECTOR_OF, type BenchEntityType, prng, ZipfSampler } from "../lib/dataset";
 import { HttpClient } from "../lib/http";
-import { openLoop, saturate, sequential, TIMER_SLACK_MS, type RunOutcome } from "../lib/runner";
-import { percentile, round, skipped, summarize, TierCounter, type ScenarioResult } from "../lib/stats";
-import { expectServed, parseBody, type BenchContext, type FeatureResponseBody } from "./context";
+import { openLoop, type RunOutcome, saturate, sequential, TIMER_SLACK_MS } from "../lib/runner";
+import { percentile, round, type ScenarioResult, skipped, summarize, TierCounter } from "../lib/stats";
+import { type BenchContext, expectServed, type FeatureResponseBody, parseBody } from "./context";
 
 const GET = "/features/get";
 const BATCH = "/features/batch";
@@ -61,7 +61,10 @@ export async function bareAndL0(ctx: BenchContext): Promise<{ bare: ScenarioResu
   const l0Sat = await saturate(ctx.serving, cfg.saturationConcurrency, cfg.saturationSeconds, GET, l0Body);
 
   const bareResult = summarize("bare-hono", bare.latencies, { errors: bare.errors, elapsedMs: bare.elapsedMs });
-  bareResult.extra = { saturation_rps: round((bareSat.latencies.length / bareSat.elapsedMs) * 1000, 0), saturation_concurrency: cfg.saturationConcurrency };
+  bareResult.extra = {
+    saturation_rps: round((bareSat.latencies.length / bareSat.elapsedMs) * 1000, 0),
+    saturation_concurrency: cfg.saturationConcurrency,
+  };
   bareResult.notes = "Hono on the same workerd: parse body, return a fixed 50-feature vector with metadata";
   const l0Result = withTiers(summarize("l0-hit", l0.latencies, { errors: l0.errors, elapsedMs: l0.elapsedMs }), l0Tiers);
   l0Result.extra = {
@@ -74,15 +77,28 @@ export async function bareAndL0(ctx: BenchContext): Promise<{ bare: ScenarioResu
 }
 
 /** Each request reads a distinct entity whose 50 features live only in `tier`. */
-async function singleTier(ctx: BenchContext, name: string, tier: string, ids: string[], n: number, stream: boolean): Promise<ScenarioResult> {
+async function singleTier(
+  ctx: BenchContext,
+  name: string,
+  tier: string,
+  ids: string[],
+  n: number,
+  stream: boolean,
+): Promise<ScenarioResult> {
   const warm = Math.min(ctx.cfg.warmupRequests, Math.max(0, ids.length - n), 50);
   const measured = ids.slice(warm, warm + n);
   await sequential(ctx.serving, warm, GET, (i) => vectorRequest(ctx, ids[i]!, "user", stream));
   const tiers = new TierCounter();
-  const out = await sequential(ctx.serving, measured.length, GET, (i) => vectorRequest(ctx, measured[i]!, "user", stream), (res) => {
-    tiers.addResponse(parseBody(res));
-    return expectServed(res, tier);
-  });
+  const out = await sequential(
+    ctx.serving,
+    measured.length,
+    GET,
+    (i) => vectorRequest(ctx, measured[i]!, "user", stream),
+    (res) => {
+      tiers.addResponse(parseBody(res));
+      return expectServed(res, tier);
+    },
+  );
   logErrors(ctx, name, out);
   const result = withTiers(summarize(name, out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs }), tiers);
   result.notes = `${measured.length} distinct never-read entities, 50 ${stream ? "stream" : "batch"} features each, only in ${tier}`;
@@ -90,10 +106,14 @@ async function singleTier(ctx: BenchContext, name: string, tier: string, ids: st
 }
 
 export const kvHit = (ctx: BenchContext) => singleTier(ctx, "kv-hit", "kv", ctx.sets.kv, ctx.cfg.requests.kv, false);
-export const doHit = (ctx: BenchContext) => singleTier(ctx, "do-hit", "durable_object", ctx.sets.durableObject, ctx.cfg.requests.durableObject, true);
+export const doHit = (ctx: BenchContext) =>
+  singleTier(ctx, "do-hit", "durable_object", ctx.sets.durableObject, ctx.cfg.requests.durableObject, true);
 export const redisHit = (ctx: BenchContext) =>
-  ctx.stack.redisUrl ? singleTier(ctx, "redis-hit", "redis", ctx.sets.redis, ctx.cfg.requests.redis, false) : Promise.resolve(skipped("redis-hit", "no Redis"));
-export const postgresBackfill = (ctx: BenchContext) => singleTier(ctx, "postgres-backfill", "postgres", ctx.sets.postgres, ctx.cfg.requests.postgres, false);
+  ctx.stack.redisUrl
+    ? singleTier(ctx, "redis-hit", "redis", ctx.sets.redis, ctx.cfg.requests.redis, false)
+    : Promise.resolve(skipped("redis-hit", "no Redis"));
+export const postgresBackfill = (ctx: BenchContext) =>
+  singleTier(ctx, "postgres-backfill", "postgres", ctx.sets.postgres, ctx.cfg.requests.postgres, false);
 
 /** Batches of `size` distinct universe entities from the KV-materialized set, 50 batch features each. */
 export async function batch(ctx: BenchContext, size: 10 | 100): Promise<ScenarioResult> {
@@ -111,10 +131,16 @@ export async function batch(ctx: BenchContext, size: 10 | 100): Promise<Scenario
   };
   await sequential(ctx.serving, Math.min(20, n), BATCH, () => makeBatch());
   const tiers = new TierCounter();
-  const out = await sequential(ctx.serving, n, BATCH, () => makeBatch(), (res) => {
-    tiers.addResponse(parseBody(res));
-    return expectServed(res);
-  });
+  const out = await sequential(
+    ctx.serving,
+    n,
+    BATCH,
+    () => makeBatch(),
+    (res) => {
+      tiers.addResponse(parseBody(res));
+      return expectServed(res);
+    },
+  );
   logErrors(ctx, name, out);
   const result = withTiers(summarize(name, out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs }), tiers);
   result.extra = { entities_per_second: round((out.latencies.length * size * 1000) / out.elapsedMs, 0) };
@@ -146,7 +172,11 @@ export async function stampede(ctx: BenchContext): Promise<ScenarioResult> {
       const results = await Promise.allSettled(Array.from({ length: concurrency }, () => client.post(GET, payload)));
       for (const r of results) {
         const problem =
-          r.status === "rejected" ? String(r.reason) : r.value.status !== 200 ? `HTTP ${r.value.status}: ${r.value.body.toString().slice(0, 200)}` : expectServed(r.value);
+          r.status === "rejected"
+            ? String(r.reason)
+            : r.value.status !== 200
+              ? `HTTP ${r.value.status}: ${r.value.body.toString().slice(0, 200)}`
+              : expectServed(r.value);
         if (problem === undefined && r.status === "fulfilled") latencies.push(r.value.ms);
         else {
           errors++;
@@ -211,7 +241,15 @@ export async function mixedZipf(ctx: BenchContext): Promise<ScenarioResult> {
       latency_by_deepest_tier: Object.fromEntries(
         Object.entries(byDepth).map(([k, v]) => {
           const sorted = [...v].sort((a, b) => a - b);
-          return [k, { requests: v.length, p50_ms: round(percentile(sorted, 50)), p95_ms: round(percentile(sorted, 95)), p99_ms: round(percentile(sorted, 99)) }];
+          return [
+            k,
+            {
+              requests: v.length,
+              p50_ms: round(percentile(sorted, 50)),
+              p95_ms: round(percentile(sorted, 95)),
+              p99_ms: round(percentile(sorted, 99)),
+            },
+          ];
         }),
       ),
       send_lag_mean_ms: round(out.meanSendLagMs),

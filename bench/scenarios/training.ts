@@ -6,7 +6,7 @@ import pg from "pg";
 import { PROJECT_ROOT } from "../../dev/local-workers";
 import { CompiledRegistry } from "../../src/core/registry";
 import { benchRegistry, featureValueSql, prng } from "../lib/dataset";
-import { round, skipped, type ScenarioResult } from "../lib/stats";
+import { round, type ScenarioResult, skipped } from "../lib/stats";
 import type { BenchContext } from "./context";
 
 /** History loaded for the join: users × features × observations spread over HISTORY_DAYS. */

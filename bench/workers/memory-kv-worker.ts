@@ -60,7 +60,14 @@ function build(setup: Setup, env: Env): number {
   const registry = new CompiledRegistry(RegistrySnapshot.parse(setup.registry));
   const store = new TieredFeatureStore({ kv: new KvFeatureStore(kv as unknown as KVNamespace) });
   const context: ServingContext = {
-    tiers: { featuresKv: undefined, registryKv: undefined, entityState: undefined, queue: undefined, redis: undefined, postgres: undefined },
+    tiers: {
+      featuresKv: undefined,
+      registryKv: undefined,
+      entityState: undefined,
+      queue: undefined,
+      redis: undefined,
+      postgres: undefined,
+    },
     postgresConfig: undefined,
     store,
     service: new FeatureService(store),

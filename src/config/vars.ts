@@ -16,7 +16,13 @@ export function positiveIntVar(env: Record<string, unknown>, name: string, fallb
  * A var with a fixed set of values (case-insensitive; `aliases` maps extra spellings such as
  * "true" → "on"), or `fallback` when unset; anything else is reported and ignored.
  */
-export function choiceVar<T extends string>(env: Record<string, unknown>, name: string, choices: readonly T[], fallback: T, aliases: Record<string, T> = {}): T {
+export function choiceVar<T extends string>(
+  env: Record<string, unknown>,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+  aliases: Record<string, T> = {},
+): T {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const v = String(raw).trim().toLowerCase();

@@ -14,9 +14,13 @@ export interface ApiKeyEntry {
 export function parseApiKeys(spec: string | undefined): Map<string, ApiKeyEntry> {
   const keys = new Map<string, ApiKeyEntry>();
   if (!spec) return keys;
-  for (const raw of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [hash, scopeList] = raw.split(":");
-    if (!hash || !/^[0-9a-f]{64}$/.test(hash) || !scopeList) throw new Error(`API_KEYS entry is not "<sha256hex>:scope+scope": ${raw.slice(0, 12)}…`);
+    if (!hash || !/^[0-9a-f]{64}$/.test(hash) || !scopeList)
+      throw new Error(`API_KEYS entry is not "<sha256hex>:scope+scope": ${raw.slice(0, 12)}…`);
     const scopes = new Set<Scope>();
     for (const s of scopeList.split("+")) {
       if (!(SCOPES as readonly string[]).includes(s)) throw new Error(`API_KEYS entry has unknown scope "${s}"`);

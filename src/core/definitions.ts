@@ -15,9 +15,7 @@ export const NullPolicy = z.enum(["allow", "reject", "default"]);
 export type NullPolicy = z.infer<typeof NullPolicy>;
 
 /** "realtime" or a duration such as "15m", "1h", "1d". */
-export const UpdateFrequency = z
-  .string()
-  .regex(/^(realtime|\d+[smhd])$/, 'must be "realtime" or a duration like "30m", "1h", "1d"');
+export const UpdateFrequency = z.string().regex(/^(realtime|\d+[smhd])$/, 'must be "realtime" or a duration like "30m", "1h", "1d"');
 
 const SNAKE = /^[a-z][a-z0-9_]*$/;
 export const FeatureName = z.string().regex(SNAKE, "must be snake_case (a-z, 0-9, _)").max(128);
@@ -73,16 +71,11 @@ export const FeatureDefinition = z
   })
   .strict()
   .superRefine((d, ctx) => {
-    const issue = (path: string, message: string) =>
-      ctx.addIssue({ code: "custom", path: [path], message });
-    if (d.feature_type === "embedding" && d.dimension === undefined)
-      issue("dimension", "an embedding needs a dimension");
-    if (d.computation_type === "batch" && !d.source_query)
-      issue("source_query", "a batch feature needs a source_query");
-    if (d.computation_type === "on_demand" && !d.transform)
-      issue("transform", "an on_demand feature needs a transform");
-    if (d.null_policy === "default" && d.default_value === undefined)
-      issue("default_value", 'null_policy "default" needs a default_value');
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (d.feature_type === "embedding" && d.dimension === undefined) issue("dimension", "an embedding needs a dimension");
+    if (d.computation_type === "batch" && !d.source_query) issue("source_query", "a batch feature needs a source_query");
+    if (d.computation_type === "on_demand" && !d.transform) issue("transform", "an on_demand feature needs a transform");
+    if (d.null_policy === "default" && d.default_value === undefined) issue("default_value", 'null_policy "default" needs a default_value');
     if (d.min_value !== undefined && d.max_value !== undefined && d.min_value > d.max_value)
       issue("min_value", `min_value ${d.min_value} is above max_value ${d.max_value}`);
     if (d.allowed_values && d.feature_type !== "categorical" && d.feature_type !== "array")

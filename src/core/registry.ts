@@ -45,7 +45,14 @@ export class CompiledRegistry {
   }
 
   static empty(): CompiledRegistry {
-    return new CompiledRegistry({ version: "r-empty", version_number: 0, applied_at: new Date(0).toISOString(), author: "none", entities: [], features: [] });
+    return new CompiledRegistry({
+      version: "r-empty",
+      version_number: 0,
+      applied_at: new Date(0).toISOString(),
+      author: "none",
+      entities: [],
+      features: [],
+    });
   }
 
   /** `skip_rate_7d` or `user_behavior_features:skip_rate_7d` (Feast's `view:feature`). */

@@ -134,7 +134,7 @@ const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})
 const DIGITS_ONLY = /^-?\d+$/;
 
 type ParsedTimestamp =
-  | { kind: "instant"; epochMs: number; /** offset written in the timestamp, minutes east of UTC */ offsetMinutes: number | null }
+  | { kind: "instant"; epochMs: number /** offset written in the timestamp, minutes east of UTC */; offsetMinutes: number | null }
   | { kind: "wall_clock"; local: LocalTime };
 
 function parseZone(zone: string): number {
@@ -298,7 +298,10 @@ const DEVICE_SYNONYMS = synonyms<DeviceType>(DEVICE_TYPE_VALUES, {
 /** First match wins, so the specific platforms (car, TV, speaker) precede the generic "Android". */
 const USER_AGENT_RULES: ReadonlyArray<readonly [RegExp, DeviceType]> = [
   [/CarPlay|Android ?Auto|AAOS|\bAutomotive\b/i, "car"],
-  [/SmartTV|SMART-TV|Tizen|Web0S|webOS\.TV|\bAppleTV|Apple TV|tvOS|\bAFT[A-Z]|BRAVIA|\bRoku|CrKey|GoogleTV|Android ?TV|PlayStation|Xbox/i, "tv"],
+  [
+    /SmartTV|SMART-TV|Tizen|Web0S|webOS\.TV|\bAppleTV|Apple TV|tvOS|\bAFT[A-Z]|BRAVIA|\bRoku|CrKey|GoogleTV|Android ?TV|PlayStation|Xbox/i,
+    "tv",
+  ],
   [/Sonos|\bAlexa\b|AmazonEcho|HomePod|AudioAccessory|Google-?Home/i, "smart_speaker"],
   [/iPhone|iPad|iPod|Android|Mobile|Windows Phone|BlackBerry/i, "mobile"],
   // A native desktop app (Electron shell) before the browser rule: both carry "Mozilla/".

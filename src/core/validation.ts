@@ -27,7 +27,8 @@ export function validateValue(def: FeatureDefinition, value: unknown): ValueViol
   }
   switch (def.feature_type) {
     case "numerical": {
-      if (typeof value !== "number" || !Number.isFinite(value)) return fail("type", `${def.name} must be a finite number, got ${describe(value)}`);
+      if (typeof value !== "number" || !Number.isFinite(value))
+        return fail("type", `${def.name} must be a finite number, got ${describe(value)}`);
       return checkRange(def, value, fail);
     }
     case "categorical": {
@@ -65,13 +66,17 @@ function checkRange(
   value: number,
   fail: (rule: ValidationRule, message: string) => ValueViolation,
 ): ValueViolation | undefined {
-  if (def.min_value !== undefined && value < def.min_value) return fail("min_value", `${def.name}: ${value} is below min_value ${def.min_value}`);
-  if (def.max_value !== undefined && value > def.max_value) return fail("max_value", `${def.name}: ${value} is above max_value ${def.max_value}`);
+  if (def.min_value !== undefined && value < def.min_value)
+    return fail("min_value", `${def.name}: ${value} is below min_value ${def.min_value}`);
+  if (def.max_value !== undefined && value > def.max_value)
+    return fail("max_value", `${def.name}: ${value} is above max_value ${def.max_value}`);
   return undefined;
 }
 
 function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value === null) return "null";
-  return typeof value === "string" ? `string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"` : `${typeof value} ${String(value)}`;
+  return typeof value === "string"
+    ? `string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`
+    : `${typeof value} ${String(value)}`;
 }

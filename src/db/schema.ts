@@ -117,10 +117,7 @@ export const featureLatest = pgTable(
     /** Orders different values with the same event time (src/core/keys.ts isNewer); '' ranks lowest. */
     tiebreak: text("tiebreak").notNull().default(""),
   },
-  (t) => [
-    primaryKey({ columns: [t.entityType, t.entityId, t.featureName] }),
-    index("feature_latest_feature_idx").on(t.featureName),
-  ],
+  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.featureName] }), index("feature_latest_feature_idx").on(t.featureName)],
 );
 
 export const materializationRuns = pgTable(
@@ -177,7 +174,10 @@ export const ingestRejects = pgTable(
     /** The most recent reason's message, e.g. "skip_rate_7d: 1.5 is above max_value 1". */
     lastMessage: text("last_message"),
   },
-  (t) => [primaryKey({ columns: [t.day, t.featureName, t.rule, t.source] }), index("ingest_rejects_feature_idx").on(t.featureName, t.day.desc())],
+  (t) => [
+    primaryKey({ columns: [t.day, t.featureName, t.rule, t.source] }),
+    index("ingest_rejects_feature_idx").on(t.featureName, t.day.desc()),
+  ],
 );
 
 // ---------------------------------------------------------------- demo sources (EchoTune catalog)

@@ -5,8 +5,9 @@
 // actions are produced by generators yielding chunks, so a 1M+ event catalog never exists in memory at once.
 // Every part draws from its own PRNG stream derived from (seed, stream name), so iterating events does not
 // change actions and re-iterating a stream yields exactly the same rows.
-import type { artists, listeningEvents, tracks, userActions, users } from "../db/schema";
+
 import { mulberry32 } from "../core/random";
+import type { artists, listeningEvents, tracks, userActions, users } from "../db/schema";
 
 // ---------------------------------------------------------------- vocabularies
 
@@ -340,7 +341,7 @@ class CumulativeSampler {
 
   static zipf(size: number, exponent: number): CumulativeSampler {
     const weights = new Float64Array(size);
-    for (let rank = 0; rank < size; rank++) weights[rank] = 1 / Math.pow(rank + 1, exponent);
+    for (let rank = 0; rank < size; rank++) weights[rank] = 1 / (rank + 1) ** exponent;
     return new CumulativeSampler(weights);
   }
 
@@ -423,16 +424,58 @@ const COUNTRY_GENRE_BOOST: Readonly<Record<Country, Partial<Weights<Genre>>>> = 
 };
 
 const ARTIST_COUNTRY_WEIGHT: Weights<Country> = {
-  US: 30, GB: 12, DE: 5, FR: 5, BR: 5, MX: 4, JP: 5, KR: 5, IN: 4, SE: 4, NL: 2, ES: 4, IT: 3, CA: 5, AU: 4,
+  US: 30,
+  GB: 12,
+  DE: 5,
+  FR: 5,
+  BR: 5,
+  MX: 4,
+  JP: 5,
+  KR: 5,
+  IN: 4,
+  SE: 4,
+  NL: 2,
+  ES: 4,
+  IT: 3,
+  CA: 5,
+  AU: 4,
 };
 
 const USER_COUNTRY_WEIGHT: Weights<Country> = {
-  US: 25, GB: 8, DE: 7, FR: 6, BR: 10, MX: 8, JP: 5, KR: 3, IN: 8, SE: 2, NL: 2, ES: 5, IT: 4, CA: 4, AU: 3,
+  US: 25,
+  GB: 8,
+  DE: 7,
+  FR: 6,
+  BR: 10,
+  MX: 8,
+  JP: 5,
+  KR: 3,
+  IN: 8,
+  SE: 2,
+  NL: 2,
+  ES: 5,
+  IT: 4,
+  CA: 4,
+  AU: 3,
 };
 
 /** Standard-time UTC offsets in hours: turns local listening hours into UTC timestamps. */
 const COUNTRY_UTC_OFFSET_HOURS: Weights<Country> = {
-  US: -5, GB: 0, DE: 1, FR: 1, BR: -3, MX: -6, JP: 9, KR: 9, IN: 5.5, SE: 1, NL: 1, ES: 1, IT: 1, CA: -5, AU: 10,
+  US: -5,
+  GB: 0,
+  DE: 1,
+  FR: 1,
+  BR: -3,
+  MX: -6,
+  JP: 9,
+  KR: 9,
+  IN: 5.5,
+  SE: 1,
+  NL: 1,
+  ES: 1,
+  IT: 1,
+  CA: -5,
+  AU: 10,
 };
 
 /** The artist country's own language and how often its artists sing in it (the rest is English). */
@@ -478,21 +521,128 @@ const FEATURE_SD = 0.12;
 
 /** Rough per-genre audio profiles, in the ranges streaming services publish. */
 const GENRE_SOUND: Readonly<Record<Genre, GenreSound>> = {
-  pop: { danceability: g(0.68, FEATURE_SD), energy: g(0.66, FEATURE_SD), valence: g(0.55, 0.18), acousticness: g(0.2, 0.15), tempo: g(118, 16), durationSeconds: g(205, 30) },
-  rock: { danceability: g(0.5, FEATURE_SD), energy: g(0.78, FEATURE_SD), valence: g(0.48, 0.18), acousticness: g(0.12, 0.12), tempo: g(126, 20), durationSeconds: g(235, 45) },
-  hip_hop: { danceability: g(0.76, 0.1), energy: g(0.64, FEATURE_SD), valence: g(0.48, 0.18), acousticness: g(0.15, 0.12), tempo: g(92, 8), altTempo: { mean: 145, sd: 8, share: 0.3 }, durationSeconds: g(210, 35) },
-  electronic: { danceability: g(0.72, 0.1), energy: g(0.82, 0.1), valence: g(0.45, 0.18), acousticness: g(0.06, 0.06), tempo: g(126, 6), altTempo: { mean: 172, sd: 5, share: 0.15 }, durationSeconds: g(270, 60) },
-  jazz: { danceability: g(0.55, FEATURE_SD), energy: g(0.38, 0.14), valence: g(0.52, 0.18), acousticness: g(0.7, 0.15), tempo: g(112, 28), durationSeconds: g(300, 70) },
-  classical: { danceability: g(0.28, 0.1), energy: g(0.16, 0.1), valence: g(0.3, 0.15), acousticness: g(0.92, 0.06), tempo: g(100, 25), durationSeconds: g(330, 60) },
-  r_and_b: { danceability: g(0.68, 0.1), energy: g(0.55, FEATURE_SD), valence: g(0.52, 0.18), acousticness: g(0.25, 0.15), tempo: g(100, 15), durationSeconds: g(225, 35) },
-  country: { danceability: g(0.58, 0.1), energy: g(0.62, FEATURE_SD), valence: g(0.58, 0.18), acousticness: g(0.32, 0.18), tempo: g(120, 20), durationSeconds: g(200, 25) },
-  latin: { danceability: g(0.76, 0.09), energy: g(0.74, 0.1), valence: g(0.7, 0.15), acousticness: g(0.18, 0.12), tempo: g(105, 15), durationSeconds: g(205, 30) },
-  indie: { danceability: g(0.54, FEATURE_SD), energy: g(0.58, 0.15), valence: g(0.44, 0.18), acousticness: g(0.35, 0.2), tempo: g(120, 20), durationSeconds: g(225, 40) },
-  metal: { danceability: g(0.4, FEATURE_SD), energy: g(0.92, 0.05), valence: g(0.3, 0.15), acousticness: g(0.03, 0.03), tempo: g(138, 25), durationSeconds: g(290, 60) },
-  folk: { danceability: g(0.5, FEATURE_SD), energy: g(0.38, 0.14), valence: g(0.48, 0.18), acousticness: g(0.78, 0.12), tempo: g(110, 20), durationSeconds: g(215, 40) },
-  reggae: { danceability: g(0.78, 0.08), energy: g(0.58, FEATURE_SD), valence: g(0.72, 0.14), acousticness: g(0.22, 0.12), tempo: g(85, 10), durationSeconds: g(230, 35) },
-  blues: { danceability: g(0.5, FEATURE_SD), energy: g(0.5, 0.15), valence: g(0.5, 0.18), acousticness: g(0.55, 0.2), tempo: g(105, 20), durationSeconds: g(260, 50) },
-  k_pop: { danceability: g(0.7, 0.09), energy: g(0.78, 0.1), valence: g(0.6, 0.16), acousticness: g(0.12, 0.1), tempo: g(122, 15), durationSeconds: g(205, 25) },
+  pop: {
+    danceability: g(0.68, FEATURE_SD),
+    energy: g(0.66, FEATURE_SD),
+    valence: g(0.55, 0.18),
+    acousticness: g(0.2, 0.15),
+    tempo: g(118, 16),
+    durationSeconds: g(205, 30),
+  },
+  rock: {
+    danceability: g(0.5, FEATURE_SD),
+    energy: g(0.78, FEATURE_SD),
+    valence: g(0.48, 0.18),
+    acousticness: g(0.12, 0.12),
+    tempo: g(126, 20),
+    durationSeconds: g(235, 45),
+  },
+  hip_hop: {
+    danceability: g(0.76, 0.1),
+    energy: g(0.64, FEATURE_SD),
+    valence: g(0.48, 0.18),
+    acousticness: g(0.15, 0.12),
+    tempo: g(92, 8),
+    altTempo: { mean: 145, sd: 8, share: 0.3 },
+    durationSeconds: g(210, 35),
+  },
+  electronic: {
+    danceability: g(0.72, 0.1),
+    energy: g(0.82, 0.1),
+    valence: g(0.45, 0.18),
+    acousticness: g(0.06, 0.06),
+    tempo: g(126, 6),
+    altTempo: { mean: 172, sd: 5, share: 0.15 },
+    durationSeconds: g(270, 60),
+  },
+  jazz: {
+    danceability: g(0.55, FEATURE_SD),
+    energy: g(0.38, 0.14),
+    valence: g(0.52, 0.18),
+    acousticness: g(0.7, 0.15),
+    tempo: g(112, 28),
+    durationSeconds: g(300, 70),
+  },
+  classical: {
+    danceability: g(0.28, 0.1),
+    energy: g(0.16, 0.1),
+    valence: g(0.3, 0.15),
+    acousticness: g(0.92, 0.06),
+    tempo: g(100, 25),
+    durationSeconds: g(330, 60),
+  },
+  r_and_b: {
+    danceability: g(0.68, 0.1),
+    energy: g(0.55, FEATURE_SD),
+    valence: g(0.52, 0.18),
+    acousticness: g(0.25, 0.15),
+    tempo: g(100, 15),
+    durationSeconds: g(225, 35),
+  },
+  country: {
+    danceability: g(0.58, 0.1),
+    energy: g(0.62, FEATURE_SD),
+    valence: g(0.58, 0.18),
+    acousticness: g(0.32, 0.18),
+    tempo: g(120, 20),
+    durationSeconds: g(200, 25),
+  },
+  latin: {
+    danceability: g(0.76, 0.09),
+    energy: g(0.74, 0.1),
+    valence: g(0.7, 0.15),
+    acousticness: g(0.18, 0.12),
+    tempo: g(105, 15),
+    durationSeconds: g(205, 30),
+  },
+  indie: {
+    danceability: g(0.54, FEATURE_SD),
+    energy: g(0.58, 0.15),
+    valence: g(0.44, 0.18),
+    acousticness: g(0.35, 0.2),
+    tempo: g(120, 20),
+    durationSeconds: g(225, 40),
+  },
+  metal: {
+    danceability: g(0.4, FEATURE_SD),
+    energy: g(0.92, 0.05),
+    valence: g(0.3, 0.15),
+    acousticness: g(0.03, 0.03),
+    tempo: g(138, 25),
+    durationSeconds: g(290, 60),
+  },
+  folk: {
+    danceability: g(0.5, FEATURE_SD),
+    energy: g(0.38, 0.14),
+    valence: g(0.48, 0.18),
+    acousticness: g(0.78, 0.12),
+    tempo: g(110, 20),
+    durationSeconds: g(215, 40),
+  },
+  reggae: {
+    danceability: g(0.78, 0.08),
+    energy: g(0.58, FEATURE_SD),
+    valence: g(0.72, 0.14),
+    acousticness: g(0.22, 0.12),
+    tempo: g(85, 10),
+    durationSeconds: g(230, 35),
+  },
+  blues: {
+    danceability: g(0.5, FEATURE_SD),
+    energy: g(0.5, 0.15),
+    valence: g(0.5, 0.18),
+    acousticness: g(0.55, 0.2),
+    tempo: g(105, 20),
+    durationSeconds: g(260, 50),
+  },
+  k_pop: {
+    danceability: g(0.7, 0.09),
+    energy: g(0.78, 0.1),
+    valence: g(0.6, 0.16),
+    acousticness: g(0.12, 0.1),
+    tempo: g(122, 15),
+    durationSeconds: g(205, 25),
+  },
 };
 /** How much of a track's sound comes from its secondary genre when it has one. */
 const SECONDARY_SOUND_BLEND = 0.25;
@@ -525,25 +675,147 @@ const HOURLY_ACTIVITY_MAX = Math.max(...HOURLY_ACTIVITY);
 // ---------------------------------------------------------------- names
 
 const FIRST_NAMES = [
-  "Ava", "Leo", "Mira", "Jonas", "Lucia", "Kai", "Nina", "Theo", "Sofia", "Elias", "Maya", "Oscar", "Yuna", "Diego", "Clara",
-  "Ravi", "Isla", "Mateo", "Freya", "Hugo", "Amara", "Felix", "Noor", "Luca", "Selin", "Marcus", "Ines", "Jin", "Zara", "Tomas",
+  "Ava",
+  "Leo",
+  "Mira",
+  "Jonas",
+  "Lucia",
+  "Kai",
+  "Nina",
+  "Theo",
+  "Sofia",
+  "Elias",
+  "Maya",
+  "Oscar",
+  "Yuna",
+  "Diego",
+  "Clara",
+  "Ravi",
+  "Isla",
+  "Mateo",
+  "Freya",
+  "Hugo",
+  "Amara",
+  "Felix",
+  "Noor",
+  "Luca",
+  "Selin",
+  "Marcus",
+  "Ines",
+  "Jin",
+  "Zara",
+  "Tomas",
 ] as const;
 const LAST_NAMES = [
-  "Solis", "Hart", "Lindqvist", "Moreau", "Okafor", "Tanaka", "Reyes", "Bauer", "Kim", "Novak", "Silva", "Rossi", "Patel",
-  "Walsh", "Haddad", "Park", "Fischer", "Costa", "Dubois", "Sato", "Vega", "Berg", "Quinn", "Mendes", "Kowalski", "Ortiz",
+  "Solis",
+  "Hart",
+  "Lindqvist",
+  "Moreau",
+  "Okafor",
+  "Tanaka",
+  "Reyes",
+  "Bauer",
+  "Kim",
+  "Novak",
+  "Silva",
+  "Rossi",
+  "Patel",
+  "Walsh",
+  "Haddad",
+  "Park",
+  "Fischer",
+  "Costa",
+  "Dubois",
+  "Sato",
+  "Vega",
+  "Berg",
+  "Quinn",
+  "Mendes",
+  "Kowalski",
+  "Ortiz",
 ] as const;
 const ADJECTIVES = [
-  "Velvet", "Neon", "Silent", "Golden", "Electric", "Crimson", "Hollow", "Midnight", "Paper", "Wild", "Broken", "Lunar",
-  "Static", "Burning", "Glass", "Violet", "Faded", "Northern", "Restless", "Echoing", "Sugar", "Iron", "Blue", "Distant",
+  "Velvet",
+  "Neon",
+  "Silent",
+  "Golden",
+  "Electric",
+  "Crimson",
+  "Hollow",
+  "Midnight",
+  "Paper",
+  "Wild",
+  "Broken",
+  "Lunar",
+  "Static",
+  "Burning",
+  "Glass",
+  "Violet",
+  "Faded",
+  "Northern",
+  "Restless",
+  "Echoing",
+  "Sugar",
+  "Iron",
+  "Blue",
+  "Distant",
 ] as const;
 const NOUNS = [
-  "Echo", "Heart", "River", "Signal", "Mirror", "Garden", "Horizon", "Skyline", "Ocean", "Fire", "Shadow", "Highway", "Dream",
-  "Satellite", "Storm", "Harbor", "Window", "Summer", "Ghost", "Avenue", "Machine", "Canyon", "Lantern", "Tide", "City", "Rain",
+  "Echo",
+  "Heart",
+  "River",
+  "Signal",
+  "Mirror",
+  "Garden",
+  "Horizon",
+  "Skyline",
+  "Ocean",
+  "Fire",
+  "Shadow",
+  "Highway",
+  "Dream",
+  "Satellite",
+  "Storm",
+  "Harbor",
+  "Window",
+  "Summer",
+  "Ghost",
+  "Avenue",
+  "Machine",
+  "Canyon",
+  "Lantern",
+  "Tide",
+  "City",
+  "Rain",
 ] as const;
 const PLURAL_NOUNS = [
-  "Echoes", "Lights", "Wolves", "Tides", "Strangers", "Satellites", "Ghosts", "Rivers", "Pilots", "Kites", "Foxes", "Machines",
+  "Echoes",
+  "Lights",
+  "Wolves",
+  "Tides",
+  "Strangers",
+  "Satellites",
+  "Ghosts",
+  "Rivers",
+  "Pilots",
+  "Kites",
+  "Foxes",
+  "Machines",
 ] as const;
-const STAGE_WORDS = ["Nova", "Solstice", "Aurora", "Kairo", "Lumen", "Vanta", "Orbit", "Zephyr", "Pulse", "Halo", "Onyx", "Cinder"] as const;
+const STAGE_WORDS = [
+  "Nova",
+  "Solstice",
+  "Aurora",
+  "Kairo",
+  "Lumen",
+  "Vanta",
+  "Orbit",
+  "Zephyr",
+  "Pulse",
+  "Halo",
+  "Onyx",
+  "Cinder",
+] as const;
 const ENSEMBLES = ["Quartet", "Ensemble", "Orchestra", "Trio", "Chamber Players"] as const;
 const CLASSICAL_FORMS = ["Sonata", "Nocturne", "Etude", "Prelude", "Concerto", "Suite", "Symphony", "Fugue"] as const;
 const KEYS = ["C major", "D minor", "E-flat major", "F minor", "G major", "A minor", "B-flat major", "C-sharp minor"] as const;
@@ -663,7 +935,7 @@ function generateArtists(opts: ResolvedCatalogOptions): ArtistState[] {
       if (!genres.includes(candidate)) genres.push(candidate);
     }
     // u^1.5 piles mass near 0 years ago: catalogs are dominated by recent debuts.
-    const yearsAgo = Math.floor(Math.pow(rng.next(), DEBUT_RECENCY_EXPONENT) * (maxYear - YEAR_MIN_DEBUT + 1));
+    const yearsAgo = Math.floor(rng.next() ** DEBUT_RECENCY_EXPONENT * (maxYear - YEAR_MIN_DEBUT + 1));
     const debutYear = maxYear - yearsAgo;
     // Log-normal followers, nudged up for long careers.
     const logFollowers = Math.log(FOLLOWERS_MEDIAN) + FOLLOWERS_LOG_SD * rng.gaussian() + 0.02 * yearsAgo;
@@ -702,10 +974,12 @@ function generateTracks(opts: ResolvedCatalogOptions, artistStates: readonly Art
   if (opts.tracks === 0) return [];
 
   // Popular artists (by followers) release more tracks: Zipf over the follower rank.
-  const byFollowers = artistStates.map((_, i) => i).sort((a, b) => {
-    const diff = (artistStates[b] as ArtistState).row.followers - (artistStates[a] as ArtistState).row.followers;
-    return diff !== 0 ? diff : a - b;
-  });
+  const byFollowers = artistStates
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const diff = (artistStates[b] as ArtistState).row.followers - (artistStates[a] as ArtistState).row.followers;
+      return diff !== 0 ? diff : a - b;
+    });
   const artistZipf = CumulativeSampler.zipf(byFollowers.length, ARTIST_ZIPF_S);
   const zipfArtist = (): number => byFollowers[artistZipf.sample(rng)] as number;
 
@@ -740,11 +1014,13 @@ function generateTracks(opts: ResolvedCatalogOptions, artistStates: readonly Art
 
     // u^0.6 leans toward the recent end of the artist's career.
     const span = maxYear - artist.debutYear + 1;
-    const releaseYear = Math.min(maxYear, artist.debutYear + Math.floor(Math.pow(rng.next(), 0.6) * span));
+    const releaseYear = Math.min(maxYear, artist.debutYear + Math.floor(rng.next() ** 0.6 * span));
 
     const sound = GENRE_SOUND[primary];
     const blend = secondary ? GENRE_SOUND[secondary] : null;
-    const durationSeconds = Math.exp(rng.normal(Math.log(sound.durationSeconds.mean), sound.durationSeconds.sd / sound.durationSeconds.mean));
+    const durationSeconds = Math.exp(
+      rng.normal(Math.log(sound.durationSeconds.mean), sound.durationSeconds.sd / sound.durationSeconds.mean),
+    );
     const tempoMode = sound.altTempo && rng.chance(sound.altTempo.share) ? sound.altTempo : sound.tempo;
 
     result.push({
@@ -793,7 +1069,10 @@ function generateUsers(opts: ResolvedCatalogOptions): UserRow[] {
   })).filter((group) => group.from <= group.to);
   const groupCumulative: number[] = [];
   let groupTotal = 0;
-  for (const group of groups) groupCumulative.push((groupTotal += group.weight));
+  for (const group of groups) {
+    groupTotal += group.weight;
+    groupCumulative.push(groupTotal);
+  }
 
   // Stratified quantiles (one per user, shuffled) so every age group is represented in proportion even for
   // small user counts; independent draws could leave the 55+ or 13-17 bucket empty.
@@ -856,10 +1135,12 @@ function apportion(total: number, weights: readonly number[]): number[] {
   const exact = weights.map((w) => (total * w) / sum);
   const counts = exact.map(Math.floor);
   let remainder = total - counts.reduce((acc, c) => acc + c, 0);
-  const order = exact.map((x, i) => i).sort((a, b) => {
-    const diff = ((exact[b] as number) % 1) - ((exact[a] as number) % 1);
-    return diff !== 0 ? diff : a - b;
-  });
+  const order = exact
+    .map((_x, i) => i)
+    .sort((a, b) => {
+      const diff = ((exact[b] as number) % 1) - ((exact[a] as number) % 1);
+      return diff !== 0 ? diff : a - b;
+    });
   for (let k = 0; remainder > 0; k = (k + 1) % order.length, remainder--) {
     const i = order[k] as number;
     counts[i] = (counts[i] as number) + 1;
@@ -867,11 +1148,7 @@ function apportion(total: number, weights: readonly number[]): number[] {
   return counts;
 }
 
-function generateBehavior(
-  opts: ResolvedCatalogOptions,
-  userRows: readonly UserRow[],
-  genreTrackCounts: readonly number[],
-): UserBehavior[] {
+function generateBehavior(opts: ResolvedCatalogOptions, userRows: readonly UserRow[], genreTrackCounts: readonly number[]): UserBehavior[] {
   const rng = new Rng(opts.seed, "behavior");
   const nowYear = yearOf(opts.now);
   const activity: number[] = [];
@@ -879,7 +1156,9 @@ function generateBehavior(
     const age = nowYear - user.birthYear;
     const boost = COUNTRY_GENRE_BOOST[user.country];
     // Only genres that have tracks can be a taste; the user's country and age tilt the choice.
-    const genreWeights = GENRES.map((genre, gi) => (genreTrackCounts[gi] as number) * Math.sqrt(boost[genre] ?? 1) * ageGenreFactor(genre, age));
+    const genreWeights = GENRES.map(
+      (genre, gi) => (genreTrackCounts[gi] as number) * Math.sqrt(boost[genre] ?? 1) * ageGenreFactor(genre, age),
+    );
     const favoriteCount = [1, 2, 3][rng.weightedIndex([35, 40, 25])] as number;
     const favoriteGenres: number[] = [];
     const available = genreWeights.filter((w) => w > 0).length;
@@ -919,7 +1198,11 @@ interface TrackIndex {
   genreZipf: (CumulativeSampler | null)[];
 }
 
-function buildTrackIndex(opts: ResolvedCatalogOptions, trackStates: readonly TrackState[], artistStates: readonly ArtistState[]): TrackIndex {
+function buildTrackIndex(
+  opts: ResolvedCatalogOptions,
+  trackStates: readonly TrackState[],
+  artistStates: readonly ArtistState[],
+): TrackIndex {
   const rng = new Rng(opts.seed, "popularity");
   const artistById = new Map(artistStates.map((a) => [a.row.id, a.row]));
   const maxYear = Math.min(YEAR_MAX_CATALOG, yearOf(opts.now));
@@ -929,10 +1212,12 @@ function buildTrackIndex(opts: ResolvedCatalogOptions, trackStates: readonly Tra
     const recency = maxYear - t.row.releaseYear <= 2 ? 0.6 : 0;
     return 0.5 * Math.log(followers) + recency + rng.normal(0, 1.2);
   });
-  const order = trackStates.map((_, i) => i).sort((a, b) => {
-    const diff = (score[b] as number) - (score[a] as number);
-    return diff !== 0 ? diff : a - b;
-  });
+  const order = trackStates
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const diff = (score[b] as number) - (score[a] as number);
+      return diff !== 0 ? diff : a - b;
+    });
   const byPopularity = Int32Array.from(order);
   const perGenre: number[][] = GENRES.map(() => []);
   for (const ti of order) (perGenre[(trackStates[ti] as TrackState).genre] as number[]).push(ti);

@@ -1,6 +1,6 @@
 // EntityState: one SQLite-backed Durable Object per entity holding its stream features (single writer).
 import { DurableObject } from "cloudflare:workers";
-import { timedValue, type TimedValue } from "../core/keys";
+import { type TimedValue, timedValue } from "../core/keys";
 
 export interface FeatureWrite {
   name: string;
@@ -33,7 +33,9 @@ export class EntityState extends DurableObject {
        )`,
     );
     // Objects created before the tiebreak existed get the column (their values rank lowest on ties).
-    const [table] = this.sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'feature_state'").toArray();
+    const [table] = this.sql
+      .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'feature_state'")
+      .toArray();
     if (table && !table.sql.includes("tiebreak")) this.sql.exec("ALTER TABLE feature_state ADD COLUMN tiebreak TEXT NOT NULL DEFAULT ''");
   }
 

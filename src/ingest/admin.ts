@@ -5,7 +5,7 @@ import { FeatureStoreError, invalidInput } from "../core/errors";
 import type { CompiledRegistry } from "../core/registry";
 import { withPostgresClient } from "../db/postgres";
 import type { MaterializeEvent, RunSummary } from "../materialize/events";
-import { materializeMany, type MaterializerDeps } from "../materialize/materializer";
+import { type MaterializerDeps, materializeMany } from "../materialize/materializer";
 import { listRuns } from "../materialize/run-store";
 
 export const MaterializeRequest = z
@@ -28,7 +28,11 @@ export function selectFeatures(registry: CompiledRegistry, req: MaterializeReque
   if (req.all) return registry.features.filter(batch);
   const unknown = (req.features ?? []).filter((n) => !registry.resolve(n));
   if (unknown.length > 0)
-    throw new FeatureStoreError("not_found", `Unknown feature${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")} (registry ${registry.version})`, { unknown });
+    throw new FeatureStoreError(
+      "not_found",
+      `Unknown feature${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")} (registry ${registry.version})`,
+      { unknown },
+    );
   const defs = (req.features ?? []).map((n) => registry.resolve(n)!);
   const notBatch = defs.filter((d) => !batch(d));
   if (notBatch.length > 0)
@@ -67,13 +71,20 @@ export function streamMaterialization(
       open = false;
     });
   };
-  const work = materializeMany(features, { trigger: req.trigger, since: req.since ? Date.parse(req.since) : undefined, onEvent: write }, deps)
+  const work = materializeMany(
+    features,
+    { trigger: req.trigger, since: req.since ? Date.parse(req.since) : undefined, onEvent: write },
+    deps,
+  )
     .catch((err: unknown) => write({ type: "error", feature: "*", message: err instanceof Error ? err.message : String(err) }))
     .finally(() => {
       if (open) writer.close().catch((e: unknown) => deps.log({ event: "materialize_stream_close_failed", error: String(e) }));
     });
   keepAlive(work);
-  return new Response(readable, { status: 200, headers: { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" } });
+  return new Response(readable, {
+    status: 200,
+    headers: { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" },
+  });
 }
 
 const RunsQuery = z.object({

@@ -1,5 +1,5 @@
 // The ingest Worker's Hono app: push endpoint, admin materialization API and health.
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { authorize, type Scope } from "../core/auth";
 import { FeatureStoreError } from "../core/errors";
 import { notFound, onError } from "../http/error-handler";
@@ -57,7 +57,8 @@ export function createIngestApp(getDeps: (c: { env: unknown }) => IngestContext)
     const text = await c.req.text();
     // Chunked uploads carry no content-length: check what actually arrived too.
     checkPushSize(undefined, new TextEncoder().encode(text).byteLength);
-    if (text.trim() === "") throw new FeatureStoreError("bad_request", "Request body is empty; expected JSON: one update or an array of updates");
+    if (text.trim() === "")
+      throw new FeatureStoreError("bad_request", "Request body is empty; expected JSON: one update or an array of updates");
     const body = parseJsonText(text);
     const deps = c.get("deps");
     const result = await pushUpdates(body, source, { queue: deps.ingestQueue, registry: deps.registry, now: deps.now, log: deps.log });

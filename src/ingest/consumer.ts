@@ -1,20 +1,21 @@
 // Queue consumer of feature-ingest: validate, write Postgres, then the online tiers; retry or dead-letter what fails.
+
+import { describeZodIssues, errorMessage } from "../core/errors";
 import {
-  IngestMessage,
-  MAX_DEAD_LETTER_REASONS,
   type DeadLetterEnvelope,
   type DeadLetterReason,
   type DeadLetterSource,
+  IngestMessage,
+  MAX_DEAD_LETTER_REASONS,
 } from "../core/ingest-message";
-import { describeZodIssues, errorMessage } from "../core/errors";
-import { entityMapKey, isNewer, tiebreakOf, type TimedValue } from "../core/keys";
+import { entityMapKey, isNewer, type TimedValue, tiebreakOf } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
 import type { FeatureWrite } from "../durable/entity-state";
 import type { DurableObjectFeatureStore } from "../stores/durable-object-store";
 import type { KvFeatureStore } from "../stores/kv-store";
-import { idempotencyKey, type FeatureValueRow, type PostgresFeatureWriter } from "../stores/postgres-writer";
+import { type FeatureValueRow, idempotencyKey, type PostgresFeatureWriter } from "../stores/postgres-writer";
 import type { EntityRef, RedisFeatureStore } from "../stores/redis-store";
-import { checkUpdate, reason, truncate, type ResolvedWrite } from "./validate-update";
+import { checkUpdate, type ResolvedWrite, reason, truncate } from "./validate-update";
 
 /** Matches max_retries of the feature-ingest consumer in wrangler.ingest.toml. */
 export const MAX_RETRIES = 5;
@@ -92,7 +93,12 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Ing
     const tier = error.split(":")[0] ?? "unknown";
     summary.errors[tier] = (summary.errors[tier] ?? 0) + 1;
     if (msg.attempts > MAX_RETRIES) {
-      await deadLetter(msg, "retries_exhausted", [reason("*", "retries_exhausted", `write failed on attempt ${msg.attempts}: ${error}`)], error);
+      await deadLetter(
+        msg,
+        "retries_exhausted",
+        [reason("*", "retries_exhausted", `write failed on attempt ${msg.attempts}: ${error}`)],
+        error,
+      );
     } else {
       msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
       summary.retried += 1;
@@ -177,7 +183,7 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
       for (const [i, err] of result.failed) failures.set(i, `postgres: ${truncate(errorMessage(err), MAX_ERROR_CHARS)}`);
     } catch (err) {
       const error = `postgres: ${truncate(errorMessage(err), MAX_ERROR_CHARS)}`;
-      items.forEach((_, i) => failures.set(i, error));
+      for (let i = 0; i < items.length; i++) failures.set(i, error);
       return failures;
     }
   }
@@ -185,7 +191,10 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
   // Coalesce per entity: the newest value per feature by event time (ties: the greater tiebreak, as
   // every tier decides them), so each tier gets one write per entity and never sees an older value
   // after a newer one.
-  const entities = new Map<string, { ref: EntityRef; messages: number[]; values: Map<string, ResolvedWrite & { eventTimestamp: number; tiebreak: string }> }>();
+  const entities = new Map<
+    string,
+    { ref: EntityRef; messages: number[]; values: Map<string, ResolvedWrite & { eventTimestamp: number; tiebreak: string }> }
+  >();
   items.forEach((item, i) => {
     if (failures.has(i)) return;
     const key = entityMapKey(item.body.entity_type, item.body.entity_id);
@@ -210,7 +219,8 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
       const timed = { value: v.value ?? null, eventTimestamp: v.eventTimestamp, tiebreak: v.tiebreak };
       all[name] = timed;
       if (v.def.computation_type === "batch") batchValues[name] = timed;
-      if (v.def.computation_type === "stream") streamWrites.push({ name, value: timed.value, eventTimestamp: timed.eventTimestamp, tiebreak: timed.tiebreak });
+      if (v.def.computation_type === "stream")
+        streamWrites.push({ name, value: timed.value, eventTimestamp: timed.eventTimestamp, tiebreak: timed.tiebreak });
     }
     return { entity, all, batchValues, streamWrites };
   });
@@ -220,18 +230,27 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
   // Redis: every entity's compare-and-set in one pipelined round trip.
   const redisTask = deps.redis
     ? deps.redis.putManyIfNewer(split.map((s) => ({ ref: s.entity.ref, values: s.all }))).then(
-        (results) => results.forEach((r, k) => r instanceof Error && errorsByEntity[k]!.push(tierError("redis", r))),
-        (err: unknown) => errorsByEntity.forEach((e) => e.push(tierError("redis", err))),
+        (results) => {
+          results.forEach((r, k) => {
+            if (r instanceof Error) errorsByEntity[k]!.push(tierError("redis", r));
+          });
+        },
+        (err: unknown) => {
+          for (const e of errorsByEntity) e.push(tierError("redis", err));
+        },
       )
     : Promise.resolve();
   await Promise.all([
     redisTask,
     ...split.map(async (s, k) => {
       const tasks: [string, Promise<unknown>][] = [];
-      if (deps.durableObjects && s.streamWrites.length > 0) tasks.push(["durable_object", deps.durableObjects.put(s.entity.ref, s.streamWrites)]);
+      if (deps.durableObjects && s.streamWrites.length > 0)
+        tasks.push(["durable_object", deps.durableObjects.put(s.entity.ref, s.streamWrites)]);
       if (deps.kv && Object.keys(s.batchValues).length > 0) tasks.push(["kv", deps.kv.merge(s.entity.ref, s.batchValues)]);
       const settled = await Promise.allSettled(tasks.map(([, p]) => p));
-      settled.forEach((r, t) => r.status === "rejected" && errorsByEntity[k]!.push(tierError(tasks[t]![0], r.reason)));
+      settled.forEach((r, t) => {
+        if (r.status === "rejected") errorsByEntity[k]!.push(tierError(tasks[t]![0], r.reason));
+      });
     }),
   ]);
   list.forEach((entity, k) => {

@@ -1,6 +1,7 @@
 // Queue consumer of feature-ingest-dlq: stores every dead letter in Postgres with its reasons.
-import { DeadLetterEnvelope, IngestMessage, type DeadLetterReason, type DeadLetterSource } from "../core/ingest-message";
+
 import { errorMessage } from "../core/errors";
+import { DeadLetterEnvelope, type DeadLetterReason, type DeadLetterSource, IngestMessage } from "../core/ingest-message";
 import { MAX_RETRIES, retryDelaySeconds } from "./consumer";
 import type { DeadLetterRow, DeadLetterStore } from "./dead-letter-store";
 

@@ -1,6 +1,7 @@
 // Dead letters in Postgres: stored once per update id, with reject counts by feature and rule.
-import { withPostgresClient, type PostgresConfig } from "../db/postgres";
+
 import type { DeadLetterReason, DeadLetterSource } from "../core/ingest-message";
+import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 
 export interface DeadLetterRow {
   /** The update_id of the original message (stable across redeliveries), else `queue:<message id>`. */

@@ -1,7 +1,8 @@
 // Builds everything the ingest Worker uses from its bindings, once per isolate; the only place reading env.
-import { parseApiKeys, type ApiKeyEntry } from "../core/auth";
-import type { CompiledRegistry } from "../core/registry";
+
 import type { WorkerSecrets } from "../config/secrets";
+import { type ApiKeyEntry, parseApiKeys } from "../core/auth";
+import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
 import type { EntityState } from "../durable/entity-state";
 import type { MaterializerDeps } from "../materialize/materializer";

@@ -1,11 +1,12 @@
 // Entry module of the feature-ingest Worker: push endpoint, Queue consumers and cron materialization.
+
+import { perIsolate } from "../config/per-isolate";
+import { errorMessage } from "../core/errors";
+import { runScheduledMaterialization } from "../materialize/materializer";
 import { createIngestApp } from "./app";
 import { consumeIngestBatch } from "./consumer";
 import { consumeDeadLetters } from "./dead-letter-consumer";
 import { buildIngestDeps, type IngestDeps, type IngestEnv } from "./deps";
-import { runScheduledMaterialization } from "../materialize/materializer";
-import { errorMessage } from "../core/errors";
-import { perIsolate } from "../config/per-isolate";
 
 export { EntityState } from "../durable/entity-state";
 export type { IngestEnv } from "./deps";

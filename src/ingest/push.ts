@@ -1,6 +1,10 @@
 // POST /ingest/push: validate the envelope (and feature names), split into Queue batches, answer 202 with ids.
+
+import { errorMessage, FeatureStoreError, invalidInput } from "../core/errors";
 import {
   eventTimeMs,
+  type FeatureUpdate,
+  type IngestMessage,
   IngestSource,
   jsonBytes,
   MAX_FUTURE_SKEW_MS,
@@ -10,12 +14,8 @@ import {
   planSendBatches,
   QUEUE_MAX_MESSAGE_BYTES,
   toIngestMessage,
-  type FeatureUpdate,
-  type IngestMessage,
 } from "../core/ingest-message";
-import { FeatureStoreError, invalidInput } from "../core/errors";
 import type { CompiledRegistry } from "../core/registry";
-import { errorMessage } from "../core/errors";
 import type { Logger } from "./deps";
 import { nameProblems } from "./validate-update";
 
@@ -42,10 +42,14 @@ export function checkPushSize(contentLength: string | undefined, bodyLength?: nu
   const declared = contentLength === undefined ? undefined : Number(contentLength);
   const size = bodyLength ?? declared;
   if (size !== undefined && Number.isFinite(size) && size > MAX_PUSH_BODY_BYTES)
-    throw new FeatureStoreError("payload_too_large", `Push body is ${size} bytes; the limit is ${MAX_PUSH_BODY_BYTES} bytes per request. Split it into several pushes.`, {
-      bytes: size,
-      limit: MAX_PUSH_BODY_BYTES,
-    });
+    throw new FeatureStoreError(
+      "payload_too_large",
+      `Push body is ${size} bytes; the limit is ${MAX_PUSH_BODY_BYTES} bytes per request. Split it into several pushes.`,
+      {
+        bytes: size,
+        limit: MAX_PUSH_BODY_BYTES,
+      },
+    );
 }
 
 export function parseSource(raw: string | undefined): IngestSource {
@@ -65,10 +69,14 @@ export function parseSource(raw: string | undefined): IngestSource {
  */
 export async function pushUpdates(raw: unknown, source: IngestSource, deps: PushDeps): Promise<PushResult> {
   if (Array.isArray(raw) && raw.length > MAX_UPDATES_PER_PUSH)
-    throw new FeatureStoreError("payload_too_large", `Push holds ${raw.length} updates; the limit is ${MAX_UPDATES_PER_PUSH} per request. Split it into several pushes.`, {
-      updates: raw.length,
-      limit: MAX_UPDATES_PER_PUSH,
-    });
+    throw new FeatureStoreError(
+      "payload_too_large",
+      `Push holds ${raw.length} updates; the limit is ${MAX_UPDATES_PER_PUSH} per request. Split it into several pushes.`,
+      {
+        updates: raw.length,
+        limit: MAX_UPDATES_PER_PUSH,
+      },
+    );
   const parsed = parsePushBody(raw);
   if (!parsed.success) throw invalidInput("push body", parsed.error);
   const updates = parsed.data;
@@ -79,17 +87,29 @@ export async function pushUpdates(raw: unknown, source: IngestSource, deps: Push
   const issues: { path: string; message: string; rule?: string }[] = [];
   updates.forEach((u, i) => {
     if (eventTimeMs(u.event_timestamp) > now + MAX_FUTURE_SKEW_MS)
-      issues.push({ path: path(i, "event_timestamp"), rule: "event_timestamp", message: `is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future` });
+      issues.push({
+        path: path(i, "event_timestamp"),
+        rule: "event_timestamp",
+        message: `is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future`,
+      });
   });
   const registry = await loadRegistry(deps);
   if (registry && registry.features.length > 0) {
     updates.forEach((u, i) => {
-      for (const p of nameProblems(registry, u)) issues.push({ path: path(i, `features.${p.ref}`), rule: p.reason.rule, message: p.reason.message });
+      for (const p of nameProblems(registry, u))
+        issues.push({ path: path(i, `features.${p.ref}`), rule: p.reason.rule, message: p.reason.message });
     });
   }
   if (issues.length > 0) {
-    const named = issues.slice(0, 10).map((i) => `${i.path}: ${i.message}`).join("; ");
-    throw new FeatureStoreError("validation_failed", `Invalid push: ${named}${issues.length > 10 ? ` (and ${issues.length - 10} more)` : ""}`, { issues });
+    const named = issues
+      .slice(0, 10)
+      .map((i) => `${i.path}: ${i.message}`)
+      .join("; ");
+    throw new FeatureStoreError(
+      "validation_failed",
+      `Invalid push: ${named}${issues.length > 10 ? ` (and ${issues.length - 10} more)` : ""}`,
+      { issues },
+    );
   }
 
   const newId = deps.newId ?? (() => crypto.randomUUID());

@@ -1,12 +1,12 @@
 // Validates an update's features against the registry: names, entity type, writability and every value rule.
 import type { FeatureDefinition } from "../core/definitions";
 import {
+  type DeadLetterReason,
   eventTimeMs,
+  type FeatureUpdate,
   MAX_FUTURE_SKEW_MS,
   MAX_REASON_MESSAGE_CHARS,
   MAX_REASON_VALUE_CHARS,
-  type DeadLetterReason,
-  type FeatureUpdate,
 } from "../core/ingest-message";
 import type { CompiledRegistry } from "../core/registry";
 import { validateValue } from "../core/validation";
@@ -27,7 +27,10 @@ export interface UpdateCheck {
  * Checks names only (unknown, other entity type, on_demand, given twice): what the push endpoint
  * can refuse early. Each problem keeps the reference as sent; its reason names the flat feature.
  */
-export function nameProblems(registry: CompiledRegistry, update: Pick<FeatureUpdate, "entity_type" | "features">): { ref: string; reason: DeadLetterReason }[] {
+export function nameProblems(
+  registry: CompiledRegistry,
+  update: Pick<FeatureUpdate, "entity_type" | "features">,
+): { ref: string; reason: DeadLetterReason }[] {
   const problems: { ref: string; reason: DeadLetterReason }[] = [];
   const seen = new Map<string, string>();
   for (const ref of Object.keys(update.features)) {
@@ -48,7 +51,10 @@ export function nameProblems(registry: CompiledRegistry, update: Pick<FeatureUpd
     }
     const earlier = seen.get(def.name);
     if (earlier !== undefined) {
-      problems.push({ ref, reason: reason(def.name, "duplicate_feature", `${def.name} is given twice in one update ("${earlier}" and "${ref}")`) });
+      problems.push({
+        ref,
+        reason: reason(def.name, "duplicate_feature", `${def.name} is given twice in one update ("${earlier}" and "${ref}")`),
+      });
       continue;
     }
     seen.set(def.name, ref);
@@ -64,7 +70,11 @@ export function checkUpdate(registry: CompiledRegistry, update: FeatureUpdate, n
   const eventTimestamp = eventTimeMs(update.event_timestamp);
   if (eventTimestamp > now + MAX_FUTURE_SKEW_MS)
     reasons.push(
-      reason("*", "event_timestamp", `event_timestamp ${new Date(eventTimestamp).toISOString()} is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future`),
+      reason(
+        "*",
+        "event_timestamp",
+        `event_timestamp ${new Date(eventTimestamp).toISOString()} is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future`,
+      ),
     );
   const writes: ResolvedWrite[] = [];
   for (const [ref, value] of Object.entries(update.features)) {

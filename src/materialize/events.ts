@@ -26,7 +26,15 @@ export interface RunSummary {
 
 export type MaterializeEvent =
   | { type: "start"; features: string[] }
-  | { type: "run_started"; feature: string; run_id: number; interval_start: string | null; interval_end: string; resumed: boolean; cursor: string | null }
+  | {
+      type: "run_started";
+      feature: string;
+      run_id: number;
+      interval_start: string | null;
+      interval_end: string;
+      resumed: boolean;
+      cursor: string | null;
+    }
   | { type: "progress"; feature: string; run_id: number; rows_read: number; rejects: number; enqueued: number; cursor: string | null }
   | { type: "run_finished"; run: RunSummary }
   | { type: "skipped"; feature: string; reason: string }

@@ -1,16 +1,16 @@
 // Materialization: run a batch feature's source_query in keyset chunks and enqueue the values on the ingest queue.
 import type { Client } from "@neondatabase/serverless";
 import type { FeatureDefinition } from "../core/definitions";
-import { jsonBytes, MAX_UPDATE_MESSAGE_BYTES, planSendBatches, toIngestMessage, type IngestMessage } from "../core/ingest-message";
-import { sha256Hex, type CompiledRegistry } from "../core/registry";
 import { errorMessage } from "../core/errors";
+import { type IngestMessage, jsonBytes, MAX_UPDATE_MESSAGE_BYTES, planSendBatches, toIngestMessage } from "../core/ingest-message";
+import { type CompiledRegistry, sha256Hex } from "../core/registry";
 import { validateValue } from "../core/validation";
-import { withPostgresClient, type PostgresConfig } from "../db/postgres";
+import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 import { countRejects, type RejectCount } from "../stores/postgres-writer";
 import { coerceSourceValue } from "./coerce";
 import type { MaterializeEvent, RunSummary } from "./events";
 import { abandonOlderRuns, advanceRun, createRun, featuresWithOpenRuns, finishRun, lastSuccessByFeature, openRun } from "./run-store";
-import { planScheduledRuns, type DueDecision } from "./schedule";
+import { type DueDecision, planScheduledRuns } from "./schedule";
 
 /** Source rows per chunk: one keyset query, then up to ceil(n / 100) sendBatch calls. */
 export const MATERIALIZE_CHUNK_ROWS = 1_000;
@@ -43,10 +43,18 @@ export interface MaterializeOptions {
  * resumed after its cursor with the same interval end (same event time, so re-enqueued rows are
  * idempotent). Returns undefined when skipped.
  */
-export async function materializeFeature(def: FeatureDefinition, opts: MaterializeOptions, deps: MaterializerDeps): Promise<RunSummary | undefined> {
+export async function materializeFeature(
+  def: FeatureDefinition,
+  opts: MaterializeOptions,
+  deps: MaterializerDeps,
+): Promise<RunSummary | undefined> {
   const emit = opts.onEvent ?? (() => undefined);
   if (def.computation_type !== "batch" || !def.source_query) {
-    emit({ type: "skipped", feature: def.name, reason: `${def.name} is ${def.computation_type}; only batch features with a source_query are materialized` });
+    emit({
+      type: "skipped",
+      feature: def.name,
+      reason: `${def.name} is ${def.computation_type}; only batch features with a source_query are materialized`,
+    });
     return undefined;
   }
   const sourceQuery = def.source_query.trim().replace(/;\s*$/, "");
@@ -64,13 +72,34 @@ export async function materializeFeature(def: FeatureDefinition, opts: Materiali
       if (run) await abandonOlderRuns(client, def.name, run.id);
       else {
         const last = opts.since === undefined ? (await lastSuccessByFeature(client, [def.name])).get(def.name) : undefined;
-        run = await createRun(client, { feature: def.name, trigger: opts.trigger, intervalStart: opts.since ?? last ?? null, intervalEnd: opts.at ?? deps.now() });
+        run = await createRun(client, {
+          feature: def.name,
+          trigger: opts.trigger,
+          intervalStart: opts.since ?? last ?? null,
+          intervalEnd: opts.at ?? deps.now(),
+        });
       }
-      emit({ type: "run_started", feature: def.name, run_id: run.id, interval_start: run.interval_start, interval_end: run.interval_end, resumed, cursor: run.cursor });
+      emit({
+        type: "run_started",
+        feature: def.name,
+        run_id: run.id,
+        interval_start: run.interval_start,
+        interval_end: run.interval_end,
+        resumed,
+        cursor: run.cursor,
+      });
       await copyChunks(client, def, sourceQuery, run, deps, emit);
       const finished = await finishRun(client, run.id, "succeeded");
       emit({ type: "run_finished", run: finished });
-      deps.log({ event: "materialization_run", feature: def.name, run_id: finished.id, status: finished.status, rows_read: finished.rows_read, rejects: finished.rejects, duration_ms: finished.duration_ms });
+      deps.log({
+        event: "materialization_run",
+        feature: def.name,
+        run_id: finished.id,
+        status: finished.status,
+        rows_read: finished.rows_read,
+        rejects: finished.rejects,
+        duration_ms: finished.duration_ms,
+      });
       return finished;
     } catch (err) {
       const message = errorMessage(err);
@@ -120,7 +149,8 @@ async function copyChunks(
     const rejects: RejectCount[] = [];
     const reject = (entityId: string, rule: string, message: string) => {
       rejects.push({ feature: def.name, rule, message, count: 1 });
-      if (logged++ < MAX_LOGGED_REJECTS) deps.log({ event: "materialization_reject", feature: def.name, run_id: run.id, entity_id: entityId, rule, message });
+      if (logged++ < MAX_LOGGED_REJECTS)
+        deps.log({ event: "materialization_reject", feature: def.name, run_id: run.id, entity_id: entityId, rule, message });
     };
     let previous: string | undefined;
     for (const row of res.rows) {
@@ -152,7 +182,15 @@ async function copyChunks(
     rejectsTotal += rejects.length;
     await advanceRun(client, run.id, cursor, res.rows.length, rejects.length);
     await countRejects(client, "materialization", rejects);
-    emit({ type: "progress", feature: def.name, run_id: run.id, rows_read: rowsRead, rejects: rejectsTotal, enqueued: messages.length, cursor });
+    emit({
+      type: "progress",
+      feature: def.name,
+      run_id: run.id,
+      rows_read: rowsRead,
+      rejects: rejectsTotal,
+      enqueued: messages.length,
+      cursor,
+    });
     if (res.rows.length < MATERIALIZE_CHUNK_ROWS) break;
   }
 }
@@ -166,12 +204,18 @@ async function updateId(runId: number, entityId: string): Promise<string> {
 async function enqueue(queue: Pick<Queue, "sendBatch">, messages: IngestMessage[]): Promise<void> {
   const batches = planSendBatches(messages);
   for (let i = 0; i < batches.length; i += SEND_CONCURRENCY) {
-    await Promise.all(batches.slice(i, i + SEND_CONCURRENCY).map((b) => queue.sendBatch(b.map((body) => ({ body, contentType: "json" as const })))));
+    await Promise.all(
+      batches.slice(i, i + SEND_CONCURRENCY).map((b) => queue.sendBatch(b.map((body) => ({ body, contentType: "json" as const })))),
+    );
   }
 }
 
 /** Materializes the given features one after another, streaming events; the final event lists every run. */
-export async function materializeMany(features: FeatureDefinition[], opts: MaterializeOptions, deps: MaterializerDeps): Promise<RunSummary[]> {
+export async function materializeMany(
+  features: FeatureDefinition[],
+  opts: MaterializeOptions,
+  deps: MaterializerDeps,
+): Promise<RunSummary[]> {
   const emit = opts.onEvent ?? (() => undefined);
   emit({ type: "start", features: features.map((f) => f.name) });
   const runs: RunSummary[] = [];

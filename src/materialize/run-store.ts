@@ -87,7 +87,12 @@ export async function createRun(
   const res = await client.query<RunRow>(
     `insert into materialization_runs (feature_name, status, trigger, interval_start, interval_end)
      values ($1, 'running', $2, $3, $4) returning *`,
-    [run.feature, run.trigger, run.intervalStart === null ? null : new Date(run.intervalStart).toISOString(), new Date(run.intervalEnd).toISOString()],
+    [
+      run.feature,
+      run.trigger,
+      run.intervalStart === null ? null : new Date(run.intervalStart).toISOString(),
+      new Date(run.intervalEnd).toISOString(),
+    ],
   );
   return toRunSummary(res.rows[0]!);
 }

@@ -1,5 +1,5 @@
 // Which batch features the cron should materialize now: those whose update_frequency has elapsed.
-import { frequencySeconds, type FeatureDefinition } from "../core/definitions";
+import { type FeatureDefinition, frequencySeconds } from "../core/definitions";
 
 /**
  * A feature counts as due this much before its frequency has fully elapsed, so a run that ended a
@@ -16,7 +16,11 @@ export interface DueDecision {
 }
 
 /** Every batch feature with why it is or is not due at `now`. */
-export function planScheduledRuns(features: readonly FeatureDefinition[], lastSuccess: ReadonlyMap<string, number>, now: number): DueDecision[] {
+export function planScheduledRuns(
+  features: readonly FeatureDefinition[],
+  lastSuccess: ReadonlyMap<string, number>,
+  now: number,
+): DueDecision[] {
   return features
     .filter((f) => f.computation_type === "batch" && f.source_query)
     .map((f) => {
@@ -25,7 +29,12 @@ export function planScheduledRuns(features: readonly FeatureDefinition[], lastSu
       const everyMs = frequencySeconds(f.update_frequency) * 1000;
       const nextAt = last + everyMs - DUE_SLACK_MS;
       return now >= nextAt
-        ? { feature: f.name, due: true, lastSuccess: last, reason: `last run ended ${new Date(last).toISOString()}, every ${f.update_frequency}` }
+        ? {
+            feature: f.name,
+            due: true,
+            lastSuccess: last,
+            reason: `last run ended ${new Date(last).toISOString()}, every ${f.update_frequency}`,
+          }
         : { feature: f.name, due: false, lastSuccess: last, reason: `next due at ${new Date(nextAt + DUE_SLACK_MS).toISOString()}` };
     });
 }

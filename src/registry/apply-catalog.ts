@@ -1,16 +1,16 @@
 // Plan and apply the YAML catalog against Postgres, then publish: the registry workflow without any printing.
 import type { RegistrySnapshot } from "../core/registry";
-import { loadDefinitions, type LoadedDefinitions } from "./load-definitions";
+import { type LoadedDefinitions, loadDefinitions } from "./load-definitions";
 import { planRegistry, type RegistryPlan } from "./plan";
-import { describeTarget, publishSnapshot, type PublishTarget } from "./publish";
+import { describeTarget, type PublishTarget, publishSnapshot } from "./publish";
 import {
   applyRegistry,
   featuresWithData,
   latestSnapshot,
+  type Queryable,
   readAppliedRegistry,
   registryAuthor,
   withDatabase,
-  type Queryable,
 } from "./registry-db";
 
 /** Diffs a loaded catalog against the registry applied in the database. */

@@ -1,16 +1,11 @@
 // Loads features/*.yaml into validated definitions, collecting every error with its file and feature.
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import {
-  EntitiesFile,
-  FeatureDefinition,
-  FeatureGroupFile,
-  type EntityType,
-} from "../core/definitions";
+import { EntitiesFile, type EntityType, FeatureDefinition, FeatureGroupFile } from "../core/definitions";
 import { CompiledRegistry, upstreamFeatures } from "../core/registry";
-import { TRANSFORMS, TRANSFORM_OUTPUT_VALUES } from "../core/transforms";
+import { TRANSFORM_OUTPUT_VALUES, TRANSFORMS } from "../core/transforms";
 import { validateValue } from "../core/validation";
 import { SOURCE_TABLES, tablesReadBy } from "./source-tables";
 
@@ -60,7 +55,9 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
 
   let files: string[];
   try {
-    files = readdirSync(root).filter((f) => YAML_FILE.test(f)).sort();
+    files = readdirSync(root)
+      .filter((f) => YAML_FILE.test(f))
+      .sort();
   } catch (err) {
     throw new Error(`cannot read the feature catalog directory ${root}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -114,7 +111,10 @@ function readYaml(filePath: string, fileLabel: string, errors: DefinitionError[]
 }
 
 function issuePath(issue: z.core.$ZodIssue): string {
-  return issue.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[");
+  return issue.path
+    .map((p) => (typeof p === "number" ? `[${p}]` : String(p)))
+    .join(".")
+    .replace(/\.\[/g, "[");
 }
 
 /** zod's "Invalid input: expected number, received string" reads better without its preamble. */
@@ -162,7 +162,12 @@ interface LoadedGroup {
   features: FeatureDefinition[];
 }
 
-function loadGroup(filePath: string, fileLabel: string, entityNames: ReadonlySet<string>, errors: DefinitionError[]): LoadedGroup | undefined {
+function loadGroup(
+  filePath: string,
+  fileLabel: string,
+  entityNames: ReadonlySet<string>,
+  errors: DefinitionError[],
+): LoadedGroup | undefined {
   const raw = readYaml(filePath, fileLabel, errors);
   if (raw === undefined) return undefined;
   const result = FeatureGroupFile.safeParse(raw);
@@ -173,7 +178,10 @@ function loadGroup(filePath: string, fileLabel: string, entityNames: ReadonlySet
   }
   const group = result.data;
   if (!entityNames.has(group.entity_type))
-    errors.push({ file: fileLabel, message: `entity_type: unknown entity type "${group.entity_type}" (${ENTITIES_FILE} defines ${[...entityNames].join(", ")})` });
+    errors.push({
+      file: fileLabel,
+      message: `entity_type: unknown entity type "${group.entity_type}" (${ENTITIES_FILE} defines ${[...entityNames].join(", ")})`,
+    });
 
   const features: FeatureDefinition[] = [];
   group.features.forEach((entry, index) => {
@@ -189,7 +197,12 @@ function loadGroup(filePath: string, fileLabel: string, entityNames: ReadonlySet
       entity_type: entry.entity_type ?? group.entity_type,
       owner: entry.owner ?? group.owner,
       // A non-array is left as is, so the schema reports it instead of it being silently dropped.
-      tags: entry.tags === undefined ? group.tags : Array.isArray(entry.tags) ? [...new Set([...group.tags, ...(entry.tags as unknown[])])] : entry.tags,
+      tags:
+        entry.tags === undefined
+          ? group.tags
+          : Array.isArray(entry.tags)
+            ? [...new Set([...group.tags, ...(entry.tags as unknown[])])]
+            : entry.tags,
     };
     // The schema only knows the built-in entity enum; entities.yaml is what actually exists.
     const entityType = merged.entity_type;
@@ -241,8 +254,7 @@ function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[]): Feature
     };
     checkDefault(d, fail);
     checkTransform(d, registry, fail);
-    for (const ref of d.depends_on.features)
-      if (!registry.resolve(ref)) fail(`depends_on.features: unknown feature "${ref}"`);
+    for (const ref of d.depends_on.features) if (!registry.resolve(ref)) fail(`depends_on.features: unknown feature "${ref}"`);
     for (const table of d.depends_on.tables)
       if (!SOURCE_TABLES.has(table)) fail(`depends_on.tables: unknown table "${table}" (${knownTablesHint()})`);
     if (d.source_query !== undefined) {
@@ -253,7 +265,10 @@ function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[]): Feature
       }
     }
   }
-  for (const cycle of dependencyCycles(unique.map((p) => p.definition), registry)) {
+  for (const cycle of dependencyCycles(
+    unique.map((p) => p.definition),
+    registry,
+  )) {
     const file = firstFile.get(cycle[0] as string) as string;
     errors.push({ file, feature: cycle[0], message: `dependency cycle: ${cycle.join(" -> ")}` });
     for (const name of cycle) failed.add(name);
@@ -280,7 +295,9 @@ function checkTransform(d: FeatureDefinition, registry: CompiledRegistry, fail: 
   if (!d.transform) return;
   const { name, inputs } = d.transform;
   if (!Object.hasOwn(TRANSFORMS, name)) {
-    fail(`transform.name: unregistered transform "${name}" (registered in src/core/transforms.ts: ${Object.keys(TRANSFORMS).sort().join(", ")})`);
+    fail(
+      `transform.name: unregistered transform "${name}" (registered in src/core/transforms.ts: ${Object.keys(TRANSFORMS).sort().join(", ")})`,
+    );
     return;
   }
   const spec = TRANSFORMS[name];
@@ -291,16 +308,19 @@ function checkTransform(d: FeatureDefinition, registry: CompiledRegistry, fail: 
       const target = registry.resolve(ref);
       if (!target) fail(`transform.inputs: unknown feature "${ref}" in "${input}"`);
       // The transform reads features by flat name, so a qualified reference must match its flat input.
-      else if (!accepted.has(`${FEATURE_REF_PREFIX}${target.name}`)) fail(`transform.inputs: transform "${name}" does not read "${input}" (it reads ${[...accepted].join(", ")})`);
+      else if (!accepted.has(`${FEATURE_REF_PREFIX}${target.name}`))
+        fail(`transform.inputs: transform "${name}" does not read "${input}" (it reads ${[...accepted].join(", ")})`);
     } else if (input.startsWith(CONTEXT_REF_PREFIX)) {
-      if (!accepted.has(input)) fail(`transform.inputs: transform "${name}" does not read "${input}" (it reads ${[...accepted].join(", ")})`);
+      if (!accepted.has(input))
+        fail(`transform.inputs: transform "${name}" does not read "${input}" (it reads ${[...accepted].join(", ")})`);
     } else fail(`transform.inputs: "${input}" must be "context.<key>" or "feature:<name>"`);
   }
   // A transform output outside allowed_values would be rejected at serving time for every request.
   const outputs = TRANSFORM_OUTPUT_VALUES[name];
   if (outputs && d.allowed_values) {
     const missing = outputs.filter((v) => !d.allowed_values?.includes(v));
-    if (missing.length) fail(`allowed_values: transform "${name}" can return ${missing.map((v) => `"${v}"`).join(", ")}, which allowed_values rejects`);
+    if (missing.length)
+      fail(`allowed_values: transform "${name}" can return ${missing.map((v) => `"${v}"`).join(", ")}, which allowed_values rejects`);
   }
 }
 

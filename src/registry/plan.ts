@@ -1,6 +1,6 @@
 // A registry plan: what applying the YAML catalog would change in the applied registry, and what it would break.
 import type { EntityType, FeatureDefinition } from "../core/definitions";
-import { canonicalJson, diffRegistry, registryContentHash, type FieldChange, type RegistryDiff } from "../core/registry";
+import { canonicalJson, diffRegistry, type FieldChange, type RegistryDiff, registryContentHash } from "../core/registry";
 
 /** `r-` + the first 12 hex digits of the registry content hash. */
 export const VERSION_HASH_LENGTH = 12;
@@ -77,11 +77,23 @@ function diffEntities(applied: readonly EntityType[], desired: readonly EntityTy
     for (const field of ["join_key", "description", "id_prefix"] as const) {
       if (canonicalJson(old[field]) === canonicalJson(e[field])) continue;
       const breaking = field === "join_key";
-      changes.push({ field, from: old[field], to: e[field], breaking, ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}) });
+      changes.push({
+        field,
+        from: old[field],
+        to: e[field],
+        breaking,
+        ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}),
+      });
     }
     if (changes.length) {
       const breaking = changes.some((c) => c.breaking);
-      out.push({ name, kind: "updated", changes, breaking, ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}) });
+      out.push({
+        name,
+        kind: "updated",
+        changes,
+        breaking,
+        ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}),
+      });
     }
   }
   for (const [name] of before)

@@ -19,9 +19,7 @@ const MAX_ERROR_OUTPUT_CHARS = 2_000;
 /** What `wrangler kv key get` prints (exit 0) for a missing key. */
 const WRANGLER_MISSING_VALUE = "Value not found";
 
-export type PublishTarget =
-  | { kind: "local"; persistTo?: string; env?: string }
-  | { kind: "remote"; env?: string };
+export type PublishTarget = { kind: "local"; persistTo?: string; env?: string } | { kind: "remote"; env?: string };
 
 export function describeTarget(target: PublishTarget): string {
   const env = target.env ? ` (env ${target.env})` : "";
@@ -65,11 +63,34 @@ export async function readPublishedSnapshot(target: PublishTarget): Promise<stri
 }
 
 async function kvPut(key: string, file: string, target: PublishTarget): Promise<void> {
-  await runWrangler(["kv", "key", "put", "--binding", REGISTRY_KV_BINDING, "-c", WRANGLER_CONFIG, key, "--path", file, ...targetFlags(target)]);
+  await runWrangler([
+    "kv",
+    "key",
+    "put",
+    "--binding",
+    REGISTRY_KV_BINDING,
+    "-c",
+    WRANGLER_CONFIG,
+    key,
+    "--path",
+    file,
+    ...targetFlags(target),
+  ]);
 }
 
 async function kvGet(key: string, target: PublishTarget): Promise<string | undefined> {
-  const out = await runWrangler(["kv", "key", "get", "--binding", REGISTRY_KV_BINDING, "-c", WRANGLER_CONFIG, key, "--text", ...targetFlags(target)]);
+  const out = await runWrangler([
+    "kv",
+    "key",
+    "get",
+    "--binding",
+    REGISTRY_KV_BINDING,
+    "-c",
+    WRANGLER_CONFIG,
+    key,
+    "--text",
+    ...targetFlags(target),
+  ]);
   // wrangler appends a newline to the value it prints; the values we write never end with one.
   const value = out.endsWith("\n") ? out.slice(0, -1) : out;
   return value === WRANGLER_MISSING_VALUE ? undefined : value;

@@ -3,8 +3,8 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { EntityType, FeatureDefinition } from "../core/definitions";
-import { canonicalJson, registryContentHash, RegistrySnapshot } from "../core/registry";
-import { registryVersionOf, type RegistryPlan } from "./plan";
+import { canonicalJson, RegistrySnapshot, registryContentHash } from "../core/registry";
+import { type RegistryPlan, registryVersionOf } from "./plan";
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const GIT_TIMEOUT_MS = 2_000;
@@ -78,13 +78,20 @@ export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistr
     "SELECT id, content_hash, author, applied_at FROM registry_versions ORDER BY id DESC LIMIT 1",
   );
   const entities = entityRows.rows.map((r) =>
-    EntityType.parse({ name: r.name, join_key: r.join_key, description: r.description, ...(r.id_prefix === null ? {} : { id_prefix: r.id_prefix }) }),
+    EntityType.parse({
+      name: r.name,
+      join_key: r.join_key,
+      description: r.description,
+      ...(r.id_prefix === null ? {} : { id_prefix: r.id_prefix }),
+    }),
   );
   const features = featureRows.rows.map((r) => {
     const parsed = FeatureDefinition.safeParse(r.definition);
     if (!parsed.success) {
       const name = (r.definition as { name?: unknown } | null)?.name;
-      throw new Error(`applied definition of "${String(name)}" no longer matches the schema: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+      throw new Error(
+        `applied definition of "${String(name)}" no longer matches the schema: ${parsed.error.issues[0]?.message ?? "invalid"}`,
+      );
     }
     return { definition: parsed.data, version: r.version, contentHash: r.content_hash, createdAt: r.created_at, updatedAt: r.updated_at };
   });
@@ -111,7 +118,9 @@ export async function latestSnapshot(db: Queryable): Promise<RegistrySnapshot | 
 /** Thrown when the registry changed between plan and apply (another apply ran meanwhile). */
 export class RegistryChangedError extends Error {
   constructor(expected: string, actual: string) {
-    super(`the applied registry changed since it was planned (expected ${registryVersionOf(expected)}, found ${registryVersionOf(actual)}): run the command again`);
+    super(
+      `the applied registry changed since it was planned (expected ${registryVersionOf(expected)}, found ${registryVersionOf(actual)}): run the command again`,
+    );
     this.name = "RegistryChangedError";
   }
 }
@@ -150,10 +159,30 @@ const json = (value: unknown): string | null => (value === undefined || value ==
 
 function featureParams(d: FeatureDefinition): unknown[] {
   return [
-    d.name, d.group, d.entity_type, d.feature_type, d.item_type ?? null, d.dimension ?? null, d.computation_type,
-    d.source_query ?? null, d.update_frequency, d.retention_days, d.ttl_seconds, d.description, d.owner, d.tags,
-    d.min_value ?? null, d.max_value ?? null, d.allowed_values ?? null, d.null_policy, json(d.default_value),
-    json(d.transform), json(d.aggregation), json(d.depends_on), json(d), featureContentHash(d),
+    d.name,
+    d.group,
+    d.entity_type,
+    d.feature_type,
+    d.item_type ?? null,
+    d.dimension ?? null,
+    d.computation_type,
+    d.source_query ?? null,
+    d.update_frequency,
+    d.retention_days,
+    d.ttl_seconds,
+    d.description,
+    d.owner,
+    d.tags,
+    d.min_value ?? null,
+    d.max_value ?? null,
+    d.allowed_values ?? null,
+    d.null_policy,
+    json(d.default_value),
+    json(d.transform),
+    json(d.aggregation),
+    json(d.depends_on),
+    json(d),
+    featureContentHash(d),
   ];
 }
 
@@ -171,7 +200,10 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
     await client.query("SELECT pg_advisory_xact_lock($1)", [APPLY_LOCK_KEY]);
     // Under the lock: the plan the user approved must still describe what is in the database.
     const current = await readAppliedRegistry(client);
-    const currentHash = await registryContentHash(current.entities, current.features.map((f) => f.definition));
+    const currentHash = await registryContentHash(
+      current.entities,
+      current.features.map((f) => f.definition),
+    );
     if (currentHash !== input.plan.appliedHash) throw new RegistryChangedError(input.plan.appliedHash, currentHash);
 
     for (const e of entities) {

@@ -26,7 +26,10 @@ function lineDiff(from: string, to: string): string[] {
   const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
   for (let i = a.length - 1; i >= 0; i--)
     for (let j = b.length - 1; j >= 0; j--)
-      (lcs[i] as number[])[j] = a[i] === b[j] ? ((lcs[i + 1] as number[])[j + 1] as number) + 1 : Math.max((lcs[i + 1] as number[])[j] as number, (lcs[i] as number[])[j + 1] as number);
+      (lcs[i] as number[])[j] =
+        a[i] === b[j]
+          ? ((lcs[i + 1] as number[])[j + 1] as number) + 1
+          : Math.max((lcs[i + 1] as number[])[j] as number, (lcs[i] as number[])[j + 1] as number);
   const out: string[] = [];
   let i = 0;
   let j = 0;
@@ -34,16 +37,21 @@ function lineDiff(from: string, to: string): string[] {
     if (i < a.length && j < b.length && a[i] === b[j]) {
       i++;
       j++;
-    } else if (i < a.length && (j >= b.length || ((lcs[i + 1] as number[])[j] as number) >= ((lcs[i] as number[])[j + 1] as number))) out.push(`- ${a[i++] as string}`);
+    } else if (i < a.length && (j >= b.length || ((lcs[i + 1] as number[])[j] as number) >= ((lcs[i] as number[])[j + 1] as number)))
+      out.push(`- ${a[i++] as string}`);
     else out.push(`+ ${b[j++] as string}`);
   }
   return out;
 }
 
 function fieldLines(c: FieldChange, indent: string): string[] {
-  const lines = isMultiline(c.from) || isMultiline(c.to)
-    ? [`${indent}${c.field}:`, ...lineDiff(typeof c.from === "string" ? c.from : "", typeof c.to === "string" ? c.to : "").map((l) => `${indent}    ${l}`)]
-    : [`${indent}${c.field}: ${inline(c.from)} -> ${inline(c.to)}`];
+  const lines =
+    isMultiline(c.from) || isMultiline(c.to)
+      ? [
+          `${indent}${c.field}:`,
+          ...lineDiff(typeof c.from === "string" ? c.from : "", typeof c.to === "string" ? c.to : "").map((l) => `${indent}    ${l}`),
+        ]
+      : [`${indent}${c.field}: ${inline(c.from)} -> ${inline(c.to)}`];
   if (c.breaking) lines.push(`${indent}  !! BREAKING: ${c.reason ?? `${c.field} changed`}`);
   return lines;
 }
@@ -95,7 +103,11 @@ export function freshness(f: FeatureDefinition): string {
 /** A plain aligned table; the last column is not padded. */
 export function renderTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -106,9 +118,28 @@ export function renderFeatureTable(features: readonly FeatureDefinition[]): stri
 
 /** Definition fields in the order a reader wants them (schema order), for describe. */
 const DESCRIBE_FIELDS: readonly (keyof FeatureDefinition)[] = [
-  "name", "group", "entity_type", "feature_type", "item_type", "dimension", "computation_type", "description",
-  "owner", "tags", "update_frequency", "ttl_seconds", "retention_days", "min_value", "max_value", "allowed_values",
-  "null_policy", "default_value", "transform", "aggregation", "depends_on", "source_query",
+  "name",
+  "group",
+  "entity_type",
+  "feature_type",
+  "item_type",
+  "dimension",
+  "computation_type",
+  "description",
+  "owner",
+  "tags",
+  "update_frequency",
+  "ttl_seconds",
+  "retention_days",
+  "min_value",
+  "max_value",
+  "allowed_values",
+  "null_policy",
+  "default_value",
+  "transform",
+  "aggregation",
+  "depends_on",
+  "source_query",
 ];
 
 export interface DescribeInfo {

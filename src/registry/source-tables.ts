@@ -81,8 +81,23 @@ function tokenize(sql: string): Token[] {
 const QUERY_STARTERS = new Set(["select", "with", "values", "table"]);
 /** Keywords that end a FROM list: a comma after them no longer separates tables. */
 const FROM_LIST_ENDERS = new Set([
-  "where", "group", "having", "order", "limit", "offset", "union", "intersect", "except",
-  "window", "on", "using", "select", "returning", "fetch", "for", "join",
+  "where",
+  "group",
+  "having",
+  "order",
+  "limit",
+  "offset",
+  "union",
+  "intersect",
+  "except",
+  "window",
+  "on",
+  "using",
+  "select",
+  "returning",
+  "fetch",
+  "for",
+  "join",
 ]);
 const TABLE_PREFIX_KEYWORDS = new Set(["lateral", "only"]);
 

@@ -1,6 +1,6 @@
 // The serving Worker's Hono app: read path, Feast-compatible API, registry discovery, health and metrics.
-import { Hono, type Context } from "hono";
-import { authorize, type ApiKeyEntry, type Scope } from "../core/auth";
+import { type Context, Hono } from "hono";
+import { type ApiKeyEntry, authorize, type Scope } from "../core/auth";
 import { FeatureStoreError, invalidInput } from "../core/errors";
 import {
   BatchRequest,
@@ -9,7 +9,6 @@ import {
   MAX_BATCH_ENTITIES,
   MAX_BODY_BYTES,
   MAX_FEATURES_PER_REQUEST,
-  type FeatureResponse,
 } from "../core/feature-request";
 import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
@@ -17,12 +16,12 @@ import { notFound, onError, readJson } from "../http/error-handler";
 import { checkTiers } from "../stores/tier-health";
 import type { TieredFeatureStore } from "../stores/tiered-feature-store";
 import type { Tiers } from "../stores/tiers";
-import { FeatureService, type FeatureErrorResult } from "./feature-service";
 import { feastResponse, feastToRequests } from "./feast";
+import type { FeatureService } from "./feature-service";
 import type { ServingMetrics } from "./metrics";
+import { openApiDocument } from "./openapi";
 import { registryRoutes } from "./registry-routes";
 import { trainingRoutes } from "./training-routes";
-import { openApiDocument } from "./openapi";
 
 export interface ServingContext {
   tiers: Tiers;
@@ -87,9 +86,13 @@ export function createServingApp(getDeps: (c: { env: unknown }) => ServingContex
     if (!parsed.success) throw invalidInput("batch request", parsed.error);
     const requests = Array.isArray(parsed.data) ? parsed.data : parsed.data.requests;
     if (requests.length > MAX_BATCH_ENTITIES)
-      throw new FeatureStoreError("payload_too_large", `Batch of ${requests.length} requests exceeds the limit of ${MAX_BATCH_ENTITIES}; split it`, {
-        limit: MAX_BATCH_ENTITIES,
-      });
+      throw new FeatureStoreError(
+        "payload_too_large",
+        `Batch of ${requests.length} requests exceeds the limit of ${MAX_BATCH_ENTITIES}; split it`,
+        {
+          limit: MAX_BATCH_ENTITIES,
+        },
+      );
     for (const r of requests) checkFeatureCount(r.feature_names.length);
     const registry = await deps.registry();
     return c.json(await deps.service.serve(registry, requests, serveOptions(c, deps)));
@@ -102,7 +105,10 @@ export function createServingApp(getDeps: (c: { env: unknown }) => ServingContex
     const registry = await deps.registry();
     const { requests, entityColumn, entityValues } = feastToRequests(registry, parsed.data);
     if (requests.length > MAX_BATCH_ENTITIES)
-      throw new FeatureStoreError("payload_too_large", `${requests.length} entities exceed the limit of ${MAX_BATCH_ENTITIES}; split the request`);
+      throw new FeatureStoreError(
+        "payload_too_large",
+        `${requests.length} entities exceed the limit of ${MAX_BATCH_ENTITIES}; split the request`,
+      );
     const results = await deps.service.serve(registry, requests, serveOptions(c, deps));
     return c.json(feastResponse(registry, parsed.data, entityColumn, entityValues, results));
   });

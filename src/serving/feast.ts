@@ -1,7 +1,8 @@
 // Feast's /get-online-features: column-oriented request and response, mapped onto our row-oriented requests.
+
+import type { EntityTypeName } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
 import type { FeastOnlineRequest, FeastOnlineResponse, FeatureRequest, FeatureResponse, FeatureStatus } from "../core/feature-request";
-import type { EntityTypeName } from "../core/definitions";
 import type { CompiledRegistry } from "../core/registry";
 import type { FeatureErrorResult } from "./feature-service";
 
@@ -22,12 +23,15 @@ export function feastToRequests(
   const values = columns.map((c) => body.entities[c]!.map(String));
   const rows = values[0]!.length;
   const ragged = columns.filter((_, i) => values[i]!.length !== rows);
-  if (ragged.length) throw new FeatureStoreError("bad_request", `Entity columns must have the same length; ${ragged.join(", ")} differ from ${columns[0]}`);
+  if (ragged.length)
+    throw new FeatureStoreError("bad_request", `Entity columns must have the same length; ${ragged.join(", ")} differ from ${columns[0]}`);
   const types = columns.map((c) => byJoinKey.get(c)! as EntityTypeName);
   const requests: FeatureRequest[] = [];
   for (let i = 0; i < rows; i++) {
     const entities: Partial<Record<EntityTypeName, string>> = {};
-    types.forEach((t, j) => (entities[t] = values[j]![i]!));
+    types.forEach((t, j) => {
+      entities[t] = values[j]![i]!;
+    });
     const context: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(body.request_context ?? {})) context[k] = v[i];
     requests.push({

@@ -1,8 +1,8 @@
 // Assembles feature vectors: resolves names, reads stored features through the tiers, runs transforms, applies policies.
 import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
-import { entityMapKey } from "../core/keys";
 import type { FeatureMetadata, FeatureRequest, FeatureResponse, FeatureStatus, ServedTier } from "../core/feature-request";
+import { entityMapKey } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
 import type { Found, Lookup, TieredFeatureStore } from "../stores/tiered-feature-store";
@@ -53,7 +53,8 @@ export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<st
 function planRequest(registry: CompiledRegistry, req: FeatureRequest, defs: Map<string, FeatureDefinition>): PlannedRequest {
   const primaryType =
     req.entity_type ?? registry.entityTypeOf(req.entity_id) ?? singleEntityType(req.feature_names.map((r) => defs.get(r)!));
-  const idFor = (type: string): string | undefined => (type === primaryType ? req.entity_id : req.entities?.[type as keyof typeof req.entities]);
+  const idFor = (type: string): string | undefined =>
+    type === primaryType ? req.entity_id : req.entities?.[type as keyof typeof req.entities];
   const features: PlannedFeature[] = [];
   const missingEntities: string[] = [];
   for (const ref of req.feature_names) {
@@ -81,7 +82,11 @@ export class FeatureService {
   constructor(private readonly store: TieredFeatureStore) {}
 
   /** Serves many requests with one pass through the tiers (entities shared across requests are read once). */
-  async serve(registry: CompiledRegistry, requests: FeatureRequest[], opts: ServeOptions): Promise<(FeatureResponse | FeatureErrorResult)[]> {
+  async serve(
+    registry: CompiledRegistry,
+    requests: FeatureRequest[],
+    opts: ServeOptions,
+  ): Promise<(FeatureResponse | FeatureErrorResult)[]> {
     const defs = resolveFeatureRefs(
       registry,
       requests.flatMap((r) => r.feature_names),
@@ -99,7 +104,10 @@ export class FeatureService {
       if (!l || l.entityId !== id || l.entityType !== type) {
         const key = entityMapKey(type, id);
         l = lookups.get(key);
-        if (!l) lookups.set(key, (l = { entityType: type, entityId: id, features: [], has: new Set() }));
+        if (!l) {
+          l = { entityType: type, entityId: id, features: [], has: new Set() };
+          lookups.set(key, l);
+        }
         last = l;
       }
       if (!l.has.has(def)) {
@@ -126,10 +134,15 @@ export class FeatureService {
     const maxAgeMs = (def: FeatureDefinition) => Math.min(def.ttl_seconds * 1000, tightest);
     const found = await this.store.read(lookupList, { maxAgeMs, waitUntil: opts.waitUntil });
     const byEntity = new Map<string, Map<string, Found>>();
-    lookupList.forEach((l, i) => byEntity.set(entityMapKey(l.entityType, l.entityId), found[i]!));
+    lookupList.forEach((l, i) => {
+      byEntity.set(entityMapKey(l.entityType, l.entityId), found[i]!);
+    });
 
     if (lookupList.length && found.every((m) => [...m.values()].every((f) => f.unavailable))) {
-      throw new FeatureStoreError("unavailable", "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out");
+      throw new FeatureStoreError(
+        "unavailable",
+        "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out",
+      );
     }
     return planned.map((p) => this.assemble(p, byEntity, registry, opts.now, opts.statuses));
   }
@@ -233,7 +246,12 @@ function entityIdFor(p: PlannedRequest, type: string): string | undefined {
   return primary?.entityId ?? p.req.entities?.[type as keyof NonNullable<FeatureRequest["entities"]>];
 }
 
-function computeOnDemand(def: FeatureDefinition, context: Record<string, unknown>, features: Record<string, unknown>, now: number): unknown {
+function computeOnDemand(
+  def: FeatureDefinition,
+  context: Record<string, unknown>,
+  features: Record<string, unknown>,
+  now: number,
+): unknown {
   try {
     return runTransform(def.transform!.name, { context, features, now });
   } catch (err) {

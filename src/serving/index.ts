@@ -1,14 +1,15 @@
 // Entry module of the feature-serving Worker: reads env, builds the tiers and services once per isolate.
+
+import { perIsolate } from "../config/per-isolate";
+import type { WorkerSecrets } from "../config/secrets";
+import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../config/vars";
 import { parseApiKeys } from "../core/auth";
 import { DurableObjectFeatureStore } from "../stores/durable-object-store";
 import { KvFeatureStore } from "../stores/kv-store";
+import { L0_ADMISSIONS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
 import { registryStoreFor } from "../stores/registry-store";
 import { KV_WRITE_BACK_MODES, TieredFeatureStore } from "../stores/tiered-feature-store";
 import { buildTiers, postgresConfigFrom, type TierEnv } from "../stores/tiers";
-import type { WorkerSecrets } from "../config/secrets";
-import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../config/vars";
-import { L0_ADMISSIONS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
-import { perIsolate } from "../config/per-isolate";
 import { createServingApp, type ServingContext } from "./app";
 import { FeatureService } from "./feature-service";
 import { ServingMetrics } from "./metrics";

@@ -34,7 +34,7 @@ export class ServingMetrics {
     }
     help("feature_serving_duration_seconds", "histogram", "Serving latency by route (this isolate).");
     for (const [route, b] of this.buckets) {
-      LATENCY_BUCKETS_S.forEach((le, i) => lines.push(`feature_serving_duration_seconds_bucket{route="${route}",le="${le}"} ${b[i]}`));
+      LATENCY_BUCKETS_S.forEach((le, i) => void lines.push(`feature_serving_duration_seconds_bucket{route="${route}",le="${le}"} ${b[i]}`));
       lines.push(`feature_serving_duration_seconds_bucket{route="${route}",le="+Inf"} ${this.counts.get(route)}`);
       lines.push(`feature_serving_duration_seconds_sum{route="${route}"} ${this.sums.get(route)}`);
       lines.push(`feature_serving_duration_seconds_count{route="${route}"} ${this.counts.get(route)}`);
@@ -57,7 +57,8 @@ export class ServingMetrics {
     help("feature_memory_cache_declined_total", "counter", "New entities a full L0 turned away on first sight (L0_ADMISSION=repeat).");
     lines.push(`feature_memory_cache_declined_total ${mem.declined}`);
     help("feature_tier_circuit_open", "gauge", "1 when a tier's circuit breaker is open.");
-    for (const [tier, b] of Object.entries(store.breakers)) lines.push(`feature_tier_circuit_open{tier="${tier}"} ${b.state === "open" ? 1 : 0}`);
+    for (const [tier, b] of Object.entries(store.breakers))
+      lines.push(`feature_tier_circuit_open{tier="${tier}"} ${b.state === "open" ? 1 : 0}`);
     help("feature_registry_info", "gauge", "Registry version loaded by this isolate.");
     lines.push(`feature_registry_info{version="${registryVersion ?? "none"}"} 1`);
     return `${lines.join("\n")}\n`;

@@ -1,7 +1,7 @@
 // GET /openapi.json: the API description, generated from the same zod schemas that validate requests.
 import { z } from "zod";
-import { FeastOnlineRequest, FeastOnlineResponse, FeatureRequest, FeatureResponse } from "../core/feature-request";
 import { FeatureDefinition } from "../core/definitions";
+import { FeastOnlineRequest, FeastOnlineResponse, FeatureRequest, FeatureResponse } from "../core/feature-request";
 import { TrainingRequestBody } from "./training-routes";
 
 const ErrorBody = z.object({
@@ -44,27 +44,49 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       "/features/get": {
-        post: { summary: "Feature vector for one entity", requestBody: json("FeatureRequest"), responses: { "200": json("FeatureResponse"), ...errors } },
+        post: {
+          summary: "Feature vector for one entity",
+          requestBody: json("FeatureRequest"),
+          responses: { "200": json("FeatureResponse"), ...errors },
+        },
       },
       "/features/batch": {
         post: {
           summary: "Feature vectors for up to 1,000 entities",
           requestBody: { content: { "application/json": { schema: { type: "array", items: ref("FeatureRequest") } } } },
-          responses: { "200": { content: { "application/json": { schema: { type: "array", items: ref("FeatureResponse") } } } }, ...errors },
+          responses: {
+            "200": { content: { "application/json": { schema: { type: "array", items: ref("FeatureResponse") } } } },
+            ...errors,
+          },
         },
       },
       "/get-online-features": {
-        post: { summary: "Feast-compatible column-oriented read", requestBody: json("FeastOnlineRequest"), responses: { "200": json("FeastOnlineResponse"), ...errors } },
+        post: {
+          summary: "Feast-compatible column-oriented read",
+          requestBody: json("FeastOnlineRequest"),
+          responses: { "200": json("FeastOnlineResponse"), ...errors },
+        },
       },
       "/datasets/training": {
         post: {
-          summary: "Point-in-time correct training set (admin scope), streamed as CSV or JSONL; up to 50,000 spine rows (npm run dataset for more)",
+          summary:
+            "Point-in-time correct training set (admin scope), streamed as CSV or JSONL; up to 50,000 spine rows (npm run dataset for more)",
           requestBody: json("TrainingRequest"),
           responses: { "200": { description: "text/csv or application/x-ndjson" }, ...errors },
         },
       },
-      "/registry/features": { get: { summary: "Search features (q, tag, owner, entity_type, computation_type)", responses: { "200": { description: "Matching definitions" } } } },
-      "/registry/features/{name}": { get: { summary: "A definition with version and lineage", responses: { "200": { description: "Definition" }, "404": errors["404"] } } },
+      "/registry/features": {
+        get: {
+          summary: "Search features (q, tag, owner, entity_type, computation_type)",
+          responses: { "200": { description: "Matching definitions" } },
+        },
+      },
+      "/registry/features/{name}": {
+        get: {
+          summary: "A definition with version and lineage",
+          responses: { "200": { description: "Definition" }, "404": errors["404"] },
+        },
+      },
       "/registry/entities": { get: { summary: "Entity types", responses: { "200": { description: "Entity types" } } } },
       "/registry/versions": { get: { summary: "Applied registry versions", responses: { "200": { description: "Versions" } } } },
       "/health": { get: { summary: "State of every tier", security: [], responses: { "200": { description: "Health report" } } } },

@@ -4,26 +4,26 @@
 // The same core as `npm run dataset` (src/training) runs against Postgres through the Neon driver;
 // the as-of join completes before the response starts, so a database failure is still a 503, and
 // the rows then stream out chunk by chunk without sitting in the isolate's memory.
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { authorize } from "../core/auth";
 import { EntityTypeName } from "../core/definitions";
 import { errorMessage, FeatureStoreError, invalidInput } from "../core/errors";
 import { MAX_FEATURES_PER_REQUEST } from "../core/feature-request";
-import { withPostgresClient, type PostgresConfig } from "../db/postgres";
+import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 import { readJson } from "../http/error-handler";
 import {
   CONTENT_TYPES,
   DATASET_FORMATS,
+  type DatasetFormat,
   encodeHeader,
   encodeRows,
+  type PreparedTrainingSet,
   parseEventTimestamp,
   prepareTrainingSet,
   spineFromObjects,
   sqlRunner,
   TrainingDataset,
-  type DatasetFormat,
-  type PreparedTrainingSet,
   type TrainingInput,
 } from "../training";
 import type { ServingEnvVars } from "./app";
@@ -63,7 +63,8 @@ export const TrainingRequestBody = z
       if (b.start === undefined) issue("start", "range mode needs start");
       if (b.end === undefined) issue("end", "range mode needs end");
     } else {
-      for (const key of ["entity_type", "start", "end"] as const) if (b[key] !== undefined) issue(key, "only applies to range mode (entity_ids)");
+      for (const key of ["entity_type", "start", "end"] as const)
+        if (b[key] !== undefined) issue(key, "only applies to range mode (entity_ids)");
     }
   });
 export type TrainingRequestBody = z.infer<typeof TrainingRequestBody>;
@@ -76,7 +77,8 @@ export function trainingRoutes(): Hono<ServingEnvVars> {
     await authorize(c.req.header("authorization"), deps.apiKeys, "admin");
     const raw = await readTrainingBody(c);
     // Counted before validation: a spine far over the limit is refused without checking every row.
-    const spineRows = raw && typeof raw === "object" && Array.isArray((raw as { spine?: unknown }).spine) ? (raw as { spine: unknown[] }).spine.length : 0;
+    const spineRows =
+      raw && typeof raw === "object" && Array.isArray((raw as { spine?: unknown }).spine) ? (raw as { spine: unknown[] }).spine.length : 0;
     if (spineRows > MAX_HTTP_TRAINING_ROWS) throw tooLarge(`A spine of ${spineRows} rows`);
     const parsed = TrainingRequestBody.safeParse(raw);
     if (!parsed.success) throw invalidInput("training set request", parsed.error);
@@ -129,7 +131,13 @@ function keepAlive(c: Context, work: Promise<unknown>): void {
 }
 
 /** Resolves with the streaming response once the as-of join is done; rejects (status intact) if it fails before that. */
-function streamDataset(c: Context, cfg: PostgresConfig, prepared: PreparedTrainingSet, format: DatasetFormat, version: string): Promise<Response> {
+function streamDataset(
+  c: Context,
+  cfg: PostgresConfig,
+  prepared: PreparedTrainingSet,
+  format: DatasetFormat,
+  version: string,
+): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     let responded = false;
     const work = withPostgresClient(cfg, async (client) => {
@@ -177,7 +185,9 @@ function streamDataset(c: Context, cfg: PostgresConfig, prepared: PreparedTraini
       reject(
         err instanceof FeatureStoreError
           ? err
-          : new FeatureStoreError("unavailable", `Postgres could not build the training set: ${errorMessage(err)}`, undefined, { cause: err }),
+          : new FeatureStoreError("unavailable", `Postgres could not build the training set: ${errorMessage(err)}`, undefined, {
+              cause: err,
+            }),
       );
     });
     keepAlive(c, work);

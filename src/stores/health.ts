@@ -10,7 +10,7 @@ export interface TierHealth {
 /** A health probe slower than this reports the tier as down. */
 export const HEALTH_PROBE_TIMEOUT_MS = 2_000;
 
-export async function probe(fn: () => Promise<string | void>, timeoutMs = HEALTH_PROBE_TIMEOUT_MS): Promise<TierHealth> {
+export async function probe(fn: () => Promise<string | undefined>, timeoutMs = HEALTH_PROBE_TIMEOUT_MS): Promise<TierHealth> {
   const started = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {

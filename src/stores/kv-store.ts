@@ -1,5 +1,5 @@
 // L1 tier for batch features: one Workers KV row per entity, {feature: [eventTimestampMs, value, tiebreak?]}.
-import { isNewer, kvEntityKey, timedValue, type TimedValue } from "../core/keys";
+import { isNewer, kvEntityKey, type TimedValue, timedValue } from "../core/keys";
 import type { EntityRef } from "./redis-store";
 
 /** Edge cache time for KV reads; KV's minimum is 30 s (batch features change hourly or daily). */

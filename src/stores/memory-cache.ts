@@ -123,7 +123,12 @@ export class MemoryCache {
   }
 
   /** `{hit: false}` on a miss; `{hit: true, value: undefined}` for a cached NOT_FOUND. */
-  get(entityType: string, entityId: string, name: string, now: number = this.now()): { hit: true; value: TimedValue | undefined } | { hit: false } {
+  get(
+    entityType: string,
+    entityId: string,
+    name: string,
+    now: number = this.now(),
+  ): { hit: true; value: TimedValue | undefined } | { hit: false } {
     const s = this.slot(this.entity(entityType, entityId, now), name, now);
     return s ? { hit: true, value: s.value } : { hit: false };
   }
@@ -169,7 +174,14 @@ export class MemoryCache {
   }
 
   stats(): { entries: number; entities: number; bytes: number; hits: number; misses: number; declined: number } {
-    return { entries: this.values, entities: this.map.size, bytes: this.bytes, hits: this.hits, misses: this.misses, declined: this.declined };
+    return {
+      entries: this.values,
+      entities: this.map.size,
+      bytes: this.bytes,
+      hits: this.hits,
+      misses: this.misses,
+      declined: this.declined,
+    };
   }
 
   clear(): void {

@@ -1,6 +1,7 @@
 // Source of truth: feature_latest reads for the backfill tier, and the health probe.
-import { withPostgresClient, type PostgresConfig } from "../db/postgres";
-import { entityMapKey, timedValue, type TimedValue } from "../core/keys";
+
+import { entityMapKey, type TimedValue, timedValue } from "../core/keys";
+import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 import type { EntityRef } from "./redis-store";
 
 export interface RegistryVersionSummary {
@@ -49,7 +50,14 @@ export class PostgresFeatureStore {
       }
     });
     const rows = await withPostgresClient(this.cfg, async (client) => {
-      const res = await client.query<{ entity_type: string; entity_id: string; feature_name: string; feature_value: unknown; ts: string; tiebreak: string }>(
+      const res = await client.query<{
+        entity_type: string;
+        entity_id: string;
+        feature_name: string;
+        feature_value: unknown;
+        ts: string;
+        tiebreak: string;
+      }>(
         `select l.entity_type, l.entity_id, l.feature_name, l.feature_value,
                 (extract(epoch from l.event_timestamp) * 1000)::bigint::text as ts, l.tiebreak
            from unnest($1::text[], $2::text[], $3::text[]) as q(entity_type, entity_id, feature_name)

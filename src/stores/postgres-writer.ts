@@ -1,9 +1,10 @@
 // Write side of the source of truth: feature_values (idempotent append) and feature_latest (LWW by event time).
-import { withPostgresClient, type PostgresConfig } from "../db/postgres";
-import { errorMessage } from "../core/errors";
-import { canonicalJson, sha256Hex } from "../core/registry";
-import { TIEBREAK_CHARS } from "../core/keys";
+
 import type { Client } from "@neondatabase/serverless";
+import { errorMessage } from "../core/errors";
+import { TIEBREAK_CHARS } from "../core/keys";
+import { canonicalJson, sha256Hex } from "../core/registry";
+import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 
 /** One feature value of one message, ready to be written. */
 export interface FeatureValueRow {
@@ -32,7 +33,13 @@ export interface WriteResult {
  * The identity of a value: the same entity, feature, event time and value always hash the same,
  * so a redelivered or replayed message inserts nothing new.
  */
-export async function idempotencyKey(entityType: string, entityId: string, featureName: string, eventTimestampMs: number, value: unknown): Promise<string> {
+export async function idempotencyKey(
+  entityType: string,
+  entityId: string,
+  featureName: string,
+  eventTimestampMs: number,
+  value: unknown,
+): Promise<string> {
   return sha256Hex(canonicalJson([entityType, entityId, featureName, Math.trunc(eventTimestampMs), value ?? null]));
 }
 
@@ -109,7 +116,10 @@ export class PostgresFeatureWriter {
     if (groups.every((g) => g.length === 0)) return result;
     return withPostgresClient(this.cfg, async (client) => {
       try {
-        const all = await runWrite(client, groups.flatMap((g, i) => g.map((row) => ({ row, ord: i }))));
+        const all = await runWrite(
+          client,
+          groups.flatMap((g, i) => g.map((row) => ({ row, ord: i }))),
+        );
         result.inserted = all.inserted;
         result.latestChanged = all.latestChanged;
         return result;
@@ -120,7 +130,10 @@ export class PostgresFeatureWriter {
       for (const [i, group] of groups.entries()) {
         if (group.length === 0) continue;
         try {
-          const one = await runWrite(client, group.map((row) => ({ row, ord: i })));
+          const one = await runWrite(
+            client,
+            group.map((row) => ({ row, ord: i })),
+          );
           result.inserted += one.inserted;
           result.latestChanged += one.latestChanged;
         } catch (err) {
@@ -133,7 +146,10 @@ export class PostgresFeatureWriter {
   }
 }
 
-async function runWrite(client: Client, rows: { row: FeatureValueRow; ord: number }[]): Promise<{ inserted: number; latestChanged: number }> {
+async function runWrite(
+  client: Client,
+  rows: { row: FeatureValueRow; ord: number }[],
+): Promise<{ inserted: number; latestChanged: number }> {
   const payload = rows.map(({ row, ord }) => ({
     ord,
     entity_type: row.entityType,

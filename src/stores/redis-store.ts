@@ -83,7 +83,9 @@ export class RedisFeatureStore {
   async getMany(refs: EntityRef[], fields: string[][]): Promise<Record<string, TimedValue>[]> {
     if (refs.length === 0) return [];
     const pipe = this.redis.pipeline();
-    refs.forEach((ref, i) => pipe.hmget(this.key(ref), ...(fields[i] ?? [])));
+    refs.forEach((ref, i) => {
+      pipe.hmget(this.key(ref), ...(fields[i] ?? []));
+    });
     // With automaticDeserialization off, HMGET answers an array aligned with the requested fields.
     const replies = (await pipe.exec()) as ((string | null)[] | null)[];
     return replies.map((reply, i) => {

@@ -1,8 +1,9 @@
 // The registry as a Worker sees it: the KV snapshot compiled in memory, re-checked every few seconds.
-import { CompiledRegistry, RegistrySnapshot } from "../core/registry";
+
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../core/keys";
-import { awaitShared } from "./shared-promise";
+import { CompiledRegistry, RegistrySnapshot } from "../core/registry";
 import { latestRegistrySnapshot, type PostgresConfig } from "../db/postgres";
+import { awaitShared } from "./shared-promise";
 
 /**
  * How often an isolate re-reads the (tiny) version key. A new apply is served by every isolate
@@ -76,7 +77,11 @@ export class RegistryStore {
 }
 
 /** The registry as both Workers load it: KV first, the latest apply in Postgres when KV has none. */
-export function registryStoreFor(kv: KVNamespace | undefined, postgres: PostgresConfig | undefined, now: () => number = Date.now): RegistryStore {
+export function registryStoreFor(
+  kv: KVNamespace | undefined,
+  postgres: PostgresConfig | undefined,
+  now: () => number = Date.now,
+): RegistryStore {
   const fallback = postgres
     ? async () => {
         const parsed = RegistrySnapshot.safeParse(await latestRegistrySnapshot(postgres));

@@ -6,12 +6,12 @@ import { entityMapKey, isNewer, type TimedValue } from "../core/keys";
 import type { FeatureWrite } from "../durable/entity-state";
 import { CircuitBreaker } from "./circuit-breaker";
 import { Doorkeeper } from "./doorkeeper";
-import { awaitShared } from "./shared-promise";
 import type { DurableObjectFeatureStore } from "./durable-object-store";
 import type { KvFeatureStore } from "./kv-store";
 import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache, type MemoryWrite } from "./memory-cache";
 import type { PostgresFeatureStore } from "./postgres-store";
 import type { EntityRef, RedisFeatureStore } from "./redis-store";
+import { awaitShared } from "./shared-promise";
 
 /** Per-tier deadlines: a tier slower than this is skipped for the request (and counts toward its breaker). */
 export const TIER_DEADLINE_MS = { kv: 150, durable_object: 250, redis: 300, postgres: 3_000 } as const;
@@ -19,7 +19,8 @@ export const TIER_DEADLINE_MS = { kv: 150, durable_object: 250, redis: 300, post
  * A request joining another request's fetch of the same entity waits at most this long (every tier's
  * deadline in a row: more than a fetch can take), then fetches on its own; an older flight is not joined.
  */
-export const FLIGHT_JOIN_TIMEOUT_MS = TIER_DEADLINE_MS.kv + TIER_DEADLINE_MS.durable_object + TIER_DEADLINE_MS.redis + TIER_DEADLINE_MS.postgres;
+export const FLIGHT_JOIN_TIMEOUT_MS =
+  TIER_DEADLINE_MS.kv + TIER_DEADLINE_MS.durable_object + TIER_DEADLINE_MS.redis + TIER_DEADLINE_MS.postgres;
 /** KV allows one write per second per key; write-backs to the same row are spaced at least this far apart. */
 export const KV_WRITE_BACK_INTERVAL_MS = 1_000;
 
@@ -137,7 +138,10 @@ export class TieredFeatureStore {
         if (slot && (slot.value === undefined || now - slot.value.eventTimestamp <= opts.maxAgeMs(def))) {
           result.set(def.name, { value: slot.value, tier: "memory" });
           this.counters.hits.memory++;
-        } else (missing ??= []).push(def);
+        } else {
+          missing ??= [];
+          missing.push(def);
+        }
       }
       if (missing) misses.push({ index, lookup: missing.length === lookup.features.length ? lookup : { ...lookup, features: missing } });
     }
@@ -227,7 +231,14 @@ export class TieredFeatureStore {
       if (!breaker.available) return;
       let rows: Record<string, TimedValue>[];
       try {
-        rows = await breaker.run(() => fetch(idx.map((i) => lookups[i]!), fields), TIER_DEADLINE_MS[tier]);
+        rows = await breaker.run(
+          () =>
+            fetch(
+              idx.map((i) => lookups[i]!),
+              fields,
+            ),
+          TIER_DEADLINE_MS[tier],
+        );
       } catch (err) {
         this.counters.errors[tier] = (this.counters.errors[tier] ?? 0) + 1;
         console.warn(`${tier} read failed: ${errorMessage(err)}`);
@@ -242,16 +253,39 @@ export class TieredFeatureStore {
 
     const { kv, durableObject, redis, postgres } = this.backends;
     await Promise.all([
-      kv ? runTier("kv", (d) => d.computation_type === "batch", (refs) => kv.getMany(refs)) : undefined,
-      durableObject ? runTier("durable_object", (d) => d.computation_type === "stream", (refs, f) => durableObject.getMany(refs, f)) : undefined,
+      kv
+        ? runTier(
+            "kv",
+            (d) => d.computation_type === "batch",
+            (refs) => kv.getMany(refs),
+          )
+        : undefined,
+      durableObject
+        ? runTier(
+            "durable_object",
+            (d) => d.computation_type === "stream",
+            (refs, f) => durableObject.getMany(refs, f),
+          )
+        : undefined,
     ]);
-    if (redis) await runTier("redis", () => true, (refs, f) => redis.getMany(refs, f));
-    if (postgres) await runTier("postgres", () => true, (refs, f) => postgres.getLatest(refs, f));
+    if (redis)
+      await runTier(
+        "redis",
+        () => true,
+        (refs, f) => redis.getMany(refs, f),
+      );
+    if (postgres)
+      await runTier(
+        "postgres",
+        () => true,
+        (refs, f) => postgres.getLatest(refs, f),
+      );
 
     // Features no tier had: NOT_FOUND, or unavailable when no tier answered at all.
     lookups.forEach((lookup, i) => {
       for (const def of lookup.features) {
-        if (!best[i]!.has(def.name)) best[i]!.set(def.name, { value: undefined, tier: null, ...(answered[i] ? {} : { unavailable: true }) });
+        if (!best[i]!.has(def.name))
+          best[i]!.set(def.name, { value: undefined, tier: null, ...(answered[i] ? {} : { unavailable: true }) });
       }
     });
     this.writeBack(lookups, best, opts);
@@ -298,9 +332,13 @@ export class TieredFeatureStore {
         opts.waitUntil(kv.merge(lookup, toKv).catch((e: unknown) => console.warn(`kv write-back failed: ${errorMessage(e)}`)));
       }
       if (durableObject && toDo.length && this.breakers.durable_object.available)
-        opts.waitUntil(durableObject.put(lookup, toDo).catch((e: unknown) => console.warn(`durable object write-back failed: ${errorMessage(e)}`)));
+        opts.waitUntil(
+          durableObject.put(lookup, toDo).catch((e: unknown) => console.warn(`durable object write-back failed: ${errorMessage(e)}`)),
+        );
       if (redis && Object.keys(toRedis).length && this.breakers.redis.available)
-        opts.waitUntil(redis.putIfNewer(lookup, toRedis).catch((e: unknown) => console.warn(`redis write-back failed: ${errorMessage(e)}`)));
+        opts.waitUntil(
+          redis.putIfNewer(lookup, toRedis).catch((e: unknown) => console.warn(`redis write-back failed: ${errorMessage(e)}`)),
+        );
     });
   }
 }

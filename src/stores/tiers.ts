@@ -1,7 +1,8 @@
 // The storage tiers a Worker has, built once per isolate from its bindings by the entry module.
-import type { EntityState } from "../durable/entity-state";
+
 import type { WorkerSecrets } from "../config/secrets";
 import type { PostgresConfig } from "../db/postgres";
+import type { EntityState } from "../durable/entity-state";
 import { PostgresFeatureStore } from "./postgres-store";
 import { RedisFeatureStore } from "./redis-store";
 

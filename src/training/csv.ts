@@ -45,7 +45,11 @@ export function parseCsv(text: string): string[][] {
       throw new FeatureStoreError("bad_request", `CSV line ${line}: text after a closing quote`);
     }
     if (ch === '"') {
-      if (field !== "") throw new FeatureStoreError("bad_request", `CSV line ${line}: a quote inside an unquoted field; quote the whole field and double inner quotes`);
+      if (field !== "")
+        throw new FeatureStoreError(
+          "bad_request",
+          `CSV line ${line}: a quote inside an unquoted field; quote the whole field and double inner quotes`,
+        );
       quoted = true;
       fieldStarted = true;
       quoteLine = line;

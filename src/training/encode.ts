@@ -17,7 +17,10 @@ export function datasetFormatOf(path: string): DatasetFormat {
   if (lower.endsWith(".csv")) return "csv";
   if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson")) return "jsonl";
   if (lower.endsWith(".parquet"))
-    throw new FeatureStoreError("bad_request", `${path}: Parquet is not supported (no maintained Parquet writer is installed); write .csv or .jsonl`);
+    throw new FeatureStoreError(
+      "bad_request",
+      `${path}: Parquet is not supported (no maintained Parquet writer is installed); write .csv or .jsonl`,
+    );
   throw new FeatureStoreError("bad_request", `${path}: unknown format; use a .csv or .jsonl file name`);
 }
 

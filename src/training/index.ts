@@ -1,21 +1,21 @@
 // Public surface of point-in-time training sets, shared by the CLI, the serving Worker and programs.
-export { parseCsv, encodeCsvValue, encodeCsvRecord, decodeCsvCell } from "./csv";
-export { CONTENT_TYPES, DATASET_FORMATS, datasetFormatOf, encodeHeader, encodeRows, type DatasetFormat } from "./encode";
-export { planFeatures, type FeaturePlan } from "./plan";
+export { decodeCsvCell, encodeCsvRecord, encodeCsvValue, parseCsv } from "./csv";
+export { CONTENT_TYPES, DATASET_FORMATS, type DatasetFormat, datasetFormatOf, encodeHeader, encodeRows } from "./encode";
+export { type FeaturePlan, planFeatures } from "./plan";
 export { AS_OF_ORDER } from "./point-in-time-sql";
-export { parseEventTimestamp, parseSpineCsv, parseSpineJsonl, spineFromObjects, type Spine, type SpineRow } from "./spine";
-export { sqlRunner, type PgQueryable, type SqlRunner } from "./sql-runner";
+export { parseEventTimestamp, parseSpineCsv, parseSpineJsonl, type Spine, type SpineRow, spineFromObjects } from "./spine";
+export { type PgQueryable, type SqlRunner, sqlRunner } from "./sql-runner";
 export {
+  type DatasetRow,
   DEFAULT_CHUNK_ROWS,
   DEFAULT_JOIN_CHUNK_ROWS,
   EVENT_TIMESTAMP_SUFFIX,
+  type FeatureSummary,
   getTrainingDataset,
   openTrainingDataset,
+  type PreparedTrainingSet,
   prepareTrainingSet,
   TrainingDataset,
-  type DatasetRow,
-  type FeatureSummary,
-  type PreparedTrainingSet,
   type TrainingInput,
   type TrainingOptions,
   type TrainingProgress,

@@ -65,7 +65,6 @@ export function planFeatures(registry: CompiledRegistry, refs: readonly string[]
   return { outputs, lookups, entityTypes, requiredTypes };
 }
 
-
 /** How many offending rows an error lists. */
 const MAX_LISTED_ROWS = 5;
 
@@ -105,7 +104,8 @@ export function spineEntityIds(registry: CompiledRegistry, plan: FeaturePlan, sp
       return declared;
     }
     const inferred = registry.entityTypeOf(id) ?? onlyType;
-    if (inferred === undefined) throw new Error(`cannot tell the entity type of entity_id "${id}": add an entity_type column or use join-key columns`);
+    if (inferred === undefined)
+      throw new Error(`cannot tell the entity type of entity_id "${id}": add an entity_type column or use join-key columns`);
     return inferred;
   };
 
@@ -147,7 +147,12 @@ export function resolveSpineIds(registry: CompiledRegistry, plan: FeaturePlan, s
 }
 
 /** Range mode: each entity id with its type (given, else inferred from the prefix). */
-export function typedEntities(registry: CompiledRegistry, plan: FeaturePlan, ids: readonly string[], entityType?: string): { type: string; id: string }[] {
+export function typedEntities(
+  registry: CompiledRegistry,
+  plan: FeaturePlan,
+  ids: readonly string[],
+  entityType?: string,
+): { type: string; id: string }[] {
   const knownTypes: string[] = registry.snapshot.entities.map((e) => e.name);
   if (entityType !== undefined && !knownTypes.includes(entityType))
     throw new FeatureStoreError("bad_request", `entity_type "${entityType}" is not one of ${knownTypes.join(", ")}`);
@@ -163,9 +168,13 @@ export function typedEntities(registry: CompiledRegistry, plan: FeaturePlan, ids
     else out.push({ type, id });
   }
   if (untyped.length)
-    throw new FeatureStoreError("bad_request", `Cannot tell the entity type of ${untyped.slice(0, MAX_LISTED_ROWS).join(", ")}: give the entity type explicitly`, {
-      entity_ids: untyped.slice(0, 100),
-    });
+    throw new FeatureStoreError(
+      "bad_request",
+      `Cannot tell the entity type of ${untyped.slice(0, MAX_LISTED_ROWS).join(", ")}: give the entity type explicitly`,
+      {
+        entity_ids: untyped.slice(0, 100),
+      },
+    );
   if (out.length === 0) throw new FeatureStoreError("bad_request", "No entity ids given");
   const given = new Set(out.map((e) => e.type));
   const orphaned = plan.outputs.filter((o) => o.lookup !== undefined && !given.has(o.def.entity_type));

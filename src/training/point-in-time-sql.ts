@@ -97,7 +97,12 @@ export interface SlotJoinQuery {
 }
 
 /** One chunk of as-of lookups for the rows of one entity type. Params: $1 lo, $2 hi, $3 entity type, then name and ttl per lookup. */
-export function slotJoinQuery(table: string, slot: number, entityType: string, lookups: readonly { index: number; lookup: StoredLookup }[]): SlotJoinQuery {
+export function slotJoinQuery(
+  table: string,
+  slot: number,
+  entityType: string,
+  lookups: readonly { index: number; lookup: StoredLookup }[],
+): SlotJoinQuery {
   const selects = ["s.row_id"];
   const joins: string[] = [];
   lookups.forEach(({ index }, i) => {

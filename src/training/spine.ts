@@ -125,7 +125,9 @@ export function parseSpineCsv(text: string): Spine {
       continue;
     }
     const cells: Record<string, unknown> = {};
-    names.forEach((n, i) => (cells[n] = record[i]));
+    names.forEach((n, i) => {
+      cells[n] = record[i];
+    });
     objects.push(cells);
   }
   if (problems.length) throw badRows(problems, "CSV");

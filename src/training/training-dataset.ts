@@ -11,20 +11,20 @@ import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
-import { planFeatures, resolveSpineIds, typedEntities, type FeaturePlan } from "./plan";
+import { type FeaturePlan, planFeatures, resolveSpineIds, typedEntities } from "./plan";
 import {
   createSlotOrderSql,
   createSlotResultSql,
   createSpineTableSql,
   insertRangeSpineSql,
   insertSpineSql,
+  type OutputQuery,
   outputQuery,
+  type SlotJoinQuery,
   slotJoinQuery,
   slotOrderTable,
   slotResultTable,
   spineTableName,
-  type OutputQuery,
-  type SlotJoinQuery,
 } from "./point-in-time-sql";
 import { rowContext, type Spine } from "./spine";
 import type { SqlRunner } from "./sql-runner";
@@ -105,7 +105,10 @@ export interface PreparedTrainingSet {
 export function prepareTrainingSet(registry: CompiledRegistry, input: TrainingInput, options: TrainingOptions = {}): PreparedTrainingSet {
   const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
   const joinChunkRows = options.joinChunkRows ?? DEFAULT_JOIN_CHUNK_ROWS;
-  for (const [name, n] of [["chunkRows", chunkRows], ["joinChunkRows", joinChunkRows]] as const)
+  for (const [name, n] of [
+    ["chunkRows", chunkRows],
+    ["joinChunkRows", joinChunkRows],
+  ] as const)
     if (!Number.isInteger(n) || n < 1) throw new FeatureStoreError("bad_request", `${name} must be a positive integer, got ${n}`);
   const includeEventTimestamps = options.includeEventTimestamps ?? false;
   const plan = planFeatures(registry, input.features);
@@ -116,7 +119,11 @@ export function prepareTrainingSet(registry: CompiledRegistry, input: TrainingIn
   if ("spine" in input) {
     // A context column often shares its feature's name (device_type reads context.device_type):
     // both are kept by requesting the feature by its qualified name, which is then its column.
-    const clash = plan.outputs.filter((o) => input.spine.columns.includes(o.ref) || (includeEventTimestamps && input.spine.columns.includes(`${o.ref}${EVENT_TIMESTAMP_SUFFIX}`)));
+    const clash = plan.outputs.filter(
+      (o) =>
+        input.spine.columns.includes(o.ref) ||
+        (includeEventTimestamps && input.spine.columns.includes(`${o.ref}${EVENT_TIMESTAMP_SUFFIX}`)),
+    );
     if (clash.length) {
       const advice = clash.map((o) => `${o.ref} (request it as ${o.def.group}:${o.def.name})`).join(", ");
       throw new FeatureStoreError("bad_request", `Spine column and feature share a name: ${advice}, or rename the column`, {
@@ -127,7 +134,10 @@ export function prepareTrainingSet(registry: CompiledRegistry, input: TrainingIn
     return { ...common, columns: [...input.spine.columns, ...featureColumns], source: { mode: "spine", spine: input.spine, ids } };
   }
   if (!Number.isFinite(input.start) || !Number.isFinite(input.end) || input.start >= input.end)
-    throw new FeatureStoreError("bad_request", `The window needs start < end, got ${new Date(input.start).toISOString()} .. ${new Date(input.end).toISOString()}`);
+    throw new FeatureStoreError(
+      "bad_request",
+      `The window needs start < end, got ${new Date(input.start).toISOString()} .. ${new Date(input.end).toISOString()}`,
+    );
   const entities = typedEntities(registry, plan, input.entityIds, input.entityType);
   return {
     ...common,
@@ -185,7 +195,11 @@ export class TrainingDataset {
   }
 
   /** Creates and fills the spine table (analysed, so the planner knows its size). */
-  static async open(runner: SqlRunner, prepared: PreparedTrainingSet, onProgress?: TrainingOptions["onProgress"]): Promise<TrainingDataset> {
+  static async open(
+    runner: SqlRunner,
+    prepared: PreparedTrainingSet,
+    onProgress?: TrainingOptions["onProgress"],
+  ): Promise<TrainingDataset> {
     const startedAt = Date.now();
     const table = spineTableName();
     const slots = prepared.plan.entityTypes.length;
@@ -290,7 +304,8 @@ export class TrainingDataset {
   /** Batches of output rows in spine order; the next chunk is queried while this one is consumed. */
   async *batches(): AsyncGenerator<DatasetRow[], void, undefined> {
     const chunk = this.prepared.options.chunkRows;
-    const fetch = (lo: number) => this.runner.query<ResultRow>(this.output.text, this.output.params(lo, Math.min(this.totalRows, lo + chunk - 1)));
+    const fetch = (lo: number) =>
+      this.runner.query<ResultRow>(this.output.text, this.output.params(lo, Math.min(this.totalRows, lo + chunk - 1)));
     let pending: Promise<ResultRow[]> | undefined;
     try {
       await this.join();
@@ -355,7 +370,8 @@ export class TrainingDataset {
       if (o.lookup !== undefined) {
         const t = r[`t${o.lookup}`];
         if (t !== null && t !== undefined) value = r[`v${o.lookup}`];
-        if (options.includeEventTimestamps) out[`${o.ref}${EVENT_TIMESTAMP_SUFFIX}`] = t === null || t === undefined ? null : new Date(Number(t)).toISOString();
+        if (options.includeEventTimestamps)
+          out[`${o.ref}${EVENT_TIMESTAMP_SUFFIX}`] = t === null || t === undefined ? null : new Date(Number(t)).toISOString();
       } else {
         const features: Record<string, unknown> = {};
         for (const input of o.inputs ?? []) {
@@ -370,7 +386,13 @@ export class TrainingDataset {
   }
 }
 
-function computeOnDemand(def: FeatureDefinition, context: Record<string, unknown>, features: Record<string, unknown>, now: number, stats: FeatureSummary): unknown {
+function computeOnDemand(
+  def: FeatureDefinition,
+  context: Record<string, unknown>,
+  features: Record<string, unknown>,
+  now: number,
+  stats: FeatureSummary,
+): unknown {
   try {
     return runTransform(def.transform!.name, { context, features, now });
   } catch (err) {

@@ -2,13 +2,14 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterEnvelope, IngestMessage } from "../../src/core/ingest-message";
+import { decodeTimedValue, encodeTimedValue, isNewer, tiebreakOf } from "../../src/core/keys";
+import { mulberry32 } from "../../src/core/random";
 import { CompiledRegistry } from "../../src/core/registry";
-import worker, { queueRole } from "../../src/ingest/index";
-import { consumeIngestBatch, MAX_RETRIES, retryDelaySeconds, type IngestConsumerDeps } from "../../src/ingest/consumer";
+import { consumeIngestBatch, type IngestConsumerDeps, MAX_RETRIES, retryDelaySeconds } from "../../src/ingest/consumer";
 import { consumeDeadLetters } from "../../src/ingest/dead-letter-consumer";
 import type { IngestEnv } from "../../src/ingest/deps";
+import worker, { queueRole } from "../../src/ingest/index";
 import { idempotencyKey, PostgresFeatureWriter } from "../../src/stores/postgres-writer";
-import { decodeTimedValue, encodeTimedValue, isNewer, tiebreakOf } from "../../src/core/keys";
 import { AS_OF_ORDER } from "../../src/training/point-in-time-sql";
 import {
   applyTestRegistry,
@@ -27,11 +28,10 @@ import {
   redisStore,
   sql,
   testDeps,
-  uid,
   UNREACHABLE_DATABASE_URL,
   UNREACHABLE_REDIS_URL,
+  uid,
 } from "./support";
-import { mulberry32 } from "../../src/core/random";
 
 const workerEnv = env as unknown as IngestEnv;
 const MINUTE = 60_000;
@@ -75,7 +75,6 @@ async function consumeWith(deps: IngestConsumerDeps, messages: ReturnType<typeof
   const result = await getQueueResult(batch, ctx);
   return { summary, result: { ...result, retryMessages: delays } };
 }
-
 
 describe("feature-ingest consumer: last-write-wins by event time", () => {
   it("leaves the newer value in Postgres, Redis, KV and the Durable Object when an older event arrives after it", async () => {
@@ -130,13 +129,22 @@ describe("feature-ingest consumer: last-write-wins by event time", () => {
       expected.set(id, want);
     });
     const duplicates = events.filter(() => random() < 0.4);
-    const shuffled = [...events, ...duplicates].map((m) => ({ m, r: random() })).sort((a, b) => a.r - b.r).map((x) => x.m);
+    const shuffled = [...events, ...duplicates]
+      .map((m) => ({ m, r: random() }))
+      .sort((a, b) => a.r - b.r)
+      .map((x) => x.m);
 
-    const first = await deliver("feature-ingest", shuffled.map((m) => queued(m)));
+    const first = await deliver(
+      "feature-ingest",
+      shuffled.map((m) => queued(m)),
+    );
     expect(first.explicitAcks).toHaveLength(shuffled.length);
     // At-least-once: part of it is delivered again later, oldest first.
     const redelivered = [...events].sort((a, b) => Number(a.event_timestamp) - Number(b.event_timestamp)).slice(0, 10);
-    const second = await deliver("feature-ingest", redelivered.map((m) => queued(m, 2)));
+    const second = await deliver(
+      "feature-ingest",
+      redelivered.map((m) => queued(m, 2)),
+    );
     expect(second.explicitAcks).toHaveLength(redelivered.length);
 
     for (const id of entities) {
@@ -153,7 +161,8 @@ describe("feature-ingest consumer: last-write-wins by event time", () => {
 
 describe("feature-ingest consumer: equal event times", () => {
   /** The tiebreak of a value as the consumer computes it (first 16 hex characters of its idempotency key). */
-  const tb = async (id: string, feature: string, ts: number, value: unknown) => tiebreakOf(await idempotencyKey("user", id, feature, ts, value));
+  const tb = async (id: string, feature: string, ts: number, value: unknown) =>
+    tiebreakOf(await idempotencyKey("user", id, feature, ts, value));
 
   async function expectEverywhere(id: string, ts: number, plays: number, affinity: number) {
     const ref = { entityType: "user", entityId: id };
@@ -183,19 +192,37 @@ describe("feature-ingest consumer: equal event times", () => {
     const b = { tst_plays_1h: 22, tst_affinity: 0.22 };
     // Per feature the winner is the value with the greater tiebreak, and it depends on the entity id.
     const winner = async (id: string) => ({
-      plays: (await tb(id, "tst_plays_1h", ts, a.tst_plays_1h)) > (await tb(id, "tst_plays_1h", ts, b.tst_plays_1h)) ? a.tst_plays_1h : b.tst_plays_1h,
-      affinity: (await tb(id, "tst_affinity", ts, a.tst_affinity)) > (await tb(id, "tst_affinity", ts, b.tst_affinity)) ? a.tst_affinity : b.tst_affinity,
+      plays:
+        (await tb(id, "tst_plays_1h", ts, a.tst_plays_1h)) > (await tb(id, "tst_plays_1h", ts, b.tst_plays_1h))
+          ? a.tst_plays_1h
+          : b.tst_plays_1h,
+      affinity:
+        (await tb(id, "tst_affinity", ts, a.tst_affinity)) > (await tb(id, "tst_affinity", ts, b.tst_affinity))
+          ? a.tst_affinity
+          : b.tst_affinity,
     });
     const inOrder = uid("user_tie");
     const reversed = uid("user_tie");
     const together = uid("user_tie");
-    for (const m of [message({ id: inOrder }, ts, a), message({ id: inOrder }, ts, b), message({ id: reversed }, ts, b), message({ id: reversed }, ts, a)]) {
+    for (const m of [
+      message({ id: inOrder }, ts, a),
+      message({ id: inOrder }, ts, b),
+      message({ id: reversed }, ts, b),
+      message({ id: reversed }, ts, a),
+    ]) {
       const result = await deliver("feature-ingest", [queued(m)]);
       expect(result.explicitAcks).toHaveLength(1);
     }
     // Both in one batch (the consumer's per-entity coalescing and Postgres' DISTINCT ON decide), then redelivered.
     const pair = [message({ id: together }, ts, b), message({ id: together }, ts, a)];
-    expect((await deliver("feature-ingest", pair.map((m) => queued(m)))).explicitAcks).toHaveLength(2);
+    expect(
+      (
+        await deliver(
+          "feature-ingest",
+          pair.map((m) => queued(m)),
+        )
+      ).explicitAcks,
+    ).toHaveLength(2);
     expect((await deliver("feature-ingest", [queued(pair[1]!, 2), queued(pair[0]!, 2)])).explicitAcks).toHaveLength(2);
 
     for (const id of [inOrder, reversed, together]) {
@@ -302,19 +329,26 @@ describe("feature-ingest consumer: invalid messages go whole to the DLQ", () => 
     expect(result.explicitAcks).toEqual([msg.id]);
     const envelope = dlq.sent[0] as DeadLetterEnvelope;
     expect(envelope.dead_letter.source).toBe("parse");
-    expect(envelope.dead_letter.reasons.map((r) => r.feature)).toEqual(expect.arrayContaining(["entity_id", "event_timestamp", "features"]));
+    expect(envelope.dead_letter.reasons.map((r) => r.feature)).toEqual(
+      expect.arrayContaining(["entity_id", "event_timestamp", "features"]),
+    );
   });
 
   it("refuses event times far in the future (they would win LWW until the clock caught up)", async () => {
     const dlq = recordingQueue();
     const msg = queued(message({ id: uid("user_future") }, Date.now() + 24 * 60 * MINUTE, { tst_plays_1h: 1 }));
     await consumeWith({ ...testDeps().consumer, dlq }, [msg]);
-    expect((dlq.sent[0] as DeadLetterEnvelope).dead_letter.reasons).toEqual([expect.objectContaining({ feature: "*", rule: "event_timestamp" })]);
+    expect((dlq.sent[0] as DeadLetterEnvelope).dead_letter.reasons).toEqual([
+      expect.objectContaining({ feature: "*", rule: "event_timestamp" }),
+    ]);
   });
 });
 
 async function rejectCount(feature: string, rule: string): Promise<number> {
-  const rows = await sql<{ n: number }>("select coalesce(sum(rejected), 0)::int as n from ingest_rejects where feature_name = $1 and rule = $2", [feature, rule]);
+  const rows = await sql<{ n: number }>(
+    "select coalesce(sum(rejected), 0)::int as n from ingest_rejects where feature_name = $1 and rule = $2",
+    [feature, rule],
+  );
   return rows[0]?.n ?? 0;
 }
 
@@ -357,7 +391,9 @@ describe("feature-ingest consumer: failures retry with backoff, then dead-letter
       "select source, attempts, reasons from dead_letters where message_id = $1",
       [m.update_id],
     );
-    expect(rows).toEqual([{ source: "retries_exhausted", attempts: MAX_RETRIES + 1, reasons: [expect.objectContaining({ rule: "retries_exhausted" })] }]);
+    expect(rows).toEqual([
+      { source: "retries_exhausted", attempts: MAX_RETRIES + 1, reasons: [expect.objectContaining({ rule: "retries_exhausted" })] },
+    ]);
     expect(rows[0]!.reasons[0]!.message).toContain("postgres");
   });
 
@@ -365,19 +401,27 @@ describe("feature-ingest consumer: failures retry with backoff, then dead-letter
     const ids = [uid("user_pgdown"), uid("user_pgdown"), uid("user_pgdown")];
     const t = Date.now() - 2 * MINUTE;
     const bodies = ids.map((id, i) => message({ id }, t + i, { tst_plays_1h: i + 1, tst_affinity: (i + 1) / 10 }));
-    const down = await consumeWith({ ...testDeps({ DATABASE_URL: UNREACHABLE_DATABASE_URL }).consumer, dlq: recordingQueue() }, bodies.map((b) => queued(b)));
+    const down = await consumeWith(
+      { ...testDeps({ DATABASE_URL: UNREACHABLE_DATABASE_URL }).consumer, dlq: recordingQueue() },
+      bodies.map((b) => queued(b)),
+    );
     expect(down.result.explicitAcks).toEqual([]);
     expect(down.result.retryMessages).toHaveLength(3);
     for (const id of ids) expect(await latestInPostgres("user", id)).toEqual({});
 
-    const back = await consumeWith(testDeps().consumer, bodies.map((b) => queued(b, 2)));
+    const back = await consumeWith(
+      testDeps().consumer,
+      bodies.map((b) => queued(b, 2)),
+    );
     expect(back.result.explicitAcks).toHaveLength(3);
     for (const [i, id] of ids.entries()) {
       expect(await latestInPostgres("user", id)).toEqual({
         tst_plays_1h: { value: i + 1, eventTimestamp: t + i },
         tst_affinity: { value: (i + 1) / 10, eventTimestamp: t + i },
       });
-      expect(plain(await inKv({ entityType: "user", entityId: id }))).toEqual({ tst_affinity: { value: (i + 1) / 10, eventTimestamp: t + i } });
+      expect(plain(await inKv({ entityType: "user", entityId: id }))).toEqual({
+        tst_affinity: { value: (i + 1) / 10, eventTimestamp: t + i },
+      });
     }
   });
 
@@ -412,7 +456,10 @@ describe("feature-ingest consumer: failures retry with backoff, then dead-letter
     };
     const ids = [uid("user_iso"), uid("user_iso"), uid("user_iso")];
     const msgs = ids.map((id, i) => queued(message({ id }, Date.now() - MINUTE, { tst_plays_1h: i })));
-    const { result } = await consumeWith({ ...testDeps().consumer, postgres: poisoning as PostgresFeatureWriter, dlq: recordingQueue() }, msgs);
+    const { result } = await consumeWith(
+      { ...testDeps().consumer, postgres: poisoning as PostgresFeatureWriter, dlq: recordingQueue() },
+      msgs,
+    );
     expect(result.explicitAcks.sort()).toEqual([msgs[0]!.id, msgs[2]!.id].sort());
     expect(result.retryMessages).toEqual([{ msgId: msgs[1]!.id, delaySeconds: retryDelaySeconds(1) }]);
     expect(await featureValueCount("user", ids[0]!)).toBe(1);
@@ -462,8 +509,16 @@ describe("queue routing", () => {
     const ctx = createExecutionContext();
     await consumeDeadLetters(batch, testDeps().deadLetters);
     expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
-    const rows = await sql<{ source: string; reasons: { message: string }[] }>("select source, reasons from dead_letters where message_id = $1", [m.update_id]);
-    expect(rows).toEqual([{ source: "retries_exhausted", reasons: [expect.objectContaining({ rule: "retries_exhausted", message: "retries_exhausted (moved by the platform)" })] }]);
+    const rows = await sql<{ source: string; reasons: { message: string }[] }>(
+      "select source, reasons from dead_letters where message_id = $1",
+      [m.update_id],
+    );
+    expect(rows).toEqual([
+      {
+        source: "retries_exhausted",
+        reasons: [expect.objectContaining({ rule: "retries_exhausted", message: "retries_exhausted (moved by the platform)" })],
+      },
+    ]);
   });
 
   it("retries dead letters while Postgres is down", async () => {

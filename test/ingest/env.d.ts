@@ -7,4 +7,3 @@ declare global {
     interface Env extends WorkerSecrets {}
   }
 }
-export {};

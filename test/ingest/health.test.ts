@@ -9,7 +9,12 @@ describe("GET /health (ingest)", () => {
   it("reports the tiers and the registry version", async () => {
     const res = await SELF.fetch("http://ingest/health");
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; worker: string; registry_version: string; tiers: Record<string, { status: string }> };
+    const body = (await res.json()) as {
+      status: string;
+      worker: string;
+      registry_version: string;
+      tiers: Record<string, { status: string }>;
+    };
     expect(body.worker).toBe("feature-ingest");
     expect(body.registry_version).toBe(TEST_SNAPSHOT.version);
     expect(body.tiers.postgres?.status).toBe("ok");

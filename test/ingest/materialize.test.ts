@@ -6,15 +6,20 @@ import type { IngestMessage } from "../../src/core/ingest-message";
 import { CompiledRegistry } from "../../src/core/registry";
 import { withPostgresClient } from "../../src/db/postgres";
 import type { MaterializeEvent, RunSummary } from "../../src/materialize/events";
-import { MATERIALIZE_CHUNK_ROWS, materializeFeature, runScheduledMaterialization, type MaterializerDeps } from "../../src/materialize/materializer";
+import {
+  MATERIALIZE_CHUNK_ROWS,
+  type MaterializerDeps,
+  materializeFeature,
+  runScheduledMaterialization,
+} from "../../src/materialize/materializer";
 import {
   applyTestRegistry,
   INGEST_ONLY_KEY,
   inKv,
   inRedis,
-  plain,
   latestInPostgres,
   pgConfig,
+  plain,
   recordingQueue,
   redisOrSkip,
   snapshotOf,
@@ -108,7 +113,8 @@ describe("POST /admin/materialize", () => {
     expect(await latestInPostgres("user", ids[5]!)).toEqual({});
     const ref = { entityType: "user", entityId: ids[4]! };
     expect(plain(await inKv(ref))).toEqual({ tst_affinity: { value: 0.5, eventTimestamp: at } });
-    if (redisOrSkip("materialized value in Redis")) expect(plain(await inRedis(ref, ["tst_affinity"]))).toEqual({ tst_affinity: { value: 0.5, eventTimestamp: at } });
+    if (redisOrSkip("materialized value in Redis"))
+      expect(plain(await inRedis(ref, ["tst_affinity"]))).toEqual({ tst_affinity: { value: 0.5, eventTimestamp: at } });
     const rejects = await sql<{ n: number }>(
       "select coalesce(sum(rejected), 0)::int as n from ingest_rejects where feature_name = 'tst_affinity' and rule = 'max_value' and source = 'materialization'",
     );
@@ -135,7 +141,9 @@ describe("POST /admin/materialize", () => {
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: { code: "not_found", details: { unknown: ["nope_not_here"] } } });
     expect((await admin("/admin/materialize", { method: "POST", body: JSON.stringify({ features: ["tst_plays_1h"] }) })).status).toBe(400);
-    expect((await admin("/admin/materialize", { method: "POST", body: JSON.stringify({ all: true }), key: INGEST_ONLY_KEY })).status).toBe(403);
+    expect((await admin("/admin/materialize", { method: "POST", body: JSON.stringify({ all: true }), key: INGEST_ONLY_KEY })).status).toBe(
+      403,
+    );
     expect((await admin("/admin/materialize/runs?limit=0")).status).toBe(400);
   });
 });
@@ -144,11 +152,16 @@ describe("materializeFeature", () => {
   it("reads in keyset chunks with a cursor, and resumes a crashed run after its cursor with the same event time", async () => {
     const table = `tst_src_${uid("t").toLowerCase()}`;
     const total = MATERIALIZE_CHUNK_ROWS + 500;
-    await sql(`create table ${table} as select 'e_' || lpad(g::text, 5, '0') as entity_id, (g % 7)::float8 as value from generate_series(0, ${total - 1}) as g`);
+    await sql(
+      `create table ${table} as select 'e_' || lpad(g::text, 5, '0') as entity_id, (g % 7)::float8 as value from generate_series(0, ${total - 1}) as g`,
+    );
     const def = feature(uid("tst_resume").toLowerCase(), `select entity_id, value from ${table};`);
     const intervalEnd = new Date(Date.now() - HOUR);
     // A run that crashed after its first chunk, and an older one that never finished either.
-    await sql(`insert into materialization_runs (feature_name, status, trigger, interval_end) values ($1, 'running', 'cron', $2)`, [def.name, intervalEnd]);
+    await sql(`insert into materialization_runs (feature_name, status, trigger, interval_end) values ($1, 'running', 'cron', $2)`, [
+      def.name,
+      intervalEnd,
+    ]);
     const crashed = await sql<{ id: number }>(
       `insert into materialization_runs (feature_name, status, trigger, interval_end, rows_read, cursor)
        values ($1, 'running', 'cron', $2, $3, $4) returning id`,
@@ -157,19 +170,37 @@ describe("materializeFeature", () => {
     const { queue, deps } = recordingDeps();
     const seen: MaterializeEvent[] = [];
     const run = await materializeFeature(def, { trigger: "cli", onEvent: (e) => seen.push(e) }, deps);
-    expect(run).toMatchObject({ id: crashed[0]!.id, status: "succeeded", rows_read: total, rejects: 0, cursor: `e_${String(total - 1).padStart(5, "0")}` });
+    expect(run).toMatchObject({
+      id: crashed[0]!.id,
+      status: "succeeded",
+      rows_read: total,
+      rejects: 0,
+      cursor: `e_${String(total - 1).padStart(5, "0")}`,
+    });
     expect(seen.find((e) => e.type === "run_started")).toMatchObject({ resumed: true });
     const sent = queue.sent as IngestMessage[];
     expect(sent).toHaveLength(500);
-    expect(sent[0]).toMatchObject({ entity_id: `e_0${MATERIALIZE_CHUNK_ROWS}`, source: "materialization", run_id: crashed[0]!.id, event_timestamp: intervalEnd.getTime() });
+    expect(sent[0]).toMatchObject({
+      entity_id: `e_0${MATERIALIZE_CHUNK_ROWS}`,
+      source: "materialization",
+      run_id: crashed[0]!.id,
+      event_timestamp: intervalEnd.getTime(),
+    });
     expect(queue.batches.every((n) => n <= 100)).toBe(true);
-    const others = await sql<{ status: string; error: string }>("select status, error from materialization_runs where feature_name = $1 and id <> $2", [def.name, crashed[0]!.id]);
+    const others = await sql<{ status: string; error: string }>(
+      "select status, error from materialization_runs where feature_name = $1 and id <> $2",
+      [def.name, crashed[0]!.id],
+    );
     expect(others).toEqual([{ status: "failed", error: `abandoned: superseded by run ${crashed[0]!.id}` }]);
 
     // A fresh run reads everything in chunks of MATERIALIZE_CHUNK_ROWS.
     const fresh = recordingDeps();
     const progress: number[] = [];
-    const second = await materializeFeature(def, { trigger: "cli", onEvent: (e) => e.type === "progress" && progress.push(e.rows_read) }, fresh.deps);
+    const second = await materializeFeature(
+      def,
+      { trigger: "cli", onEvent: (e) => e.type === "progress" && progress.push(e.rows_read) },
+      fresh.deps,
+    );
     expect(second?.rows_read).toBe(total);
     expect(progress).toEqual([MATERIALIZE_CHUNK_ROWS, total]);
     expect(fresh.queue.sent).toHaveLength(total);
@@ -217,8 +248,12 @@ describe("cron: runScheduledMaterialization", () => {
     const due = Object.fromEntries(result.decisions.map((d) => [d.feature.replace(`_${tag}`, ""), d.due]));
     expect(due).toEqual({ cron_hourly: true, cron_daily: false, cron_never: true });
     expect(result.runs.map((r) => r.feature).sort()).toEqual([`cron_hourly_${tag}`, `cron_never_${tag}`]);
-    for (const r of result.runs) expect(r).toMatchObject({ trigger: "cron", status: "succeeded", interval_end: new Date(now).toISOString() });
-    expect((queue.sent as IngestMessage[]).map((m) => Object.keys(m.features)[0]).sort()).toEqual([`cron_hourly_${tag}`, `cron_never_${tag}`]);
+    for (const r of result.runs)
+      expect(r).toMatchObject({ trigger: "cron", status: "succeeded", interval_end: new Date(now).toISOString() });
+    expect((queue.sent as IngestMessage[]).map((m) => Object.keys(m.features)[0]).sort()).toEqual([
+      `cron_hourly_${tag}`,
+      `cron_never_${tag}`,
+    ]);
 
     // Right after, nothing is due any more.
     const again = await runScheduledMaterialization(registry, now + 60_000, recordingDeps().deps);

@@ -1,12 +1,18 @@
 // POST /ingest/push inside workerd: auth, envelope errors naming fields, 413, Queue batching, and push → queue → stores.
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { MAX_UPDATE_MESSAGE_BYTES, MAX_UPDATES_PER_PUSH, QUEUE_MAX_BATCH_BYTES, QUEUE_MAX_BATCH_MESSAGES, type FeatureUpdate } from "../../src/core/ingest-message";
+import {
+  type FeatureUpdate,
+  MAX_UPDATE_MESSAGE_BYTES,
+  MAX_UPDATES_PER_PUSH,
+  QUEUE_MAX_BATCH_BYTES,
+  QUEUE_MAX_BATCH_MESSAGES,
+} from "../../src/core/ingest-message";
 import { pushUpdates } from "../../src/ingest/push";
 import {
   applyTestRegistry,
-  inDurableObject,
   INGEST_ONLY_KEY,
+  inDurableObject,
   latestInPostgres,
   recordingQueue,
   SERVE_ONLY_KEY,
@@ -92,7 +98,11 @@ describe("POST /ingest/push: bad input", () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
     expect(body.error.code).toBe("validation_failed");
-    expect(body.error.details?.issues?.map((i) => i.path).sort()).toEqual(["features.no_such", "features.tst_session_tracks", "features.tst_time_of_day"]);
+    expect(body.error.details?.issues?.map((i) => i.path).sort()).toEqual([
+      "features.no_such",
+      "features.tst_session_tracks",
+      "features.tst_time_of_day",
+    ]);
   });
 
   it("refuses event times far in the future and sources a client may not claim", async () => {
@@ -124,7 +134,10 @@ describe("POST /ingest/push: queueing", () => {
   it("answers 202 with one id per update, and the consumer writes them", async () => {
     const ids = [uid("user_push"), uid("user_push")];
     const ts = Date.now() - 2 * MINUTE;
-    const res = await push([update(ids[0]!, { tst_plays_1h: 11, tst_affinity: 0.25 }, ts), update(ids[1]!, { "tst_user_stream:tst_last_genre": "jazz" }, ts)]);
+    const res = await push([
+      update(ids[0]!, { tst_plays_1h: 11, tst_affinity: 0.25 }, ts),
+      update(ids[1]!, { "tst_user_stream:tst_last_genre": "jazz" }, ts),
+    ]);
     expect(res.status).toBe(202);
     const body = (await res.json()) as { accepted: number; message_ids: string[]; batches: number };
     expect(body.accepted).toBe(2);
@@ -185,7 +198,10 @@ describe("POST /ingest/push: queueing", () => {
     const rows = await waitFor(
       "the dead letter in Postgres",
       async () => {
-        const got = await sql<{ source: string; reasons: { feature: string; rule: string }[] }>("select source, reasons from dead_letters where message_id = $1", [message_ids[0]]);
+        const got = await sql<{ source: string; reasons: { feature: string; rule: string }[] }>(
+          "select source, reasons from dead_letters where message_id = $1",
+          [message_ids[0]],
+        );
         return got.length > 0 ? got : undefined;
       },
       30_000,
@@ -197,7 +213,12 @@ describe("POST /ingest/push: queueing", () => {
 
   it("marks replays as such", async () => {
     const queue = recordingQueue();
-    await pushUpdates(update("user_replay", { tst_plays_1h: 1 }), "replay", { queue, registry: async () => TEST_REGISTRY, now: Date.now, log: () => undefined });
+    await pushUpdates(update("user_replay", { tst_plays_1h: 1 }), "replay", {
+      queue,
+      registry: async () => TEST_REGISTRY,
+      now: Date.now,
+      log: () => undefined,
+    });
     expect(queue.sent[0]).toMatchObject({ source: "replay", entity_id: "user_replay" });
     const res = await push(update(uid("user_replay"), { tst_plays_1h: 1 }), { query: "?source=replay" });
     expect(res.status).toBe(202);

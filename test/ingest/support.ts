@@ -5,12 +5,12 @@ import { FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/d
 import type { IngestMessage } from "../../src/core/ingest-message";
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY, type TimedValue } from "../../src/core/keys";
 import { CompiledRegistry, type RegistrySnapshot } from "../../src/core/registry";
-import { withPostgresClient, type PostgresConfig } from "../../src/db/postgres";
+import { type PostgresConfig, withPostgresClient } from "../../src/db/postgres";
 import type { EntityState } from "../../src/durable/entity-state";
 import { buildIngestDeps, type IngestDeps, type IngestEnv, type Logger } from "../../src/ingest/deps";
 import { DurableObjectFeatureStore } from "../../src/stores/durable-object-store";
 import { KvFeatureStore } from "../../src/stores/kv-store";
-import { RedisFeatureStore, type EntityRef } from "../../src/stores/redis-store";
+import { type EntityRef, RedisFeatureStore } from "../../src/stores/redis-store";
 
 /** Keys of test/support/global-setup.ts (TEST_KEYS): one scope each; the Worker only knows their hashes. */
 export const SERVE_ONLY_KEY = "test-key-serve";
@@ -22,14 +22,90 @@ const base = { owner: "ml-platform@echotune.fm", description: "ingest test featu
 const none = (type: string) => `select null::text as entity_id, null::${type} as value where false`;
 
 export const TEST_FEATURES: FeatureDefinitionInput[] = [
-  { ...base, name: "tst_plays_1h", group: "tst_user_stream", entity_type: "user", feature_type: "numerical", computation_type: "stream", update_frequency: "realtime", min_value: 0 },
-  { ...base, name: "tst_last_genre", group: "tst_user_stream", entity_type: "user", feature_type: "categorical", computation_type: "stream", update_frequency: "realtime", allowed_values: ["rock", "pop", "jazz"] },
-  { ...base, name: "tst_required", group: "tst_user_stream", entity_type: "user", feature_type: "numerical", computation_type: "stream", update_frequency: "realtime", null_policy: "reject" },
-  { ...base, name: "tst_affinity", group: "tst_user_batch", entity_type: "user", feature_type: "numerical", computation_type: "batch", update_frequency: "6h", min_value: 0, max_value: 1, source_query: "select entity_id, value from tst_affinity_source" },
-  { ...base, name: "tst_top_genres", group: "tst_user_batch", entity_type: "user", feature_type: "array", item_type: "string", computation_type: "batch", update_frequency: "1d", source_query: none("text[]") },
-  { ...base, name: "tst_embedding", group: "tst_user_batch", entity_type: "user", feature_type: "embedding", dimension: 3, computation_type: "batch", update_frequency: "1d", source_query: none("float8[]") },
-  { ...base, name: "tst_time_of_day", group: "tst_user_context", entity_type: "user", feature_type: "categorical", computation_type: "on_demand", update_frequency: "realtime", transform: { name: "time_of_day", inputs: ["context.timestamp"] } },
-  { ...base, name: "tst_session_tracks", group: "tst_session_stream", entity_type: "session", feature_type: "numerical", computation_type: "stream", update_frequency: "realtime", min_value: 0 },
+  {
+    ...base,
+    name: "tst_plays_1h",
+    group: "tst_user_stream",
+    entity_type: "user",
+    feature_type: "numerical",
+    computation_type: "stream",
+    update_frequency: "realtime",
+    min_value: 0,
+  },
+  {
+    ...base,
+    name: "tst_last_genre",
+    group: "tst_user_stream",
+    entity_type: "user",
+    feature_type: "categorical",
+    computation_type: "stream",
+    update_frequency: "realtime",
+    allowed_values: ["rock", "pop", "jazz"],
+  },
+  {
+    ...base,
+    name: "tst_required",
+    group: "tst_user_stream",
+    entity_type: "user",
+    feature_type: "numerical",
+    computation_type: "stream",
+    update_frequency: "realtime",
+    null_policy: "reject",
+  },
+  {
+    ...base,
+    name: "tst_affinity",
+    group: "tst_user_batch",
+    entity_type: "user",
+    feature_type: "numerical",
+    computation_type: "batch",
+    update_frequency: "6h",
+    min_value: 0,
+    max_value: 1,
+    source_query: "select entity_id, value from tst_affinity_source",
+  },
+  {
+    ...base,
+    name: "tst_top_genres",
+    group: "tst_user_batch",
+    entity_type: "user",
+    feature_type: "array",
+    item_type: "string",
+    computation_type: "batch",
+    update_frequency: "1d",
+    source_query: none("text[]"),
+  },
+  {
+    ...base,
+    name: "tst_embedding",
+    group: "tst_user_batch",
+    entity_type: "user",
+    feature_type: "embedding",
+    dimension: 3,
+    computation_type: "batch",
+    update_frequency: "1d",
+    source_query: none("float8[]"),
+  },
+  {
+    ...base,
+    name: "tst_time_of_day",
+    group: "tst_user_context",
+    entity_type: "user",
+    feature_type: "categorical",
+    computation_type: "on_demand",
+    update_frequency: "realtime",
+    transform: { name: "time_of_day", inputs: ["context.timestamp"] },
+  },
+  {
+    ...base,
+    name: "tst_session_tracks",
+    group: "tst_session_stream",
+    entity_type: "session",
+    feature_type: "numerical",
+    computation_type: "stream",
+    update_frequency: "realtime",
+    min_value: 0,
+  },
 ];
 
 export function snapshotOf(features: FeatureDefinitionInput[], version = "r-ingest-test"): RegistrySnapshot {
@@ -93,7 +169,9 @@ export interface RecordingQueue extends Pick<Queue, "send" | "sendBatch"> {
 }
 
 export function recordingQueue(): RecordingQueue {
-  const response = { metadata: { metrics: { backlogCount: 0, backlogBytes: 0, oldestMessageTimestamp: undefined } } } as unknown as QueueSendResponse;
+  const response = {
+    metadata: { metrics: { backlogCount: 0, backlogBytes: 0, oldestMessageTimestamp: undefined } },
+  } as unknown as QueueSendResponse;
   const q: RecordingQueue = {
     sent: [],
     batches: [],
@@ -151,7 +229,10 @@ export async function latestInPostgres(entityType: string, entityId: string, wit
     [entityType, entityId],
   );
   return Object.fromEntries(
-    rows.map((r) => [r.feature_name, { value: r.feature_value, eventTimestamp: Number(r.ts), ...(withTiebreak ? { tiebreak: r.tiebreak } : {}) }]),
+    rows.map((r) => [
+      r.feature_name,
+      { value: r.feature_value, eventTimestamp: Number(r.ts), ...(withTiebreak ? { tiebreak: r.tiebreak } : {}) },
+    ]),
   );
 }
 
@@ -161,12 +242,19 @@ export function plain(values: Record<string, TimedValue>): Record<string, { valu
 }
 
 export async function featureValueCount(entityType: string, entityId: string): Promise<number> {
-  const rows = await sql<{ n: number }>(`select count(*)::int as n from feature_values where entity_type = $1 and entity_id = $2`, [entityType, entityId]);
+  const rows = await sql<{ n: number }>(`select count(*)::int as n from feature_values where entity_type = $1 and entity_id = $2`, [
+    entityType,
+    entityId,
+  ]);
   return rows[0]?.n ?? 0;
 }
 
 export function redisStore(): RedisFeatureStore {
-  return new RedisFeatureStore({ url: env.UPSTASH_REDIS_REST_URL!, token: env.UPSTASH_REDIS_REST_TOKEN!, keyPrefix: env.REDIS_KEY_PREFIX ?? "" });
+  return new RedisFeatureStore({
+    url: env.UPSTASH_REDIS_REST_URL!,
+    token: env.UPSTASH_REDIS_REST_TOKEN!,
+    keyPrefix: env.REDIS_KEY_PREFIX ?? "",
+  });
 }
 
 export async function inRedis(ref: EntityRef, features: string[]): Promise<Record<string, TimedValue>> {

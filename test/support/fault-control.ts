@@ -1,7 +1,7 @@
 // A Redis gateway and a Postgres relay that tests can stop and restart over HTTP, to break tiers for real.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { startPgWsRelay, type PgWsRelay } from "../../dev/pg-ws-relay";
+import { type PgWsRelay, startPgWsRelay } from "../../dev/pg-ws-relay";
 import { startUpstashGateway, type UpstashGateway } from "../../dev/upstash-gateway";
 
 export interface FaultControl {
@@ -13,7 +13,9 @@ export interface FaultControl {
 }
 
 export async function startFaultControl(opts: { redisUrl: string | undefined; token: string }): Promise<FaultControl> {
-  let gateway: UpstashGateway | undefined = opts.redisUrl ? await startUpstashGateway({ redisUrl: opts.redisUrl, token: opts.token, port: 0 }) : undefined;
+  let gateway: UpstashGateway | undefined = opts.redisUrl
+    ? await startUpstashGateway({ redisUrl: opts.redisUrl, token: opts.token, port: 0 })
+    : undefined;
   const gatewayPort = gateway?.port ?? 0;
   let relay: PgWsRelay | undefined = await startPgWsRelay({ port: 0 });
   const relayPort = relay.port;

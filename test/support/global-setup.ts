@@ -6,9 +6,9 @@ import type { TestProject } from "vitest/node";
 import { PROJECT_ROOT } from "../../dev/local-workers";
 import { resolvePostgres, resolveRedis, startRelay } from "../../dev/services";
 import { migrateDatabase } from "../../scripts/migrate";
-import { startFaultControl } from "./fault-control";
-import { loadDefinitions } from "../../src/registry/load-definitions";
 import type { RegistrySnapshot } from "../../src/core/registry";
+import { loadDefinitions } from "../../src/registry/load-definitions";
+import { startFaultControl } from "./fault-control";
 
 /** Keys the workerd tests use: one per scope and one with all of them (only hashes reach the Worker). */
 export const TEST_KEYS = { all: "test-key-all-scopes", serve: "test-key-serve", ingest: "test-key-ingest" } as const;

@@ -2,11 +2,13 @@
 // promoted-allocation summary of --heap-profile.
 import { describe, expect, it } from "vitest";
 import { GcTrace, parseGcLine, withGcTraceFlags } from "../../bench/lib/gc-trace";
-import { summarizeHeapProfile, type HeapNode } from "../../bench/lib/profiler";
+import { type HeapNode, summarizeHeapProfile } from "../../bench/lib/profiler";
 
 // Lines as workerd 1.2026 prints them (taken from a bench worker log).
-const MARK = "[6791:0x301dbf020000]     6316 ms: Mark-Compact 41.7 (49.0) -> 2.2 (27.8) MB, pooled: 21.2 MB, 96.22 / 0.00 ms (average mu = 0.985, current mu = 0.985) allocation failure; GC in old space requested";
-const SCAVENGE = "[6791:0x301dbfc9e000]    20097 ms: Scavenge 19.5 (23.2) -> 13.5 (23.7) MB, pooled: 0.0 MB, 1.86 / 0.00 ms (average mu = 1.000, current mu = 1.000) allocation failure;";
+const MARK =
+  "[6791:0x301dbf020000]     6316 ms: Mark-Compact 41.7 (49.0) -> 2.2 (27.8) MB, pooled: 21.2 MB, 96.22 / 0.00 ms (average mu = 0.985, current mu = 0.985) allocation failure; GC in old space requested";
+const SCAVENGE =
+  "[6791:0x301dbfc9e000]    20097 ms: Scavenge 19.5 (23.2) -> 13.5 (23.7) MB, pooled: 0.0 MB, 1.86 / 0.00 ms (average mu = 1.000, current mu = 1.000) allocation failure;";
 const line = (isolate: string, ms: number, kind: string, pause: number) =>
   `[1:${isolate}]  ${ms} ms: ${kind} 30.0 (40.0) -> 10.0 (40.0) MB, pooled: 0.0 MB, ${pause} / 0.00 ms (average mu = 0.9, current mu = 0.9) allocation failure;`;
 
@@ -45,7 +47,15 @@ describe("GcTrace", () => {
 
     // [14_000, 16_000]: A's 120 ms mark-compact (at 15_000) and B's scavenge (at 14_000).
     const w = t.summarize(14_000, 16_000);
-    expect(w).toMatchObject({ collections: 2, mark_compacts: 1, pause_total_ms: 160, pause_max_ms: 120, stalls: 1, stall_total_ms: 120, isolates: 2 });
+    expect(w).toMatchObject({
+      collections: 2,
+      mark_compacts: 1,
+      pause_total_ms: 160,
+      pause_max_ms: 120,
+      stalls: 1,
+      stall_total_ms: 120,
+      isolates: 2,
+    });
     expect(w.longest).toBe("Mark-Compact 30 → 10 MB");
     expect(w.paused_share).toBeCloseTo(0.08, 4);
 

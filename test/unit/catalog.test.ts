@@ -6,13 +6,13 @@ import { parse as parseYaml } from "yaml";
 import {
   ENTITY_TYPES,
   EntitiesFile,
+  type EntityTypeName,
   FeatureDefinition,
   FeatureGroupFile,
-  frequencySeconds,
-  type EntityTypeName,
   type FeatureType,
+  frequencySeconds,
 } from "../../src/core/definitions";
-import { TRANSFORMS, TRANSFORM_OUTPUT_VALUES } from "../../src/core/transforms";
+import { TRANSFORM_OUTPUT_VALUES, TRANSFORMS } from "../../src/core/transforms";
 
 const FEATURES_DIR = fileURLToPath(new URL("../../features/", import.meta.url));
 const ENTITIES_FILE = "entities.yaml";

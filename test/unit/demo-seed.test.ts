@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedDemoCatalog, type SeedSummary } from "../../scripts/demo-seed";
+import { type SeedSummary, seedDemoCatalog } from "../../scripts/demo-seed";
 import {
   createCatalog,
   DEVICE_TYPES,
@@ -14,7 +14,7 @@ import {
   SUBSCRIPTION_TYPES,
   USER_ACTIONS,
 } from "../../src/demo/catalog-generator";
-import { urlFor, probe, PROBE_TIMEOUT_MS } from "../support/postgres-server";
+import { PROBE_TIMEOUT_MS, probe, urlFor } from "../support/postgres-server";
 
 const SMALL = { users: 50, tracks: 200, artists: 30, events: 3000 } as const;
 const MIGRATION = new URL("../../drizzle/0000_init.sql", import.meta.url);
@@ -26,8 +26,6 @@ const MIN_TOP_DECILE_SHARE = 0.35;
 const SESSION_MAX_TRACKS = 40;
 
 const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}_${i + 1}`);
-
-
 
 const ADMIN_URL = urlFor("postgres");
 const unreachable = await probe(ADMIN_URL);
@@ -233,9 +231,7 @@ describe.skipIf(unreachable !== null && !IN_CI)("seedDemoCatalog into Postgres",
       const rows = await query<{ id: string }>(`SELECT id FROM ${table} ORDER BY substring(id from '[0-9]+$')::int`);
       expect(rows.map((r) => r.id)).toEqual(ids(prefix, n));
     }
-    const sessions = await query<{ session_id: string }>(
-      "SELECT DISTINCT session_id FROM listening_events ORDER BY session_id",
-    );
+    const sessions = await query<{ session_id: string }>("SELECT DISTINCT session_id FROM listening_events ORDER BY session_id");
     expect(sessions.every((s) => /^session_[1-9][0-9]*$/.test(s.session_id))).toBe(true);
     const numbers = sessions.map((s) => Number(s.session_id.slice("session_".length))).sort((a, b) => a - b);
     expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => i + 1));
@@ -248,8 +244,12 @@ describe.skipIf(unreachable !== null && !IN_CI)("seedDemoCatalog into Postgres",
         "SELECT count(*) AS v FROM tracks t, unnest(t.featured_artist_ids) f(id) WHERE NOT EXISTS (SELECT 1 FROM artists a WHERE a.id = f.id)",
       ),
     ).toBe(0);
-    expect(await scalar("SELECT count(*) AS v FROM listening_events e WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = e.track_id)")).toBe(0);
-    expect(await scalar("SELECT count(*) AS v FROM listening_events e WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.user_id)")).toBe(0);
+    expect(
+      await scalar("SELECT count(*) AS v FROM listening_events e WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = e.track_id)"),
+    ).toBe(0);
+    expect(
+      await scalar("SELECT count(*) AS v FROM listening_events e WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.user_id)"),
+    ).toBe(0);
     expect(
       await scalar(
         "SELECT count(*) AS v FROM user_actions x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id) OR (x.track_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = x.track_id))",

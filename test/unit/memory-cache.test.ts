@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../../src/config/vars";
 import { Doorkeeper } from "../../src/stores/doorkeeper";
-import { MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache, type L0Admission } from "../../src/stores/memory-cache";
+import { type L0Admission, MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache } from "../../src/stores/memory-cache";
 
 const v = (value: unknown, eventTimestamp = 1_000) => ({ value, eventTimestamp });
 
@@ -58,7 +58,11 @@ describe("MemoryCache", () => {
   it("evicts the least recently used entity when the value bound is exceeded", () => {
     const { cache, clock } = clockedCache(6);
     const three = (id: string) =>
-      cache.setMany("user", id, ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })));
+      cache.setMany(
+        "user",
+        id,
+        ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })),
+      );
     three("u1");
     clock.now += 1;
     three("u2");
@@ -105,7 +109,11 @@ describe("MemoryCache", () => {
   it("serves a 50-feature entity through entity() + slot() with one hit per value", () => {
     const { cache, clock } = clockedCache(1_000);
     const names = Array.from({ length: 50 }, (_, i) => `f${i}`);
-    cache.setMany("user", "u1", names.map((name, i) => ({ name, value: v(i), ttlMs: 60_000 })));
+    cache.setMany(
+      "user",
+      "u1",
+      names.map((name, i) => ({ name, value: v(i), ttlMs: 60_000 })),
+    );
     const e = cache.entity("user", "u1", clock.now);
     const values = names.map((n) => cache.slot(e, n, clock.now)?.value?.value);
     expect(values).toEqual(names.map((_, i) => i));
@@ -115,7 +123,12 @@ describe("MemoryCache", () => {
 });
 
 describe("MemoryCache admission (repeat: TinyLFU's doorkeeper)", () => {
-  const three = (cache: MemoryCache, id: string) => cache.setMany("user", id, ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })));
+  const three = (cache: MemoryCache, id: string) =>
+    cache.setMany(
+      "user",
+      id,
+      ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })),
+    );
 
   it("takes every entity while there is room, and a new one into a full cache only on its second try", () => {
     const { cache, clock } = clockedCache(6, 1024 * 1024, "repeat");
@@ -157,11 +170,17 @@ describe("MemoryCache admission (repeat: TinyLFU's doorkeeper)", () => {
     const run = (admission: L0Admission) => {
       const { cache, clock } = clockedCache(200 * 3, 1024 * 1024 * 64, admission);
       let seed = 7;
-      const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const rand = () => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return seed / 2 ** 32;
+      };
       const harmonic = Array.from({ length: 50_000 }, (_, i) => 1 / (i + 1)).reduce((a, b) => a + b, 0);
       const zipf = () => {
         let u = rand() * harmonic;
-        for (let r = 1; ; r++) if ((u -= 1 / r) <= 0 || r === 50_000) return r;
+        for (let r = 1; ; r++) {
+          u -= 1 / r;
+          if (u <= 0 || r === 50_000) return r;
+        }
       };
       let hits = 0;
       let inserts = 0;
@@ -234,7 +253,12 @@ describe("L0 bounds from vars (L0_MAX_VALUES, L0_MAX_MB)", () => {
 describe("choice vars (KV_WRITE_BACK, L0_ADMISSION)", () => {
   it("a MemoryCache is plain LRU unless asked for repeat admission", () => {
     const cache = new MemoryCache(3);
-    for (const id of ["u1", "u2"]) cache.setMany("user", id, ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })));
+    for (const id of ["u1", "u2"])
+      cache.setMany(
+        "user",
+        id,
+        ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })),
+      );
     expect(cache.get("user", "u2", "a")).toMatchObject({ hit: true });
     expect(cache.stats().declined).toBe(0);
   });
@@ -242,8 +266,10 @@ describe("choice vars (KV_WRITE_BACK, L0_ADMISSION)", () => {
   const modes = ["repeat", "on", "off"] as const;
   it("reads the choices and on/off spellings in any case, falls back when unset, reports anything else", () => {
     withErrors((errors) => {
-      for (const v of ["off", "OFF", "false", "0", " Off "]) expect(choiceVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("off");
-      for (const v of ["on", "true", "1", "TRUE"]) expect(choiceVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("on");
+      for (const v of ["off", "OFF", "false", "0", " Off "])
+        expect(choiceVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("off");
+      for (const v of ["on", "true", "1", "TRUE"])
+        expect(choiceVar({ KV_WRITE_BACK: v }, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("on");
       expect(choiceVar({ KV_WRITE_BACK: "Repeat" }, "KV_WRITE_BACK", modes, "off", ON_OFF_ALIASES)).toBe("repeat");
       expect(choiceVar({}, "KV_WRITE_BACK", modes, "repeat", ON_OFF_ALIASES)).toBe("repeat");
       expect(choiceVar({ L0_ADMISSION: "always" }, "L0_ADMISSION", ["repeat", "always"], "repeat")).toBe("always");

@@ -1,6 +1,6 @@
 // diffRegistry and planRegistry: what counts as a change, what counts as breaking, and content hashes that ignore key order.
 import { describe, expect, it } from "vitest";
-import { FeatureDefinition, type EntityType, type FeatureDefinitionInput } from "../../src/core/definitions";
+import { type EntityType, FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import { canonicalJson, diffRegistry, registryContentHash } from "../../src/core/registry";
 import { EMPTY_REGISTRY_VERSION, planRegistry, registryVersionOf } from "../../src/registry/plan";
 
@@ -107,7 +107,8 @@ describe("diffRegistry", () => {
   });
 
   it("treats dropping an allowed value as tightening and adding one as not", () => {
-    const cat = (allowed_values: string[]) => def({ feature_type: "categorical", min_value: undefined, max_value: undefined, allowed_values });
+    const cat = (allowed_values: string[]) =>
+      def({ feature_type: "categorical", min_value: undefined, max_value: undefined, allowed_values });
     expect(diffRegistry([cat(["free", "premium"])], [cat(["free"])], withData).breaking).toHaveLength(1);
     expect(diffRegistry([cat(["free"])], [cat(["free", "premium"])], withData).breaking).toEqual([]);
   });
@@ -120,7 +121,9 @@ describe("diffRegistry", () => {
 
 describe("content hash", () => {
   it("canonicalJson ignores key order and undefined values", () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: undefined } })).toBe(canonicalJson({ a: { d: [1, { x: 1, y: 2 }] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: undefined } })).toBe(
+      canonicalJson({ a: { d: [1, { x: 1, y: 2 }] }, b: 1 }),
+    );
     expect(canonicalJson({ a: [1, 2] })).not.toBe(canonicalJson({ a: [2, 1] }));
   });
 
@@ -167,7 +170,11 @@ describe("planRegistry", () => {
   });
 
   it("does not treat an entity description change as breaking", async () => {
-    const plan = await planRegistry({ entities: [USER], features: [] }, { entities: [{ ...USER, description: "Someone." }], features: [] }, noData);
+    const plan = await planRegistry(
+      { entities: [USER], features: [] },
+      { entities: [{ ...USER, description: "Someone." }], features: [] },
+      noData,
+    );
     expect(plan.empty).toBe(false);
     expect(plan.entities[0]).toMatchObject({ kind: "updated", breaking: false });
   });

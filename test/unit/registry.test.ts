@@ -1,22 +1,22 @@
 // The registry workflow: loading and cross-checking features/*.yaml, plan/apply against a real Postgres, KV publishing and the CLI.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { RegistrySnapshot } from "../../src/core/registry";
 import { migrateDatabase } from "../../scripts/migrate";
+import { RegistrySnapshot } from "../../src/core/registry";
 import { applyCatalog, planAgainst, planCatalog } from "../../src/registry/apply-catalog";
 import { formatDefinitionError, loadDefinitions } from "../../src/registry/load-definitions";
 import { publishSnapshot, WRANGLER_BIN, WRANGLER_CONFIG } from "../../src/registry/publish";
 import { applyRegistry, featureContentHash, RegistryChangedError, withDatabase } from "../../src/registry/registry-db";
 import { renderPlan } from "../../src/registry/render";
 import { SOURCE_TABLES, tablesReadBy } from "../../src/registry/source-tables";
-import { urlFor, probe } from "../support/postgres-server";
+import { probe, urlFor } from "../support/postgres-server";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FEATURES_DIR = path.join(PROJECT_ROOT, "features");
@@ -79,7 +79,10 @@ describe("loadDefinitions", () => {
     expect(loaded.errors.map(formatDefinitionError)).toEqual([]);
     expect(loaded.features).toHaveLength(yamlFeatureCount(FEATURES_DIR));
     expect(loaded.groups.map((g) => g.name).sort()).toEqual(
-      readdirSync(FEATURES_DIR).filter((f) => f !== "entities.yaml").map((f) => f.replace(/\.yaml$/, "")).sort(),
+      readdirSync(FEATURES_DIR)
+        .filter((f) => f !== "entities.yaml")
+        .map((f) => f.replace(/\.yaml$/, ""))
+        .sort(),
     );
     expect(loaded.entities.map((e) => e.name).sort()).toEqual(["artist", "session", "track", "user"]);
   });
@@ -129,7 +132,9 @@ describe("loadDefinitions", () => {
       const language = g.features.find((f) => f.name === "language") as Entry;
       g.features.push({ ...language, name: "energy" });
     });
-    expect(errorsOf(dir)).toEqual(["features/track_content_features.yaml: energy: duplicate feature name (also defined in features/track_audio_features.yaml)"]);
+    expect(errorsOf(dir)).toEqual([
+      "features/track_content_features.yaml: energy: duplicate feature name (also defined in features/track_audio_features.yaml)",
+    ]);
   });
 
   it("rejects a default_value that breaks the feature's own rules", () => {
@@ -148,8 +153,12 @@ describe("loadDefinitions", () => {
     editFeature(dir, "session_features.yaml", "time_of_day", (f) => ((f.transform as Entry).inputs = ["context.timestamp", "context.tz"]));
     const errors = errorsOf(dir).sort();
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatch(/^features\/session_features\.yaml: device_type: transform\.name: unregistered transform "device_kind" \(registered in src\/core\/transforms\.ts: /);
-    expect(errors[1]).toMatch(/^features\/session_features\.yaml: time_of_day: transform\.inputs: transform "time_of_day" does not read "context\.tz"/);
+    expect(errors[0]).toMatch(
+      /^features\/session_features\.yaml: device_type: transform\.name: unregistered transform "device_kind" \(registered in src\/core\/transforms\.ts: /,
+    );
+    expect(errors[1]).toMatch(
+      /^features\/session_features\.yaml: time_of_day: transform\.inputs: transform "time_of_day" does not read "context\.tz"/,
+    );
   });
 
   it("rejects feature references that do not resolve, in depends_on and in transform inputs", () => {
@@ -216,7 +225,12 @@ describe("loadDefinitions", () => {
 
   it("rejects a dependency cycle between features", () => {
     const dir = copyCatalog();
-    editFeature(dir, "user_profile_features.yaml", "favorite_genres", (f) => (f.depends_on = { tables: ["users", "listening_events", "tracks"], features: ["user_track_genre_affinity"] }));
+    editFeature(
+      dir,
+      "user_profile_features.yaml",
+      "favorite_genres",
+      (f) => (f.depends_on = { tables: ["users", "listening_events", "tracks"], features: ["user_track_genre_affinity"] }),
+    );
     expect(errorsOf(dir)).toEqual([
       "features/user_profile_features.yaml: favorite_genres: dependency cycle: favorite_genres -> user_track_genre_affinity -> favorite_genres",
     ]);
@@ -243,13 +257,15 @@ describe("tablesReadBy", () => {
   });
 
   it("reads comma-separated FROM lists and keeps a non-public schema", () => {
-    expect(tablesReadBy("SELECT 1 FROM users u, tracks AS t, analytics.events WHERE u.id = t.id").sort()).toEqual(["analytics.events", "tracks", "users"]);
+    expect(tablesReadBy("SELECT 1 FROM users u, tracks AS t, analytics.events WHERE u.id = t.id").sort()).toEqual([
+      "analytics.events",
+      "tracks",
+      "users",
+    ]);
   });
 });
 
 // ---------------------------------------------------------------- Postgres
-
-
 
 const ADMIN_URL = urlFor("postgres");
 const unreachable = await probe(ADMIN_URL);
@@ -262,13 +278,16 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   const db = new pg.Client({ connectionString: databaseUrl });
 
-  const count = async (sql: string, params: unknown[] = []): Promise<number> => Number((await db.query<{ n: string }>(sql, params)).rows[0]?.n);
+  const count = async (sql: string, params: unknown[] = []): Promise<number> =>
+    Number((await db.query<{ n: string }>(sql, params)).rows[0]?.n);
   const versionsCount = () => count("SELECT count(*) AS n FROM registry_versions");
   const featureRow = async (name: string) =>
-    (await db.query<{ version: number; ttl_seconds: number; max_value: number | null; feature_type: string }>(
-      "SELECT version, ttl_seconds, max_value, feature_type FROM feature_definitions WHERE name = $1",
-      [name],
-    )).rows[0];
+    (
+      await db.query<{ version: number; ttl_seconds: number; max_value: number | null; feature_type: string }>(
+        "SELECT version, ttl_seconds, max_value, feature_type FROM feature_definitions WHERE name = $1",
+        [name],
+      )
+    ).rows[0];
   /** Everything apply writes, to prove that a refused or invalid apply wrote nothing. */
   const registryState = async () => ({
     versions: await versionsCount(),
@@ -353,7 +372,9 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     expect(outcome.status).toBe("planned");
     if (outcome.status !== "planned") return;
     expect(outcome.plan.empty).toBe(true);
-    expect(renderPlan(outcome.plan, outcome.loaded.features)).toBe(`No changes. Registry is up to date (version ${outcome.plan.appliedVersion}).`);
+    expect(renderPlan(outcome.plan, outcome.loaded.features)).toBe(
+      `No changes. Registry is up to date (version ${outcome.plan.appliedVersion}).`,
+    );
   });
 
   it("applying the same catalog twice writes nothing the second time", async () => {
@@ -377,14 +398,23 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     expect(planned.plan.features.deleted).toEqual([]);
     expect(planned.plan.entities).toEqual([]);
     expect(planned.plan.features.updated).toEqual([
-      { name: "skip_rate_7d", kind: "updated", breaking: false, changes: [{ field: "ttl_seconds", from: before?.ttl_seconds, to: newTtl, breaking: false }] },
+      {
+        name: "skip_rate_7d",
+        kind: "updated",
+        breaking: false,
+        changes: [{ field: "ttl_seconds", from: before?.ttl_seconds, to: newTtl, breaking: false }],
+      },
     ]);
-    expect(renderPlan(planned.plan, planned.loaded.features)).toContain(`  ~ skip_rate_7d\n      ttl_seconds: ${before?.ttl_seconds} -> ${newTtl}\n`);
+    expect(renderPlan(planned.plan, planned.loaded.features)).toContain(
+      `  ~ skip_rate_7d\n      ttl_seconds: ${before?.ttl_seconds} -> ${newTtl}\n`,
+    );
 
     expect((await apply(dir)).status).toBe("applied");
     expect(await featureRow("skip_rate_7d")).toMatchObject({ ttl_seconds: newTtl, version: (before?.version ?? 0) + 1 });
     expect(await versionsCount()).toBe(versions + 1);
-    const diff = await db.query<{ diff: { features: { updated: { name: string }[] } } }>("SELECT diff FROM registry_versions ORDER BY id DESC LIMIT 1");
+    const diff = await db.query<{ diff: { features: { updated: { name: string }[] } } }>(
+      "SELECT diff FROM registry_versions ORDER BY id DESC LIMIT 1",
+    );
     expect(diff.rows[0]?.diff.features.updated.map((c) => c.name)).toEqual(["skip_rate_7d"]);
   });
 
@@ -396,7 +426,8 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
 
     const refused = await apply(dir);
     expect(refused.status).toBe("refused");
-    if (refused.status === "refused") expect(refused.plan.breakingReasons).toEqual([expect.stringMatching(/^skip_rate_7d: tightened validation \(max_value\)/)]);
+    if (refused.status === "refused")
+      expect(refused.plan.breakingReasons).toEqual([expect.stringMatching(/^skip_rate_7d: tightened validation \(max_value\)/)]);
     expect(await registryState()).toEqual(before);
 
     expect((await apply(dir, { allowBreaking: true })).status).toBe("applied");
@@ -442,7 +473,9 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     const before = await registryState();
     const outcome = await apply(dir, { allowBreaking: true });
     expect(outcome.status).toBe("invalid");
-    expect(outcome.loaded.errors.map(formatDefinitionError)).toEqual([expect.stringMatching(/^features\/artist_features\.yaml:\d+:\d+: YAML syntax error/)]);
+    expect(outcome.loaded.errors.map(formatDefinitionError)).toEqual([
+      expect.stringMatching(/^features\/artist_features\.yaml:\d+:\d+: YAML syntax error/),
+    ]);
     expect(await registryState()).toEqual(before);
   });
 
@@ -454,7 +487,9 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     expect((await apply(dir)).status).toBe("applied");
     const before = await registryState();
     await expect(
-      withDatabase(databaseUrl, (client) => applyRegistry(client, { entities: loaded.entities, features: loaded.features, plan: stale, author: TEST_AUTHOR })),
+      withDatabase(databaseUrl, (client) =>
+        applyRegistry(client, { entities: loaded.entities, features: loaded.features, plan: stale, author: TEST_AUTHOR }),
+      ),
     ).rejects.toBeInstanceOf(RegistryChangedError);
     expect(await registryState()).toEqual(before);
   });
@@ -463,7 +498,21 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     const wranglerGet = (persistTo: string, key: string): string => {
       const result = spawnSync(
         process.execPath,
-        [WRANGLER_BIN, "kv", "key", "get", "--binding", "REGISTRY_KV", "-c", WRANGLER_CONFIG, key, "--text", "--local", "--persist-to", persistTo],
+        [
+          WRANGLER_BIN,
+          "kv",
+          "key",
+          "get",
+          "--binding",
+          "REGISTRY_KV",
+          "-c",
+          WRANGLER_CONFIG,
+          key,
+          "--text",
+          "--local",
+          "--persist-to",
+          persistTo,
+        ],
         { cwd: PROJECT_ROOT, encoding: "utf8", timeout: WRANGLER_TIMEOUT_MS },
       );
       expect(result.status, result.stderr).toBe(0);
@@ -522,7 +571,10 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
 
       const json = cli("plan", "--dir", dir, "--json");
       expect(json.code).toBe(0);
-      expect(JSON.parse(json.stdout)).toMatchObject({ empty: false, updated: [{ name: "skip_rate_7d", changes: [{ field: "ttl_seconds", to: 3600 }] }] });
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        empty: false,
+        updated: [{ name: "skip_rate_7d", changes: [{ field: "ttl_seconds", to: 3600 }] }],
+      });
     });
 
     it("validate: exit 1 with file and line for broken YAML, never a stack trace", () => {

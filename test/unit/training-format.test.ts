@@ -26,7 +26,7 @@ const messageOf = (fn: () => unknown): string => {
 };
 
 describe("CSV (RFC 4180)", () => {
-  it("quotes only what needs it and doubles inner quotes; null is an empty field, the empty string is \"\"", () => {
+  it('quotes only what needs it and doubles inner quotes; null is an empty field, the empty string is ""', () => {
     expect(encodeCsvRecord(["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "", null, undefined])).toBe(
       'plain,"a,b","say ""hi""","two\nlines","cr\rhere","",,\r\n',
     );
@@ -48,8 +48,14 @@ describe("CSV (RFC 4180)", () => {
     ];
     const text = rows.map((r) => encodeCsvRecord(r)).join("");
     expect(parseCsv(text)).toEqual(rows);
-    expect(parseCsv("a,b\nc,d")).toEqual([["a", "b"], ["c", "d"]]);
-    expect(parseCsv("\ufeffa,b\r\n\r\nc,\r\n")).toEqual([["a", "b"], ["c", ""]]);
+    expect(parseCsv("a,b\nc,d")).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
+    expect(parseCsv("\ufeffa,b\r\n\r\nc,\r\n")).toEqual([
+      ["a", "b"],
+      ["c", ""],
+    ]);
   });
 
   it("reports malformed CSV with its line", () => {
@@ -95,13 +101,22 @@ describe("spines", () => {
     const spine = parseSpineCsv('user_id,event_timestamp,timezone_offset_minutes,label\nuser_1,2024-06-02T07:30:00Z,120,"a,b"\n');
     expect(spine.columns).toEqual(["user_id", "event_timestamp", "timezone_offset_minutes", "label"]);
     expect(spine.rows[0]!.ts).toBe(Date.UTC(2024, 5, 2, 7, 30));
-    expect(spine.rows[0]!.cells).toEqual({ user_id: "user_1", event_timestamp: "2024-06-02T07:30:00Z", timezone_offset_minutes: "120", label: "a,b" });
+    expect(spine.rows[0]!.cells).toEqual({
+      user_id: "user_1",
+      event_timestamp: "2024-06-02T07:30:00Z",
+      timezone_offset_minutes: "120",
+      label: "a,b",
+    });
     expect(rowContext(spine, spine.rows[0]!)).toMatchObject({ timezone_offset_minutes: 120, label: "a,b" });
   });
 
   it("CSV errors name the records and say what is wrong", () => {
-    expect(messageOf(() => parseSpineCsv("user_id,ts\nuser_1,1\n"))).toBe("The spine CSV has no event_timestamp column (header: user_id, ts)");
-    expect(messageOf(() => parseSpineCsv("user_id,event_timestamp\nuser_1\n"))).toBe("Invalid spine CSV: record 2 has 1 fields, the header 2");
+    expect(messageOf(() => parseSpineCsv("user_id,ts\nuser_1,1\n"))).toBe(
+      "The spine CSV has no event_timestamp column (header: user_id, ts)",
+    );
+    expect(messageOf(() => parseSpineCsv("user_id,event_timestamp\nuser_1\n"))).toBe(
+      "Invalid spine CSV: record 2 has 1 fields, the header 2",
+    );
     expect(messageOf(() => parseSpineCsv("user_id,event_timestamp\nuser_1,1717313415\nuser_2,\nuser_3,soon\n"))).toBe(
       'Invalid spine rows: CSV record 2: event_timestamp 1717313415 looks like epoch seconds; epoch milliseconds are expected; CSV record 3: event_timestamp is missing; CSV record 4: event_timestamp "soon" is neither ISO 8601 nor epoch milliseconds',
     );
@@ -109,11 +124,15 @@ describe("spines", () => {
   });
 
   it("JSONL: one object per line, typed values kept, errors name the line", () => {
-    const spine = parseSpineJsonl('{"entity_id":"user_1","event_timestamp":1717313400000,"clicked":true}\n\n{"entity_id":"track_2","event_timestamp":"2024-06-02T07:30:00Z"}\n');
+    const spine = parseSpineJsonl(
+      '{"entity_id":"user_1","event_timestamp":1717313400000,"clicked":true}\n\n{"entity_id":"track_2","event_timestamp":"2024-06-02T07:30:00Z"}\n',
+    );
     expect(spine.columns).toEqual(["entity_id", "event_timestamp", "clicked"]);
     expect(spine.rows.map((r) => r.ts)).toEqual([1717313400000, Date.UTC(2024, 5, 2, 7, 30)]);
     expect(rowContext(spine, spine.rows[0]!)).toEqual({ entity_id: "user_1", event_timestamp: 1717313400000, clicked: true });
-    expect(messageOf(() => parseSpineJsonl('{"event_timestamp":1717313400000}\n[1]\n{oops\n'))).toMatch(/^Invalid spine JSONL: line 2: expected a JSON object; line 3: /);
+    expect(messageOf(() => parseSpineJsonl('{"event_timestamp":1717313400000}\n[1]\n{oops\n'))).toMatch(
+      /^Invalid spine JSONL: line 2: expected a JSON object; line 3: /,
+    );
   });
 });
 
@@ -135,13 +154,20 @@ describe("output encoders", () => {
   it("JSONL: one object per line with every column, typed", () => {
     const text = encodeHeader("jsonl", columns) + encodeRows("jsonl", columns, rows);
     expect(text.split("\n")).toHaveLength(3);
-    expect(text.split("\n").slice(0, 2).map((l) => JSON.parse(l))).toEqual(rows);
+    expect(
+      text
+        .split("\n")
+        .slice(0, 2)
+        .map((l) => JSON.parse(l)),
+    ).toEqual(rows);
   });
 
   it("picks the format from the file name and refuses Parquet by name", () => {
     expect(datasetFormatOf("out/train.CSV")).toBe("csv");
     expect(datasetFormatOf("train.jsonl")).toBe("jsonl");
-    expect(messageOf(() => datasetFormatOf("train.parquet"))).toMatch(/Parquet is not supported \(no maintained Parquet writer is installed\)/);
+    expect(messageOf(() => datasetFormatOf("train.parquet"))).toMatch(
+      /Parquet is not supported \(no maintained Parquet writer is installed\)/,
+    );
     expect(messageOf(() => datasetFormatOf("train.xlsx"))).toMatch(/unknown format/);
   });
 });

@@ -6,21 +6,21 @@ import { migrateDatabase } from "../../scripts/migrate";
 import { EntityType, FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import { FeatureStoreError } from "../../src/core/errors";
 import { tiebreakOf } from "../../src/core/keys";
+import { mulberry32 } from "../../src/core/random";
 import { CompiledRegistry } from "../../src/core/registry";
 import { runTransform } from "../../src/core/transforms";
 import {
-  encodeCsvRecord,
+  type DatasetRow,
   EVENT_TIMESTAMP_SUFFIX,
+  encodeCsvRecord,
   getTrainingDataset,
   openTrainingDataset,
   parseSpineCsv,
+  type SqlRunner,
   spineFromObjects,
   sqlRunner,
-  type DatasetRow,
-  type SqlRunner,
 } from "../../src/training";
-import { urlFor, probe } from "../support/postgres-server";
-import { mulberry32 } from "../../src/core/random";
+import { probe, urlFor } from "../support/postgres-server";
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
 const GRID_MS = 10_000;
@@ -30,8 +30,6 @@ const SPINE_ROWS = 300;
 const SMALL_CHUNK = 37;
 /** Several as-of join statements per entity type, too. */
 const SMALL_JOIN_CHUNK = 23;
-
-
 
 const ADMIN_URL = urlFor("postgres");
 const unreachable = await probe(ADMIN_URL);
@@ -43,15 +41,32 @@ if (unreachable) {
 // ---------------------------------------------------------------- registry under test
 
 const base = { update_frequency: "1h", retention_days: 30, description: "test feature", owner: "test@echotune.fm" } as const;
-const batch = (d: Partial<FeatureDefinitionInput> & Pick<FeatureDefinitionInput, "name" | "group" | "entity_type" | "feature_type" | "ttl_seconds">) =>
-  FeatureDefinition.parse({ ...base, computation_type: "batch", source_query: "select 1", ...d });
+const batch = (
+  d: Partial<FeatureDefinitionInput> & Pick<FeatureDefinitionInput, "name" | "group" | "entity_type" | "feature_type" | "ttl_seconds">,
+) => FeatureDefinition.parse({ ...base, computation_type: "batch", source_query: "select 1", ...d });
 
 const DEFS: FeatureDefinition[] = [
   batch({ name: "listen_score", group: "g_user", entity_type: "user", feature_type: "numerical", ttl_seconds: 60 }),
-  batch({ name: "tier", group: "g_user", entity_type: "user", feature_type: "categorical", ttl_seconds: 120, null_policy: "default", default_value: "unknown" }),
+  batch({
+    name: "tier",
+    group: "g_user",
+    entity_type: "user",
+    feature_type: "categorical",
+    ttl_seconds: 120,
+    null_policy: "default",
+    default_value: "unknown",
+  }),
   batch({ name: "favorite_genres", group: "g_user", entity_type: "user", feature_type: "array", item_type: "string", ttl_seconds: 300 }),
   batch({ name: "country", group: "g_user", entity_type: "user", feature_type: "categorical", ttl_seconds: 200, null_policy: "reject" }),
-  batch({ name: "bpm", group: "g_track", entity_type: "track", feature_type: "numerical", ttl_seconds: 90, null_policy: "default", default_value: 0 }),
+  batch({
+    name: "bpm",
+    group: "g_track",
+    entity_type: "track",
+    feature_type: "numerical",
+    ttl_seconds: 90,
+    null_policy: "default",
+    default_value: 0,
+  }),
   FeatureDefinition.parse({
     ...base,
     name: "time_of_day",
@@ -80,7 +95,14 @@ const ENTITIES = [
   EntityType.parse({ name: "track", join_key: "track_id", description: "track", id_prefix: "track_" }),
   EntityType.parse({ name: "session", join_key: "session_id", description: "session", id_prefix: "session_" }),
 ];
-const REGISTRY = new CompiledRegistry({ version: "r-test", version_number: 1, applied_at: new Date(T0).toISOString(), author: "test", entities: ENTITIES, features: DEFS });
+const REGISTRY = new CompiledRegistry({
+  version: "r-test",
+  version_number: 1,
+  applied_at: new Date(T0).toISOString(),
+  author: "test",
+  entities: ENTITIES,
+  features: DEFS,
+});
 const def = (name: string) => DEFS.find((d) => d.name === name)!;
 const STORED = DEFS.filter((d) => d.computation_type !== "on_demand");
 /** Every output, one of them by its qualified name. */
@@ -90,7 +112,6 @@ const TIERS = ["free", "premium", "family"];
 const COUNTRIES = ["US", "DE", "JP"];
 
 // ---------------------------------------------------------------- randomized histories
-
 
 interface Obs {
   id: number;
@@ -195,13 +216,24 @@ const tiebreak = (o: Obs) => tiebreakOf(`k${o.id}`);
  * the greater tiebreak (the idempotency key's first 16 characters, here "k<id>", compared by code
  * unit as every online tier does), then the higher id. Arrival time (ingested_at) plays no part.
  */
-function oracleLookup(history: readonly Obs[], entityType: string, entityId: string | undefined, feature: FeatureDefinition, rowTs: number): Obs | undefined {
+function oracleLookup(
+  history: readonly Obs[],
+  entityType: string,
+  entityId: string | undefined,
+  feature: FeatureDefinition,
+  rowTs: number,
+): Obs | undefined {
   if (entityId === undefined) return undefined;
   let best: Obs | undefined;
   for (const o of history) {
     if (o.entityType !== entityType || o.entityId !== entityId || o.feature !== feature.name) continue;
     if (o.ts > rowTs || rowTs - o.ts > feature.ttl_seconds * 1000) continue;
-    if (!best || o.ts > best.ts || (o.ts === best.ts && (tiebreak(o) > tiebreak(best) || (tiebreak(o) === tiebreak(best) && o.id > best.id)))) best = o;
+    if (
+      !best ||
+      o.ts > best.ts ||
+      (o.ts === best.ts && (tiebreak(o) > tiebreak(best) || (tiebreak(o) === tiebreak(best) && o.id > best.id)))
+    )
+      best = o;
   }
   return best;
 }
@@ -218,7 +250,11 @@ function withPolicy(d: FeatureDefinition, value: unknown): unknown {
   return d.null_policy === "default" ? d.default_value : null;
 }
 
-function oracleRow(history: readonly Obs[], row: OracleRow, refs: readonly string[]): Record<string, { value: unknown; ts: number | null }> {
+function oracleRow(
+  history: readonly Obs[],
+  row: OracleRow,
+  refs: readonly string[],
+): Record<string, { value: unknown; ts: number | null }> {
   const out: Record<string, { value: unknown; ts: number | null }> = {};
   for (const ref of refs) {
     const d = REGISTRY.resolve(ref)!;
@@ -247,14 +283,20 @@ function rowTime(rng: Rng, history: readonly Obs[], entityIds: readonly (string 
   return o.ts + rng.pick([0, -1, ttl, ttl + 1, 1, rng.int(0, ttl)]);
 }
 
-function expectMatches(actual: DatasetRow[], expected: Record<string, { value: unknown; ts: number | null }>[], refs: readonly string[], label: string): void {
+function expectMatches(
+  actual: DatasetRow[],
+  expected: Record<string, { value: unknown; ts: number | null }>[],
+  refs: readonly string[],
+  label: string,
+): void {
   expect(actual).toHaveLength(expected.length);
   const mismatches: string[] = [];
   actual.forEach((row, i) => {
     for (const ref of refs) {
       const want = expected[i]![ref]!.value ?? null;
       const got = row[ref] ?? null;
-      if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${label} row ${i + 1} ${ref}: got ${JSON.stringify(got)}, oracle ${JSON.stringify(want)}`);
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        mismatches.push(`${label} row ${i + 1} ${ref}: got ${JSON.stringify(got)}, oracle ${JSON.stringify(want)}`);
     }
   });
   expect(mismatches.slice(0, 10)).toEqual([]);
@@ -312,7 +354,14 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
         const genre = rng.chance(0.8) ? rng.pick(GENRES) : undefined;
         const offset = rng.chance(0.5) ? rng.pick([-300, 0, 120, 330]) : undefined;
         const label = rng.pick(["1", "0", 'say "hi", twice', "multi\nline"]);
-        records.push([user ?? "", track ?? "", rng.chance(0.5) ? new Date(ts).toISOString() : String(ts), genre ?? "", offset ?? "", label]);
+        records.push([
+          user ?? "",
+          track ?? "",
+          rng.chance(0.5) ? new Date(ts).toISOString() : String(ts),
+          genre ?? "",
+          offset ?? "",
+          label,
+        ]);
         const context: Record<string, unknown> = { label };
         if (genre !== undefined) context.track_genre = genre;
         if (offset !== undefined) context.timezone_offset_minutes = offset;
@@ -320,7 +369,12 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
       }
       const csv = encodeCsvRecord(header) + records.map((r) => encodeCsvRecord(r)).join("");
       const spine = parseSpineCsv(csv);
-      const { rows, columns, summary } = await getTrainingDataset(runner, REGISTRY, { spine, features: REQUESTED }, { chunkRows: SMALL_CHUNK, joinChunkRows: SMALL_JOIN_CHUNK });
+      const { rows, columns, summary } = await getTrainingDataset(
+        runner,
+        REGISTRY,
+        { spine, features: REQUESTED },
+        { chunkRows: SMALL_CHUNK, joinChunkRows: SMALL_JOIN_CHUNK },
+      );
 
       expect(columns).toEqual([...header, ...REQUESTED]);
       const expected = oracleRows.map((r) => oracleRow(history, r, REQUESTED));
@@ -334,7 +388,9 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
       const nullCountryCells = expected.filter((e) => e.country!.value === null).length;
       expect(summary.features.country).toMatchObject({ nulls: nullCountryCells, missingRequired: nullCountryCells });
       // tier has null_policy default: every row without a fresh non-null tier is defaulted.
-      const tierMissing = oracleRows.filter((r) => (oracleLookup(history, "user", r.ids.user, def("tier"), r.ts)?.value ?? null) === null).length;
+      const tierMissing = oracleRows.filter(
+        (r) => (oracleLookup(history, "user", r.ids.user, def("tier"), r.ts)?.value ?? null) === null,
+      ).length;
       expect(summary.features.tier).toMatchObject({ defaulted: tierMissing, nulls: 0 });
     });
 
@@ -345,13 +401,27 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
         const kind = rng.pick(["user", "track"] as const);
         const id = rng.chance(0.1) ? NO_DATA[kind] : rng.pick(kind === "user" ? USERS : TRACKS);
         const ts = rowTime(rng, history, [id]);
-        const cells: Record<string, unknown> = { entity_id: id, event_timestamp: rng.chance(0.5) ? ts : new Date(ts).toISOString(), clicked: rng.chance(0.5) };
+        const cells: Record<string, unknown> = {
+          entity_id: id,
+          event_timestamp: rng.chance(0.5) ? ts : new Date(ts).toISOString(),
+          clicked: rng.chance(0.5),
+        };
         if (rng.chance(0.3)) cells.timestamp = new Date(ts - rng.int(0, 7_200_000)).toISOString();
         objects.push(cells);
         oracleRows.push({ ts, ids: { [kind]: id }, context: cells });
       }
-      const { rows } = await getTrainingDataset(runner, REGISTRY, { spine: spineFromObjects(objects), features: REQUESTED }, { chunkRows: 1000 });
-      expectMatches(rows, oracleRows.map((r) => oracleRow(history, r, REQUESTED)), REQUESTED, `seed ${seed} entity_id`);
+      const { rows } = await getTrainingDataset(
+        runner,
+        REGISTRY,
+        { spine: spineFromObjects(objects), features: REQUESTED },
+        { chunkRows: 1000 },
+      );
+      expectMatches(
+        rows,
+        oracleRows.map((r) => oracleRow(history, r, REQUESTED)),
+        REQUESTED,
+        `seed ${seed} entity_id`,
+      );
     });
 
     it("range mode returns one row per distinct observation time in [start, end), each point-in-time correct", async () => {
@@ -363,10 +433,23 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
       const keys = new Map<string, OracleRow & { type: string; id: string }>();
       for (const o of history) {
         if (!entities.includes(o.entityId) || !storedNames.includes(o.feature) || o.ts < start || o.ts >= end) continue;
-        keys.set(`${o.entityType}|${o.entityId}|${o.ts}`, { type: o.entityType, id: o.entityId, ts: o.ts, ids: { [o.entityType]: o.entityId }, context: {} });
+        keys.set(`${o.entityType}|${o.entityId}|${o.ts}`, {
+          type: o.entityType,
+          id: o.entityId,
+          ts: o.ts,
+          ids: { [o.entityType]: o.entityId },
+          context: {},
+        });
       }
-      const expectedRows = [...keys.values()].sort((a, b) => (a.type + a.id < b.type + b.id ? -1 : a.type + a.id > b.type + b.id ? 1 : a.ts - b.ts));
-      const { rows, columns } = await getTrainingDataset(runner, REGISTRY, { entityIds: entities, features: refs, start, end }, { chunkRows: SMALL_CHUNK, joinChunkRows: SMALL_JOIN_CHUNK });
+      const expectedRows = [...keys.values()].sort((a, b) =>
+        a.type + a.id < b.type + b.id ? -1 : a.type + a.id > b.type + b.id ? 1 : a.ts - b.ts,
+      );
+      const { rows, columns } = await getTrainingDataset(
+        runner,
+        REGISTRY,
+        { entityIds: entities, features: refs, start, end },
+        { chunkRows: SMALL_CHUNK, joinChunkRows: SMALL_JOIN_CHUNK },
+      );
       expect(columns).toEqual(["entity_type", "entity_id", "event_timestamp", ...refs]);
       const sorted = [...rows].sort((a, b) => {
         const ka = `${String(a.entity_type)}${String(a.entity_id)}`;
@@ -376,7 +459,12 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
       expect(sorted.map((r) => [r.entity_type, r.entity_id, r.event_timestamp])).toEqual(
         expectedRows.map((r) => [r.type, r.id, new Date(r.ts).toISOString()]),
       );
-      expectMatches(sorted, expectedRows.map((r) => oracleRow(history, r, refs)), refs, `seed ${seed} range`);
+      expectMatches(
+        sorted,
+        expectedRows.map((r) => oracleRow(history, r, refs)),
+        refs,
+        `seed ${seed} range`,
+      );
     });
   });
 
@@ -413,7 +501,12 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
 
     const spine = spineFromObjects(rows.map((r) => ({ user_id: r.user, track_id: r.track, event_timestamp: r.ts })));
     const stored = ["listen_score", "tier", "favorite_genres", "country", "bpm"];
-    const { rows: out } = await getTrainingDataset(runner, REGISTRY, { spine, features: [...stored, "affinity"] }, { includeEventTimestamps: true, chunkRows: SMALL_CHUNK, joinChunkRows: SMALL_JOIN_CHUNK });
+    const { rows: out } = await getTrainingDataset(
+      runner,
+      REGISTRY,
+      { spine, features: [...stored, "affinity"] },
+      { includeEventTimestamps: true, chunkRows: SMALL_CHUNK, joinChunkRows: SMALL_JOIN_CHUNK },
+    );
     out.forEach((row, i) => {
       for (const f of stored) {
         const observed = row[`${f}${EVENT_TIMESTAMP_SUFFIX}`];
@@ -422,7 +515,9 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
       }
     });
     // Earlier rows' sentinels are legitimately visible to later rows of the same entity; the oracle agrees.
-    const expected = rows.map((r) => oracleRow(withSentinels, { ts: r.ts, ids: { user: r.user, track: r.track }, context: {} }, [...stored, "affinity"]));
+    const expected = rows.map((r) =>
+      oracleRow(withSentinels, { ts: r.ts, ids: { user: r.user, track: r.track }, context: {} }, [...stored, "affinity"]),
+    );
     expectMatches(out, expected, [...stored, "affinity"], "leakage");
     out.forEach((row, i) => {
       for (const f of stored) {
@@ -433,7 +528,9 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
   });
 
   it("streams in chunks, drops its temporary table, and explains an index-driven plan", async () => {
-    const spine = spineFromObjects(Array.from({ length: 50 }, (_, i) => ({ user_id: `user_${(i % 6) + 1}`, event_timestamp: T0 + i * 7_000 })));
+    const spine = spineFromObjects(
+      Array.from({ length: 50 }, (_, i) => ({ user_id: `user_${(i % 6) + 1}`, event_timestamp: T0 + i * 7_000 })),
+    );
     const progress: string[] = [];
     const dataset = await openTrainingDataset(
       runner,
@@ -448,7 +545,9 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
     for await (const b of dataset.batches()) batches.push(b.length);
     expect(batches).toEqual([20, 20, 10]);
     expect(progress).toEqual(["join 50/50", "write 20/50", "write 40/50", "write 50/50"]);
-    const temp = await client.query("select count(*)::int as n from pg_class where relname like 'fs_training_spine_%' and relpersistence = 't'");
+    const temp = await client.query(
+      "select count(*)::int as n from pg_class where relname like 'fs_training_spine_%' and relpersistence = 't'",
+    );
     expect(temp.rows[0].n).toBe(0);
     // The build's repeatable-read transaction is over: the connection is back to its default.
     expect((await client.query("show transaction_isolation")).rows[0].transaction_isolation).toBe("read committed");
@@ -462,7 +561,9 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
     const other = new pg.Client({ connectionString: urlFor(dbName) });
     await other.connect();
     try {
-      await insertHistory(other, [{ id: 1, entityType: "user", entityId: "user_1", feature: "listen_score", value: 777, ts: rowTs, ingestedAt: rowTs }]);
+      await insertHistory(other, [
+        { id: 1, entityType: "user", entityId: "user_1", feature: "listen_score", value: 777, ts: rowTs, ingestedAt: rowTs },
+      ]);
     } finally {
       await other.end();
     }
@@ -476,7 +577,9 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
 
   it("rejects bad requests before touching Postgres: unknown features (404 listing each), missing id columns, untyped ids", async () => {
     const spine = spineFromObjects([{ user_id: "user_1", event_timestamp: T0 }]);
-    const err = await getTrainingDataset(runner, REGISTRY, { spine, features: ["listen_score", "nope", "g_user:missing"] }).catch((e: unknown) => e);
+    const err = await getTrainingDataset(runner, REGISTRY, { spine, features: ["listen_score", "nope", "g_user:missing"] }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FeatureStoreError);
     expect((err as FeatureStoreError).status).toBe(404);
     expect((err as FeatureStoreError).message).toBe("Unknown features: nope, g_user:missing");

@@ -1,13 +1,13 @@
 // Behaviour of the registered on-demand transforms shared by serving and training-set code.
 import { describe, expect, it } from "vitest";
 import {
-  TRANSFORMS,
-  TRANSFORM_OUTPUT_VALUES,
   deviceTypeFromUserAgent,
   normalizeToken,
   runTransform,
-  timeOfDayForHour,
+  TRANSFORM_OUTPUT_VALUES,
+  TRANSFORMS,
   type TransformInput,
+  timeOfDayForHour,
 } from "../../src/core/transforms";
 
 /** Sunday 2024-06-02 07:30 UTC. */
@@ -17,8 +17,10 @@ const IPHONE_UA =
 const CHROME_MAC_UA =
   "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const ANDROID_UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36";
-const ANDROID_TV_UA = "Mozilla/5.0 (Linux; Android 12; BRAVIA 4K VH2 Build/STT1.211025.001.Z4) AppleWebKit/537.36 Chrome/108.0 Safari/537.36";
-const ELECTRON_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) EchoTune/1.4.2 Chrome/122.0 Electron/29.1.0 Safari/537.36";
+const ANDROID_TV_UA =
+  "Mozilla/5.0 (Linux; Android 12; BRAVIA 4K VH2 Build/STT1.211025.001.Z4) AppleWebKit/537.36 Chrome/108.0 Safari/537.36";
+const ELECTRON_UA =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) EchoTune/1.4.2 Chrome/122.0 Electron/29.1.0 Safari/537.36";
 const SONOS_UA = "Linux UPnP/1.0 Sonos/80.1-55014 (ZPS27)";
 
 function run(name: string, context: Record<string, unknown> = {}, features: Record<string, unknown> = {}, now = SUNDAY_0730_UTC): unknown {
@@ -61,7 +63,20 @@ describe("registry", () => {
 
 describe("time_of_day / day_of_week", () => {
   it("buckets hours at 5, 12, 17 and 22", () => {
-    const expected = ["night", "night", "night", "night", "night", "morning", "morning", "morning", "morning", "morning", "morning", "morning"]
+    const expected = [
+      "night",
+      "night",
+      "night",
+      "night",
+      "night",
+      "morning",
+      "morning",
+      "morning",
+      "morning",
+      "morning",
+      "morning",
+      "morning",
+    ]
       .concat(["afternoon", "afternoon", "afternoon", "afternoon", "afternoon"])
       .concat(["evening", "evening", "evening", "evening", "evening", "night", "night"]);
     expect(Array.from({ length: 24 }, (_, hour) => timeOfDayForHour(hour))).toEqual(expected);

@@ -1,18 +1,19 @@
 // Tests for dev/upstash-gateway.ts: the Upstash REST protocol against a real Redis, via raw HTTP and the real @upstash/redis client.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "@upstash/redis";
-import { Agent, request as httpRequest } from "node:http";
-import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
+
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { Agent, request as httpRequest } from "node:http";
+import { type AddressInfo, createServer as createNetServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
+import { Redis } from "@upstash/redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   encodeCommands,
   RespError,
   RespParser,
   RespStatus,
-  startUpstashGateway,
   type RespValue,
+  startUpstashGateway,
   type UpstashGateway,
 } from "../../dev/upstash-gateway";
 
@@ -169,8 +170,15 @@ describe("RESP2 encoder and incremental parser", () => {
   });
 
   it("encodes commands with byte lengths (not string lengths)", () => {
-    expect(encodeCommands([["SET", "k", "😀"], ["GET", Buffer.from([0, 0xff])]]).toString("latin1")).toBe(
-      "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\n" + Buffer.from("😀", "utf8").toString("latin1") + "\r\n" +
+    expect(
+      encodeCommands([
+        ["SET", "k", "😀"],
+        ["GET", Buffer.from([0, 0xff])],
+      ]).toString("latin1"),
+    ).toBe(
+      "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\n" +
+        Buffer.from("😀", "utf8").toString("latin1") +
+        "\r\n" +
         "*2\r\n$3\r\nGET\r\n$2\r\n\0\xff\r\n",
     );
   });
@@ -404,7 +412,12 @@ describe.skipIf(!runRedisSuite)("upstash gateway: raw REST protocol", () => {
       Array.from({ length: CONCURRENT_REQUESTS }, (_, i) =>
         i % 2 === 0
           ? command(gw.url, ["INCR", k("conc")])
-          : call(gw.url, "/multi-exec", { body: JSON.stringify([["INCR", k("conc")], ["ECHO", `m${i}`]]) }),
+          : call(gw.url, "/multi-exec", {
+              body: JSON.stringify([
+                ["INCR", k("conc")],
+                ["ECHO", `m${i}`],
+              ]),
+            }),
       ),
     );
     const counters = results.map((r, i) => {
@@ -543,9 +556,7 @@ describe.skipIf(!runRedisSuite).each(CLIENT_VARIANTS)("@upstash/redis client thr
 
   it("errors: wrong type throws with Redis's message", async () => {
     await redis.set(k("wrongtype"), "x");
-    await expect(redis.hget(k("wrongtype"), "f")).rejects.toThrow(
-      /WRONGTYPE Operation against a key holding the wrong kind of value/,
-    );
+    await expect(redis.hget(k("wrongtype"), "f")).rejects.toThrow(/WRONGTYPE Operation against a key holding the wrong kind of value/);
   });
 
   it("errors: a wrong token is rejected as Unauthorized", async () => {

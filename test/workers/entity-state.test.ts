@@ -12,7 +12,10 @@ describe("EntityState", () => {
       ["b", "a"],
     ]) {
       const stub = entityStub("user", uniqueId("user_do_tie_"));
-      const writes = { a: { name: "f", value: "A", eventTimestamp: 1_000, tiebreak: "aaaa" }, b: { name: "f", value: "B", eventTimestamp: 1_000, tiebreak: "bbbb" } };
+      const writes = {
+        a: { name: "f", value: "A", eventTimestamp: 1_000, tiebreak: "aaaa" },
+        b: { name: "f", value: "B", eventTimestamp: 1_000, tiebreak: "bbbb" },
+      };
       for (const k of order) await stub.putFeatures([writes[k as "a" | "b"]]);
       // Older event time loses even with a greater tiebreak.
       const stale = await stub.putFeatures([{ name: "f", value: "old", eventTimestamp: 999, tiebreak: "ffff" }]);
@@ -26,16 +29,23 @@ describe("EntityState", () => {
     await runInDurableObject(stub, async (_instance: EntityState, state) => {
       const sql = state.storage.sql;
       sql.exec("DROP TABLE feature_state");
-      sql.exec("CREATE TABLE feature_state (name TEXT PRIMARY KEY, value TEXT NOT NULL, event_ts INTEGER NOT NULL, updated_at INTEGER NOT NULL)");
+      sql.exec(
+        "CREATE TABLE feature_state (name TEXT PRIMARY KEY, value TEXT NOT NULL, event_ts INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+      );
       sql.exec("INSERT INTO feature_state VALUES ('f', '1', 1000, 0)");
       // A new instance over the same storage runs the constructor's upgrade, as after a deploy.
       const upgraded = new EntityState(state, env as unknown as Cloudflare.Env);
       expect(upgraded.getFeatures(["f"])).toEqual({ f: { value: 1, eventTimestamp: 1_000 } });
       // The old value has no tiebreak, so it ranks lowest: a different value at the same time replaces it.
-      expect(upgraded.putFeatures([{ name: "f", value: 2, eventTimestamp: 1_000, tiebreak: "0000" }])).toEqual({ applied: ["f"], stale: [] });
+      expect(upgraded.putFeatures([{ name: "f", value: 2, eventTimestamp: 1_000, tiebreak: "0000" }])).toEqual({
+        applied: ["f"],
+        stale: [],
+      });
       expect(upgraded.getFeatures(["f"])).toEqual({ f: { value: 2, eventTimestamp: 1_000, tiebreak: "0000" } });
       // Constructing again over the upgraded table changes nothing.
-      expect(new EntityState(state, env as unknown as Cloudflare.Env).getFeatures(["f"])).toEqual({ f: { value: 2, eventTimestamp: 1_000, tiebreak: "0000" } });
+      expect(new EntityState(state, env as unknown as Cloudflare.Env).getFeatures(["f"])).toEqual({
+        f: { value: 2, eventTimestamp: 1_000, tiebreak: "0000" },
+      });
     });
   });
 });

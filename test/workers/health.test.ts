@@ -1,6 +1,6 @@
 // /health inside workerd: every tier reached for real (KV, Durable Object, Redis via gateway, Postgres via relay).
 import { env, SELF } from "cloudflare:test";
-import { inject, describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 
 interface Health {
   status: string;

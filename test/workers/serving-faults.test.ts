@@ -1,19 +1,30 @@
 // Tiers that really go down (gateway and relay stopped), single-flight, and every error answer of the API.
 import { env } from "cloudflare:test";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseApiKeys } from "../../src/core/auth";
 import type { FeatureResponse } from "../../src/core/feature-request";
 import { createServingApp } from "../../src/serving/app";
 import { FeatureService } from "../../src/serving/feature-service";
 import { ServingMetrics } from "../../src/serving/metrics";
-import { parseApiKeys } from "../../src/core/auth";
 import { KvFeatureStore } from "../../src/stores/kv-store";
 import { MemoryCache } from "../../src/stores/memory-cache";
 import { PostgresFeatureStore } from "../../src/stores/postgres-store";
 import { RedisFeatureStore } from "../../src/stores/redis-store";
-import { TieredFeatureStore, type KvWriteBack, type TierBackends } from "../../src/stores/tiered-feature-store";
+import { type KvWriteBack, type TierBackends, TieredFeatureStore } from "../../src/stores/tiered-feature-store";
 import type { Tiers } from "../../src/stores/tiers";
-import { INGEST_ONLY_KEY, API_KEY, eventually, get, post, publishRegistry, putLatest, redisAvailable, redisStore, registry, uniqueId } from "./support";
+import {
+  API_KEY,
+  eventually,
+  get,
+  INGEST_ONLY_KEY,
+  post,
+  publishRegistry,
+  putLatest,
+  redisAvailable,
+  redisStore,
+  registry,
+  uniqueId,
+} from "./support";
 
 const HOUR = 3_600_000;
 const control = (what: string) => fetch(`${inject("faultControlUrl")}/${what}`, { method: "POST" });
@@ -34,7 +45,14 @@ function appOver(backends: TierBackends, kvWriteBack?: KvWriteBack) {
   const reg = registry();
   const deps = {
     postgresConfig: undefined,
-    tiers: { featuresKv: undefined, registryKv: undefined, entityState: undefined, queue: undefined, redis: backends.redis, postgres: backends.postgres } as Tiers,
+    tiers: {
+      featuresKv: undefined,
+      registryKv: undefined,
+      entityState: undefined,
+      queue: undefined,
+      redis: backends.redis,
+      postgres: backends.postgres,
+    } as Tiers,
     store,
     service: new FeatureService(store),
     metrics: new ServingMetrics(),
@@ -98,13 +116,17 @@ describe("a tier that goes down degrades latency, not answers", () => {
     await putLatest("track", track, "valence", 0.2, ts);
     // This read is what fills KV here: write back on the first fetch (the default waits for a second).
     const { call, store } = appOver(faultyBackends(), "on");
-    const warm = (await (await call({ entity_id: track, feature_names: ["energy", "valence"], include_metadata: true })).json()) as FeatureResponse;
+    const warm = (await (
+      await call({ entity_id: track, feature_names: ["energy", "valence"], include_metadata: true })
+    ).json()) as FeatureResponse;
     expect(warm.metadata?.energy?.tier).toBe("postgres");
     // Let the KV write-back land, then take Postgres away.
     await new Promise((r) => setTimeout(r, 200));
     expect((await control("postgres/down")).status).toBe(204);
 
-    const fromMemory = (await (await call({ entity_id: track, feature_names: ["energy"], include_metadata: true })).json()) as FeatureResponse;
+    const fromMemory = (await (
+      await call({ entity_id: track, feature_names: ["energy"], include_metadata: true })
+    ).json()) as FeatureResponse;
     expect(fromMemory.metadata?.energy?.tier).toBe("memory");
 
     store.memory.clear();
@@ -142,11 +164,15 @@ describe("KV_WRITE_BACK", () => {
       await putLatest("user", user, "skip_rate_7d", 0.5, ts);
       expect(appOver(backends).store.kvWriteBack).toBe("repeat");
       const { call } = appOver(backends, writeBack ? "on" : "off");
-      const body = (await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse;
+      const body = (await (
+        await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })
+      ).json()) as FeatureResponse;
       expect(body.metadata?.skip_rate_7d?.tier).toBe("postgres");
       // The write-backs of one read are issued together: once Redis has it (or after a pause without Redis), KV's would be there too.
       if (backends.redis) {
-        await eventually(async () => ((await backends.redis!.getMany([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]))[0]?.skip_rate_7d ? true : undefined));
+        await eventually(async () =>
+          (await backends.redis!.getMany([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]))[0]?.skip_rate_7d ? true : undefined,
+        );
       }
       const row = async () => env.FEATURES_KV.get<Record<string, unknown>>(`row:user:${user}`, "json");
       if (writeBack) expect(await eventually(async () => (await row()) ?? undefined)).toMatchObject({ skip_rate_7d: [ts, 0.5] });
@@ -169,7 +195,9 @@ describe("KV_WRITE_BACK=repeat (default)", () => {
     await putLatest("user", user, "skip_rate_7d", 0.25, ts);
     const { store, call } = appOver(backends);
     const row = async () => env.FEATURES_KV.get<Record<string, unknown>>(`row:user:${user}`, "json");
-    const read = async () => ((await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse).metadata?.skip_rate_7d?.tier;
+    const read = async () =>
+      ((await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse)
+        .metadata?.skip_rate_7d?.tier;
 
     // First fetch below KV: served, cached in L0, but not written to KV (a one-hit wonder costs no KV write).
     expect(await read()).toBe("postgres");
@@ -191,11 +219,16 @@ describe("single flight", () => {
   it("N concurrent requests for one cold key cause one backend read", async () => {
     const user = uniqueId("user_");
     await putLatest("user", user, "skip_rate_7d", 0.33, Date.now() - HOUR);
-    const store = new TieredFeatureStore({ postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) }, new MemoryCache());
+    const store = new TieredFeatureStore(
+      { postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) },
+      new MemoryCache(),
+    );
     const def = registry().resolve("skip_rate_7d")!;
     const N = 25;
     const results = await Promise.all(
-      Array.from({ length: N }, () => store.read([{ entityType: "user", entityId: user, features: [def] }], { maxAgeMs: () => 12 * HOUR, waitUntil })),
+      Array.from({ length: N }, () =>
+        store.read([{ entityType: "user", entityId: user, features: [def] }], { maxAgeMs: () => 12 * HOUR, waitUntil }),
+      ),
     );
     expect(results.every((r) => r[0]!.get("skip_rate_7d")?.value?.value === 0.33)).toBe(true);
     expect(store.counters.backendReads).toBe(1);
@@ -205,7 +238,10 @@ describe("single flight", () => {
   });
 
   it("caches NOT_FOUND briefly so a hot missing key is not re-read", async () => {
-    const store = new TieredFeatureStore({ postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) }, new MemoryCache());
+    const store = new TieredFeatureStore(
+      { postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) },
+      new MemoryCache(),
+    );
     const def = registry().resolve("skip_rate_7d")!;
     const lookup = [{ entityType: "user", entityId: uniqueId("user_"), features: [def] }];
     await store.read(lookup, { maxAgeMs: () => HOUR, waitUntil });
@@ -253,14 +289,20 @@ describe("bad requests get clear 4xx JSON, never a 500", () => {
   });
 
   it("400 for an unknown entity key in the Feast API", async () => {
-    const res = await post("/get-online-features", { features: ["user_behavior_features:skip_rate_7d"], entities: { customer_id: ["c1"] } });
+    const res = await post("/get-online-features", {
+      features: ["user_behavior_features:skip_rate_7d"],
+      entities: { customer_id: ["c1"] },
+    });
     expect(res.status).toBe(400);
   });
 
   it("serves the OpenAPI document generated from the schemas", async () => {
     const res = await get("/openapi.json", null);
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    const doc = (await res.json()) as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
     expect(Object.keys(doc.paths)).toContain("/features/get");
     expect(doc.components.schemas.FeatureRequest?.properties).toHaveProperty("max_staleness_ms");
   });

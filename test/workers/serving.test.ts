@@ -37,7 +37,11 @@ describe("POST /features/get — one value from each tier", () => {
 
     const first = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d", "user_profile_features:subscription_type"] });
     expect(first.features).toEqual({ skip_rate_7d: 0.25, "user_profile_features:subscription_type": "premium" });
-    expect(first.metadata?.skip_rate_7d).toMatchObject({ status: "PRESENT", tier: "postgres", event_timestamp: new Date(ts).toISOString() });
+    expect(first.metadata?.skip_rate_7d).toMatchObject({
+      status: "PRESENT",
+      tier: "postgres",
+      event_timestamp: new Date(ts).toISOString(),
+    });
     expect(first.metadata?.skip_rate_7d?.age_ms).toBeGreaterThanOrEqual(HOUR - 1000);
     expect(first.feature_store_version).toBe("r-test");
     expect(first.timestamp).toBeCloseTo(Date.now() / 1000, -1);
@@ -123,7 +127,8 @@ describe("freshness and null policies", () => {
   it("counts served values by status in /metrics, with or without include_metadata", async () => {
     const served = async () => {
       const text = await (await get("/metrics")).text();
-      const count = (status: string) => Number(new RegExp(`^feature_values_served_total\\{status="${status}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+      const count = (status: string) =>
+        Number(new RegExp(`^feature_values_served_total\\{status="${status}"\\} (\\d+)$`, "m").exec(text)?.[1]);
       return { DEFAULTED: count("DEFAULTED"), NOT_FOUND: count("NOT_FOUND") };
     };
     const before = await served();
@@ -208,7 +213,10 @@ describe("Feast-compatible /get-online-features", () => {
       entities: { user_id: users },
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { metadata: { feature_names: string[] }; results: { values: unknown[]; statuses: string[]; event_timestamps: string[] }[] };
+    const body = (await res.json()) as {
+      metadata: { feature_names: string[] };
+      results: { values: unknown[]; statuses: string[]; event_timestamps: string[] }[];
+    };
     expect(body.metadata.feature_names).toEqual(["user_id", "skip_rate_7d", "subscription_type"]);
     expect(body.results[0]!.values).toEqual(users);
     expect(body.results[1]!.values).toEqual([0.4, null]);

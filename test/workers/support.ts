@@ -1,11 +1,10 @@
 // Helpers for the serving tests: registry in KV, direct writes to each tier, authenticated calls.
 import { env, SELF } from "cloudflare:test";
 import { inject } from "vitest";
-import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY, kvEntityKey } from "../../src/core/keys";
-import { RegistrySnapshot, CompiledRegistry } from "../../src/core/registry";
+import { durableObjectName, kvEntityKey, REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../../src/core/keys";
+import { CompiledRegistry, RegistrySnapshot } from "../../src/core/registry";
 import { withPostgresClient } from "../../src/db/postgres";
 import { RedisFeatureStore } from "../../src/stores/redis-store";
-import { durableObjectName } from "../../src/core/keys";
 
 export const API_KEY = inject("testApiKey");
 export const SERVE_ONLY_KEY = "test-key-serve";
@@ -54,7 +53,11 @@ export async function putLatest(entityType: string, entityId: string, feature: s
 export const redisAvailable = () => inject("redisAvailable");
 
 export function redisStore(): RedisFeatureStore {
-  return new RedisFeatureStore({ url: env.UPSTASH_REDIS_REST_URL!, token: env.UPSTASH_REDIS_REST_TOKEN!, keyPrefix: env.REDIS_KEY_PREFIX ?? "" });
+  return new RedisFeatureStore({
+    url: env.UPSTASH_REDIS_REST_URL!,
+    token: env.UPSTASH_REDIS_REST_TOKEN!,
+    keyPrefix: env.REDIS_KEY_PREFIX ?? "",
+  });
 }
 
 export async function putKvRow(entityType: string, entityId: string, row: Record<string, [number, unknown]>): Promise<void> {

@@ -7,11 +7,26 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const T = Date.UTC(2024, 5, 2, 7, 30); // Sunday 07:30 UTC: time_of_day "morning"
 
-async function putValue(entityType: string, entityId: string, feature: string, value: unknown, eventTs: number, ingestedAt = eventTs): Promise<void> {
+async function putValue(
+  entityType: string,
+  entityId: string,
+  feature: string,
+  value: unknown,
+  eventTs: number,
+  ingestedAt = eventTs,
+): Promise<void> {
   await sql(
     `insert into feature_values (feature_name, entity_type, entity_id, feature_value, event_timestamp, ingested_at, idempotency_key)
      values ($1, $2, $3, $4::jsonb, $5::timestamptz, $6::timestamptz, $7)`,
-    [feature, entityType, entityId, JSON.stringify(value), new Date(eventTs).toISOString(), new Date(ingestedAt).toISOString(), uniqueId("k")],
+    [
+      feature,
+      entityType,
+      entityId,
+      JSON.stringify(value),
+      new Date(eventTs).toISOString(),
+      new Date(ingestedAt).toISOString(),
+      uniqueId("k"),
+    ],
   );
 }
 
@@ -81,8 +96,13 @@ describe("POST /datasets/training", () => {
     });
     expect(res.status, await bodyText(res.clone())).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
-    const lines = (await bodyText(res)).trim().split("\n").map((l) => JSON.parse(l) as unknown);
-    expect(lines).toEqual([{ entity_id: user, event_timestamp: T + 1, skip_rate_7d: 0.9, skip_rate_7d__event_timestamp: new Date(T + 1).toISOString() }]);
+    const lines = (await bodyText(res))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as unknown);
+    expect(lines).toEqual([
+      { entity_id: user, event_timestamp: T + 1, skip_rate_7d: 0.9, skip_rate_7d__event_timestamp: new Date(T + 1).toISOString() },
+    ]);
   });
 
   it("range mode: every observation in [start, end) with the vector as of each", async () => {
@@ -94,7 +114,10 @@ describe("POST /datasets/training", () => {
       end: T + 1,
     });
     expect(res.status, await bodyText(res.clone())).toBe(200);
-    const lines = (await bodyText(res)).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await bodyText(res))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => [l.event_timestamp, l.skip_rate_7d, l.favorite_genres])).toEqual([
       [new Date(T - 2 * HOUR).toISOString(), 0.1, null],
       [new Date(T - HOUR).toISOString(), 0.1, ["jazz", "pop"]],
@@ -117,11 +140,19 @@ describe("POST /datasets/training", () => {
     expect(message).toMatch(/features: /);
     expect(message).toMatch(/format: /);
 
-    const badRow = await post("/datasets/training", { features: ["skip_rate_7d"], spine: [{ user_id: user, event_timestamp: 1717313415 }] });
+    const badRow = await post("/datasets/training", {
+      features: ["skip_rate_7d"],
+      spine: [{ user_id: user, event_timestamp: 1717313415 }],
+    });
     expect(badRow.status).toBe(400);
-    expect((await errorOf(badRow)).message).toBe("Invalid spine rows: row 1: event_timestamp 1717313415 looks like epoch seconds; epoch milliseconds are expected");
+    expect((await errorOf(badRow)).message).toBe(
+      "Invalid spine rows: row 1: event_timestamp 1717313415 looks like epoch seconds; epoch milliseconds are expected",
+    );
 
-    const unknown = await post("/datasets/training", { features: ["skip_rate_7d", "nope", "also_nope"], spine: [{ user_id: user, event_timestamp: T }] });
+    const unknown = await post("/datasets/training", {
+      features: ["skip_rate_7d", "nope", "also_nope"],
+      spine: [{ user_id: user, event_timestamp: T }],
+    });
     expect(unknown.status).toBe(404);
     expect((await errorOf(unknown)).message).toBe("Unknown features: nope, also_nope");
   });
