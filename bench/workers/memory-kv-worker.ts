@@ -58,12 +58,12 @@ function build(setup: Setup, env: Env): number {
     }
   }
   const registry = new CompiledRegistry(RegistrySnapshot.parse(setup.registry));
-  const store = new TieredFeatureStore({ kv: new KvFeatureStore(kv as unknown as KVNamespace) });
+  const store = new TieredFeatureStore([[new KvFeatureStore(kv as unknown as KVNamespace)]]);
   const context: ServingContext = {
     tiers: {
-      featuresKv: undefined,
+      kv: undefined,
+      durableObject: undefined,
       registryKv: undefined,
-      entityState: undefined,
       queue: undefined,
       redis: undefined,
       postgres: undefined,

@@ -9,12 +9,9 @@ import {
   MAX_DEAD_LETTER_REASONS,
 } from "../core/ingest-message";
 import { entityMapKey, isNewer, type TimedValue, tiebreakOf } from "../core/keys";
+import type { EntityRef, OnlineStore, OnlineWrite } from "../core/online-store";
 import type { CompiledRegistry } from "../core/registry";
-import type { FeatureWrite } from "../durable/entity-state";
-import type { DurableObjectFeatureStore } from "../stores/durable-object-store";
-import type { KvFeatureStore } from "../stores/kv-store";
 import { type FeatureValueRow, idempotencyKey, type PostgresFeatureWriter } from "../stores/postgres-writer";
-import type { EntityRef, RedisFeatureStore } from "../stores/redis-store";
 import { checkUpdate, type ResolvedWrite, reason, truncate } from "./validate-update";
 
 /** Matches max_retries of the feature-ingest consumer in wrangler.ingest.toml. */
@@ -39,9 +36,8 @@ export interface IngestConsumerDeps {
   registry: () => Promise<CompiledRegistry>;
   /** Source of truth; undefined when DATABASE_URL is not configured (the tier is off). */
   postgres: PostgresFeatureWriter | undefined;
-  redis: RedisFeatureStore | undefined;
-  durableObjects: DurableObjectFeatureStore | undefined;
-  kv: KvFeatureStore | undefined;
+  /** The online tiers written after Postgres (tiers.ts onlineWriteTargets); each takes the types it serves. */
+  online: readonly OnlineStore[];
   dlq: QueueSender;
   now: () => number;
   log: (event: Record<string, unknown>) => void;
@@ -152,8 +148,8 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Ing
 }
 
 /**
- * Postgres first (one round trip), then per entity the online tiers in parallel: Redis (every
- * feature), the Durable Object (stream features), KV (batch features, one merge per entity).
+ * Postgres first (one round trip), then the online tiers in parallel through the tier port: Redis
+ * (every feature), the Durable Object (stream features), KV (batch features, one merge per entity).
  * Returns the index of every message that must be retried, with the first error.
  */
 async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summary: IngestBatchSummary): Promise<Map<number, string>> {
@@ -211,48 +207,38 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
   });
 
   const list = [...entities.values()];
-  const split = list.map((entity) => {
-    const all: Record<string, TimedValue> = {};
-    const batchValues: Record<string, TimedValue> = {};
-    const streamWrites: FeatureWrite[] = [];
-    for (const [name, v] of entity.values) {
-      const timed = { value: v.value ?? null, eventTimestamp: v.eventTimestamp, tiebreak: v.tiebreak };
-      all[name] = timed;
-      if (v.def.computation_type === "batch") batchValues[name] = timed;
-      if (v.def.computation_type === "stream")
-        streamWrites.push({ name, value: timed.value, eventTimestamp: timed.eventTimestamp, tiebreak: timed.tiebreak });
-    }
-    return { entity, all, batchValues, streamWrites };
-  });
   const errorsByEntity = list.map((): string[] => []);
   const tierError = (tier: string, err: unknown) => `${tier}: ${truncate(errorMessage(err), MAX_ERROR_CHARS)}`;
 
-  // Redis: every entity's compare-and-set in one pipelined round trip.
-  const redisTask = deps.redis
-    ? deps.redis.putManyIfNewer(split.map((s) => ({ ref: s.entity.ref, values: s.all }))).then(
-        (results) => {
-          results.forEach((r, k) => {
-            if (r instanceof Error) errorsByEntity[k]!.push(tierError("redis", r));
-          });
-        },
-        (err: unknown) => {
-          for (const e of errorsByEntity) e.push(tierError("redis", err));
-        },
-      )
-    : Promise.resolve();
-  await Promise.all([
-    redisTask,
-    ...split.map(async (s, k) => {
-      const tasks: [string, Promise<unknown>][] = [];
-      if (deps.durableObjects && s.streamWrites.length > 0)
-        tasks.push(["durable_object", deps.durableObjects.put(s.entity.ref, s.streamWrites)]);
-      if (deps.kv && Object.keys(s.batchValues).length > 0) tasks.push(["kv", deps.kv.merge(s.entity.ref, s.batchValues)]);
-      const settled = await Promise.allSettled(tasks.map(([, p]) => p));
-      settled.forEach((r, t) => {
-        if (r.status === "rejected") errorsByEntity[k]!.push(tierError(tasks[t]![0], r.reason));
+  // Every tier in parallel, one call per tier for all entities (Redis: one pipelined round trip);
+  // each tier gets only the features of the computation types it serves.
+  await Promise.all(
+    deps.online.map(async (tier) => {
+      const writes: OnlineWrite[] = [];
+      const owners: number[] = [];
+      list.forEach((entity, k) => {
+        let values: Record<string, TimedValue> | undefined;
+        for (const [name, v] of entity.values) {
+          if (!tier.serves.has(v.def.computation_type)) continue;
+          values ??= {};
+          values[name] = { value: v.value ?? null, eventTimestamp: v.eventTimestamp, tiebreak: v.tiebreak };
+        }
+        if (values) {
+          writes.push({ ref: entity.ref, values });
+          owners.push(k);
+        }
       });
+      if (writes.length === 0) return;
+      try {
+        const results = await tier.writeIfNewer(writes);
+        results.forEach((r, j) => {
+          if (r instanceof Error) errorsByEntity[owners[j]!]!.push(tierError(tier.tier, r));
+        });
+      } catch (err) {
+        for (const k of owners) errorsByEntity[k]!.push(tierError(tier.tier, err));
+      }
     }),
-  ]);
+  );
   list.forEach((entity, k) => {
     const errors = errorsByEntity[k]!;
     if (errors.length > 0) for (const i of entity.messages) failures.set(i, errors.join("; "));

@@ -4,13 +4,10 @@ import type { WorkerSecrets } from "../config/secrets";
 import { type ApiKeyEntry, parseApiKeys } from "../core/auth";
 import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
-import type { EntityState } from "../durable/entity-state";
 import type { MaterializerDeps } from "../materialize/materializer";
-import { DurableObjectFeatureStore } from "../stores/durable-object-store";
-import { KvFeatureStore } from "../stores/kv-store";
 import { PostgresFeatureWriter } from "../stores/postgres-writer";
 import { registryStoreFor } from "../stores/registry-store";
-import { buildTiers, postgresConfigFrom, type TierEnv, type Tiers } from "../stores/tiers";
+import { buildTiers, onlineWriteTargets, postgresConfigFrom, type TierEnv, type Tiers } from "../stores/tiers";
 import type { IngestConsumerDeps } from "./consumer";
 import type { DeadLetterConsumerDeps } from "./dead-letter-consumer";
 import { DeadLetterStore } from "./dead-letter-store";
@@ -48,7 +45,6 @@ export function buildIngestDeps(env: IngestEnv, log: Logger = jsonLog, now: () =
   const postgres = postgresConfigFrom(tierEnv);
   const registryStore = registryStoreFor(env.REGISTRY_KV, postgres, now);
   let keys: Map<string, ApiKeyEntry> | undefined;
-  const entityState = env.ENTITY_STATE as unknown as DurableObjectNamespace<EntityState> | undefined;
   return {
     tiers,
     registry: () => registryStore.get(),
@@ -58,9 +54,7 @@ export function buildIngestDeps(env: IngestEnv, log: Logger = jsonLog, now: () =
     consumer: {
       registry: () => registryStore.get(),
       postgres: postgres ? new PostgresFeatureWriter(postgres) : undefined,
-      redis: tiers.redis,
-      durableObjects: entityState ? new DurableObjectFeatureStore(entityState) : undefined,
-      kv: env.FEATURES_KV ? new KvFeatureStore(env.FEATURES_KV) : undefined,
+      online: onlineWriteTargets(tiers),
       dlq: env.DLQ,
       now,
       log,

@@ -4,12 +4,11 @@ import { perIsolate } from "../config/per-isolate";
 import type { WorkerSecrets } from "../config/secrets";
 import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../config/vars";
 import { parseApiKeys } from "../core/auth";
-import { DurableObjectFeatureStore } from "../stores/durable-object-store";
-import { KvFeatureStore } from "../stores/kv-store";
 import { L0_ADMISSIONS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
 import { registryStoreFor } from "../stores/registry-store";
-import { KV_WRITE_BACK_MODES, TieredFeatureStore } from "../stores/tiered-feature-store";
-import { buildTiers, postgresConfigFrom, type TierEnv } from "../stores/tiers";
+import { TieredFeatureStore } from "../stores/tiered-feature-store";
+import { buildTiers, postgresConfigFrom, readOrder, type TierEnv } from "../stores/tiers";
+import { KV_WRITE_BACK_MODES } from "../stores/write-back-policy";
 import { createServingApp, type ServingContext } from "./app";
 import { FeatureService } from "./feature-service";
 import { ServingMetrics } from "./metrics";
@@ -28,16 +27,9 @@ export const servingContext = perIsolate((env: ServingEnv): ServingContext => {
     Date.now,
     choiceVar(vars, "L0_ADMISSION", L0_ADMISSIONS, "always"),
   );
-  const store = new TieredFeatureStore(
-    {
-      kv: tiers.featuresKv ? new KvFeatureStore(tiers.featuresKv) : undefined,
-      durableObject: tiers.entityState ? new DurableObjectFeatureStore(tiers.entityState) : undefined,
-      redis: tiers.redis,
-      postgres: tiers.postgres,
-    },
-    memory,
-    { kvWriteBack: choiceVar(vars, "KV_WRITE_BACK", KV_WRITE_BACK_MODES, "repeat", ON_OFF_ALIASES) },
-  );
+  const store = new TieredFeatureStore(readOrder(tiers), memory, {
+    kvWriteBack: choiceVar(vars, "KV_WRITE_BACK", KV_WRITE_BACK_MODES, "repeat", ON_OFF_ALIASES),
+  });
   const postgresConfig = postgresConfigFrom(tierEnv);
   const registryStore = registryStoreFor(tiers.registryKv, postgresConfig);
   const deps: ServingContext = {

@@ -1,4 +1,7 @@
 // Health probes: each tier reports ok, off (not configured) or down, with the probe's latency.
+import { expired, withDeadline } from "../core/deadline";
+import { errorMessage } from "../core/errors";
+
 export type TierState = "ok" | "off" | "down";
 
 export interface TierHealth {
@@ -12,20 +15,11 @@ export const HEALTH_PROBE_TIMEOUT_MS = 2_000;
 
 export async function probe(fn: () => Promise<string | undefined>, timeoutMs = HEALTH_PROBE_TIMEOUT_MS): Promise<TierHealth> {
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const detail = await Promise.race([
-      fn(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    const latency = round(performance.now() - started);
-    return { status: "ok", latency_ms: latency, ...(detail ? { detail } : {}) };
+    const detail = await withDeadline(fn(), timeoutMs, expired("probe", timeoutMs));
+    return { status: "ok", latency_ms: round(performance.now() - started), ...(detail ? { detail } : {}) };
   } catch (err) {
-    return { status: "down", latency_ms: round(performance.now() - started), detail: err instanceof Error ? err.message : String(err) };
-  } finally {
-    if (timer) clearTimeout(timer);
+    return { status: "down", latency_ms: round(performance.now() - started), detail: errorMessage(err) };
   }
 }
 

@@ -1,6 +1,7 @@
 // L1 tier for batch features: one Workers KV row per entity, {feature: [eventTimestampMs, value, tiebreak?]}.
+import type { ComputationType } from "../core/definitions";
 import { isNewer, kvEntityKey, type TimedValue, timedValue } from "../core/keys";
-import type { EntityRef } from "./redis-store";
+import type { EntityRef, OnlineStore, OnlineWrite } from "../core/online-store";
 
 /** Edge cache time for KV reads; KV's minimum is 30 s (batch features change hourly or daily). */
 export const KV_CACHE_TTL_SECONDS = 60;
@@ -9,10 +10,11 @@ export const KV_BULK_GET_MAX = 100;
 
 export type KvRow = Record<string, [number, unknown] | [number, unknown, string]>;
 
-export function rowToValues(row: KvRow | null | undefined): Record<string, TimedValue> {
+/** The requested features of a row (all of them when `names` is omitted). */
+export function rowToValues(row: KvRow | null | undefined, names?: readonly string[]): Record<string, TimedValue> {
   const out: Record<string, TimedValue> = {};
   if (!row) return out;
-  for (const name in row) {
+  for (const name of names ?? Object.keys(row)) {
     const entry = row[name];
     if (!Array.isArray(entry) || typeof entry[0] !== "number") continue;
     out[name] = timedValue(entry[0], entry[1], typeof entry[2] === "string" ? entry[2] : undefined);
@@ -21,24 +23,38 @@ export function rowToValues(row: KvRow | null | undefined): Record<string, Timed
 }
 
 /** Merge by event time (ties: the greater tiebreak): an incoming value replaces the stored one only when it is newer. */
-export function mergeRow(row: KvRow | null, values: Record<string, TimedValue>): { row: KvRow; changed: boolean } {
+export function mergeRow(row: KvRow | null, values: Record<string, TimedValue>): { row: KvRow; changed: string[] } {
   const next: KvRow = { ...(row ?? {}) };
-  let changed = false;
+  const changed: string[] = [];
   for (const [name, v] of Object.entries(values)) {
     const cur = next[name];
     if (!cur || isNewer(v, { eventTimestamp: cur[0], value: cur[1], tiebreak: cur[2] })) {
       next[name] = v.tiebreak ? [v.eventTimestamp, v.value ?? null, v.tiebreak] : [v.eventTimestamp, v.value ?? null];
-      changed = true;
+      changed.push(name);
     }
   }
   return { row: next, changed };
 }
 
-export class KvFeatureStore {
+/** A KV read slower than this is skipped for the request (KV answers from the colo's cache in a few ms). */
+export const KV_DEADLINE_MS = 150;
+const SERVES: ReadonlySet<ComputationType> = new Set(["batch"]);
+/** The key /health reads (absent: a read of a missing key is the round trip we want). */
+const HEALTH_KEY = "health:probe";
+
+export class KvFeatureStore implements OnlineStore {
+  readonly tier = "kv";
+  readonly serves = SERVES;
+  readonly deadlineMs = KV_DEADLINE_MS;
+
   constructor(private readonly kv: KVNamespace) {}
 
-  /** Bulk get of entity rows (chunks of 100 keys); missing rows give empty records. */
-  async getMany(refs: EntityRef[]): Promise<Record<string, TimedValue>[]> {
+  async ping(): Promise<undefined> {
+    await this.kv.get(HEALTH_KEY);
+  }
+
+  /** Bulk get of entity rows (chunks of 100 keys), narrowed to the requested features. */
+  async read(refs: readonly EntityRef[], features: readonly (readonly string[])[]): Promise<Record<string, TimedValue>[]> {
     const keys = refs.map((r) => kvEntityKey(r.entityType, r.entityId));
     const rows = new Map<string, KvRow | null>();
     const chunks: string[][] = [];
@@ -53,15 +69,27 @@ export class KvFeatureStore {
         for (const [k, v] of got) rows.set(k, v);
       }),
     );
-    return keys.map((k) => rowToValues(rows.get(k)));
+    return keys.map((k, i) => rowToValues(rows.get(k), features[i] ?? []));
+  }
+
+  /** One read-merge-write per entity, in parallel; each entity's outcome is its own. */
+  writeIfNewer(entries: readonly OnlineWrite[]): Promise<(string[] | Error)[]> {
+    return Promise.all(
+      entries.map((e) =>
+        this.merge(e.ref, e.values).then(
+          (changed) => changed,
+          (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+        ),
+      ),
+    );
   }
 
   /** Read-merge-write of one entity row; KV is a cache, the event-time merge keeps it monotonic per writer. */
-  async merge(ref: EntityRef, values: Record<string, TimedValue>): Promise<boolean> {
+  private async merge(ref: EntityRef, values: Record<string, TimedValue>): Promise<string[]> {
     const key = kvEntityKey(ref.entityType, ref.entityId);
     const current = await this.kv.get<KvRow>(key, { type: "json" });
     const { row, changed } = mergeRow(current, values);
-    if (changed) await this.kv.put(key, JSON.stringify(row));
+    if (changed.length) await this.kv.put(key, JSON.stringify(row));
     return changed;
   }
 }

@@ -122,17 +122,6 @@ export class MemoryCache {
     return undefined;
   }
 
-  /** `{hit: false}` on a miss; `{hit: true, value: undefined}` for a cached NOT_FOUND. */
-  get(
-    entityType: string,
-    entityId: string,
-    name: string,
-    now: number = this.now(),
-  ): { hit: true; value: TimedValue | undefined } | { hit: false } {
-    const s = this.slot(this.entity(entityType, entityId, now), name, now);
-    return s ? { hit: true, value: s.value } : { hit: false };
-  }
-
   /** Caches values of one entity; a ttl ≤ 0 skips that value (and drops what was cached for it). */
   setMany(entityType: string, entityId: string, writes: readonly MemoryWrite[]): void {
     if (writes.length === 0) return;
@@ -166,11 +155,6 @@ export class MemoryCache {
     }
     if (e.slots.size === 0) this.deleteEntity(key, e);
     this.evict(key);
-  }
-
-  /** Single-value form of setMany. */
-  set(entityType: string, entityId: string, name: string, value: TimedValue | undefined, ttlMs: number): void {
-    this.setMany(entityType, entityId, [{ name, value, ttlMs }]);
   }
 
   stats(): { entries: number; entities: number; bytes: number; hits: number; misses: number; declined: number } {

@@ -1,8 +1,9 @@
-// Source of truth: feature_latest reads for the backfill tier, and the health probe.
+// Source of truth: feature_latest reads for the backfill tier, the health probe and registry versions.
 
+import type { ComputationType } from "../core/definitions";
 import { entityMapKey, type TimedValue, timedValue } from "../core/keys";
-import { type PostgresConfig, withPostgresClient } from "../db/postgres";
-import type { EntityRef } from "./redis-store";
+import type { EntityRef, OnlineStoreReader } from "../core/online-store";
+import { POSTGRES_CONNECT_TIMEOUT_MS, type PostgresConfig, withPostgresClient } from "../db/postgres";
 
 export interface RegistryVersionSummary {
   version_number: number;
@@ -13,7 +14,20 @@ export interface RegistryVersionSummary {
   diff: unknown;
 }
 
-export class PostgresFeatureStore {
+/** The backfill of last resort may take a connect and one query (POSTGRES_CONNECT_TIMEOUT_MS bounds the connect). */
+export const POSTGRES_DEADLINE_MS = POSTGRES_CONNECT_TIMEOUT_MS;
+const SERVES: ReadonlySet<ComputationType> = new Set(["batch", "stream"]);
+
+/**
+ * Read side of the source of truth. It is an OnlineStoreReader only: Postgres is written by the
+ * ingest consumer's append-and-upsert (postgres-writer.ts, with idempotency keys and the
+ * feature_values history), never by a read path's write-back.
+ */
+export class PostgresFeatureStore implements OnlineStoreReader {
+  readonly tier = "postgres";
+  readonly serves = SERVES;
+  readonly deadlineMs = POSTGRES_DEADLINE_MS;
+
   constructor(private readonly cfg: PostgresConfig) {}
 
   async ping(): Promise<string> {
@@ -37,7 +51,7 @@ export class PostgresFeatureStore {
   }
 
   /** Latest values of the requested features for each entity, in one query. */
-  async getLatest(refs: EntityRef[], fields: string[][]): Promise<Record<string, TimedValue>[]> {
+  async read(refs: readonly EntityRef[], fields: readonly (readonly string[])[]): Promise<Record<string, TimedValue>[]> {
     if (refs.length === 0) return [];
     const types: string[] = [];
     const ids: string[] = [];

@@ -1,9 +1,20 @@
 // L2 tier: one Upstash Redis hash per entity, HMGET on read, an event-time compare-and-set on write.
 import { Redis } from "@upstash/redis/cloudflare";
+import type { ComputationType } from "../core/definitions";
 import { decodeTimedValue, encodeTimedValue, redisEntityKey, type TimedValue } from "../core/keys";
+import type { EntityRef, OnlineStore, OnlineWrite } from "../core/online-store";
 
-/** A Redis round trip slower than this counts as a failure; the hot path never waits longer. */
-export const REDIS_TIMEOUT_MS = 250;
+/** A read slower than this is aborted: the hot path skips the tier rather than wait (one HMGET pipeline). */
+export const REDIS_READ_TIMEOUT_MS = 250;
+/**
+ * Writes get longer: an ingest batch is one pipeline of up to a few hundred compare-and-set scripts,
+ * and a write that times out is retried as a whole message, so a short bound only turns a slow
+ * write into a duplicate one. The tiered store's deadline (REDIS_DEADLINE_MS) still bounds reads.
+ */
+export const REDIS_WRITE_TIMEOUT_MS = 5_000;
+/** The tiered store gives up on a Redis read after this (the client aborts it at REDIS_READ_TIMEOUT_MS). */
+export const REDIS_DEADLINE_MS = 300;
+const SERVES: ReadonlySet<ComputationType> = new Set(["batch", "stream"]);
 
 export interface RedisConfig {
   url: string;
@@ -52,23 +63,17 @@ end
 return changed
 `;
 
-export interface EntityRef {
-  entityType: string;
-  entityId: string;
-}
+export class RedisFeatureStore implements OnlineStore {
+  readonly tier = "redis";
+  readonly serves = SERVES;
+  readonly deadlineMs = REDIS_DEADLINE_MS;
+  /** Two clients over the same REST endpoint, so reads and writes each get their own timeout. */
+  private readonly reader: Redis;
+  private readonly writer: Redis;
 
-export class RedisFeatureStore {
-  private readonly redis: Redis;
   constructor(private readonly cfg: RedisConfig) {
-    this.redis = new Redis({
-      url: cfg.url,
-      token: cfg.token,
-      // No client retries on the hot path: a slow tier is skipped, not hammered.
-      retry: false,
-      automaticDeserialization: false,
-      enableTelemetry: false,
-      signal: () => AbortSignal.timeout(REDIS_TIMEOUT_MS),
-    });
+    this.reader = client(cfg, REDIS_READ_TIMEOUT_MS);
+    this.writer = client(cfg, REDIS_WRITE_TIMEOUT_MS);
   }
 
   key(ref: EntityRef): string {
@@ -76,13 +81,13 @@ export class RedisFeatureStore {
   }
 
   async ping(): Promise<string> {
-    return String(await this.redis.ping());
+    return String(await this.reader.ping());
   }
 
   /** One pipeline of HMGETs: for each entity, the requested fields that are present. */
-  async getMany(refs: EntityRef[], fields: string[][]): Promise<Record<string, TimedValue>[]> {
+  async read(refs: readonly EntityRef[], fields: readonly (readonly string[])[]): Promise<Record<string, TimedValue>[]> {
     if (refs.length === 0) return [];
-    const pipe = this.redis.pipeline();
+    const pipe = this.reader.pipeline();
     refs.forEach((ref, i) => {
       pipe.hmget(this.key(ref), ...(fields[i] ?? []));
     });
@@ -104,7 +109,7 @@ export class RedisFeatureStore {
    * The compare-and-set for many entities in one pipeline (one HTTP round trip); each entity is
    * still atomic on its own. Per entity: the fields that changed, or the error Redis gave it.
    */
-  async putManyIfNewer(entries: { ref: EntityRef; values: Record<string, TimedValue> }[]): Promise<(string[] | Error)[]> {
+  async writeIfNewer(entries: readonly OnlineWrite[]): Promise<(string[] | Error)[]> {
     const work = entries.map((e) => {
       const args: string[] = [];
       for (const [field, v] of Object.entries(e.values)) args.push(field, encodeTimedValue(v));
@@ -112,7 +117,7 @@ export class RedisFeatureStore {
     });
     const nonEmpty = work.filter((w) => w.args.length > 0);
     if (nonEmpty.length === 0) return entries.map(() => []);
-    const pipe = this.redis.pipeline();
+    const pipe = this.writer.pipeline();
     for (const w of nonEmpty) pipe.eval(CAS_SCRIPT, [w.key], w.args);
     const replies = await pipe.exec({ keepErrors: true });
     let j = 0;
@@ -122,12 +127,16 @@ export class RedisFeatureStore {
       return reply?.error ? new Error(reply.error) : ((reply?.result as string[] | undefined) ?? []);
     });
   }
+}
 
-  /** Event-time compare-and-set per entity, atomic in Redis; returns the fields that changed. */
-  async putIfNewer(ref: EntityRef, values: Record<string, TimedValue>): Promise<string[]> {
-    const args: string[] = [];
-    for (const [field, v] of Object.entries(values)) args.push(field, encodeTimedValue(v));
-    if (args.length === 0) return [];
-    return (await this.redis.eval(CAS_SCRIPT, [this.key(ref)], args)) as string[];
-  }
+function client(cfg: RedisConfig, timeoutMs: number): Redis {
+  return new Redis({
+    url: cfg.url,
+    token: cfg.token,
+    // No client retries: a slow tier is skipped (reads) or the message retried (writes), not hammered.
+    retry: false,
+    automaticDeserialization: false,
+    enableTelemetry: false,
+    signal: () => AbortSignal.timeout(timeoutMs),
+  });
 }

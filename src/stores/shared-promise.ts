@@ -5,14 +5,9 @@
 // hung"); the bench's stampede saw 111 of 150 joiners answered 500 that way. A pending timer is I/O
 // of the waiting request, so it stays alive until the shared promise settles, and the timeout bounds
 // the wait when the request that owns the work was cancelled and its promise never settles.
+import { withDeadline } from "../core/deadline";
 
 /** The shared promise's value, or `undefined` when it has not settled within `timeoutMs`. */
 export function awaitShared<T>(shared: Promise<T>, timeoutMs: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expiry = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), Math.max(0, timeoutMs));
-  });
-  return Promise.race([shared, expiry]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
+  return withDeadline<T | undefined>(shared, timeoutMs, () => undefined);
 }

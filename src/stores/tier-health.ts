@@ -1,5 +1,4 @@
 // GET /health for either Worker: probes every tier it uses in parallel.
-import { durableObjectName } from "../core/keys";
 import { off, overallStatus, probe, type TierHealth } from "./health";
 import type { Tiers } from "./tiers";
 
@@ -10,21 +9,18 @@ export interface HealthReport {
   tiers: Record<string, TierHealth>;
 }
 
-const HEALTH_KV_KEY = "health:probe";
-const HEALTH_DO_NAME = durableObjectName("health", "probe");
-
 export async function checkTiers(
   worker: string,
   tiers: Tiers,
   extra: { memory: () => string; registryVersion: string | null },
 ): Promise<HealthReport> {
+  const probeOr = (store: { ping(): Promise<string | undefined> } | undefined, offDetail: string) =>
+    store ? probe(() => store.ping()) : Promise.resolve(off(offDetail));
   const [kv, durable, redis, postgres] = await Promise.all([
-    tiers.featuresKv ? probe(async () => void (await tiers.featuresKv!.get(HEALTH_KV_KEY))) : off("no FEATURES_KV binding"),
-    tiers.entityState
-      ? probe(async () => void (await tiers.entityState!.get(tiers.entityState!.idFromName(HEALTH_DO_NAME)).ping()))
-      : off("no ENTITY_STATE binding"),
-    tiers.redis ? probe(() => tiers.redis!.ping()) : off("UPSTASH_REDIS_REST_URL/TOKEN not set"),
-    tiers.postgres ? probe(() => tiers.postgres!.ping()) : off("DATABASE_URL not set"),
+    probeOr(tiers.kv, "no FEATURES_KV binding"),
+    probeOr(tiers.durableObject, "no ENTITY_STATE binding"),
+    probeOr(tiers.redis, "UPSTASH_REDIS_REST_URL/TOKEN not set"),
+    probeOr(tiers.postgres, "DATABASE_URL not set"),
   ]);
   const result: Record<string, TierHealth> = {
     memory: { status: "ok", latency_ms: 0, detail: extra.memory() },

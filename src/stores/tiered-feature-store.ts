@@ -1,31 +1,21 @@
-// The read path: L0 memory → KV (batch) or Durable Object (stream) → Redis → Postgres, with write-back.
+// The read path: L0 memory, then each level of the tier list in order (KV and the Durable Object,
+// then Redis, then Postgres in the default list of tiers.ts), with write-back to the tiers above.
 import type { FeatureDefinition } from "../core/definitions";
 import { errorMessage } from "../core/errors";
 import type { ServedTier } from "../core/feature-request";
 import { entityMapKey, isNewer, type TimedValue } from "../core/keys";
-import type { FeatureWrite } from "../durable/entity-state";
+import {
+  type EntityRef,
+  isWritable,
+  type OnlineStore,
+  type OnlineStoreReader,
+  type StoredTier,
+  type TierLevels,
+} from "../core/online-store";
 import { CircuitBreaker } from "./circuit-breaker";
-import { Doorkeeper } from "./doorkeeper";
-import type { DurableObjectFeatureStore } from "./durable-object-store";
-import type { KvFeatureStore } from "./kv-store";
 import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache, type MemoryWrite } from "./memory-cache";
-import type { PostgresFeatureStore } from "./postgres-store";
-import type { EntityRef, RedisFeatureStore } from "./redis-store";
 import { awaitShared } from "./shared-promise";
-
-/** Per-tier deadlines: a tier slower than this is skipped for the request (and counts toward its breaker). */
-export const TIER_DEADLINE_MS = { kv: 150, durable_object: 250, redis: 300, postgres: 3_000 } as const;
-/**
- * A request joining another request's fetch of the same entity waits at most this long (every tier's
- * deadline in a row: more than a fetch can take), then fetches on its own; an older flight is not joined.
- */
-export const FLIGHT_JOIN_TIMEOUT_MS =
-  TIER_DEADLINE_MS.kv + TIER_DEADLINE_MS.durable_object + TIER_DEADLINE_MS.redis + TIER_DEADLINE_MS.postgres;
-/** KV allows one write per second per key; write-backs to the same row are spaced at least this far apart. */
-export const KV_WRITE_BACK_INTERVAL_MS = 1_000;
-
-export const KV_WRITE_BACK_MODES = ["repeat", "on", "off"] as const;
-export type KvWriteBack = (typeof KV_WRITE_BACK_MODES)[number];
+import { type KvWriteBack, kvWriteBackPolicy, type WriteBackPolicy } from "./write-back-policy";
 
 export interface Lookup extends EntityRef {
   /** Stored (batch or stream) features to read for this entity. */
@@ -46,17 +36,18 @@ export interface ReadOptions {
   waitUntil: (p: Promise<unknown>) => void;
 }
 
-export interface TierBackends {
-  kv?: KvFeatureStore | undefined;
-  durableObject?: DurableObjectFeatureStore | undefined;
-  redis?: RedisFeatureStore | undefined;
-  postgres?: PostgresFeatureStore | undefined;
-}
-
 export interface TierCounters {
   hits: Record<ServedTier, number>;
-  errors: Record<string, number>;
+  errors: Partial<Record<StoredTier, number>>;
   backendReads: number;
+}
+
+export interface TieredStoreOptions {
+  /** KV's write-back rule (write-back-policy.ts); default `repeat`. */
+  kvWriteBack?: KvWriteBack;
+  /** Write-back rules of other tiers; a tier without one takes write-backs while its breaker is closed. */
+  writeBack?: Partial<Record<StoredTier, WriteBackPolicy>>;
+  now?: () => number;
 }
 
 type ResultMap = Map<string, Found>;
@@ -79,45 +70,55 @@ function flightCovers(flight: Flight, wanted: readonly FeatureDefinition[]): boo
 
 const entityKey = (r: EntityRef) => entityMapKey(r.entityType, r.entityId);
 
+/** A tier with the writable tiers above it (earlier levels) that a value it served is written back to. */
+interface TierSlot {
+  store: OnlineStoreReader;
+  breaker: CircuitBreaker;
+  above: OnlineStore[];
+}
+
 export class TieredFeatureStore {
   readonly memory: MemoryCache;
-  readonly breakers = {
-    kv: new CircuitBreaker("kv"),
-    durable_object: new CircuitBreaker("durable_object"),
-    redis: new CircuitBreaker("redis"),
-    postgres: new CircuitBreaker("postgres"),
-  };
+  /** One breaker per configured tier (metrics show their state). */
+  readonly breakers: Partial<Record<StoredTier, CircuitBreaker>> = {};
   readonly counters: TierCounters = {
     hits: { memory: 0, kv: 0, durable_object: 0, redis: 0, postgres: 0, computed: 0 },
     errors: {},
     backendReads: 0,
   };
   /**
+   * A request that joins another request's fetch of the same entity waits at most this long (every
+   * level's longest deadline in a row: more than a fetch can take), then fetches on its own; an older
+   * flight is not joined.
+   */
+  readonly flightJoinTimeoutMs: number;
+  /**
    * Single flight: one backend fetch per entity at a time; concurrent misses await it. A flight is
    * registered per entity but shares its batch's promise (one `then` per batch, not per entity).
    */
   private readonly inflight = new Map<string, Flight>();
-  private readonly kvLastWrite = new Map<string, number>();
-
-  /**
-   * Write values served by Redis or Postgres back to KV (DESIGN: a lower-tier hit fills the tiers
-   * above). Each write-back is a billed KV write (10× a read) that a long tail mostly never reads
-   * again, and materialization and ingest keep KV filled anyway. `repeat` (default): only for an
-   * entity this isolate had to fetch below KV before, within the doorkeeper's window. `on`: every
-   * time. `off`: never. L0 and the Durable Object and Redis write-backs are unaffected.
-   */
+  /** KV's write-back rule (see write-back-policy.ts). */
   readonly kvWriteBack: KvWriteBack;
-  private readonly kvDoorkeeper = new Doorkeeper();
+  private readonly levels: readonly (readonly TierSlot[])[];
+  private readonly writeBack: Partial<Record<StoredTier, WriteBackPolicy>>;
   private readonly now: () => number;
 
-  constructor(
-    private readonly backends: TierBackends,
-    memory?: MemoryCache,
-    opts: { kvWriteBack?: KvWriteBack; now?: () => number } = {},
-  ) {
+  constructor(levels: TierLevels, memory?: MemoryCache, opts: TieredStoreOptions = {}) {
     this.memory = memory ?? new MemoryCache();
-    this.kvWriteBack = opts.kvWriteBack ?? "repeat";
     this.now = opts.now ?? Date.now;
+    this.kvWriteBack = opts.kvWriteBack ?? "repeat";
+    this.writeBack = { kv: kvWriteBackPolicy(this.kvWriteBack), ...opts.writeBack };
+    const writableAbove: OnlineStore[] = [];
+    this.levels = levels.map((level) => {
+      const slots = level.map((store) => {
+        const breaker = new CircuitBreaker(store.tier, this.now);
+        this.breakers[store.tier] = breaker;
+        return { store, breaker, above: [...writableAbove] };
+      });
+      for (const store of level) if (isWritable(store)) writableAbove.push(store);
+      return slots;
+    });
+    this.flightJoinTimeoutMs = levels.reduce((sum, level) => sum + Math.max(0, ...level.map((t) => t.deadlineMs)), 0);
   }
 
   /** For each lookup, every requested feature's best value and the tier that served it. */
@@ -153,9 +154,9 @@ export class TieredFeatureStore {
     for (const miss of misses) {
       const flight = this.inflight.get(entityKey(miss.lookup));
       const age = flight ? now - flight.startedAt : Number.POSITIVE_INFINITY;
-      if (flight && age < FLIGHT_JOIN_TIMEOUT_MS && flightCovers(flight, miss.lookup.features)) {
+      if (flight && age < this.flightJoinTimeoutMs && flightCovers(flight, miss.lookup.features)) {
         waits.push(
-          awaitShared(flight.batch, FLIGHT_JOIN_TIMEOUT_MS - age).then(async (shared) => {
+          awaitShared(flight.batch, this.flightJoinTimeoutMs - age).then(async (shared) => {
             // undefined: the flight outlived every tier deadline (its request was cancelled); fetch alone.
             const found = shared?.[flight.index] ?? (await this.fetchFromBackends([miss.lookup], opts))[0]!;
             for (const def of miss.lookup.features) {
@@ -204,82 +205,70 @@ export class TieredFeatureStore {
     const pending: FeatureDefinition[][] = lookups.map((l) => [...l.features]);
     /** Per lookup: did at least one tier answer for it? */
     const answered: boolean[] = lookups.map(() => false);
+    /**
+     * Per lookup, the tier that served each value when it has tiers above it to write back to (a
+     * level-0 hit, the common case, records nothing: later levels always have more tiers above).
+     */
+    const servedBy: (Map<string, TierSlot> | undefined)[] = [];
 
-    const consider = (i: number, def: FeatureDefinition, value: TimedValue | undefined, tier: ServedTier) => {
-      if (!value) return false;
-      const cur = best[i]!.get(def.name);
-      if (isNewer(value, cur?.value)) best[i]!.set(def.name, { value, tier });
-      return now - value.eventTimestamp <= opts.maxAgeMs(def);
-    };
-
-    const runTier = async (
-      tier: "kv" | "durable_object" | "redis" | "postgres",
-      select: (def: FeatureDefinition) => boolean,
-      fetch: (refs: EntityRef[], fields: string[][]) => Promise<Record<string, TimedValue>[]>,
-    ) => {
+    const readTier = async (slot: TierSlot) => {
+      const { store, breaker } = slot;
       const idx: number[] = [];
       const fields: string[][] = [];
       pending.forEach((defs, i) => {
-        const names = defs.filter(select).map((d) => d.name);
+        const names: string[] = [];
+        for (const d of defs) if (store.serves.has(d.computation_type)) names.push(d.name);
         if (names.length) {
           idx.push(i);
           fields.push(names);
         }
       });
       if (idx.length === 0) return;
-      const breaker = this.breakers[tier];
-      if (!breaker.available) return;
       let rows: Record<string, TimedValue>[];
       try {
-        rows = await breaker.run(
+        const got = await breaker.run(
           () =>
-            fetch(
+            store.read(
               idx.map((i) => lookups[i]!),
               fields,
             ),
-          TIER_DEADLINE_MS[tier],
+          store.deadlineMs,
         );
+        if (!got) return; // breaker open: skip the tier
+        rows = got.value;
       } catch (err) {
-        this.counters.errors[tier] = (this.counters.errors[tier] ?? 0) + 1;
-        console.warn(`${tier} read failed: ${errorMessage(err)}`);
+        this.counters.errors[store.tier] = (this.counters.errors[store.tier] ?? 0) + 1;
+        console.warn(`${store.tier} read failed: ${errorMessage(err)}`);
         return;
       }
       idx.forEach((i, j) => {
         answered[i] = true;
         const row = rows[j] ?? {};
-        pending[i] = pending[i]!.filter((def) => !(select(def) && consider(i, def, row[def.name], tier)));
+        const still: FeatureDefinition[] = [];
+        for (const def of pending[i]!) {
+          const value = store.serves.has(def.computation_type) ? row[def.name] : undefined;
+          if (!value) {
+            still.push(def);
+            continue;
+          }
+          const cur = best[i]!.get(def.name);
+          if (isNewer(value, cur?.value)) {
+            best[i]!.set(def.name, { value, tier: store.tier });
+            if (slot.above.length) {
+              servedBy[i] ??= new Map();
+              servedBy[i]!.set(def.name, slot);
+            }
+          }
+          if (now - value.eventTimestamp > opts.maxAgeMs(def)) still.push(def);
+        }
+        pending[i] = still;
       });
     };
 
-    const { kv, durableObject, redis, postgres } = this.backends;
-    await Promise.all([
-      kv
-        ? runTier(
-            "kv",
-            (d) => d.computation_type === "batch",
-            (refs) => kv.getMany(refs),
-          )
-        : undefined,
-      durableObject
-        ? runTier(
-            "durable_object",
-            (d) => d.computation_type === "stream",
-            (refs, f) => durableObject.getMany(refs, f),
-          )
-        : undefined,
-    ]);
-    if (redis)
-      await runTier(
-        "redis",
-        () => true,
-        (refs, f) => redis.getMany(refs, f),
-      );
-    if (postgres)
-      await runTier(
-        "postgres",
-        () => true,
-        (refs, f) => postgres.getLatest(refs, f),
-      );
+    for (const level of this.levels) {
+      if (level.length === 1) await readTier(level[0]!);
+      else await Promise.all(level.map(readTier));
+    }
 
     // Features no tier had: NOT_FOUND, or unavailable when no tier answered at all.
     lookups.forEach((lookup, i) => {
@@ -288,18 +277,19 @@ export class TieredFeatureStore {
           best[i]!.set(def.name, { value: undefined, tier: null, ...(answered[i] ? {} : { unavailable: true }) });
       }
     });
-    this.writeBack(lookups, best, opts);
+    this.fillAbove(lookups, best, servedBy, opts);
     return best;
   }
 
-  /** Fill the tiers above the one that served, without delaying the response. */
-  private writeBack(lookups: Lookup[], found: ResultMap[], opts: ReadOptions): void {
+  /**
+   * Fill L0, and the writable tiers above the one that served each value that hold its computation
+   * type, without delaying the response.
+   */
+  private fillAbove(lookups: Lookup[], found: ResultMap[], servedBy: (Map<string, TierSlot> | undefined)[], opts: ReadOptions): void {
     const now = this.now();
     lookups.forEach((lookup, i) => {
-      const toKv: Record<string, TimedValue> = {};
-      const toDo: FeatureWrite[] = [];
-      const toRedis: Record<string, TimedValue> = {};
       const toMemory: MemoryWrite[] = [];
+      const toTiers = new Map<OnlineStore, Record<string, TimedValue>>();
       for (const def of lookup.features) {
         const f = found[i]!.get(def.name);
         if (!f || f.unavailable) continue;
@@ -311,34 +301,32 @@ export class TieredFeatureStore {
         }
         const remaining = opts.maxAgeMs(def) - (now - f.value.eventTimestamp);
         toMemory.push({ name: def.name, value: f.value, ttlMs: Math.min(classTtl, remaining) });
-        if (f.tier === "redis" || f.tier === "postgres") {
-          if (def.computation_type === "batch") toKv[def.name] = f.value;
-          else toDo.push({ name: def.name, value: f.value.value, eventTimestamp: f.value.eventTimestamp, tiebreak: f.value.tiebreak });
+        for (const target of servedBy[i]?.get(def.name)?.above ?? []) {
+          if (!target.serves.has(def.computation_type)) continue;
+          let values = toTiers.get(target);
+          if (!values) {
+            values = {};
+            toTiers.set(target, values);
+          }
+          values[def.name] = f.value;
         }
-        if (f.tier === "postgres") toRedis[def.name] = f.value;
       }
       this.memory.setMany(lookup.entityType, lookup.entityId, toMemory);
-      const { kv, durableObject, redis } = this.backends;
-      const kvKey = entityKey(lookup);
-      if (
-        kv &&
-        this.kvWriteBack !== "off" &&
-        Object.keys(toKv).length &&
-        now - (this.kvLastWrite.get(kvKey) ?? 0) >= KV_WRITE_BACK_INTERVAL_MS &&
-        (this.kvWriteBack === "on" || this.kvDoorkeeper.seenBefore(kvKey))
-      ) {
-        this.kvLastWrite.set(kvKey, now);
-        if (this.kvLastWrite.size > 10_000) this.kvLastWrite.clear();
-        opts.waitUntil(kv.merge(lookup, toKv).catch((e: unknown) => console.warn(`kv write-back failed: ${errorMessage(e)}`)));
+      if (toTiers.size === 0) return;
+      const key = entityKey(lookup);
+      for (const [target, values] of toTiers) {
+        const policy = this.writeBack[target.tier];
+        if (policy ? !policy(key, now) : this.breakers[target.tier]?.state !== "closed") continue;
+        opts.waitUntil(
+          target.writeIfNewer([{ ref: { entityType: lookup.entityType, entityId: lookup.entityId }, values }]).then(
+            (results) => {
+              const r = results[0];
+              if (r instanceof Error) console.warn(`${target.tier} write-back failed: ${r.message}`);
+            },
+            (e: unknown) => console.warn(`${target.tier} write-back failed: ${errorMessage(e)}`),
+          ),
+        );
       }
-      if (durableObject && toDo.length && this.breakers.durable_object.available)
-        opts.waitUntil(
-          durableObject.put(lookup, toDo).catch((e: unknown) => console.warn(`durable object write-back failed: ${errorMessage(e)}`)),
-        );
-      if (redis && Object.keys(toRedis).length && this.breakers.redis.available)
-        opts.waitUntil(
-          redis.putIfNewer(lookup, toRedis).catch((e: unknown) => console.warn(`redis write-back failed: ${errorMessage(e)}`)),
-        );
     });
   }
 }

@@ -1,8 +1,10 @@
-// The storage tiers a Worker has, built once per isolate from its bindings by the entry module.
-
+// The storage tiers a Worker has, built once per isolate from its bindings, and their read and write order.
 import type { WorkerSecrets } from "../config/secrets";
+import type { OnlineStore, TierLevels } from "../core/online-store";
 import type { PostgresConfig } from "../db/postgres";
 import type { EntityState } from "../durable/entity-state";
+import { DurableObjectFeatureStore } from "./durable-object-store";
+import { KvFeatureStore } from "./kv-store";
 import { PostgresFeatureStore } from "./postgres-store";
 import { RedisFeatureStore } from "./redis-store";
 
@@ -15,14 +17,18 @@ export interface TierEnv extends WorkerSecrets {
   NEON_WS_PROXY?: string;
 }
 
+/** Every tier is undefined when its binding or secret is not configured (the tier is off). */
 export interface Tiers {
-  featuresKv: KVNamespace | undefined;
-  registryKv: KVNamespace | undefined;
-  entityState: DurableObjectNamespace<EntityState> | undefined;
-  queue: Queue | undefined;
+  kv: KvFeatureStore | undefined;
+  durableObject: DurableObjectFeatureStore | undefined;
   redis: RedisFeatureStore | undefined;
   postgres: PostgresFeatureStore | undefined;
+  registryKv: KVNamespace | undefined;
+  queue: Queue | undefined;
 }
+
+/** The stores of the tiers below L0, any of them off. */
+export type TierStores = Partial<Pick<Tiers, "kv" | "durableObject" | "redis" | "postgres">>;
 
 /** Postgres connection settings, or undefined when DATABASE_URL is not set (the tier is off). */
 export function postgresConfigFrom(env: TierEnv): PostgresConfig | undefined {
@@ -33,10 +39,8 @@ export function postgresConfigFrom(env: TierEnv): PostgresConfig | undefined {
 export function buildTiers(env: TierEnv): Tiers {
   const postgres = postgresConfigFrom(env);
   return {
-    featuresKv: env.FEATURES_KV,
-    registryKv: env.REGISTRY_KV,
-    entityState: env.ENTITY_STATE,
-    queue: env.INGEST_QUEUE,
+    kv: env.FEATURES_KV ? new KvFeatureStore(env.FEATURES_KV) : undefined,
+    durableObject: env.ENTITY_STATE ? new DurableObjectFeatureStore(env.ENTITY_STATE) : undefined,
     redis:
       env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
         ? new RedisFeatureStore({
@@ -46,5 +50,21 @@ export function buildTiers(env: TierEnv): Tiers {
           })
         : undefined,
     postgres: postgres ? new PostgresFeatureStore(postgres) : undefined,
+    registryKv: env.REGISTRY_KV,
+    queue: env.INGEST_QUEUE,
   };
+}
+
+/**
+ * The read path below L0 (DESIGN "Read path"): L1 = KV (batch) beside the Durable Object (stream),
+ * L2 = Redis, then Postgres. A tier that is off is left out; a level left empty is dropped.
+ */
+export function readOrder(tiers: TierStores): TierLevels {
+  const levels = [[tiers.kv, tiers.durableObject], [tiers.redis], [tiers.postgres]];
+  return levels.map((level) => level.filter((t) => t !== undefined)).filter((level) => level.length > 0);
+}
+
+/** The online tiers the ingest consumer writes after Postgres (in parallel; each takes what it serves). */
+export function onlineWriteTargets(tiers: TierStores): OnlineStore[] {
+  return [tiers.redis, tiers.durableObject, tiers.kv].filter((t) => t !== undefined);
 }

@@ -234,13 +234,14 @@ describe("feature-ingest consumer: equal event times", () => {
   it("applies the tiebreak in Redis' compare-and-set, old-format values ranking lowest", async () => {
     if (!redisOrSkip("tiebreak in the Redis script")) return;
     const ref = { entityType: "user", entityId: uid("user_cas") };
-    const put = (value: number, tiebreak?: string) => redisStore().putIfNewer(ref, { f: { value, eventTimestamp: 5_000, tiebreak } });
+    const put = async (value: number, tiebreak?: string) =>
+      (await redisStore().writeIfNewer([{ ref, values: { f: { value, eventTimestamp: 5_000, tiebreak } } }]))[0];
     expect(await put(1)).toEqual(["f"]);
     expect(await put(2, "00")).toEqual(["f"]);
     expect(await put(3, "0")).toEqual([]);
     expect(await put(4)).toEqual([]);
     expect(await put(5, "01")).toEqual(["f"]);
-    expect(await redisStore().putIfNewer(ref, { f: { value: 6, eventTimestamp: 4_999, tiebreak: "ff" } })).toEqual([]);
+    expect((await redisStore().writeIfNewer([{ ref, values: { f: { value: 6, eventTimestamp: 4_999, tiebreak: "ff" } } }]))[0]).toEqual([]);
     expect(await inRedis(ref, ["f"])).toEqual({ f: { value: 5, eventTimestamp: 5_000, tiebreak: "01" } });
   });
 

@@ -3,14 +3,15 @@ import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import { FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import type { IngestMessage } from "../../src/core/ingest-message";
-import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY, type TimedValue } from "../../src/core/keys";
+import { kvEntityKey, REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY, type TimedValue } from "../../src/core/keys";
+import type { EntityRef } from "../../src/core/online-store";
 import { CompiledRegistry, type RegistrySnapshot } from "../../src/core/registry";
 import { type PostgresConfig, withPostgresClient } from "../../src/db/postgres";
 import type { EntityState } from "../../src/durable/entity-state";
 import { buildIngestDeps, type IngestDeps, type IngestEnv, type Logger } from "../../src/ingest/deps";
 import { DurableObjectFeatureStore } from "../../src/stores/durable-object-store";
-import { KvFeatureStore } from "../../src/stores/kv-store";
-import { type EntityRef, RedisFeatureStore } from "../../src/stores/redis-store";
+import { type KvRow, rowToValues } from "../../src/stores/kv-store";
+import { RedisFeatureStore } from "../../src/stores/redis-store";
 
 /** Keys of test/support/global-setup.ts (TEST_KEYS): one scope each; the Worker only knows their hashes. */
 export const SERVE_ONLY_KEY = "test-key-serve";
@@ -258,16 +259,16 @@ export function redisStore(): RedisFeatureStore {
 }
 
 export async function inRedis(ref: EntityRef, features: string[]): Promise<Record<string, TimedValue>> {
-  return (await redisStore().getMany([ref], [features]))[0] ?? {};
+  return (await redisStore().read([ref], [features]))[0] ?? {};
 }
 
 export async function inDurableObject(ref: EntityRef, features: string[]): Promise<Record<string, TimedValue>> {
   const ns = env.ENTITY_STATE as unknown as DurableObjectNamespace<EntityState>;
-  return (await new DurableObjectFeatureStore(ns).getMany([ref], [features]))[0] ?? {};
+  return (await new DurableObjectFeatureStore(ns).read([ref], [features]))[0] ?? {};
 }
 
 export async function inKv(ref: EntityRef): Promise<Record<string, TimedValue>> {
-  return (await new KvFeatureStore(env.FEATURES_KV).getMany([ref]))[0] ?? {};
+  return rowToValues(await env.FEATURES_KV.get<KvRow>(kvEntityKey(ref.entityType, ref.entityId), "json"));
 }
 
 /** Polls until `check` returns a value (not undefined) or the timeout passes. */

@@ -1,10 +1,22 @@
 // L0 cache: per-entity entries, per-value expiry, LRU by entity, value and byte bounds, admission.
 import { describe, expect, it } from "vitest";
 import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../../src/config/vars";
+import type { TimedValue } from "../../src/core/keys";
 import { Doorkeeper } from "../../src/stores/doorkeeper";
 import { type L0Admission, MEMORY_LRU_TOUCH_INTERVAL_MS, MemoryCache } from "../../src/stores/memory-cache";
 
 const v = (value: unknown, eventTimestamp = 1_000) => ({ value, eventTimestamp });
+
+/** One value through the read path's API (entity, then slot): `{hit: false}` on a miss. */
+function get(cache: MemoryCache, type: string, id: string, name: string, now = Date.now()) {
+  const s = cache.slot(cache.entity(type, id, now), name, now);
+  return s ? { hit: true, value: s.value } : { hit: false };
+}
+
+/** One value through the write-back's API (setMany). */
+function set(cache: MemoryCache, type: string, id: string, name: string, value: TimedValue | undefined, ttlMs: number) {
+  cache.setMany(type, id, [{ name, value, ttlMs }]);
+}
 
 /** A cache on a test clock; plain LRU unless `admission` says otherwise (admission has its own tests). */
 function clockedCache(maxValues = 100, maxBytes = 1024 * 1024, admission: L0Admission = "always") {
@@ -20,12 +32,12 @@ describe("MemoryCache", () => {
       { name: "a", value: v(1), ttlMs: 1_000 },
       { name: "b", value: undefined, ttlMs: 1_000 },
     ]);
-    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(1) });
-    expect(cache.get("user", "u1", "b", clock.now)).toEqual({ hit: true, value: undefined });
-    expect(cache.get("user", "u1", "c", clock.now)).toEqual({ hit: false });
-    expect(cache.get("user", "u2", "a", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(1) });
+    expect(get(cache, "user", "u1", "b", clock.now)).toEqual({ hit: true, value: undefined });
+    expect(get(cache, "user", "u1", "c", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "user", "u2", "a", clock.now)).toEqual({ hit: false });
     // Same id under another entity type is another entity.
-    expect(cache.get("track", "u1", "a", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "track", "u1", "a", clock.now)).toEqual({ hit: false });
     expect(cache.stats()).toMatchObject({ entries: 2, entities: 1, hits: 2, misses: 3 });
   });
 
@@ -36,22 +48,22 @@ describe("MemoryCache", () => {
       { name: "batch", value: v(2), ttlMs: 60_000 },
     ]);
     clock.now += 1_000;
-    expect(cache.get("user", "u1", "stream", clock.now)).toEqual({ hit: false });
-    expect(cache.get("user", "u1", "batch", clock.now)).toEqual({ hit: true, value: v(2) });
+    expect(get(cache, "user", "u1", "stream", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "user", "u1", "batch", clock.now)).toEqual({ hit: true, value: v(2) });
     expect(cache.stats().entries).toBe(1);
   });
 
   it("skips values with a ttl of zero or less and replaces a value set again", () => {
     const { cache, clock } = clockedCache();
-    cache.set("user", "u1", "a", v(1), 0);
+    set(cache, "user", "u1", "a", v(1), 0);
     expect(cache.stats()).toMatchObject({ entries: 0, entities: 0, bytes: 0 });
-    cache.set("user", "u1", "a", v(1), 5_000);
-    cache.set("user", "u1", "a", v(2, 2_000), 5_000);
-    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(2, 2_000) });
+    set(cache, "user", "u1", "a", v(1), 5_000);
+    set(cache, "user", "u1", "a", v(2, 2_000), 5_000);
+    expect(get(cache, "user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(2, 2_000) });
     expect(cache.stats().entries).toBe(1);
     // A ttl ≤ 0 for a cached value removes it (the caller's max age says it may not be served).
-    cache.set("user", "u1", "a", v(3, 3_000), -1);
-    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: false });
+    set(cache, "user", "u1", "a", v(3, 3_000), -1);
+    expect(get(cache, "user", "u1", "a", clock.now)).toEqual({ hit: false });
     expect(cache.stats()).toMatchObject({ entries: 0, entities: 0, bytes: 0 });
   });
 
@@ -68,11 +80,11 @@ describe("MemoryCache", () => {
     three("u2");
     // Read u1 after the touch interval: it becomes the most recently used.
     clock.now += MEMORY_LRU_TOUCH_INTERVAL_MS;
-    expect(cache.get("user", "u1", "a", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u1", "a", clock.now)).toMatchObject({ hit: true });
     three("u3");
-    expect(cache.get("user", "u2", "a", clock.now)).toEqual({ hit: false });
-    expect(cache.get("user", "u1", "a", clock.now)).toMatchObject({ hit: true });
-    expect(cache.get("user", "u3", "c", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u2", "a", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "user", "u1", "a", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u3", "c", clock.now)).toMatchObject({ hit: true });
     expect(cache.stats()).toMatchObject({ entries: 6, entities: 2 });
   });
 
@@ -91,7 +103,7 @@ describe("MemoryCache", () => {
     clock.now += 1_000;
     // Reading every live entity drops the expired "n" values; the bytes fall with them.
     const before = cache.stats().bytes;
-    for (let i = 0; i < 200; i++) cache.get("user", `u${i}`, "n", clock.now);
+    for (let i = 0; i < 200; i++) get(cache, "user", `u${i}`, "n", clock.now);
     expect(cache.stats().bytes).toBeLessThan(before);
     cache.clear();
     expect(cache.stats()).toMatchObject({ entries: 0, entities: 0, bytes: 0 });
@@ -99,10 +111,10 @@ describe("MemoryCache", () => {
 
   it("refuses a single value too large for the cache instead of flushing everything else", () => {
     const { cache, clock } = clockedCache(1_000, 16_000);
-    cache.set("user", "small", "a", v(1), 60_000);
-    cache.set("user", "big", "blob", v("x".repeat(10_000)), 60_000);
-    expect(cache.get("user", "big", "blob", clock.now)).toEqual({ hit: false });
-    expect(cache.get("user", "small", "a", clock.now)).toMatchObject({ hit: true });
+    set(cache, "user", "small", "a", v(1), 60_000);
+    set(cache, "user", "big", "blob", v("x".repeat(10_000)), 60_000);
+    expect(get(cache, "user", "big", "blob", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "user", "small", "a", clock.now)).toMatchObject({ hit: true });
     expect(cache.stats().entities).toBe(1);
   });
 
@@ -137,31 +149,31 @@ describe("MemoryCache admission (repeat: TinyLFU's doorkeeper)", () => {
     expect(cache.stats()).toMatchObject({ entities: 2, declined: 0 });
     // Full: u3's first try is turned away and evicts nothing.
     three(cache, "u3");
-    expect(cache.get("user", "u3", "a", clock.now)).toEqual({ hit: false });
-    expect(cache.get("user", "u1", "a", clock.now)).toMatchObject({ hit: true });
-    expect(cache.get("user", "u2", "a", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u3", "a", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "user", "u1", "a", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u2", "a", clock.now)).toMatchObject({ hit: true });
     expect(cache.stats()).toMatchObject({ entities: 2, declined: 1 });
     // Its second try gets in, evicting the least recently used entity (u1, not touched since).
     clock.now += MEMORY_LRU_TOUCH_INTERVAL_MS;
-    expect(cache.get("user", "u2", "a", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u2", "a", clock.now)).toMatchObject({ hit: true });
     three(cache, "u3");
-    expect(cache.get("user", "u3", "a", clock.now)).toMatchObject({ hit: true });
-    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: false });
+    expect(get(cache, "user", "u3", "a", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u1", "a", clock.now)).toEqual({ hit: false });
     expect(cache.stats()).toMatchObject({ entities: 2, entries: 6, declined: 1 });
   });
 
   it("always updates an entity already cached, full or not", () => {
     const { cache, clock } = clockedCache(3, 1024 * 1024, "repeat");
     three(cache, "u1");
-    cache.set("user", "u1", "a", v(9, 2_000), 60_000);
-    expect(cache.get("user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(9, 2_000) });
+    set(cache, "user", "u1", "a", v(9, 2_000), 60_000);
+    expect(get(cache, "user", "u1", "a", clock.now)).toEqual({ hit: true, value: v(9, 2_000) });
     expect(cache.stats().declined).toBe(0);
   });
 
   it("under `always` a full cache takes every new entity (plain LRU)", () => {
     const { cache, clock } = clockedCache(6, 1024 * 1024, "always");
     for (const id of ["u1", "u2", "u3"]) three(cache, id);
-    expect(cache.get("user", "u3", "a", clock.now)).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u3", "a", clock.now)).toMatchObject({ hit: true });
     expect(cache.stats()).toMatchObject({ entities: 2, declined: 0 });
   });
 
@@ -187,7 +199,7 @@ describe("MemoryCache admission (repeat: TinyLFU's doorkeeper)", () => {
       for (let i = 0; i < 20_000; i++) {
         const id = `e${zipf()}`;
         clock.now += 1;
-        if (cache.get("user", id, "a", clock.now).hit) hits++;
+        if (get(cache, "user", id, "a", clock.now).hit) hits++;
         else {
           three(cache, id);
           if (cache.entity("user", id, clock.now)) inserts++;
@@ -259,7 +271,7 @@ describe("choice vars (KV_WRITE_BACK, L0_ADMISSION)", () => {
         id,
         ["a", "b", "c"].map((name) => ({ name, value: v(id), ttlMs: 60_000 })),
       );
-    expect(cache.get("user", "u2", "a")).toMatchObject({ hit: true });
+    expect(get(cache, "user", "u2", "a")).toMatchObject({ hit: true });
     expect(cache.stats().declined).toBe(0);
   });
 

@@ -10,8 +10,10 @@ import { KvFeatureStore } from "../../src/stores/kv-store";
 import { MemoryCache } from "../../src/stores/memory-cache";
 import { PostgresFeatureStore } from "../../src/stores/postgres-store";
 import { RedisFeatureStore } from "../../src/stores/redis-store";
-import { type KvWriteBack, type TierBackends, TieredFeatureStore } from "../../src/stores/tiered-feature-store";
+import { TieredFeatureStore } from "../../src/stores/tiered-feature-store";
 import type { Tiers } from "../../src/stores/tiers";
+import { readOrder, type TierStores } from "../../src/stores/tiers";
+import type { KvWriteBack } from "../../src/stores/write-back-policy";
 import {
   API_KEY,
   eventually,
@@ -29,7 +31,7 @@ import {
 const HOUR = 3_600_000;
 const control = (what: string) => fetch(`${inject("faultControlUrl")}/${what}`, { method: "POST" });
 
-function faultyBackends(): TierBackends {
+function faultyBackends(): TierStores {
   return {
     kv: new KvFeatureStore(env.FEATURES_KV),
     redis: redisAvailable()
@@ -40,19 +42,19 @@ function faultyBackends(): TierBackends {
 }
 
 /** An app over the given backends, so a test can break exactly the tiers it means to. */
-function appOver(backends: TierBackends, kvWriteBack?: KvWriteBack) {
-  const store = new TieredFeatureStore(backends, new MemoryCache(), { kvWriteBack });
+function appOver(backends: TierStores, kvWriteBack?: KvWriteBack) {
+  const store = new TieredFeatureStore(readOrder(backends), new MemoryCache(), { kvWriteBack });
   const reg = registry();
   const deps = {
     postgresConfig: undefined,
     tiers: {
-      featuresKv: undefined,
+      kv: undefined,
+      durableObject: undefined,
       registryKv: undefined,
-      entityState: undefined,
       queue: undefined,
       redis: backends.redis,
       postgres: backends.postgres,
-    } as Tiers,
+    } satisfies Tiers,
     store,
     service: new FeatureService(store),
     metrics: new ServingMetrics(),
@@ -88,7 +90,9 @@ describe("a tier that goes down degrades latency, not answers", () => {
     const ts = Date.now() - 60_000;
     for (const u of users) await putLatest("user", u, "tracks_played_1h", 12, ts);
     const backends = faultyBackends();
-    await backends.redis!.putIfNewer({ entityType: "user", entityId: users[1]! }, { tracks_played_1h: { value: 12, eventTimestamp: ts } });
+    await backends.redis!.writeIfNewer([
+      { ref: { entityType: "user", entityId: users[1]! }, values: { tracks_played_1h: { value: 12, eventTimestamp: ts } } },
+    ]);
 
     const { store } = appOver(backends);
     const before = await store.read([{ entityType: "user", entityId: users[1]!, features: [registry().resolve("tracks_played_1h")!] }], {
@@ -171,7 +175,7 @@ describe("KV_WRITE_BACK", () => {
       // The write-backs of one read are issued together: once Redis has it (or after a pause without Redis), KV's would be there too.
       if (backends.redis) {
         await eventually(async () =>
-          (await backends.redis!.getMany([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]))[0]?.skip_rate_7d ? true : undefined,
+          (await backends.redis!.read([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]))[0]?.skip_rate_7d ? true : undefined,
         );
       }
       const row = async () => env.FEATURES_KV.get<Record<string, unknown>>(`row:user:${user}`, "json");
@@ -220,7 +224,7 @@ describe("single flight", () => {
     const user = uniqueId("user_");
     await putLatest("user", user, "skip_rate_7d", 0.33, Date.now() - HOUR);
     const store = new TieredFeatureStore(
-      { postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) },
+      [[new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY })]],
       new MemoryCache(),
     );
     const def = registry().resolve("skip_rate_7d")!;
@@ -239,7 +243,7 @@ describe("single flight", () => {
 
   it("caches NOT_FOUND briefly so a hot missing key is not re-read", async () => {
     const store = new TieredFeatureStore(
-      { postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY }) },
+      [[new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY })]],
       new MemoryCache(),
     );
     const def = registry().resolve("skip_rate_7d")!;

@@ -55,7 +55,7 @@ describe("POST /features/get — one value from each tier", () => {
     const kvRow = async () => (await env.FEATURES_KV.get<Record<string, [number, unknown]>>(`row:user:${user}`, "json")) ?? undefined;
     if (redisAvailable()) {
       const [fromRedis] = await eventually(async () => {
-        const r = await redisStore().getMany([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]);
+        const r = await redisStore().read([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]);
         return r[0]?.skip_rate_7d ? r : undefined;
       });
       expect(fromRedis?.skip_rate_7d).toEqual({ value: 0.25, eventTimestamp: ts });
@@ -89,7 +89,9 @@ describe("POST /features/get — one value from each tier", () => {
   it.runIf(redisAvailable())("serves from Redis when the L1 tiers miss", async () => {
     const user = uniqueId("user_");
     const ts = Date.now() - HOUR;
-    await redisStore().putIfNewer({ entityType: "user", entityId: user }, { replay_rate_7d: { value: 0.1, eventTimestamp: ts } });
+    await redisStore().writeIfNewer([
+      { ref: { entityType: "user", entityId: user }, values: { replay_rate_7d: { value: 0.1, eventTimestamp: ts } } },
+    ]);
     const res = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"] });
     expect(res.features.replay_rate_7d).toBe(0.1);
     expect(res.metadata?.replay_rate_7d?.tier).toBe("redis");
