@@ -3,17 +3,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SeedSummary, seedDemoCatalog } from "../../scripts/demo-seed";
-import {
-  createCatalog,
-  DEVICE_TYPES,
-  GENRES,
-  LANGUAGES,
-  LISTENING_SOURCES,
-  materializeCatalog,
-  SUBSCRIPTION_TYPES,
-  USER_ACTIONS,
-} from "../../src/demo/catalog-generator";
+import { DEVICE_TYPES, GENRES, LANGUAGES, LISTENING_SOURCES, SUBSCRIPTION_TYPES, USER_ACTIONS } from "../../src/core/vocabularies";
+import { createCatalog, materializeCatalog } from "../../tools/demo/catalog-generator";
+import { type SeedSummary, seedDemoCatalog } from "../../tools/demo/seed";
 import { PROBE_TIMEOUT_MS, probe, urlFor } from "../support/postgres-server";
 
 const SMALL = { users: 50, tracks: 200, artists: 30, events: 3000 } as const;

@@ -2,7 +2,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrateDatabase } from "../../scripts/migrate";
 import { EntityType, FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import { FeatureStoreError } from "../../src/core/errors";
 import { tiebreakOf } from "../../src/core/keys";
@@ -20,6 +19,7 @@ import {
   spineFromObjects,
   sqlRunner,
 } from "../../src/training";
+import { migrateDatabase } from "../../tools/migrate";
 import { probe, urlFor } from "../support/postgres-server";
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);

@@ -6,47 +6,22 @@
 // Every part draws from its own PRNG stream derived from (seed, stream name), so iterating events does not
 // change actions and re-iterating a stream yields exactly the same rows.
 
-import { mulberry32 } from "../core/random";
-import type { artists, listeningEvents, tracks, userActions, users } from "../db/schema";
-
-// ---------------------------------------------------------------- vocabularies
-
-export const GENRES = [
-  "pop",
-  "rock",
-  "hip_hop",
-  "electronic",
-  "jazz",
-  "classical",
-  "r_and_b",
-  "country",
-  "latin",
-  "indie",
-  "metal",
-  "folk",
-  "reggae",
-  "blues",
-  "k_pop",
-] as const;
-export type Genre = (typeof GENRES)[number];
-
-export const COUNTRIES = ["US", "GB", "DE", "FR", "BR", "MX", "JP", "KR", "IN", "SE", "NL", "ES", "IT", "CA", "AU"] as const;
-export type Country = (typeof COUNTRIES)[number];
-
-export const LANGUAGES = ["en", "es", "pt", "de", "fr", "ja", "ko", "sv", "it", "hi", "instrumental"] as const;
-export type Language = (typeof LANGUAGES)[number];
-
-export const SUBSCRIPTION_TYPES = ["free", "premium", "family", "student", "duo"] as const;
-export type SubscriptionType = (typeof SUBSCRIPTION_TYPES)[number];
-
-export const LISTENING_SOURCES = ["discover", "search", "radio", "playlist", "library"] as const;
-export type ListeningSource = (typeof LISTENING_SOURCES)[number];
-
-export const DEVICE_TYPES = ["mobile", "desktop", "web", "smart_speaker", "tv", "car"] as const;
-export type DeviceType = (typeof DEVICE_TYPES)[number];
-
-export const USER_ACTIONS = ["playlist_create", "share"] as const;
-export type UserActionType = (typeof USER_ACTIONS)[number];
+import { mulberry32 } from "../../src/core/random";
+import {
+  COUNTRIES,
+  type Country,
+  DEVICE_TYPES,
+  type DeviceType,
+  GENRES,
+  type Genre,
+  type Language,
+  LISTENING_SOURCES,
+  type ListeningSource,
+  SUBSCRIPTION_TYPES,
+  type SubscriptionType,
+  type UserActionType,
+} from "../../src/core/vocabularies";
+import type { artists, listeningEvents, tracks, userActions, users } from "../../src/db/schema";
 
 // ---------------------------------------------------------------- rows (columns of src/db/schema.ts)
 
