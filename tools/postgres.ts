@@ -45,6 +45,19 @@ export function databaseUrlFor(serverUrl: string, database: string): string {
   return url.toString();
 }
 
+/** Creates an empty database on the server of `serverUrl` (a test's or a bench run's own) and returns its URL. */
+export async function createDatabase(serverUrl: string, database: string): Promise<string> {
+  await withPgClient(serverUrl, (admin) => admin.query(`CREATE DATABASE ${quoteIdent(database)}`));
+  return databaseUrlFor(serverUrl, database);
+}
+
+/** Drops a database made by createDatabase, even with clients still connected. */
+export async function dropDatabase(serverUrl: string, database: string): Promise<void> {
+  await withPgClient(serverUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`));
+}
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
 /** Hides the password when a connection URL ends up in a message. */
 export function redactUrl(databaseUrl: string): string {
   try {

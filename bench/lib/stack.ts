@@ -15,7 +15,7 @@ import { log } from "../../src/core/log";
 import type { RegistrySnapshot } from "../../src/core/registry";
 import { migrateDatabase } from "../../tools/migrate";
 import { DATA_DIR, PROJECT_ROOT, TSX_BIN } from "../../tools/paths";
-import { databaseUrlFor, PgConnectError, redactUrl, withPgClient } from "../../tools/postgres";
+import { databaseUrlFor, dropDatabase, PgConnectError, redactUrl, withPgClient } from "../../tools/postgres";
 import { GcTrace, withGcTraceFlags } from "./gc-trace";
 import { freePort } from "./ports";
 import { RespClient } from "./resp";
@@ -170,7 +170,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     cleanups.push({
       what: `drop database ${databaseName}`,
       fn: async () => {
-        await withPgClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`));
+        await dropDatabase(serverUrl, databaseName);
       },
     });
     const databaseUrl = databaseUrlFor(serverUrl, databaseName);

@@ -7,7 +7,7 @@ import { sha256Hex } from "../../src/core/hash";
 import type { RegistrySnapshot } from "../../src/core/registry";
 import { migrateDatabase } from "../../tools/migrate";
 import { DATA_DIR, FEATURES_DIR } from "../../tools/paths";
-import { databaseUrlFor, withPgClient } from "../../tools/postgres";
+import { createDatabase, dropDatabase } from "../../tools/postgres";
 import { loadDefinitions } from "../../tools/registry/load-definitions";
 import { startFaultControl } from "./fault-control";
 
@@ -17,15 +17,12 @@ export const TEST_KEYS = { all: "test-key-all-scopes", serve: "test-key-serve", 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const server = await resolvePostgres({ allowLocal: true, dataDir: path.join(DATA_DIR, "pglite-test") });
   let databaseUrl = server.url;
-  let dropDatabase: (() => Promise<void>) | undefined;
+  let dropScratch: (() => Promise<void>) | undefined;
   if (server.source !== "embedded") {
     // A database of our own per run: tests never see leftovers and never touch real data.
     const name = `fs_test_${process.pid}_${randomBytes(3).toString("hex")}`;
-    await withPgClient(server.url, (admin) => admin.query(`CREATE DATABASE ${name}`));
-    databaseUrl = databaseUrlFor(server.url, name);
-    dropDatabase = async () => {
-      await withPgClient(server.url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    };
+    databaseUrl = await createDatabase(server.url, name);
+    dropScratch = () => dropDatabase(server.url, name);
   }
   await migrateDatabase(databaseUrl);
 
@@ -72,7 +69,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await faults.close();
     await redis.close();
     await relay.close();
-    if (dropDatabase) await dropDatabase();
+    if (dropScratch) await dropScratch();
     await server.close();
   };
 }

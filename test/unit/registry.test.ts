@@ -10,7 +10,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { RegistrySnapshot } from "../../src/core/registry";
 import { migrateDatabase } from "../../tools/migrate";
 import { FEATURES_DIR, PROJECT_ROOT, SERVING_WRANGLER_CONFIG, TSX_BIN, WRANGLER_BIN } from "../../tools/paths";
-import { withPgClient } from "../../tools/postgres";
+import { createDatabase, dropDatabase, withPgClient } from "../../tools/postgres";
 import { applyCatalog, planAgainst, planCatalog } from "../../tools/registry/apply-catalog";
 import { formatDefinitionError, loadDefinitions } from "../../tools/registry/load-definitions";
 import { publishSnapshot } from "../../tools/registry/publish";
@@ -273,7 +273,6 @@ if (unreachable) console.warn(`\n*** SKIPPING registry database tests: Postgres 
 describe.skipIf(unreachable !== null)("registry against Postgres", () => {
   const dbName = `registry_test_${randomBytes(4).toString("hex")}`;
   const databaseUrl = urlFor(dbName);
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
   const db = new pg.Client({ connectionString: databaseUrl });
 
   const count = async (sql: string, params: unknown[] = []): Promise<number> =>
@@ -309,16 +308,14 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     );
 
   beforeAll(async () => {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
+    await createDatabase(ADMIN_URL, dbName);
     await migrateDatabase(databaseUrl);
     await db.connect();
   });
 
   afterAll(async () => {
     await db.end().catch((err: unknown) => console.warn(`registry test: closing the connection failed: ${String(err)}`));
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(ADMIN_URL, dbName);
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   });
 

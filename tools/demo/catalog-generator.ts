@@ -23,70 +23,25 @@ import {
 } from "../../src/core/vocabularies";
 import type { artists, listeningEvents, tracks, userActions, users } from "../../src/db/schema";
 
-// ---------------------------------------------------------------- rows (columns of src/db/schema.ts)
+// ---------------------------------------------------------------- rows (drizzle's rows of src/db/schema.ts)
 
-export interface ArtistRow {
-  id: string;
-  name: string;
-  genres: Genre[];
-  country: Country;
-  debutYear: number;
-  followers: number;
-}
-
-export interface TrackRow {
-  id: string;
-  artistId: string;
-  featuredArtistIds: string[];
-  title: string;
+// The generated columns: everything but what Postgres fills in (ids of the event tables, created_at), with the
+// vocabulary columns narrowed to their vocabularies. A schema change breaks the generator where it builds rows.
+export type ArtistRow = Omit<typeof artists.$inferSelect, "createdAt" | "genres" | "country"> & { genres: Genre[]; country: Country };
+export type TrackRow = Omit<typeof tracks.$inferSelect, "createdAt" | "genrePrimary" | "genreSecondary" | "language"> & {
   genrePrimary: Genre;
   genreSecondary: Genre | null;
-  releaseYear: number;
   language: Language;
-  durationMs: number;
-  danceability: number;
-  energy: number;
-  valence: number;
-  tempo: number;
-  acousticness: number;
-}
-
-export interface UserRow {
-  id: string;
-  birthYear: number;
+};
+export type UserRow = Omit<typeof users.$inferSelect, "createdAt" | "country" | "subscriptionType"> & {
   country: Country;
   subscriptionType: SubscriptionType;
-  signupAt: Date;
-}
-
-export interface ListeningEventRow {
-  userId: string;
-  trackId: string;
-  sessionId: string;
-  startedAt: Date;
-  msPlayed: number;
-  skipped: boolean;
-  replayed: boolean;
+};
+export type ListeningEventRow = Omit<typeof listeningEvents.$inferSelect, "id" | "source" | "deviceType"> & {
   source: ListeningSource;
   deviceType: DeviceType;
-}
-
-export interface UserActionRow {
-  userId: string;
-  action: UserActionType;
-  trackId: string | null;
-  occurredAt: Date;
-}
-
-// Compile-time guard: if the schema's columns change, these rows stop type-checking here rather than at insert time.
-type Assignable<Row, Insert> = Row extends Insert ? true : never;
-export const ROWS_MATCH_SCHEMA: [
-  Assignable<ArtistRow, typeof artists.$inferInsert>,
-  Assignable<TrackRow, typeof tracks.$inferInsert>,
-  Assignable<UserRow, typeof users.$inferInsert>,
-  Assignable<ListeningEventRow, typeof listeningEvents.$inferInsert>,
-  Assignable<UserActionRow, typeof userActions.$inferInsert>,
-] = [true, true, true, true, true];
+};
+export type UserActionRow = Omit<typeof userActions.$inferSelect, "id" | "action"> & { action: UserActionType };
 
 // ---------------------------------------------------------------- options
 
