@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { PROJECT_ROOT } from "../dev/local-workers";
+import { errorMessage } from "../src/core/errors";
+import { EXIT_USAGE, runIfMain } from "../tools/cli";
+import { PROJECT_ROOT } from "../tools/paths";
 import { type BenchConfig, FULL, QUICK, totalEntities } from "./lib/config";
 import { CpuSampler } from "./lib/cpu-sampler";
 import { benchRegistry, featureNames, Universe, VECTORS, type VectorName } from "./lib/dataset";
@@ -27,6 +29,8 @@ const RESULTS_DIR = path.join(PROJECT_ROOT, "bench", "results");
 const TIER_WARMUP_ENTITIES = 50;
 const L0_ENTITIES = 50;
 const MIN_NODE_MAJOR = 22;
+/** The shell's code for a process ended by SIGINT (128 + 2). */
+const EXIT_INTERRUPTED = 130;
 /** After Ctrl-C, cleanup starts this much later (see onSignal). */
 const SIGNAL_SETTLE_MS = 200;
 /** Other processes using this much CPU during a scenario make its numbers suspect (flagged). */
@@ -188,8 +192,8 @@ async function main(): Promise<number> {
       },
     }).values;
   } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    return 2;
+    console.error(`${errorMessage(err)}\n\n${USAGE}`);
+    return EXIT_USAGE;
   }
   if (args.help) {
     console.log(USAGE);
@@ -231,7 +235,7 @@ async function main(): Promise<number> {
     console.error(`\n${signal}: interrupted`);
     // tsx re-sends a signal it has not seen handled within 30 ms and SIGKILLs after another 30 ms;
     // stopping workerd can block the event loop for a moment, so start only after that exchange.
-    setTimeout(() => void shutdown().finally(() => process.exit(130)), SIGNAL_SETTLE_MS);
+    setTimeout(() => void shutdown().finally(() => process.exit(EXIT_INTERRUPTED)), SIGNAL_SETTLE_MS);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -371,7 +375,7 @@ async function main(): Promise<number> {
     await run("freshness", scenarios, () => freshness(ctx));
     await run("training-set", scenarios, () => trainingSet(ctx));
 
-    if (interrupted) return 130;
+    if (interrupted) return EXIT_INTERRUPTED;
     if (stack.gcTrace.size) {
       for (const w of windows) w.result.gc = stack.gcTrace.summarize(w.from, w.to);
       // l0-hit and the bulk-get floor ran inside bare-hono's and kv-get-floor's windows.
@@ -433,10 +437,10 @@ async function main(): Promise<number> {
     for (const p of profilers.values()) p.close();
     return 0;
   } catch (err) {
-    if (interrupted) return 130;
+    if (interrupted) return EXIT_INTERRUPTED;
     if (err instanceof BenchSetupError) console.error(`\nnpm run bench: ${err.message}`);
     else {
-      console.error(`\nnpm run bench failed: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`\nnpm run bench failed: ${errorMessage(err)}`);
       if (err instanceof Error && err.stack) console.error(err.stack.split("\n").slice(1, 4).join("\n"));
     }
     return 1;
@@ -446,10 +450,7 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(interrupted ? 130 : code),
-  (err: unknown) => {
-    console.error(`npm run bench failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runIfMain("npm run bench failed", import.meta.url, async () => {
+  const code = await main();
+  return interrupted ? EXIT_INTERRUPTED : code;
+});

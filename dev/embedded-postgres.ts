@@ -23,15 +23,15 @@
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { createServer, isIP } from "node:net";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { closeOnSignal, runIfMain } from "./cli";
+import { errorMessage } from "../src/core/errors";
+import { log } from "../src/core/log";
+import { closeOnSignal, runIfMain, UsageError } from "../tools/cli";
+import { DATA_DIR } from "../tools/paths";
 
-/** Project root (this file lives in <root>/dev). */
-const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const DEFAULT_PGLITE_DATA_DIR = resolve(PROJECT_ROOT, ".data", "pglite");
+export const DEFAULT_PGLITE_DATA_DIR = resolve(DATA_DIR, "pglite");
 /** pglite-socket defaults to a single connection; a dev server (workers + scripts + psql) needs a few more. */
 export const DEFAULT_MAX_CONNECTIONS = 32;
 /** Used by the CLI only; the API defaults to a random free port so tests never collide. */
@@ -98,7 +98,7 @@ function acquireDataDirLock(dataDir: string): () => void {
         try {
           unlinkSync(lockPath);
         } catch (err) {
-          console.warn(`embedded-postgres: could not remove ${lockPath}: ${(err as Error).message}`);
+          log("warn", "embedded_postgres_unlock_failed", { lock: lockPath, error: errorMessage(err) });
         }
       };
     } catch (err) {
@@ -145,8 +145,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       throw err;
     }
   } catch (err) {
-    await server?.stop().catch((e: unknown) => console.warn(`embedded-postgres: stop after failed start: ${String(e)}`));
-    await db?.close().catch((e: unknown) => console.warn(`embedded-postgres: close after failed start: ${String(e)}`));
+    await server
+      ?.stop()
+      .catch((e: unknown) => log("warn", "embedded_postgres_stop_failed", { after: "failed start", error: errorMessage(e) }));
+    await db
+      ?.close()
+      .catch((e: unknown) => log("warn", "embedded_postgres_close_failed", { after: "failed start", error: errorMessage(e) }));
     releaseLock();
     throw err;
   }
@@ -182,14 +186,14 @@ function parseCliArgs(argv: readonly string[]): EmbeddedPostgresOptions {
   const opts: EmbeddedPostgresOptions = { port: DEFAULT_EMBEDDED_PG_PORT };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
-    if (value === undefined) throw new Error(`${flag ?? ""} needs a value`);
+    if (value === undefined) throw new UsageError(`${flag ?? ""} needs a value`);
     if (flag === "--port") opts.port = Number(value);
     else if (flag === "--host") opts.host = value;
     else if (flag === "--data-dir") opts.dataDir = value;
     else if (flag === "--max-connections") opts.maxConnections = Number(value);
-    else throw new Error(`unknown argument ${flag ?? ""} (usage: --port N --host H --data-dir DIR --max-connections N)`);
+    else throw new UsageError(`unknown argument ${flag ?? ""} (usage: --port N --host H --data-dir DIR --max-connections N)`);
   }
-  if (!Number.isInteger(opts.port) || (opts.port ?? 0) < 0) throw new Error(`invalid --port ${String(opts.port)}`);
+  if (!Number.isInteger(opts.port) || (opts.port ?? 0) < 0) throw new UsageError(`invalid --port ${String(opts.port)}`);
   return opts;
 }
 

@@ -1,14 +1,11 @@
 // Runs both Workers in one Miniflare (plain workerd) from their wrangler configs: shared KV, DOs, Queues.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { convertV4MiniflareOptions, type LegacyWorkerOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
-
-export const PROJECT_ROOT = path.resolve(import.meta.dirname, "..");
-/** Local state, shared with `wrangler ... --local --persist-to .data/wrangler` (registry apply). */
-export const WRANGLER_PERSIST_DIR = path.join(PROJECT_ROOT, ".data", "wrangler");
+import { PROJECT_ROOT } from "../tools/paths";
+import { runWrangler } from "../tools/wrangler";
 
 export interface LocalWorkerSpec {
   configPath: string;
@@ -26,21 +23,9 @@ export interface LocalWorkers {
 }
 
 /** Bundle a Worker exactly as `wrangler deploy` would, without uploading. */
-export async function bundleWorker(configPath: string, outDir: string): Promise<string> {
+async function bundleWorker(configPath: string, outDir: string): Promise<string> {
   await mkdir(outDir, { recursive: true });
-  const wrangler = path.join(PROJECT_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outDir, "-c", configPath], {
-      cwd: PROJECT_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`wrangler build of ${configPath} failed:\n${output}`))));
-  });
+  await runWrangler(["deploy", "--dry-run", "--outdir", outDir, "-c", configPath]);
   return path.join(outDir, "index.js");
 }
 

@@ -23,7 +23,8 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import { connect, isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import { closeOnSignal, runIfMain } from "./cli";
+import { log } from "../src/core/log";
+import { closeOnSignal, runIfMain, UsageError } from "../tools/cli";
 
 /** Give up dialling Postgres after this long; keeps a client from hanging on a black-holed target. */
 export const TCP_CONNECT_TIMEOUT_MS = 5_000;
@@ -276,7 +277,7 @@ function bridge(ws: WebSocket, tcp: Socket, onDone: () => void): void {
 export async function startPgWsRelay(opts: PgWsRelayOptions = {}): Promise<PgWsRelay> {
   const listenHost = opts.host ?? "127.0.0.1";
   const allowed = new Set((opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS).map((h) => h.toLowerCase()));
-  const log = opts.log ?? ((): void => undefined);
+  const report = opts.log ?? ((): void => undefined);
 
   // Every live upgraded pair, so close() can tear them down (http.Server.close() ignores upgraded sockets).
   const active = new Set<{ ws: WebSocket; tcp: Socket }>();
@@ -298,19 +299,19 @@ export async function startPgWsRelay(opts: PgWsRelayOptions = {}): Promise<PgWsR
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const target = parseTargetAddress(req.url);
     if (target === null) {
-      log(`refused ${req.url ?? ""}: missing or malformed address=host:port`);
+      report(`refused ${req.url ?? ""}: missing or malformed address=host:port`);
       rejectUpgrade(socket, 400, "Bad Request", "missing or malformed address=host:port query parameter\n");
       return;
     }
     if (!allowed.has(target.host.toLowerCase())) {
-      log(`refused target ${target.host}:${target.port}: host not on allow-list`);
+      report(`refused target ${target.host}:${target.port}: host not on allow-list`);
       rejectUpgrade(socket, 403, "Forbidden", `proxying to ${target.host}:${target.port} is not allowed\n`);
       return;
     }
 
     pending.add(socket);
     // If the client gives up while we are dialling, there is nobody to upgrade.
-    const onEarlyError = (err: Error): void => log(`client socket error before upgrade: ${err.message}`);
+    const onEarlyError = (err: Error): void => report(`client socket error before upgrade: ${err.message}`);
     socket.on("error", onEarlyError);
 
     dialTarget(target).then(
@@ -331,7 +332,7 @@ export async function startPgWsRelay(opts: PgWsRelayOptions = {}): Promise<PgWsR
         pending.delete(socket);
         socket.off("error", onEarlyError);
         const message = err instanceof Error ? err.message : String(err);
-        log(`cannot reach ${target.host}:${target.port}: ${message}`);
+        report(`cannot reach ${target.host}:${target.port}: ${message}`);
         rejectUpgrade(socket, 502, "Bad Gateway", `cannot connect to ${target.host}:${target.port}: ${message}\n`);
       },
     );
@@ -386,11 +387,11 @@ function parseCliArgs(argv: readonly string[]): PgWsRelayOptions {
     const arg = argv[i];
     const value = argv[i + 1];
     if ((arg === "--port" || arg === "--host" || arg === "--allow") && value === undefined) {
-      throw new Error(`${arg} needs a value`);
+      throw new UsageError(`${arg} needs a value`);
     }
     if (arg === "--port") {
       opts.port = Number(value);
-      if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) throw new Error(`invalid --port ${value}`);
+      if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) throw new UsageError(`invalid --port ${value}`);
       i++;
     } else if (arg === "--host") {
       opts.host = value;
@@ -402,7 +403,7 @@ function parseCliArgs(argv: readonly string[]): PgWsRelayOptions {
         .filter((h) => h !== "");
       i++;
     } else {
-      throw new Error(`unknown argument ${arg ?? ""} (usage: --port N --host H --allow h1,h2)`);
+      throw new UsageError(`unknown argument ${arg ?? ""} (usage: --port N --host H --allow h1,h2)`);
     }
   }
   return opts;
@@ -410,7 +411,7 @@ function parseCliArgs(argv: readonly string[]): PgWsRelayOptions {
 
 async function main(): Promise<void> {
   const opts = parseCliArgs(process.argv.slice(2));
-  const relay = await startPgWsRelay({ ...opts, log: (m) => console.warn(`[pg-ws-relay] ${m}`) });
+  const relay = await startPgWsRelay({ ...opts, log: (message) => log("warn", "pg_ws_relay", { message }) });
   const hosts = (opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS).join(", ");
   console.log(`[pg-ws-relay] listening on ${relay.url} (targets allowed: ${hosts})`);
   console.log(`[pg-ws-relay] neonConfig.wsProxy = (h, p) => \`127.0.0.1:${relay.port}/v2?address=\${h}:\${p}\``);

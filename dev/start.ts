@@ -1,13 +1,18 @@
 // npm run dev: starts the local cloud (Postgres, relay, Redis gateway), prepares data, runs both Workers.
 
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import pg from "pg";
-import { DEV_STACK_FILE, type DevStackInfo } from "../scripts/lib/stack";
-import { migrateDatabase, redact } from "../scripts/migrate";
-import { type LocalWorkers, PROJECT_ROOT, startLocalWorkers, WRANGLER_PERSIST_DIR } from "./local-workers";
+import { errorMessage } from "../src/core/errors";
+import { sha256Hex } from "../src/core/hash";
+import { log } from "../src/core/log";
+import { runIfMain } from "../tools/cli";
+import { DEV_STACK_FILE, type DevStackInfo } from "../tools/dev-stack";
+import { migrateDatabase } from "../tools/migrate";
+import { DATA_DIR, PROJECT_ROOT, TSX_BIN, WRANGLER_PERSIST_DIR } from "../tools/paths";
+import { redactUrl, withPgClient } from "../tools/postgres";
+import { type LocalWorkers, startLocalWorkers } from "./local-workers";
 import type { PgWsRelay } from "./pg-ws-relay";
 import { isTcpReachable, type PostgresService, type RedisService, resolvePostgres, resolveRedis, startRelay } from "./services";
 
@@ -21,7 +26,6 @@ export const DEV_CRON_INTERVAL_MS = 60_000;
 const INGEST_CRON = "*/15 * * * *";
 /** Ctrl-C waits at most this long for the services to close before exiting anyway. */
 const SHUTDOWN_TIMEOUT_MS = 5_000;
-const DATA_DIR = path.join(PROJECT_ROOT, ".data");
 const LOCK_FILE = path.join(DATA_DIR, "dev.lock");
 const DEV_KEY_FILE = path.join(DATA_DIR, "dev-key");
 
@@ -71,8 +75,7 @@ function devApiKey(): string {
 /** Runs one of our npm scripts as a child, streaming its output indented. */
 function runScript(script: string, args: string[], env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const tsx = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
-    const child = spawn(process.execPath, [tsx, script, ...args], {
+    const child = spawn(process.execPath, [TSX_BIN, script, ...args], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -86,18 +89,10 @@ function runScript(script: string, args: string[], env: Record<string, string>):
 }
 
 async function demoCatalogIsEmpty(databaseUrl: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
+  return withPgClient(databaseUrl, async (client) => {
     const res = await client.query<{ n: string }>("select count(*)::text as n from users");
     return res.rows[0]?.n === "0";
-  } finally {
-    await client.end();
-  }
-}
-
-export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  });
 }
 
 async function main(): Promise<void> {
@@ -129,8 +124,10 @@ async function main(): Promise<void> {
     rmSync(LOCK_FILE, { force: true });
     if (cronTimer) clearInterval(cronTimer);
     const closeAll = async () => {
-      if (workers) await workers.close().catch((e: unknown) => console.warn(`workers: ${String(e)}`));
-      for (const r of resources.reverse()) await r.close().catch((e: unknown) => console.warn(`close: ${String(e)}`));
+      if (workers)
+        await workers.close().catch((e: unknown) => log("warn", "dev_close_failed", { what: "workers", error: errorMessage(e) }));
+      for (const r of resources.reverse())
+        await r.close().catch((e: unknown) => log("warn", "dev_close_failed", { what: "service", error: errorMessage(e) }));
     };
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS).unref());
     await Promise.race([closeAll(), timeout]);
@@ -148,7 +145,7 @@ async function main(): Promise<void> {
     });
     resources.push(postgres);
     step(
-      `Postgres: ${redact(postgres.url)} (${postgres.source === "embedded" ? "embedded PGlite, data in .data/pglite" : "DATABASE_URL"})`,
+      `Postgres: ${redactUrl(postgres.url)} (${postgres.source === "embedded" ? "embedded PGlite, data in .data/pglite" : "DATABASE_URL"})`,
     );
 
     const relay: PgWsRelay = await startRelay(postgres.url, RELAY_PORT);
@@ -176,7 +173,7 @@ async function main(): Promise<void> {
     const bindings: Record<string, string> = {
       DATABASE_URL: postgres.url,
       NEON_WS_PROXY: `127.0.0.1:${RELAY_PORT}`,
-      API_KEYS: `${hashApiKey(key)}:serve+ingest+admin`,
+      API_KEYS: `${await sha256Hex(key)}:serve+ingest+admin`,
       REDIS_KEY_PREFIX: "dev:",
       ...(redis.restUrl && redis.restToken ? { UPSTASH_REDIS_REST_URL: redis.restUrl, UPSTASH_REDIS_REST_TOKEN: redis.restToken } : {}),
     };
@@ -212,7 +209,9 @@ async function main(): Promise<void> {
 
     const lw = workers;
     cronTimer = setInterval(() => {
-      lw.scheduled("feature-ingest", INGEST_CRON).catch((e: unknown) => console.warn(`cron: ${String(e)}`));
+      lw.scheduled("feature-ingest", INGEST_CRON).catch((e: unknown) =>
+        log("warn", "dev_cron_failed", { cron: INGEST_CRON, error: errorMessage(e) }),
+      );
     }, DEV_CRON_INTERVAL_MS);
 
     console.log(`
@@ -225,14 +224,10 @@ Ready in ${((Date.now() - started) / 1000).toFixed(1)} s
          -d '{"entity_id":"user_1","feature_names":["skip_rate_7d","subscription_type"],"include_metadata":true}' ${servingUrl}/features/get
 Ctrl-C stops everything.`);
   } catch (err) {
-    console.error(`\nnpm run dev failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`\nnpm run dev failed: ${errorMessage(err)}`);
     if (!(err instanceof StartupError) && err instanceof Error && err.stack) console.error(err.stack.split("\n").slice(1, 4).join("\n"));
     await stop(1);
   }
 }
 
-main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(`npm run dev failed: ${message}`);
-  process.exit(1);
-});
+runIfMain("npm run dev failed", import.meta.url, main);

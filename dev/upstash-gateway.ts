@@ -2,7 +2,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, connect as netConnect, type Socket } from "node:net";
 import { parseArgs } from "node:util";
-import { closeOnSignal, runIfMain } from "./cli";
+import { errorMessage } from "../src/core/errors";
+import { closeOnSignal, runIfMain, UsageError } from "../tools/cli";
 
 // ---------------------------------------------------------------------------------------------
 // Limits and timeouts
@@ -887,10 +888,6 @@ function serializeValue(value: RespValue, base64: boolean): string {
   return base64 ? `"${Buffer.from(text, "utf8").toString("base64")}"` : JSON.stringify(text);
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 // ---------------------------------------------------------------------------------------------
 // CLI: tsx dev/upstash-gateway.ts --port 8079 --token X --redis redis://127.0.0.1:6379
 // ---------------------------------------------------------------------------------------------
@@ -906,12 +903,12 @@ async function main(): Promise<void> {
     strict: true,
   });
   const token = values.token ?? process.env.UPSTASH_REDIS_REST_TOKEN;
-  if (!token) {
-    console.error("usage: tsx dev/upstash-gateway.ts --token TOKEN [--port 8079] [--host 127.0.0.1] [--redis redis://127.0.0.1:6379]");
-    process.exit(2);
-  }
+  if (!token)
+    throw new UsageError(
+      "usage: tsx dev/upstash-gateway.ts --token TOKEN [--port 8079] [--host 127.0.0.1] [--redis redis://127.0.0.1:6379]",
+    );
   const port = values.port !== undefined ? Number(values.port) : DEFAULT_PORT;
-  if (!Number.isInteger(port) || port < 0) throw new Error(`bad --port ${values.port ?? ""}`);
+  if (!Number.isInteger(port) || port < 0) throw new UsageError(`bad --port ${values.port ?? ""}`);
   const redisUrl = values.redis ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   const gateway = await startUpstashGateway({ token, port, redisUrl, host: values.host ?? DEFAULT_HOST });
   // stdout carries only the URL so scripts can read it; details go to stderr.

@@ -8,19 +8,19 @@
 // INSERT ... SELECT generate_series. Refuses a database whose feature_values is not empty unless --reset.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { type FeatureDefinition, frequencySeconds } from "../src/core/definitions";
-import { errorMessage } from "../src/core/errors";
 import { mulberry32 } from "../src/core/random";
-import { applyCatalog } from "../src/registry/apply-catalog";
+import { DEVICE_TYPES, GENRES } from "../src/core/vocabularies";
 import { encodeCsvRecord } from "../src/training";
-import { PROJECT_ROOT } from "./lib/stack";
-import { migrateDatabase } from "./migrate";
+import { EXIT_OK, runIfMain, UsageError } from "../tools/cli";
+import { migrateDatabase } from "../tools/migrate";
+import { DATA_DIR, FEATURES_DIR } from "../tools/paths";
+import { withPgClient } from "../tools/postgres";
+import { applyCatalog } from "../tools/registry/apply-catalog";
 
 const DEFAULTS = { users: 1000, tracks: 1000, days: 90, spineRows: 100_000, seed: 7 } as const;
-const DEFAULT_OUT_DIR = path.join(PROJECT_ROOT, ".data", "dataset-scale");
+const DEFAULT_OUT_DIR = path.join(DATA_DIR, "dataset-scale");
 const DAY_S = 86_400;
 /** Stream features (update_frequency realtime): pushes per entity and day, at random times. */
 const STREAM_UPDATES_PER_DAY = 6;
@@ -35,7 +35,7 @@ const CATEGORICAL_CHURN = 0.1;
 const UNBOUNDED_MAX = 10;
 
 /** The features of the measured run: 14 stored lookups (user and track) and 3 on-demand. */
-export const SCALE_FEATURES = [
+const SCALE_FEATURES = [
   "skip_rate_7d",
   "replay_rate_7d",
   "listening_hours_weekly",
@@ -99,10 +99,10 @@ cross join generate_series(0, $7::int - 1) as s(k)
 cross join lateral (select ${ts} as ts) as t`;
 }
 
-const DEVICES = ["mobile", "desktop", "web", "smart_speaker", "tv", "car", "iPhone", "Android"];
-const GENRES = ["pop", "rock", "hip_hop", "electronic", "jazz", "classical", "r_and_b", "indie", "latin", "k_pop"];
+/** Spine contexts: the device vocabulary plus raw client spellings the device_type transform maps. */
+const DEVICES = [...DEVICE_TYPES, "iPhone", "Android"];
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       users: { type: "string" },
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   });
   const int = (raw: string | undefined, fallback: number, flag: string) => {
     const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer`);
     return n;
   };
   const users = int(values.users, DEFAULTS.users, "users");
@@ -128,10 +128,10 @@ async function main(): Promise<void> {
   const outDir = values["out-dir"] ?? DEFAULT_OUT_DIR;
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl)
-    throw new Error("DATABASE_URL is not set: point it at a scratch database (e.g. postgres://root@127.0.0.1:5432/dataset_scale)");
+    throw new UsageError("DATABASE_URL is not set: point it at a scratch database (e.g. postgres://root@127.0.0.1:5432/dataset_scale)");
 
   await migrateDatabase(databaseUrl);
-  const applied = await applyCatalog({ dir: path.join(PROJECT_ROOT, "features"), databaseUrl, publish: false, author: "dataset-scale" });
+  const applied = await applyCatalog({ dir: FEATURES_DIR, databaseUrl, publish: false, author: "dataset-scale" });
   if (applied.status === "invalid" || applied.status === "refused") throw new Error(`applying features/ failed: ${applied.status}`);
   const defs = applied.loaded.features.filter(
     (d) => (d.entity_type === "user" || d.entity_type === "track") && d.computation_type !== "on_demand",
@@ -139,9 +139,7 @@ async function main(): Promise<void> {
 
   const now = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   const start = now - days * DAY_S * 1000;
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
+  await withPgClient(databaseUrl, async (client) => {
     const existing = await client.query<{ n: string }>("select count(*) as n from feature_values");
     const count = Number(existing.rows[0]?.n ?? 0);
     if (count > 0 && !values.reset)
@@ -205,15 +203,8 @@ async function main(): Promise<void> {
         `next: DATABASE_URL=${databaseUrl} npm run dataset -- --spine ${spinePath} --features ${SCALE_FEATURES.join(",")} --out ${path.join(outDir, "train.csv")}`,
       ].join("\n"),
     );
-  } finally {
-    await client.end();
-  }
+  });
+  return EXIT_OK;
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (invokedDirectly) {
-  main().catch((err: unknown) => {
-    console.error(`dataset-scale: ${errorMessage(err)}`);
-    process.exitCode = 1;
-  });
-}
+runIfMain("dataset-scale", import.meta.url, main);

@@ -4,12 +4,10 @@
 //   npm run dataset -- --entities user_1,user_2 --features skip_rate_7d --start 2024-06-01 --end 2024-07-01 --out obs.jsonl
 import { createWriteStream } from "node:fs";
 import { readFile, rename, rm, stat } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
+import type pg from "pg";
 import { errorMessage, FeatureStoreError } from "../src/core/errors";
 import { CompiledRegistry } from "../src/core/registry";
-import { latestSnapshot } from "../src/registry/registry-db";
 import {
   DEFAULT_CHUNK_ROWS,
   datasetFormatOf,
@@ -24,13 +22,11 @@ import {
   type TrainingProgress,
   type TrainingSummary,
 } from "../src/training";
-import { requireDatabaseUrl } from "./lib/stack";
-
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
-const CONNECT_TIMEOUT_MS = 10_000;
-const PROGRESS_BAR_WIDTH = 30;
-const PLAIN_PROGRESS_STEP_PERCENT = 10;
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runIfMain, UsageError } from "../tools/cli";
+import { requireDatabaseUrl } from "../tools/dev-stack";
+import { PgConnectError, withPgClient } from "../tools/postgres";
+import { ProgressLine } from "../tools/progress";
+import { latestSnapshot } from "../tools/registry/registry-db";
 
 const USAGE = `Usage: npm run dataset -- [spine mode | range mode] --features a,b,c [--out FILE] [flags]
 
@@ -53,8 +49,6 @@ Semantics: a row at time T gets, per feature, the latest value observed at or be
 T - observed is at most the feature's ttl_seconds (inclusive), ties broken by latest ingested_at, then id;
 otherwise null, or default_value under null_policy default. Never a value from after T.
 DATABASE_URL: Postgres holding feature_values and the applied registry (else the running \`npm run dev\` stack).`;
-
-class UsageError extends Error {}
 
 interface CliOptions {
   input: (registry: CompiledRegistry) => Promise<TrainingInput>;
@@ -136,50 +130,29 @@ function parseCli(argv: string[]): CliOptions | "help" {
   };
 }
 
-/** Progress on stderr per stage: one redrawn line on a terminal, a plain line every 10% otherwise (CI logs). */
-function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
-  const tty = stream.isTTY === true;
+/** Progress per stage (as-of join, then writing), with rate and time left. */
+function progressPrinter() {
+  const line = new ProgressLine("dataset");
   let stage: TrainingProgress["stage"] | undefined;
   /** Wall clock of the previous update: a new stage starts where the last one ended. */
   let lastUpdateAt = Date.now();
   let stageStarted = lastUpdateAt;
-  let nextPercent = 0;
-  let drawn = false;
   const label = { join: "as-of join", write: "writing" } as const;
   return {
     update(p: TrainingProgress) {
       if (p.stage !== stage) {
-        if (tty && drawn) stream.write("\n");
+        if (stage !== undefined) line.restart();
         stage = p.stage;
         stageStarted = lastUpdateAt;
-        nextPercent = 0;
-        drawn = false;
       }
-      const fraction = p.total > 0 ? p.done / p.total : 1;
-      const percent = Math.floor(fraction * 100);
       lastUpdateAt = Date.now();
       const stageMs = Math.max(1, lastUpdateAt - stageStarted);
       const rate = Math.round((p.done / stageMs) * 1000);
       const eta = rate > 0 && p.done < p.total ? `  ${Math.ceil((p.total - p.done) / rate)}s left` : "";
       const unit = p.stage === "join" ? "rows x entity types" : "rows";
-      const detail = `${label[p.stage]} ${p.done}/${p.total} ${unit}  ${rate}/s${eta}`;
-      if (tty) {
-        const filled = Math.round(fraction * PROGRESS_BAR_WIDTH);
-        const columns = stream.columns ?? 100;
-        stream.write(
-          `\r[${"#".repeat(filled)}${".".repeat(PROGRESS_BAR_WIDTH - filled)}] ${String(percent).padStart(3)}% ${detail}`
-            .slice(0, columns - 1)
-            .padEnd(columns - 1),
-        );
-        drawn = true;
-      } else if (percent >= nextPercent) {
-        stream.write(`dataset: ${String(percent).padStart(3)}% ${detail}\n`);
-        nextPercent = (Math.floor(percent / PLAIN_PROGRESS_STEP_PERCENT) + 1) * PLAIN_PROGRESS_STEP_PERCENT;
-      }
+      line.update(p.done, p.total, `${label[p.stage]} ${p.done}/${p.total} ${unit}  ${rate}/s${eta}`);
     },
-    finish() {
-      if (tty && drawn) stream.write("\n");
-    },
+    finish: () => line.finish(),
   };
 }
 
@@ -187,7 +160,7 @@ function formatBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} kB`;
 }
 
-export function renderSummary(summary: TrainingSummary, out: string | undefined, bytes: number | undefined, loadSeconds: number): string {
+function renderSummary(summary: TrainingSummary, out: string | undefined, bytes: number | undefined, loadSeconds: number): string {
   const refs = Object.keys(summary.features);
   const width = Math.max(7, ...refs.map((r) => r.length));
   const lines = [
@@ -214,63 +187,61 @@ async function writeChunk(stream: NodeJS.WritableStream, text: string): Promise<
 }
 
 async function run(opts: CliOptions): Promise<void> {
-  const databaseUrl = requireDatabaseUrl();
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   try {
-    await client.connect();
+    await withPgClient(requireDatabaseUrl(), (client) => writeDataset(client, opts));
   } catch (err) {
-    throw new Error(`cannot connect to Postgres: ${errorMessage(err)}`, { cause: err });
+    if (err instanceof PgConnectError) throw new Error(`cannot connect to Postgres: ${err.message}`, { cause: err });
+    throw err;
   }
+}
+
+async function writeDataset(client: pg.Client, opts: CliOptions): Promise<void> {
+  const snapshot = await latestSnapshot(client);
+  if (!snapshot) throw new Error("no registry is applied in this database: run `npm run registry -- apply` first");
+  const registry = new CompiledRegistry(snapshot);
+  const input = await opts.input(registry);
+  const progress = progressPrinter();
+  const loadStarted = Date.now();
+  process.stderr.write(`dataset: loading ${opts.describeInput} into Postgres (registry ${registry.version})\n`);
+  const dataset = await openTrainingDataset(sqlRunner(client), registry, input, {
+    chunkRows: opts.chunkRows,
+    includeEventTimestamps: opts.withTimestamps,
+    onProgress: progress.update,
+  });
+  const loadSeconds = (Date.now() - loadStarted) / 1000;
+  if (opts.explain) {
+    console.log(
+      `-- ${dataset.totalRows} spine rows, ${dataset.featureColumns.length} feature columns; as-of join plans (first join chunk of each entity type, run with EXPLAIN ANALYZE):`,
+    );
+    console.log(await dataset.explain(true));
+  }
+  if (!opts.out) {
+    await dataset.close();
+    return;
+  }
+  const format = datasetFormatOf(opts.out);
+  // Written beside the target and renamed at the end: a failed run never leaves a half file behind.
+  const tmp = `${opts.out}.partial`;
+  const stream = createWriteStream(tmp, { encoding: "utf8" });
+  const closed = new Promise<void>((resolve, reject) => {
+    stream.on("finish", resolve);
+    stream.on("error", reject);
+  });
   try {
-    const snapshot = await latestSnapshot(client);
-    if (!snapshot) throw new Error("no registry is applied in this database: run `npm run registry -- apply` first");
-    const registry = new CompiledRegistry(snapshot);
-    const input = await opts.input(registry);
-    const progress = progressPrinter();
-    const loadStarted = Date.now();
-    process.stderr.write(`dataset: loading ${opts.describeInput} into Postgres (registry ${registry.version})\n`);
-    const dataset = await openTrainingDataset(sqlRunner(client), registry, input, {
-      chunkRows: opts.chunkRows,
-      includeEventTimestamps: opts.withTimestamps,
-      onProgress: progress.update,
-    });
-    const loadSeconds = (Date.now() - loadStarted) / 1000;
-    if (opts.explain) {
-      console.log(
-        `-- ${dataset.totalRows} spine rows, ${dataset.featureColumns.length} feature columns; as-of join plans (first join chunk of each entity type, run with EXPLAIN ANALYZE):`,
-      );
-      console.log(await dataset.explain(true));
-    }
-    if (!opts.out) {
-      await dataset.close();
-      return;
-    }
-    const format = datasetFormatOf(opts.out);
-    // Written beside the target and renamed at the end: a failed run never leaves a half file behind.
-    const tmp = `${opts.out}.partial`;
-    const stream = createWriteStream(tmp, { encoding: "utf8" });
-    const closed = new Promise<void>((resolve, reject) => {
-      stream.on("finish", resolve);
-      stream.on("error", reject);
-    });
-    try {
-      await writeChunk(stream, encodeHeader(format, dataset.columns));
-      for await (const batch of dataset.batches()) await writeChunk(stream, encodeRows(format, dataset.columns, batch));
-      stream.end();
-      await closed;
-    } catch (err) {
-      stream.destroy();
-      await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      progress.finish();
-    }
-    await rename(tmp, opts.out);
-    const { size } = await stat(opts.out);
-    console.log(renderSummary(dataset.summary(), opts.out, size, loadSeconds));
+    await writeChunk(stream, encodeHeader(format, dataset.columns));
+    for await (const batch of dataset.batches()) await writeChunk(stream, encodeRows(format, dataset.columns, batch));
+    stream.end();
+    await closed;
+  } catch (err) {
+    stream.destroy();
+    await rm(tmp, { force: true });
+    throw err;
   } finally {
-    await client.end();
+    progress.finish();
   }
+  await rename(tmp, opts.out);
+  const { size } = await stat(opts.out);
+  console.log(renderSummary(dataset.summary(), opts.out, size, loadSeconds));
 }
 
 async function main(): Promise<number> {
@@ -283,18 +254,15 @@ async function main(): Promise<number> {
   }
   if (opts === "help") {
     console.log(USAGE);
-    return 0;
+    return EXIT_OK;
   }
   try {
     await run(opts);
-    return 0;
+    return EXIT_OK;
   } catch (err) {
     console.error(`dataset: ${errorMessage(err)}`);
     return err instanceof FeatureStoreError && err.status < 500 ? EXIT_USAGE : EXIT_FAILED;
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (invokedDirectly) {
-  process.exitCode = await main();
-}
+runIfMain("dataset", import.meta.url, main);

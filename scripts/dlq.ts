@@ -1,9 +1,12 @@
 // npm run dlq: lists dead letters with their reasons and replays them through the ingest Worker's push endpoint.
 import { parseArgs } from "node:util";
-import pg from "pg";
+import type pg from "pg";
 import { type DeadLetterReason, type FeatureUpdate, IngestMessage, updateOf } from "../src/core/ingest-message";
-import { requireDatabaseUrl } from "./lib/stack";
-import { CliError, callIngest, errorMessage, type IngestEndpoint, ingestEndpoint, isMain, UsageError } from "./materialize";
+import type { deadLetters, SqlRow } from "../src/db/schema";
+import { EXIT_OK, EXIT_USAGE, isParseArgsError, runIfMain, UsageError } from "../tools/cli";
+import { requireDatabaseUrl } from "../tools/dev-stack";
+import { callIngest, type IngestEndpoint, ingestEndpoint, responseError } from "../tools/ingest-client";
+import { PgConnectError, withPgClient } from "../tools/postgres";
 
 const USAGE = `Usage:
   npm run dlq -- list [--json] [--limit N] [--pending]
@@ -16,22 +19,14 @@ const USAGE = `Usage:
 Postgres comes from DATABASE_URL, else the running dev stack; the ingest Worker from INGEST_URL and
 FEATURE_STORE_API_KEY, else the dev stack.`;
 
-export const DEFAULT_LIST_LIMIT = 50;
+const DEFAULT_LIST_LIMIT = 50;
 /** Updates per replay push; far below the endpoint's limit so one bad letter costs little to isolate. */
-export const REPLAY_CHUNK = 100;
+const REPLAY_CHUNK = 100;
 /** Characters of the reasons column in the table. */
 const REASONS_WIDTH = 90;
 
-interface DeadLetter {
-  id: number;
-  message_id: string;
-  created_at: Date;
-  source: string;
-  attempts: number;
-  message: unknown;
-  reasons: DeadLetterReason[];
-  replayed_at: Date | null;
-}
+/** A dead_letters row; `reasons` is what the ingest Worker stored in the jsonb column. */
+type DeadLetter = Omit<SqlRow<typeof deadLetters>, "reasons"> & { reasons: DeadLetterReason[] };
 
 function entityOf(message: unknown): string {
   const m = message as { entity_type?: unknown; entity_id?: unknown } | null;
@@ -39,7 +34,7 @@ function entityOf(message: unknown): string {
 }
 
 /** "tst_affinity max_value, tst_plays_1h min_value"; a whole-message reason shows its message. */
-export function summarizeReasons(reasons: DeadLetterReason[], width = REASONS_WIDTH): string {
+function summarizeReasons(reasons: DeadLetterReason[], width = REASONS_WIDTH): string {
   const parts = reasons.map((r) => (r.feature === "*" ? r.message : `${r.feature} ${r.rule}`));
   let text = parts.join(", ");
   if (text.length > width) {
@@ -68,19 +63,12 @@ function table(rows: string[][]): string {
 }
 
 async function withDb<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const url = requireDatabaseUrl();
-  const client = new pg.Client({ connectionString: url });
   try {
-    await client.connect();
+    return await withPgClient(requireDatabaseUrl(), fn);
   } catch (err) {
-    throw new CliError(
-      `cannot connect to Postgres (${err instanceof Error ? err.message : String(err)}): start it with npm run dev or fix DATABASE_URL`,
-    );
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
+    if (err instanceof PgConnectError)
+      throw new Error(`cannot connect to Postgres (${err.message}): start it with npm run dev or fix DATABASE_URL`, { cause: err });
+    throw err;
   }
 }
 
@@ -153,7 +141,7 @@ async function pushReplays(
 ): Promise<{ accepted: number[]; refused: { id: number; error: string }[] }> {
   const res = await callIngest(ep, "/ingest/push?source=replay", { method: "POST", body: JSON.stringify(items.map((i) => i.update)) });
   if (res.status === 202) return { accepted: items.map((i) => i.id), refused: [] };
-  const error = await errorMessage(res);
+  const error = await responseError(res);
   if ((res.status === 400 || res.status === 413) && items.length > 1) {
     // One bad letter refuses the whole push: isolate it by pushing one at a time.
     const out = { accepted: [] as number[], refused: [] as { id: number; error: string }[] };
@@ -165,7 +153,7 @@ async function pushReplays(
     return out;
   }
   if (res.status === 400 || res.status === 413) return { accepted: [], refused: [{ id: items[0]!.id, error }] };
-  throw new CliError(`the ingest Worker answered ${res.status}: ${error}`);
+  throw new Error(`the ingest Worker answered ${res.status}: ${error}`);
 }
 
 async function replay(argv: string[]): Promise<number> {
@@ -176,7 +164,7 @@ async function replay(argv: string[]): Promise<number> {
   });
   const ep = ingestEndpoint();
   return withDb(async (client) => {
-    const res = await client.query<DeadLetter>(
+    const res = await client.query<Pick<DeadLetter, "id" | "message" | "replayed_at" | "source">>(
       ids.length > 0
         ? "select id, message, replayed_at, source from dead_letters where id = any($1::int[]) order by id"
         : "select id, message, replayed_at, source from dead_letters where replayed_at is null order by id",
@@ -232,19 +220,17 @@ async function main(argv: string[]): Promise<number> {
     case "--help":
     case "help":
       console.log(USAGE);
-      return command === undefined ? 2 : 0;
+      return command === undefined ? EXIT_USAGE : EXIT_OK;
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
 }
 
-if (isMain(import.meta.url)) {
-  main(process.argv.slice(2))
-    .then((code) => process.exit(code))
-    .catch((err: unknown) => {
-      // parseArgs reports unknown options as TypeError with an ERR_PARSE_ARGS_* code.
-      const badArgs = err instanceof TypeError && String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
-      console.error(`dlq: ${err instanceof Error ? err.message : String(err)}${badArgs ? `\n\n${USAGE}` : ""}`);
-      process.exit(badArgs || err instanceof UsageError ? 2 : 1);
-    });
-}
+runIfMain("dlq", import.meta.url, async () => {
+  try {
+    return await main(process.argv.slice(2));
+  } catch (err) {
+    // An unknown option is a usage mistake: show the usage with it.
+    throw isParseArgsError(err) ? new UsageError(`${(err as Error).message}\n\n${USAGE}`) : err;
+  }
+});

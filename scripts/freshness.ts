@@ -1,13 +1,15 @@
 // npm run freshness: push-to-visible time of a stream feature on the running stack (p50/p95 over N pushes).
 import { parseArgs } from "node:util";
-import { readDevStack } from "./lib/stack";
+import { EXIT_OK, runIfMain } from "../tools/cli";
+import { readDevStack } from "../tools/dev-stack";
+import { ProgressLine } from "../tools/progress";
 
 /** How often a pushed value is looked for through /features/get. */
 const POLL_INTERVAL_MS = 10;
 /** A push not visible after this long counts as a miss. */
 const VISIBLE_TIMEOUT_MS = 10_000;
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: { n: { type: "string", default: "100" }, feature: { type: "string", default: "tracks_played_1h" } },
   });
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   const samples: number[] = [];
   let misses = 0;
+  const progress = new ProgressLine("freshness");
   for (let i = 0; i < n; i++) {
     const entity = `user_${(i % 200) + 1}`;
     const value = 1000 + i;
@@ -47,18 +50,15 @@ async function main(): Promise<void> {
     }
     if (seen) samples.push(performance.now() - started);
     else misses++;
-    if (process.stderr.isTTY) process.stderr.write(`\r${i + 1}/${n} pushes`);
-    else if ((i + 1) % 25 === 0) process.stderr.write(`${i + 1}/${n} pushes\n`);
+    progress.update(i + 1, n, `${i + 1}/${n} pushes`);
   }
   samples.sort((a, b) => a - b);
   const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? NaN;
-  if (process.stderr.isTTY) process.stderr.write("\n");
+  progress.finish();
   console.log(
     `push-to-visible over ${samples.length} pushes of ${values.feature}: p50 ${q(0.5).toFixed(0)} ms, p95 ${q(0.95).toFixed(0)} ms, max ${q(1).toFixed(0)} ms; not visible within ${VISIBLE_TIMEOUT_MS / 1000} s: ${misses}`,
   );
+  return EXIT_OK;
 }
 
-main().catch((err: unknown) => {
-  console.error(`freshness: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+runIfMain("freshness", import.meta.url, main);

@@ -1,17 +1,14 @@
 // npm run materialize: materializes batch features through the running ingest Worker and waits until they are written.
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { MaterializeEvent, RunSummary } from "../src/materialize/events";
-import { readDevStack } from "./lib/stack";
+import { EXIT_FAILED, EXIT_OK, runIfMain, UsageError } from "../tools/cli";
+import { callIngest, type IngestEndpoint, ingestEndpoint, responseError } from "../tools/ingest-client";
+import { ProgressLine } from "../tools/progress";
 
 /** Default wait for the consumer to account for every row a run read. */
-export const DEFAULT_WAIT_TIMEOUT_SECONDS = 120;
+const DEFAULT_WAIT_TIMEOUT_SECONDS = 120;
 /** How often the runs endpoint is polled while waiting. */
 const POLL_INTERVAL_MS = 500;
-/** Width of the drawn progress bar, in characters. */
-const BAR_WIDTH = 30;
-const DEFAULT_TERMINAL_COLUMNS = 100;
 
 const USAGE = `Usage: npm run materialize -- (--feature NAME [--feature NAME ...] | --all) [options]
 
@@ -25,100 +22,6 @@ const USAGE = `Usage: npm run materialize -- (--feature NAME [--feature NAME ...
 
 The ingest Worker is found via INGEST_URL and FEATURE_STORE_API_KEY, else .data/dev-stack.json
 (written by npm run dev).`;
-
-export class CliError extends Error {}
-/** A mistake in the command line: exit code 2, like other CLIs. */
-export class UsageError extends CliError {}
-
-export interface IngestEndpoint {
-  url: string;
-  key: string;
-  from: string;
-}
-
-/** INGEST_URL + FEATURE_STORE_API_KEY, else the running dev stack. */
-export function ingestEndpoint(): IngestEndpoint {
-  const url = process.env.INGEST_URL;
-  const key = process.env.FEATURE_STORE_API_KEY;
-  if (url && key) return { url: url.replace(/\/+$/, ""), key, from: "INGEST_URL" };
-  const stack = readDevStack();
-  if (stack) return { url: url?.replace(/\/+$/, "") ?? stack.ingestUrl, key: key ?? stack.devApiKey, from: ".data/dev-stack.json" };
-  throw new CliError(
-    url
-      ? "INGEST_URL is set but FEATURE_STORE_API_KEY is not: set the API key (scope admin/ingest) too."
-      : "No ingest Worker known: start the stack with npm run dev, or set INGEST_URL and FEATURE_STORE_API_KEY.",
-  );
-}
-
-/** A fetch to the ingest Worker with one-line errors instead of stack traces. */
-export async function callIngest(ep: IngestEndpoint, path: string, init: RequestInit = {}): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(`${ep.url}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${ep.key}`, "content-type": "application/json", ...(init.headers ?? {}) },
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(
-      `ingest Worker not reachable at ${ep.url} (${cause?.code ?? cause?.message ?? String(err)}): start it with npm run dev`,
-    );
-  }
-  if (res.status === 401 || res.status === 403)
-    throw new CliError(`the ingest Worker at ${ep.url} refused the API key from ${ep.from} (${res.status}: ${await errorMessage(res)})`);
-  return res;
-}
-
-export async function errorMessage(res: Response): Promise<string> {
-  const text = await res.text();
-  try {
-    const body = JSON.parse(text) as { error?: { message?: string } };
-    return body.error?.message ?? text.slice(0, 300);
-  } catch {
-    // Not our JSON error shape (a proxy's HTML page, say): show the start of it.
-    return text.slice(0, 300) || res.statusText;
-  }
-}
-
-// ------------------------------------------------------------------ progress display
-
-class Progress {
-  private readonly tty = Boolean(process.stderr.isTTY);
-  private drawn = false;
-
-  line(text: string): void {
-    this.clear();
-    process.stderr.write(`${text}\n`);
-  }
-
-  /** TTY: redraw one status line in place; otherwise nothing (lines are printed at milestones). */
-  /** Terminal width; some pseudo-terminals report 0 columns. */
-  private width(): number {
-    return Math.max(20, process.stderr.columns || DEFAULT_TERMINAL_COLUMNS);
-  }
-
-  status(text: string): void {
-    if (!this.tty) return;
-    const width = this.width();
-    process.stderr.write(`\r${text.slice(0, width - 1).padEnd(width - 1)}`);
-    this.drawn = true;
-  }
-
-  clear(): void {
-    if (this.tty && this.drawn) process.stderr.write(`\r${" ".repeat(this.width() - 1)}\r`);
-    this.drawn = false;
-  }
-
-  get isTty(): boolean {
-    return this.tty;
-  }
-}
-
-export function bar(done: number, total: number): string {
-  const share = total > 0 ? Math.min(1, done / total) : 1;
-  const filled = Math.round(share * BAR_WIDTH);
-  return `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%`;
-}
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
@@ -191,7 +94,7 @@ interface Timings {
 async function startRuns(
   ep: IngestEndpoint,
   opts: Options,
-  progress: Progress,
+  progress: ProgressLine,
   timings: Timings,
 ): Promise<{ runs: RunSummary[]; errors: string[] }> {
   const body = {
@@ -200,7 +103,7 @@ async function startRuns(
     trigger: opts.trigger,
   };
   const res = await callIngest(ep, "/admin/materialize", { method: "POST", body: JSON.stringify(body) });
-  if (res.status !== 200) throw new CliError(`materialize refused (${res.status}): ${await errorMessage(res)}`);
+  if (res.status !== 200) throw new Error(`materialize refused (${res.status}): ${await responseError(res)}`);
   const errors: string[] = [];
   let runs: RunSummary[] = [];
   let planned: string[] = [];
@@ -248,7 +151,7 @@ async function waitForWrites(
   ep: IngestEndpoint,
   started: RunSummary[],
   timeoutSeconds: number,
-  progress: Progress,
+  progress: ProgressLine,
   timings: Timings,
 ): Promise<{ runs: RunSummary[]; timedOut: boolean }> {
   let runs = started;
@@ -265,19 +168,19 @@ async function waitForWrites(
         if (!progress.isTty) progress.line(`  ${r.feature}: ${fmt(r.rows_written)} written, ${fmt(r.rejects)} rejected`);
       }
     }
-    progress.status(`writing ${bar(done, total)} ${fmt(done)}/${fmt(total)} rows`);
+    progress.update(done, total, `writing ${fmt(done)}/${fmt(total)} rows`);
     if (pending.length === 0) return { runs, timedOut: false };
     if (Date.now() > deadline) return { runs, timedOut: true };
     await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
     const res = await callIngest(ep, `/admin/materialize/runs?ids=${runs.map((r) => r.id).join(",")}&limit=${runs.length}`);
-    if (res.status !== 200) throw new CliError(`could not read runs (${res.status}): ${await errorMessage(res)}`);
+    if (res.status !== 200) throw new Error(`could not read runs (${res.status}): ${await responseError(res)}`);
     const fresh = ((await res.json()) as { runs: RunSummary[] }).runs;
     const byId = new Map(fresh.map((r) => [r.id, r]));
     runs = runs.map((r) => byId.get(r.id) ?? r);
   }
 }
 
-export function summaryTable(runs: RunSummary[], elapsedMs: Map<number, number>): string {
+function summaryTable(runs: RunSummary[], elapsedMs: Map<number, number>): string {
   const header = ["feature", "run", "status", "rows", "written", "rejects", "duration"];
   const rows = runs.map((r) => [
     r.feature,
@@ -298,10 +201,10 @@ async function main(argv: string[]): Promise<number> {
   const opts = parseOptions(argv);
   if (opts === "help") {
     console.log(USAGE);
-    return 0;
+    return EXIT_OK;
   }
   const ep = ingestEndpoint();
-  const progress = new Progress();
+  const progress = new ProgressLine("materialize");
   const timings: Timings = { startedAt: new Map(), completedAt: new Map() };
   const { runs, errors } = await startRuns(ep, opts, progress, timings);
   let final = runs;
@@ -327,19 +230,7 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   const failed = final.filter((r) => r.status === "failed");
-  return errors.length > 0 || failed.length > 0 || timedOut ? 1 : 0;
+  return errors.length > 0 || failed.length > 0 || timedOut ? EXIT_FAILED : EXIT_OK;
 }
 
-/** True when this module is the script being run (not imported by another script). */
-export function isMain(moduleUrl: string): boolean {
-  return process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(moduleUrl);
-}
-
-if (isMain(import.meta.url)) {
-  main(process.argv.slice(2))
-    .then((code) => process.exit(code))
-    .catch((err: unknown) => {
-      console.error(`materialize: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    });
-}
+runIfMain("materialize", import.meta.url, () => main(process.argv.slice(2)));

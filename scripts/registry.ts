@@ -2,20 +2,20 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { FeatureDefinition } from "../src/core/definitions";
+import { errorMessage } from "../src/core/errors";
 import { CompiledRegistry } from "../src/core/registry";
-import { applyCatalog, planCatalog } from "../src/registry/apply-catalog";
-import { lineageOf, renderLineageTree, summarizeLineage } from "../src/registry/lineage";
-import { formatDefinitionError, type LoadedDefinitions, loadDefinitions } from "../src/registry/load-definitions";
-import { type RegistryPlan, registryVersionOf } from "../src/registry/plan";
-import { describeTarget, type PublishTarget } from "../src/registry/publish";
-import { type AppliedRegistry, readAppliedRegistry, withDatabase } from "../src/registry/registry-db";
-import { renderDescribe, renderFeatureTable, renderPlan } from "../src/registry/render";
-import { PROJECT_ROOT, requireDatabaseUrl } from "./lib/stack";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runIfMain, UsageError } from "../tools/cli";
+import { requireDatabaseUrl } from "../tools/dev-stack";
+import { FEATURES_DIR } from "../tools/paths";
+import { withPgClient } from "../tools/postgres";
+import { applyCatalog, planCatalog } from "../tools/registry/apply-catalog";
+import { lineageOf, renderLineageTree, summarizeLineage } from "../tools/registry/lineage";
+import { formatDefinitionError, type LoadedDefinitions, loadDefinitions } from "../tools/registry/load-definitions";
+import { type RegistryPlan, registryVersionOf } from "../tools/registry/plan";
+import { describeTarget, type PublishTarget } from "../tools/registry/publish";
+import { type AppliedRegistry, readAppliedRegistry } from "../tools/registry/registry-db";
+import { renderDescribe, renderFeatureTable, renderPlan } from "../tools/registry/render";
 
-const DEFAULT_FEATURES_DIR = path.join(PROJECT_ROOT, "features");
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
 /** Suggest names within this edit distance of a mistyped one. */
 const MAX_SUGGESTION_DISTANCE = 3;
 const MAX_SUGGESTIONS = 3;
@@ -43,13 +43,6 @@ Common flags:
   DATABASE_URL             Postgres (else the running \`npm run dev\` stack)
   REGISTRY_AUTHOR          author recorded by apply (else git config user.name, else $USER)`;
 
-class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
 const OPTIONS = {
   json: { type: "boolean" },
   "allow-breaking": { type: "boolean" },
@@ -74,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   const { values: flags, positionals } = parsed;
   const [command, ...rest] = positionals;
@@ -82,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined && !flags.help ? EXIT_USAGE : EXIT_OK;
   }
-  const dir = path.resolve(flags.dir ?? DEFAULT_FEATURES_DIR);
+  const dir = path.resolve(flags.dir ?? FEATURES_DIR);
   const expectArgs = (n: number, what: string) => {
     if (rest.length !== n) throw new UsageError(`${command} takes ${what}; see npm run registry -- --help`);
   };
@@ -203,7 +196,7 @@ async function apply(dir: string, flags: Flags): Promise<number> {
 }
 
 async function readApplied(): Promise<AppliedRegistry> {
-  return withDatabase(requireDatabaseUrl(), readAppliedRegistry);
+  return withPgClient(requireDatabaseUrl(), readAppliedRegistry);
 }
 
 function compiled(applied: AppliedRegistry): CompiledRegistry {
@@ -330,19 +323,5 @@ async function lineage(name: string, flags: Flags): Promise<number> {
 
 // ------------------------------------------------------------------ entry
 
-/** One line for any error; pg's AggregateError (IPv4 + IPv6 attempts) has an empty message of its own. */
-function errorMessage(err: unknown): string {
-  if (err instanceof AggregateError && !err.message) return err.errors.map(errorMessage).join("; ");
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`error: ${errorMessage(err)}`);
-    process.exitCode = err instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
-  },
-);
+// Errors read `error: …`, as kubectl and terraform print them.
+runIfMain("error", import.meta.url, () => main(process.argv.slice(2)));

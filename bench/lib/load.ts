@@ -1,8 +1,8 @@
 // Loads the bench data: Postgres feature_latest (server-side generate_series), KV rows and Durable
 // Objects through the loader Worker, Redis hashes over raw RESP with the Workers' key/field encoding.
-import pg from "pg";
 import type { RedisCommand } from "../../dev/upstash-gateway";
 import { durableObjectName, encodeTimedValue, redisEntityKey } from "../../src/core/keys";
+import { withPgClient } from "../../tools/postgres";
 import { eventTimestamp, featureValueSql, kvRow, type LoadEntity, VECTORS, type VectorName, vectorValues } from "./dataset";
 import { HttpClient } from "./http";
 import { RespClient } from "./resp";
@@ -40,18 +40,14 @@ export async function loadPostgres(
   featuresPerVector: number,
   loadedAt: number,
 ): Promise<{ rows: number; insertMs: number; indexMs: number }> {
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
   const started = Date.now();
   let rows = 0;
-  try {
+  return withPgClient(databaseUrl, async (admin) => {
     await admin.query(`alter table feature_latest drop constraint ${PK}`);
     await admin.query(`drop index ${FEATURE_IDX}`);
     const queue = [...ranges];
     const worker = async () => {
-      const c = new pg.Client({ connectionString: databaseUrl });
-      await c.connect();
-      try {
+      await withPgClient(databaseUrl, async (c) => {
         await c.query("set synchronous_commit = off");
         for (let r = queue.shift(); r; r = queue.shift()) {
           const { prefix } = VECTORS[r.vector];
@@ -64,9 +60,7 @@ export async function loadPostgres(
           );
           rows += res.rowCount ?? 0;
         }
-      } finally {
-        await c.end();
-      }
+      });
     };
     await Promise.all([worker(), worker()]);
     const insertMs = Date.now() - started;
@@ -78,9 +72,7 @@ export async function loadPostgres(
     // compete with them for the two cores; the bench database is dropped afterwards anyway.
     await admin.query("alter table feature_latest set (autovacuum_enabled = false)");
     return { rows, insertMs, indexMs: Date.now() - started - insertMs };
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 // ------------------------------------------------------------------ KV and Durable Objects (loader Worker)

@@ -4,6 +4,7 @@
 
 import { startRelay } from "../../dev/services";
 import { startUpstashGateway } from "../../dev/upstash-gateway";
+import { runIfMain } from "../../tools/cli";
 
 interface ChildInput {
   databaseUrl: string;
@@ -30,7 +31,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ relayPort: relay.port, gatewayUrl: gateway?.url ?? null })}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench services failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runIfMain("bench services failed", import.meta.url, main);

@@ -1,17 +1,21 @@
 // Starts (and stops) everything a bench run needs: its own Postgres database, the relay and Upstash
 // gateway (child process), one Miniflare with five Workers, and the bench registry in REGISTRY_KV.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, rmSync, statfsSync, type WriteStream } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Miniflare } from "miniflare";
-import pg from "pg";
-import { type LocalWorkers, PROJECT_ROOT, startLocalWorkers } from "../../dev/local-workers";
+import { type LocalWorkers, startLocalWorkers } from "../../dev/local-workers";
 import { isTcpReachable, LOCAL_POSTGRES_URL, LOCAL_REDIS_URL } from "../../dev/services";
-import { migrateDatabase, redact } from "../../scripts/migrate";
+import { errorMessage } from "../../src/core/errors";
+import { sha256Hex } from "../../src/core/hash";
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../../src/core/keys";
+import { log } from "../../src/core/log";
 import type { RegistrySnapshot } from "../../src/core/registry";
+import { migrateDatabase } from "../../tools/migrate";
+import { DATA_DIR, PROJECT_ROOT, TSX_BIN } from "../../tools/paths";
+import { databaseUrlFor, dropDatabase, PgConnectError, redactUrl, withPgClient } from "../../tools/postgres";
 import { GcTrace, withGcTraceFlags } from "./gc-trace";
 import { freePort } from "./ports";
 import { RespClient } from "./resp";
@@ -87,7 +91,7 @@ async function resolveRedisUrl(): Promise<string | null> {
     const url = new URL(fromEnv);
     if (!(await isTcpReachable(url.hostname || "127.0.0.1", Number(url.port || 6379))))
       throw new BenchSetupError(
-        `REDIS_URL ${redact(fromEnv)} does not answer. Start that Redis, or unset REDIS_URL to use 127.0.0.1:6379 (or none).`,
+        `REDIS_URL ${redactUrl(fromEnv)} does not answer. Start that Redis, or unset REDIS_URL to use 127.0.0.1:6379 (or none).`,
       );
     return fromEnv;
   }
@@ -97,8 +101,7 @@ async function resolveRedisUrl(): Promise<string | null> {
 function startServicesChild(
   input: Record<string, unknown>,
 ): Promise<{ child: ChildProcess; relayPort: number; gatewayUrl: string | null }> {
-  const tsx = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
-  const child = spawn(process.execPath, [tsx, path.join(PROJECT_ROOT, "bench", "lib", "services-child.ts"), JSON.stringify(input)], {
+  const child = spawn(process.execPath, [TSX_BIN, path.join(PROJECT_ROOT, "bench", "lib", "services-child.ts"), JSON.stringify(input)], {
     cwd: PROJECT_ROOT,
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -139,7 +142,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
         await Promise.race([fn(), timeout]);
         if (process.env.BENCH_DEBUG) console.log(`  cleanup: ${what} done`);
       } catch (e) {
-        console.warn(`  cleanup: ${what}: ${e instanceof Error ? e.message : String(e)}`);
+        log("warn", "bench_cleanup_failed", { what, error: errorMessage(e) });
       } finally {
         clearTimeout(timer);
       }
@@ -148,37 +151,31 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
   opts.registerClose?.(closeAll);
   try {
     const serverUrl = await resolveServer();
-    const admin = new pg.Client({ connectionString: serverUrl });
-    try {
-      await admin.connect();
-    } catch (err) {
-      throw new BenchSetupError(`Cannot connect to Postgres at ${redact(serverUrl)}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const postgresVersion = (await admin.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? "?";
     const databaseName = `bench_${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}_${randomBytes(3).toString("hex")}`;
+    let postgresVersion: string;
     try {
-      await admin.query(`CREATE DATABASE ${databaseName}`);
+      postgresVersion = await withPgClient(serverUrl, async (admin) => {
+        const version = (await admin.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? "?";
+        try {
+          await admin.query(`CREATE DATABASE ${databaseName}`);
+        } catch (err) {
+          throw new BenchSetupError(`Cannot create the bench database on ${redactUrl(serverUrl)}: ${errorMessage(err)}`);
+        }
+        return version;
+      });
     } catch (err) {
-      await admin.end();
-      throw new BenchSetupError(
-        `Cannot create the bench database on ${redact(serverUrl)}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      if (err instanceof PgConnectError) throw new BenchSetupError(`Cannot connect to Postgres at ${redactUrl(serverUrl)}: ${err.message}`);
+      throw err;
     }
-    await admin.end();
     cleanups.push({
       what: `drop database ${databaseName}`,
       fn: async () => {
-        const c = new pg.Client({ connectionString: serverUrl });
-        await c.connect();
-        await c.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
-        await c.end();
+        await dropDatabase(serverUrl, databaseName);
       },
     });
-    const dbUrl = new URL(serverUrl);
-    dbUrl.pathname = `/${databaseName}`;
-    const databaseUrl = dbUrl.toString();
+    const databaseUrl = databaseUrlFor(serverUrl, databaseName);
     await migrateDatabase(databaseUrl);
-    opts.step(`Postgres ${postgresVersion}: database ${databaseName} on ${redact(serverUrl)} (migrated; dropped at the end)`);
+    opts.step(`Postgres ${postgresVersion}: database ${databaseName} on ${redactUrl(serverUrl)} (migrated; dropped at the end)`);
 
     const redisUrl = await resolveRedisUrl();
     const redisPrefix = `bench:${randomBytes(4).toString("hex")}:`;
@@ -189,7 +186,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
       redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? "?";
       r.close();
       cleanups.push({ what: `delete Redis keys ${redisPrefix}*`, fn: () => deleteRedisPrefix(redisUrl, redisPrefix) });
-      opts.step(`Redis ${redisVersion} at ${redact(redisUrl)} (key prefix ${redisPrefix}, removed at the end)`);
+      opts.step(`Redis ${redisVersion} at ${redactUrl(redisUrl)} (key prefix ${redisPrefix}, removed at the end)`);
     } else opts.step("Redis: none at 127.0.0.1:6379 and REDIS_URL unset: the L2 tier is off, redis-* scenarios are skipped");
 
     const token = randomBytes(16).toString("hex");
@@ -206,7 +203,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     const bindings: Record<string, string> = {
       DATABASE_URL: databaseUrl,
       NEON_WS_PROXY: `127.0.0.1:${services.relayPort}`,
-      API_KEYS: `${createHash("sha256").update(apiKey).digest("hex")}:serve+ingest+admin`,
+      API_KEYS: `${await sha256Hex(apiKey)}:serve+ingest+admin`,
       REDIS_KEY_PREFIX: redisPrefix,
       ...(services.gatewayUrl ? { UPSTASH_REDIS_REST_URL: services.gatewayUrl, UPSTASH_REDIS_REST_TOKEN: token } : {}),
     };
@@ -241,7 +238,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
           { configPath: "bench/wrangler.memkv.toml", port: ports.memoryKv, bindings: { API_KEYS: bindings.API_KEYS! } },
         ],
         {
-          buildDir: path.join(PROJECT_ROOT, ".data", "bench-build"),
+          buildDir: path.join(DATA_DIR, "bench-build"),
           stateDir: state.dir,
           inspectorPort: process.env.BENCH_INSPECTOR_PORT ? Number(process.env.BENCH_INSPECTOR_PORT) : undefined,
           onLog: (level, message) => {
@@ -251,7 +248,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
         },
       );
     } catch (err) {
-      throw new BenchSetupError(`Could not start the Workers: ${err instanceof Error ? err.message : String(err)}`);
+      throw new BenchSetupError(`Could not start the Workers: ${errorMessage(err)}`);
     }
     cleanups.push({ what: "stop workerd", fn: () => workers.close() });
     opts.step(

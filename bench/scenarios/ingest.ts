@@ -1,7 +1,8 @@
 // Write-path scenarios: messages/s from push to Postgres through the Queue consumer, and push-to-visible
 // freshness of a stream feature as a client of POST /features/get sees it.
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
+import type pg from "pg";
+import { withPgClient } from "../../tools/postgres";
 import { msSince, nowNs } from "../lib/http";
 import { percentile, round, type ScenarioResult, summarize } from "../lib/stats";
 import { type BenchContext, type FeatureResponseBody, parseBody } from "./context";
@@ -32,9 +33,7 @@ export async function ingest(ctx: BenchContext): Promise<ScenarioResult> {
   const pushes = Array.from({ length: Math.ceil(messages / updatesPerPush) }, (_, p) =>
     Array.from({ length: Math.min(updatesPerPush, messages - p * updatesPerPush) }, (_, k) => update(p * updatesPerPush + k)),
   );
-  const db = new pg.Client({ connectionString: ctx.stack.databaseUrl });
-  await db.connect();
-  try {
+  return withPgClient(ctx.stack.databaseUrl, async (db) => {
     const expectedRows = messages * features.length;
     const pushLatencies: number[] = [];
     let pushErrors = 0;
@@ -83,9 +82,7 @@ export async function ingest(ctx: BenchContext): Promise<ScenarioResult> {
     };
     result.notes = `rps = messages/s from first push until all ${expectedRows} feature_values rows are in Postgres; p50/95/99 = POST /ingest/push (100 updates)`;
     return result;
-  } finally {
-    await db.end();
-  }
+  });
 }
 
 /**

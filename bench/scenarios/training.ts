@@ -2,9 +2,9 @@
 // feature_values history, through src/training (the library `npm run dataset` uses).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import pg from "pg";
-import { PROJECT_ROOT } from "../../dev/local-workers";
 import { CompiledRegistry } from "../../src/core/registry";
+import { PROJECT_ROOT } from "../../tools/paths";
+import { withPgClient } from "../../tools/postgres";
 import { benchRegistry, featureValueSql, prng } from "../lib/dataset";
 import { round, type ScenarioResult, skipped } from "../lib/stats";
 import type { BenchContext } from "./context";
@@ -43,9 +43,7 @@ export async function trainingSet(ctx: BenchContext): Promise<ScenarioResult> {
   const users = Math.min(ctx.cfg.entities.user, Math.max(1_000, Math.ceil(spineRows / 10)));
   const features = ctx.names.userBatch.slice(0, HISTORY_FEATURES);
   const now = Date.now();
-  const db = new pg.Client({ connectionString: ctx.stack.databaseUrl });
-  await db.connect();
-  try {
+  return withPgClient(ctx.stack.databaseUrl, async (db) => {
     const loadStarted = Date.now();
     await db.query("set synchronous_commit = off");
     const inserted = await db.query(
@@ -101,7 +99,5 @@ export async function trainingSet(ctx: BenchContext): Promise<ScenarioResult> {
       },
       notes: `${spineRows.toLocaleString("en-US")}-row spine × ${features.length} features, point-in-time join over ${inserted.rowCount?.toLocaleString("en-US")} feature_values rows (src/training, in-process)`,
     };
-  } finally {
-    await db.end();
-  }
+  });
 }

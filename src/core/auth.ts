@@ -1,6 +1,6 @@
 // API keys: stored only as SHA-256 hashes with scopes; a request's Bearer key is hashed and looked up.
 import { FeatureStoreError } from "./errors";
-import { sha256Hex } from "./registry";
+import { sha256Hex } from "./hash";
 
 export const SCOPES = ["serve", "ingest", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -67,11 +67,20 @@ export function invalidInput(what: string, error: z.ZodError): FeatureStoreError
   return new FeatureStoreError("bad_request", `Invalid ${what}: ${named}`, { issues });
 }
 
-/** A readable message from anything thrown (Errors with their SQLSTATE, WebSocket ErrorEvents, strings). */
-export function errorMessage(err: unknown): string {
+/** Postgres' five-character SQLSTATE (23505, 3D000, XX000: always with a digit); Node's EPIPE or ERR_… are not one. */
+const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
+
+/**
+ * A readable message from anything thrown: Errors (with their SQLSTATE unless `sqlState: false`),
+ * an AggregateError with no message of its own (pg's IPv4 + IPv6 connect attempts), WebSocket
+ * ErrorEvents, strings.
+ */
+export function errorMessage(err: unknown, opts: { sqlState?: boolean } = {}): string {
+  if (err instanceof AggregateError && !err.message) return err.errors.map((e: unknown) => errorMessage(e, opts)).join("; ");
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === "string" && code ? `${err.message} (SQLSTATE ${code})` : err.message || err.name;
+    const message = err.message || err.name;
+    return opts.sqlState !== false && typeof code === "string" && SQLSTATE.test(code) ? `${message} (SQLSTATE ${code})` : message;
   }
   if (err && typeof err === "object" && "message" in err && typeof (err as { message: unknown }).message === "string")
     return (err as { message: string }).message || "unknown error";

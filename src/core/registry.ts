@@ -1,6 +1,7 @@
 // The compiled registry: snapshot shape, fast lookups by flat or qualified name, diff and breaking changes.
 import { z } from "zod";
 import { EntityType, FeatureDefinition } from "./definitions";
+import { sha256Hex } from "./hash";
 
 export const RegistrySnapshot = z.object({
   /** Short content hash of the definitions, e.g. "r-3f2a9c1b7d0e"; what responses call feature_store_version. */
@@ -118,11 +119,6 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value ?? null);
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export async function registryContentHash(entities: EntityType[], features: FeatureDefinition[]): Promise<string> {

@@ -6,6 +6,22 @@
 // passes the label's event time, and both get the same value (no train/serve skew). A transform
 // returns null when its inputs are missing or unusable; the feature's null_policy decides the rest.
 
+import {
+  DAYS_OF_WEEK,
+  DEVICE_TYPES,
+  type DeviceType,
+  LISTENING_SOURCES,
+  LOCATION_CONTEXTS,
+  type LocationContext,
+  MOODS,
+  type Mood,
+  PLAYLIST_CONTEXTS,
+  type PlaylistContext,
+  TIMES_OF_DAY,
+  type TimeOfDay,
+  TRACK_RELATIONSHIPS,
+} from "./vocabularies";
+
 export interface TransformInput {
   context: Record<string, unknown>;
   features: Record<string, unknown>;
@@ -21,55 +37,25 @@ interface TransformSpec {
   inputs: string[];
 }
 
-// ------------------------------------------------------------------ output vocabularies
-
-export const TIME_OF_DAY_VALUES = ["night", "morning", "afternoon", "evening"] as const;
-export type TimeOfDay = (typeof TIME_OF_DAY_VALUES)[number];
+// ------------------------------------------------------------------ outputs
 
 /** Index = JavaScript's getUTCDay() (0 = Sunday). */
 const WEEKDAYS_FROM_SUNDAY = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"] as const;
-export const DAY_OF_WEEK_VALUES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] as const;
-export type DayOfWeek = (typeof DAY_OF_WEEK_VALUES)[number];
 
-export const DEVICE_TYPE_VALUES = ["mobile", "desktop", "web", "smart_speaker", "tv", "car"] as const;
-export type DeviceType = (typeof DEVICE_TYPE_VALUES)[number];
-
-export const LISTENING_SOURCE_VALUES = ["discover", "search", "radio", "playlist", "library", "other"] as const;
-export type ListeningSource = (typeof LISTENING_SOURCE_VALUES)[number];
-
-export const PLAYLIST_CONTEXT_VALUES = [
-  "none",
-  "user_playlist",
-  "editorial_playlist",
-  "algorithmic_playlist",
-  "album",
-  "artist",
-  "liked_songs",
-  "chart",
-  "other",
-] as const;
-export type PlaylistContext = (typeof PLAYLIST_CONTEXT_VALUES)[number];
-
-export const TRACK_RELATIONSHIP_VALUES = ["none", "same_track", "same_artist", "same_genre", "different"] as const;
-export type TrackRelationship = (typeof TRACK_RELATIONSHIP_VALUES)[number];
-
-/** Quadrants of the valence/energy plane (Russell's circumplex), plus its centre. */
-export const MOOD_VALUES = ["happy", "calm", "intense", "melancholic", "neutral"] as const;
-export type Mood = (typeof MOOD_VALUES)[number];
-
-export const LOCATION_CONTEXT_VALUES = ["home", "work", "commute", "gym", "other"] as const;
-export type LocationContext = (typeof LOCATION_CONTEXT_VALUES)[number];
+/** A source the client sent that is none of the recorded ones is "other", not dropped. */
+const LISTENING_SOURCE_OUTPUTS = [...LISTENING_SOURCES, "other"] as const;
+type ListeningSourceOutput = (typeof LISTENING_SOURCE_OUTPUTS)[number];
 
 /** Every value a categorical transform can return (besides null); YAML allowed_values must match. */
 export const TRANSFORM_OUTPUT_VALUES: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  time_of_day: TIME_OF_DAY_VALUES,
-  day_of_week: DAY_OF_WEEK_VALUES,
-  device_type: DEVICE_TYPE_VALUES,
-  listening_source: LISTENING_SOURCE_VALUES,
-  current_playlist_context: PLAYLIST_CONTEXT_VALUES,
-  previous_track_relationship: TRACK_RELATIONSHIP_VALUES,
-  user_mood_detected: MOOD_VALUES,
-  location_context: LOCATION_CONTEXT_VALUES,
+  time_of_day: TIMES_OF_DAY,
+  day_of_week: DAYS_OF_WEEK,
+  device_type: DEVICE_TYPES,
+  listening_source: LISTENING_SOURCE_OUTPUTS,
+  current_playlist_context: PLAYLIST_CONTEXTS,
+  previous_track_relationship: TRACK_RELATIONSHIPS,
+  user_mood_detected: MOODS,
+  location_context: LOCATION_CONTEXTS,
 });
 
 // ------------------------------------------------------------------ small helpers
@@ -261,7 +247,7 @@ const dayOfWeek: Transform = (input) => {
 
 // ------------------------------------------------------------------ device
 
-const DEVICE_SYNONYMS = synonyms<DeviceType>(DEVICE_TYPE_VALUES, {
+const DEVICE_SYNONYMS = synonyms<DeviceType>(DEVICE_TYPES, {
   phone: "mobile",
   smartphone: "mobile",
   tablet: "mobile",
@@ -326,7 +312,7 @@ const deviceType: Transform = ({ context }) => resolveDeviceType(context);
 
 // ------------------------------------------------------------------ listening source
 
-const SOURCE_SYNONYMS = synonyms<ListeningSource>(LISTENING_SOURCE_VALUES, {
+const SOURCE_SYNONYMS = synonyms<ListeningSourceOutput>(LISTENING_SOURCE_OUTPUTS, {
   discovery: "discover",
   discover_weekly: "discover",
   release_radar: "discover",
@@ -364,7 +350,7 @@ const listeningSource: Transform = ({ context }) => {
 
 // ------------------------------------------------------------------ playlist context
 
-const PLAYLIST_SYNONYMS = synonyms<PlaylistContext>(PLAYLIST_CONTEXT_VALUES, {
+const PLAYLIST_SYNONYMS = synonyms<PlaylistContext>(PLAYLIST_CONTEXTS, {
   no_playlist: "none",
   user: "user_playlist",
   personal: "user_playlist",
@@ -447,7 +433,7 @@ const previousTrackRelationship: Transform = (input) => {
 const NEUTRAL_BAND = 0.1;
 const MOOD_MIDPOINT = 0.5;
 
-const MOOD_SYNONYMS = synonyms<Mood>(MOOD_VALUES, {
+const MOOD_SYNONYMS = synonyms<Mood>(MOODS, {
   joyful: "happy",
   upbeat: "happy",
   cheerful: "happy",
@@ -506,7 +492,7 @@ const userMoodDetected: Transform = ({ context }) => {
 
 // ------------------------------------------------------------------ location
 
-const LOCATION_SYNONYMS = synonyms<LocationContext>(LOCATION_CONTEXT_VALUES, {
+const LOCATION_SYNONYMS = synonyms<LocationContext>(LOCATION_CONTEXTS, {
   house: "home",
   residence: "home",
   apartment: "home",

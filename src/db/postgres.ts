@@ -1,5 +1,7 @@
 // Postgres from inside a Worker: @neondatabase/serverless over WebSocket, one client per request.
 import { Client } from "@neondatabase/serverless";
+import { errorMessage } from "../core/errors";
+import { log } from "../core/log";
 
 /** A Neon connect or query that takes longer than this is treated as a down tier. */
 export const POSTGRES_CONNECT_TIMEOUT_MS = 3_000;
@@ -33,14 +35,14 @@ export async function withPostgresClient<T>(cfg: PostgresConfig, fn: (client: Cl
   // An unhandled 'error' event (e.g. the server terminating the backend) must not crash the isolate;
   // after end() the socket closing underneath is expected and not worth a log line.
   client.on("error", (err: Error) => {
-    if (!closing) console.warn(`postgres client error: ${err.message}`);
+    if (!closing) log("warn", "postgres_client_error", { error: errorMessage(err) });
   });
   await client.connect();
   try {
     return await fn(client);
   } finally {
     closing = true;
-    client.end().catch((err: unknown) => console.warn(`postgres close failed: ${String(err)}`));
+    client.end().catch((err: unknown) => log("warn", "postgres_close_failed", { error: errorMessage(err) }));
   }
 }
 

@@ -9,6 +9,7 @@ import {
   index,
   integer,
   jsonb,
+  type PgTable,
   pgTable,
   primaryKey,
   real,
@@ -18,7 +19,8 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 
-const tsz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+/** Generic in the name, so a row type keyed by column name (SqlRow) still knows it. */
+const tsz = <TName extends string>(name: TName) => timestamp(name, { withTimezone: true, mode: "date" });
 
 // ---------------------------------------------------------------- registry
 
@@ -258,3 +260,15 @@ export const userActions = pgTable(
   },
   (t) => [index("user_actions_user_time_idx").on(t.userId, t.occurredAt)],
 );
+
+// ---------------------------------------------------------------- row types
+
+type Columns<T extends PgTable> = T["_"]["columns"];
+
+/**
+ * A row as raw SQL (`select *`, `returning *`) hands it back: keyed by column name (`feature_name`),
+ * typed as drizzle's $inferSelect types the column. `Pick<SqlRow<typeof t>, …>` for a narrower select.
+ */
+export type SqlRow<T extends PgTable> = {
+  [K in keyof Columns<T> as Columns<T>[K]["_"]["name"]]: T["$inferSelect"][K & keyof T["$inferSelect"]];
+};

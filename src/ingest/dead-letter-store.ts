@@ -2,18 +2,19 @@
 
 import type { DeadLetterReason, DeadLetterSource } from "../core/ingest-message";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
+import type { deadLetters } from "../db/schema";
 
-export interface DeadLetterRow {
-  /** The update_id of the original message (stable across redeliveries), else `queue:<message id>`. */
-  messageId: string;
-  message: unknown;
+/**
+ * One dead letter to store: the dead_letters columns it fills (messageId is the update_id of the original
+ * message, stable across redeliveries, else `queue:<message id>`), plus what is counted alongside it.
+ */
+export type DeadLetterRow = Pick<typeof deadLetters.$inferSelect, "messageId" | "message" | "attempts"> & {
   reasons: DeadLetterReason[];
   source: DeadLetterSource;
-  attempts: number;
   /** push | materialization | replay, when the original message says so. */
   ingestSource: string | undefined;
   runId: number | undefined;
-}
+};
 
 /**
  * One statement: insert the dead letters (a redelivered one is skipped by the unique message_id),

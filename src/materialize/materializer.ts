@@ -2,8 +2,9 @@
 import type { Client } from "@neondatabase/serverless";
 import type { FeatureDefinition } from "../core/definitions";
 import { errorMessage } from "../core/errors";
+import { sha256Hex } from "../core/hash";
 import { type IngestMessage, jsonBytes, MAX_UPDATE_MESSAGE_BYTES, planSendBatches, toIngestMessage } from "../core/ingest-message";
-import { type CompiledRegistry, sha256Hex } from "../core/registry";
+import type { CompiledRegistry } from "../core/registry";
 import { validateValue } from "../core/validation";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 import { countRejects, type RejectCount } from "../stores/postgres-writer";

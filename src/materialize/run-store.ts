@@ -1,27 +1,13 @@
 // materialization_runs: create, advance the cursor, finish, and list runs.
 import type { Client } from "@neondatabase/serverless";
+import type { materializationRuns, SqlRow } from "../db/schema";
 import { isComplete, type RunStatus, type RunSummary } from "./events";
 
-interface RunRow {
-  id: number;
-  feature_name: string;
-  status: string;
-  trigger: string;
-  interval_start: Date | string | null;
-  interval_end: Date | string;
-  rows_read: number;
-  rows_written: number;
-  rejects: number;
-  cursor: string | null;
-  error: string | null;
-  started_at: Date | string;
-  finished_at: Date | string | null;
-  duration_ms: number | null;
-}
+type RunRow = SqlRow<typeof materializationRuns>;
 
-const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
+const iso = (v: Date): string => v.toISOString();
 
-export function toRunSummary(row: RunRow): RunSummary {
+function toRunSummary(row: RunRow): RunSummary {
   const run = {
     id: row.id,
     feature: row.feature_name,
@@ -42,19 +28,19 @@ export function toRunSummary(row: RunRow): RunSummary {
 }
 
 export async function lastSuccessByFeature(client: Client, features: string[]): Promise<Map<string, number>> {
-  const res = await client.query<{ feature_name: string; interval_end: Date | string }>(
+  const res = await client.query<Pick<RunRow, "feature_name" | "interval_end">>(
     `select distinct on (feature_name) feature_name, interval_end
        from materialization_runs
       where status = 'succeeded' and feature_name = any($1::text[])
       order by feature_name, interval_end desc`,
     [features],
   );
-  return new Map(res.rows.map((r) => [r.feature_name, new Date(r.interval_end).getTime()]));
+  return new Map(res.rows.map((r) => [r.feature_name, r.interval_end.getTime()]));
 }
 
 /** Features with a run still marked running: crashed ones are resumed by the next materialization. */
 export async function featuresWithOpenRuns(client: Client, features: string[]): Promise<Set<string>> {
-  const res = await client.query<{ feature_name: string }>(
+  const res = await client.query<Pick<RunRow, "feature_name">>(
     `select distinct feature_name from materialization_runs where status = 'running' and feature_name = any($1::text[])`,
     [features],
   );

@@ -38,9 +38,3 @@ export function planScheduledRuns(
         : { feature: f.name, due: false, lastSuccess: last, reason: `next due at ${new Date(nextAt + DUE_SLACK_MS).toISOString()}` };
     });
 }
-
-export function dueFeatures(features: readonly FeatureDefinition[], lastSuccess: ReadonlyMap<string, number>, now: number): string[] {
-  return planScheduledRuns(features, lastSuccess, now)
-    .filter((d) => d.due)
-    .map((d) => d.feature);
-}

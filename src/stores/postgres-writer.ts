@@ -2,8 +2,9 @@
 
 import type { Client } from "@neondatabase/serverless";
 import { errorMessage } from "../core/errors";
+import { sha256Hex } from "../core/hash";
 import { TIEBREAK_CHARS } from "../core/keys";
-import { canonicalJson, sha256Hex } from "../core/registry";
+import { canonicalJson } from "../core/registry";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 
 /** One feature value of one message, ready to be written. */

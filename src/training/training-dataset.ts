@@ -8,7 +8,8 @@
 // leaves the cell empty and counts it, since a training set has no request to fail). On-demand
 // features run the serving transforms with the row's columns as context and its time as `now`.
 import type { FeatureDefinition } from "../core/definitions";
-import { FeatureStoreError } from "../core/errors";
+import { errorMessage, FeatureStoreError } from "../core/errors";
+import { log } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
 import { type FeaturePlan, planFeatures, resolveSpineIds, typedEntities } from "./plan";
@@ -419,7 +420,7 @@ async function endTransaction(runner: SqlRunner, how: "commit" | "rollback"): Pr
     await runner.query(how);
   } catch (err) {
     // Only reads happened in it; a connection that is gone has ended the transaction already.
-    console.warn(`training: ${how} failed: ${err instanceof Error ? err.message : String(err)}`);
+    log("warn", "training_end_transaction_failed", { how, error: errorMessage(err) });
   }
 }
 
@@ -428,7 +429,7 @@ async function dropQuietly(runner: SqlRunner, tables: readonly string[]): Promis
     await runner.query(`drop table if exists ${tables.join(", ")}`);
   } catch (err) {
     // The tables are temporary: they die with the session anyway; say so rather than fail the result.
-    console.warn(`training: could not drop ${tables.join(", ")}: ${err instanceof Error ? err.message : String(err)}`);
+    log("warn", "training_drop_failed", { tables, error: errorMessage(err) });
   }
 }
 

@@ -1,39 +1,28 @@
 // Global setup for the workerd test projects: a fresh Postgres database, the relay, Redis via the gateway.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
-import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { PROJECT_ROOT } from "../../dev/local-workers";
 import { resolvePostgres, resolveRedis, startRelay } from "../../dev/services";
-import { migrateDatabase } from "../../scripts/migrate";
+import { sha256Hex } from "../../src/core/hash";
 import type { RegistrySnapshot } from "../../src/core/registry";
-import { loadDefinitions } from "../../src/registry/load-definitions";
+import { migrateDatabase } from "../../tools/migrate";
+import { DATA_DIR, FEATURES_DIR } from "../../tools/paths";
+import { createDatabase, dropDatabase } from "../../tools/postgres";
+import { loadDefinitions } from "../../tools/registry/load-definitions";
 import { startFaultControl } from "./fault-control";
 
 /** Keys the workerd tests use: one per scope and one with all of them (only hashes reach the Worker). */
 export const TEST_KEYS = { all: "test-key-all-scopes", serve: "test-key-serve", ingest: "test-key-ingest" } as const;
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const server = await resolvePostgres({ allowLocal: true, dataDir: path.join(PROJECT_ROOT, ".data", "pglite-test") });
+  const server = await resolvePostgres({ allowLocal: true, dataDir: path.join(DATA_DIR, "pglite-test") });
   let databaseUrl = server.url;
-  let dropDatabase: (() => Promise<void>) | undefined;
+  let dropScratch: (() => Promise<void>) | undefined;
   if (server.source !== "embedded") {
     // A database of our own per run: tests never see leftovers and never touch real data.
     const name = `fs_test_${process.pid}_${randomBytes(3).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(server.url);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = async () => {
-      const c = new pg.Client({ connectionString: server.url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
+    databaseUrl = await createDatabase(server.url, name);
+    dropScratch = () => dropDatabase(server.url, name);
   }
   await migrateDatabase(databaseUrl);
 
@@ -54,7 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("redisKeyPrefix", redisKeyPrefix);
   project.provide("redisAvailable", Boolean(redis.restUrl));
   // The real catalog as a snapshot, so workerd tests serve exactly what features/ defines.
-  const loaded = loadDefinitions(path.join(PROJECT_ROOT, "features"));
+  const loaded = loadDefinitions(FEATURES_DIR);
   if (loaded.errors.length) throw new Error(`features/ does not validate: ${loaded.errors.length} errors`);
   const snapshot: RegistrySnapshot = {
     version: "r-test",
@@ -72,7 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("testApiKey", TEST_KEYS.all);
   project.provide(
     "testApiKeys",
-    `${sha256(TEST_KEYS.all)}:serve+ingest+admin,${sha256(TEST_KEYS.serve)}:serve,${sha256(TEST_KEYS.ingest)}:ingest`,
+    `${await sha256Hex(TEST_KEYS.all)}:serve+ingest+admin,${await sha256Hex(TEST_KEYS.serve)}:serve,${await sha256Hex(TEST_KEYS.ingest)}:ingest`,
   );
 
   return async () => {
@@ -80,7 +69,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await faults.close();
     await redis.close();
     await relay.close();
-    if (dropDatabase) await dropDatabase();
+    if (dropScratch) await dropScratch();
     await server.close();
   };
 }

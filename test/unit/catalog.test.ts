@@ -1,6 +1,6 @@
 // The features/*.yaml catalog: parses with the registry schema and covers the whole design document.
 import { readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import {
@@ -13,8 +13,8 @@ import {
   frequencySeconds,
 } from "../../src/core/definitions";
 import { TRANSFORM_OUTPUT_VALUES, TRANSFORMS } from "../../src/core/transforms";
+import { FEATURES_DIR } from "../../tools/paths";
 
-const FEATURES_DIR = fileURLToPath(new URL("../../features/", import.meta.url));
 const ENTITIES_FILE = "entities.yaml";
 /** The demo source tables of src/db/schema.ts: the only tables a source_query may read. */
 const DEMO_TABLES = ["users", "tracks", "artists", "listening_events", "user_actions"] as const;
@@ -69,7 +69,7 @@ interface LoadedGroup {
 
 /** The group-to-feature merge the registry loader will do: group/entity from the file, owner inherited, tags merged. */
 function loadGroup(file: string): LoadedGroup {
-  const group = FeatureGroupFile.parse(parseYaml(readFileSync(FEATURES_DIR + file, "utf8")));
+  const group = FeatureGroupFile.parse(parseYaml(readFileSync(path.join(FEATURES_DIR, file), "utf8")));
   const features = group.features.map((raw, index) => {
     // A feature restating its group or entity could silently disagree with the file.
     if ("group" in raw || "entity_type" in raw) throw new Error(`${file} feature #${index}: group/entity_type come from the file`);
@@ -131,7 +131,7 @@ function valueProblems(feature: FeatureDefinition, value: unknown): string[] {
 }
 
 describe("features/entities.yaml", () => {
-  const entities = EntitiesFile.parse(parseYaml(readFileSync(FEATURES_DIR + ENTITIES_FILE, "utf8"))).entities;
+  const entities = EntitiesFile.parse(parseYaml(readFileSync(path.join(FEATURES_DIR, ENTITIES_FILE), "utf8"))).entities;
 
   it("declares every entity type once, with join key and id prefix", () => {
     expect(entities.map((e) => e.name).sort()).toEqual([...ENTITY_TYPES].sort());

@@ -3,18 +3,11 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SeedSummary, seedDemoCatalog } from "../../scripts/demo-seed";
-import {
-  createCatalog,
-  DEVICE_TYPES,
-  GENRES,
-  LANGUAGES,
-  LISTENING_SOURCES,
-  materializeCatalog,
-  SUBSCRIPTION_TYPES,
-  USER_ACTIONS,
-} from "../../src/demo/catalog-generator";
-import { PROBE_TIMEOUT_MS, probe, urlFor } from "../support/postgres-server";
+import { DEVICE_TYPES, GENRES, LANGUAGES, LISTENING_SOURCES, SUBSCRIPTION_TYPES, USER_ACTIONS } from "../../src/core/vocabularies";
+import { createCatalog, materializeCatalog } from "../../tools/demo/catalog-generator";
+import { type SeedSummary, seedDemoCatalog } from "../../tools/demo/seed";
+import { createDatabase, dropDatabase } from "../../tools/postgres";
+import { probe, urlFor } from "../support/postgres-server";
 
 const SMALL = { users: 50, tracks: 200, artists: 30, events: 3000 } as const;
 const MIGRATION = new URL("../../drizzle/0000_init.sql", import.meta.url);
@@ -175,14 +168,8 @@ describe.skipIf(unreachable !== null && !IN_CI)("seedDemoCatalog into Postgres",
   };
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE "${database}"`);
-      created = true;
-    } finally {
-      await admin.end();
-    }
+    await createDatabase(ADMIN_URL, database);
+    created = true;
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     const migration = readFileSync(MIGRATION, "utf8");
@@ -194,14 +181,7 @@ describe.skipIf(unreachable !== null && !IN_CI)("seedDemoCatalog into Postgres",
 
   afterAll(async () => {
     await db?.end();
-    if (!created) return;
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    if (created) await dropDatabase(ADMIN_URL, database);
   }, DB_HOOK_TIMEOUT_MS);
 
   it("writes every table with the generator's counts", async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import { coerceSourceValue } from "../../src/materialize/coerce";
 import { isComplete } from "../../src/materialize/events";
-import { DUE_SLACK_MS, dueFeatures, planScheduledRuns } from "../../src/materialize/schedule";
+import { DUE_SLACK_MS, planScheduledRuns } from "../../src/materialize/schedule";
 
 const HOUR = 3_600_000;
 const base: FeatureDefinitionInput = {
@@ -20,6 +20,11 @@ const base: FeatureDefinitionInput = {
   source_query: "select 1",
 };
 const def = (over: Partial<FeatureDefinitionInput>) => FeatureDefinition.parse({ ...base, ...over });
+/** What the cron starts: the features planScheduledRuns marks due, in its order. */
+const dueFeatures = (...args: Parameters<typeof planScheduledRuns>) =>
+  planScheduledRuns(...args)
+    .filter((d) => d.due)
+    .map((d) => d.feature);
 
 describe("planScheduledRuns", () => {
   const now = Date.parse("2026-11-28T12:00:00Z");

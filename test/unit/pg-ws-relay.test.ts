@@ -2,7 +2,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client as NeonClient, Pool as NeonPool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
@@ -11,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startEmbeddedPostgres } from "../../dev/embedded-postgres";
 import { PgClientStreamTracker, type PgWsRelay, parseTargetAddress, startPgWsRelay } from "../../dev/pg-ws-relay";
+import { MIGRATIONS_DIR } from "../../tools/paths";
+import { probe } from "../support/postgres-server";
 
 const REAL_PG_URL = process.env.DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres";
-const PROBE_TIMEOUT_MS = 2_000;
 /** PGlite's first start runs initdb in WASM (~5 s here); leave plenty of headroom on slow CI machines. */
 const EMBEDDED_TEST_TIMEOUT_MS = 60_000;
 /** A terminated backend must surface as an error well before this; hitting it means the client hung. */
@@ -21,21 +21,9 @@ const HANG_GUARD_MS = 5_000;
 const POLL_INTERVAL_MS = 20;
 const CONCURRENT_CLIENTS = 20;
 const LARGE_RESULT_ROWS = 10_000;
-const MIGRATIONS_DIR = resolve(fileURLToPath(import.meta.url), "../../../drizzle");
-
 async function probeRealPostgres(): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const client = new pg.Client({ connectionString: REAL_PG_URL, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  // A probe failure is reported through the return value; the listener only prevents an unhandled 'error' crash.
-  client.on("error", (err: Error) => console.warn(`real Postgres probe connection error: ${err.message}`));
-  try {
-    await client.connect();
-    await client.query("select 1");
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
-  } finally {
-    await client.end().catch((err: unknown) => console.warn(`probe close failed: ${String(err)}`));
-  }
+  const reason = await probe(REAL_PG_URL);
+  return reason === null ? { ok: true } : { ok: false, reason };
 }
 
 const realPg = await probeRealPostgres();

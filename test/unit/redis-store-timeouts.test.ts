@@ -75,6 +75,10 @@ describe("RedisFeatureStore timeouts", () => {
 
     expect(await slow.writeIfNewer([{ ref, values: { f: value } }])).toEqual([["f"]]);
     expect(await direct.read([ref], [["f"]])).toEqual([{ f: value }]);
-    await fetch(gateway!.url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(["DEL", direct.key(ref)]) });
+    await fetch(gateway!.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(["DEL", direct.key(ref)]),
+    });
   });
 });

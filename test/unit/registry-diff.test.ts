@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { type EntityType, FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import { canonicalJson, diffRegistry, registryContentHash } from "../../src/core/registry";
-import { EMPTY_REGISTRY_VERSION, planRegistry, registryVersionOf } from "../../src/registry/plan";
+import { EMPTY_REGISTRY_VERSION, planRegistry, registryVersionOf } from "../../tools/registry/plan";
 
 const BASE: FeatureDefinitionInput = {
   name: "skip_rate_7d",

@@ -4,23 +4,21 @@ import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { migrateDatabase } from "../../scripts/migrate";
 import { RegistrySnapshot } from "../../src/core/registry";
-import { applyCatalog, planAgainst, planCatalog } from "../../src/registry/apply-catalog";
-import { formatDefinitionError, loadDefinitions } from "../../src/registry/load-definitions";
-import { publishSnapshot, WRANGLER_BIN, WRANGLER_CONFIG } from "../../src/registry/publish";
-import { applyRegistry, featureContentHash, RegistryChangedError, withDatabase } from "../../src/registry/registry-db";
-import { renderPlan } from "../../src/registry/render";
-import { SOURCE_TABLES, tablesReadBy } from "../../src/registry/source-tables";
+import { migrateDatabase } from "../../tools/migrate";
+import { FEATURES_DIR, PROJECT_ROOT, SERVING_WRANGLER_CONFIG, TSX_BIN, WRANGLER_BIN } from "../../tools/paths";
+import { createDatabase, dropDatabase, withPgClient } from "../../tools/postgres";
+import { applyCatalog, planAgainst, planCatalog } from "../../tools/registry/apply-catalog";
+import { formatDefinitionError, loadDefinitions } from "../../tools/registry/load-definitions";
+import { publishSnapshot } from "../../tools/registry/publish";
+import { applyRegistry, featureContentHash, RegistryChangedError } from "../../tools/registry/registry-db";
+import { renderPlan } from "../../tools/registry/render";
+import { SOURCE_TABLES, tablesReadBy } from "../../tools/registry/source-tables";
 import { probe, urlFor } from "../support/postgres-server";
 
-const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const FEATURES_DIR = path.join(PROJECT_ROOT, "features");
-const TSX_CLI = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 const REGISTRY_CLI = path.join(PROJECT_ROOT, "scripts", "registry.ts");
 const CLI_TIMEOUT_MS = 60_000;
 const WRANGLER_TIMEOUT_MS = 60_000;
@@ -275,7 +273,6 @@ if (unreachable) console.warn(`\n*** SKIPPING registry database tests: Postgres 
 describe.skipIf(unreachable !== null)("registry against Postgres", () => {
   const dbName = `registry_test_${randomBytes(4).toString("hex")}`;
   const databaseUrl = urlFor(dbName);
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
   const db = new pg.Client({ connectionString: databaseUrl });
 
   const count = async (sql: string, params: unknown[] = []): Promise<number> =>
@@ -311,16 +308,14 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     );
 
   beforeAll(async () => {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
+    await createDatabase(ADMIN_URL, dbName);
     await migrateDatabase(databaseUrl);
     await db.connect();
   });
 
   afterAll(async () => {
     await db.end().catch((err: unknown) => console.warn(`registry test: closing the connection failed: ${String(err)}`));
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(ADMIN_URL, dbName);
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -362,7 +357,7 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
       null_policy: "allow",
       depends_on: { tables: ["users", "listening_events"], features: [] },
       version: 1,
-      content_hash: featureContentHash(definition as NonNullable<typeof definition>),
+      content_hash: await featureContentHash(definition as NonNullable<typeof definition>),
     });
   });
 
@@ -487,7 +482,7 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     expect((await apply(dir)).status).toBe("applied");
     const before = await registryState();
     await expect(
-      withDatabase(databaseUrl, (client) =>
+      withPgClient(databaseUrl, (client) =>
         applyRegistry(client, { entities: loaded.entities, features: loaded.features, plan: stale, author: TEST_AUTHOR }),
       ),
     ).rejects.toBeInstanceOf(RegistryChangedError);
@@ -506,7 +501,7 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
           "--binding",
           "REGISTRY_KV",
           "-c",
-          WRANGLER_CONFIG,
+          SERVING_WRANGLER_CONFIG,
           key,
           "--text",
           "--local",
@@ -547,7 +542,7 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
 
   describe("CLI (tsx scripts/registry.ts)", () => {
     const cli = (...args: string[]) => {
-      const result = spawnSync(process.execPath, [TSX_CLI, REGISTRY_CLI, ...args], {
+      const result = spawnSync(process.execPath, [TSX_BIN, REGISTRY_CLI, ...args], {
         cwd: PROJECT_ROOT,
         encoding: "utf8",
         timeout: CLI_TIMEOUT_MS,
@@ -653,7 +648,7 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
       const usage = cli("frobnicate");
       expect(usage.code).toBe(2);
       expect(usage.stderr.trim().split("\n")).toHaveLength(1);
-      const badDb = spawnSync(process.execPath, [TSX_CLI, REGISTRY_CLI, "list"], {
+      const badDb = spawnSync(process.execPath, [TSX_BIN, REGISTRY_CLI, "list"], {
         cwd: PROJECT_ROOT,
         encoding: "utf8",
         timeout: CLI_TIMEOUT_MS,

@@ -2,7 +2,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrateDatabase } from "../../scripts/migrate";
 import { EntityType, FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import { FeatureStoreError } from "../../src/core/errors";
 import { tiebreakOf } from "../../src/core/keys";
@@ -20,6 +19,8 @@ import {
   spineFromObjects,
   sqlRunner,
 } from "../../src/training";
+import { migrateDatabase } from "../../tools/migrate";
+import { createDatabase, dropDatabase } from "../../tools/postgres";
 import { probe, urlFor } from "../support/postgres-server";
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
@@ -310,10 +311,7 @@ let runner: SqlRunner;
 
 describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", () => {
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
+    await createDatabase(ADMIN_URL, dbName);
     await migrateDatabase(urlFor(dbName));
     client = new pg.Client({ connectionString: urlFor(dbName) });
     await client.connect();
@@ -322,10 +320,7 @@ describe.skipIf(unreachable !== null)("point-in-time training sets (Postgres)", 
 
   afterAll(async () => {
     await client?.end();
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await dropDatabase(ADMIN_URL, dbName);
   });
 
   const USERS = ["user_1", "user_2", "user_3", "user_4", "user_5", "user_6"];

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { type AddressInfo, createServer as createNetServer, connect as netConnect, type Server, type Socket } from "node:net";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -16,6 +16,7 @@ import {
   startUpstashGateway,
   type UpstashGateway,
 } from "../../dev/upstash-gateway";
+import { PROJECT_ROOT, TSX_BIN } from "../../tools/paths";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const REDIS_PROBE_TIMEOUT_MS = 1_000;
@@ -31,9 +32,7 @@ const CONCURRENT_REQUESTS = 200;
 /** A port nothing listens on: connecting is refused immediately. */
 const CLOSED_REDIS_URL = "redis://127.0.0.1:1";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const GATEWAY_SCRIPT = fileURLToPath(new URL("../../dev/upstash-gateway.ts", import.meta.url));
-const TSX_CLI = fileURLToPath(new URL("../../node_modules/tsx/dist/cli.mjs", import.meta.url));
+const GATEWAY_SCRIPT = path.join(PROJECT_ROOT, "dev", "upstash-gateway.ts");
 
 const PREFIX = `test:gw:${randomBytes(6).toString("hex")}:`;
 const TOKEN = randomBytes(16).toString("hex");
@@ -674,8 +673,8 @@ describe.skipIf(!runRedisSuite)("upstash gateway: CLI", () => {
   it(
     "starts with --port/--token/--redis and prints its URL",
     async () => {
-      const child = spawn(process.execPath, [TSX_CLI, GATEWAY_SCRIPT, "--port", "0", "--token", TOKEN, "--redis", REDIS_URL], {
-        cwd: REPO_ROOT,
+      const child = spawn(process.execPath, [TSX_BIN, GATEWAY_SCRIPT, "--port", "0", "--token", TOKEN, "--redis", REDIS_URL], {
+        cwd: PROJECT_ROOT,
         stdio: ["ignore", "pipe", "pipe"],
       });
       try {

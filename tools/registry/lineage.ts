@@ -1,6 +1,6 @@
 // Feature lineage: upstream tables and features (recursively) and downstream dependents, as data and as a tree.
-import type { FeatureDefinition } from "../core/definitions";
-import { type CompiledRegistry, upstreamFeatures } from "../core/registry";
+import type { FeatureDefinition } from "../../src/core/definitions";
+import { type CompiledRegistry, upstreamFeatures } from "../../src/core/registry";
 import { tablesReadBy } from "./source-tables";
 
 export interface LineageNode {

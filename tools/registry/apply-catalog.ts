@@ -1,17 +1,11 @@
 // Plan and apply the YAML catalog against Postgres, then publish: the registry workflow without any printing.
-import type { RegistrySnapshot } from "../core/registry";
+import { errorMessage } from "../../src/core/errors";
+import type { RegistrySnapshot } from "../../src/core/registry";
+import { type Queryable, withPgClient } from "../postgres";
 import { type LoadedDefinitions, loadDefinitions } from "./load-definitions";
 import { planRegistry, type RegistryPlan } from "./plan";
 import { describeTarget, type PublishTarget, publishSnapshot } from "./publish";
-import {
-  applyRegistry,
-  featuresWithData,
-  latestSnapshot,
-  type Queryable,
-  readAppliedRegistry,
-  registryAuthor,
-  withDatabase,
-} from "./registry-db";
+import { applyRegistry, featuresWithData, latestSnapshot, readAppliedRegistry, registryAuthor } from "./registry-db";
 
 /** Diffs a loaded catalog against the registry applied in the database. */
 export async function planAgainst(db: Queryable, loaded: LoadedDefinitions): Promise<RegistryPlan> {
@@ -31,7 +25,7 @@ export type PlanOutcome =
 export async function planCatalog(dir: string, databaseUrl: string): Promise<PlanOutcome> {
   const loaded = loadDefinitions(dir);
   if (loaded.errors.length > 0) return { status: "invalid", loaded };
-  const plan = await withDatabase(databaseUrl, (client) => planAgainst(client, loaded));
+  const plan = await withPgClient(databaseUrl, (client) => planAgainst(client, loaded));
   return { status: "planned", loaded, plan };
 }
 
@@ -59,7 +53,7 @@ export class PublishFailedError extends Error {
   readonly snapshot: RegistrySnapshot;
   constructor(snapshot: RegistrySnapshot, applied: boolean, target: PublishTarget, cause: unknown) {
     const what = applied ? `${snapshot.version} is applied in Postgres, but publishing it` : `publishing ${snapshot.version}`;
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     super(`${what} to ${describeTarget(target)} failed (${reason}); retry with \`npm run registry -- apply --republish\``, { cause });
     this.name = "PublishFailedError";
     this.snapshot = snapshot;
@@ -74,7 +68,7 @@ export async function applyCatalog(opts: ApplyOptions): Promise<ApplyOutcome> {
   const loaded = loadDefinitions(opts.dir);
   if (loaded.errors.length > 0) return { status: "invalid", loaded };
 
-  const result = await withDatabase(opts.databaseUrl, async (client) => {
+  const result = await withPgClient(opts.databaseUrl, async (client) => {
     const plan = await planAgainst(client, loaded);
     opts.onPlan?.(plan, loaded);
     if (plan.empty) {

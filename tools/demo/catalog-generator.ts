@@ -6,112 +6,42 @@
 // Every part draws from its own PRNG stream derived from (seed, stream name), so iterating events does not
 // change actions and re-iterating a stream yields exactly the same rows.
 
-import { mulberry32 } from "../core/random";
-import type { artists, listeningEvents, tracks, userActions, users } from "../db/schema";
+import { mulberry32 } from "../../src/core/random";
+import {
+  COUNTRIES,
+  type Country,
+  DEVICE_TYPES,
+  type DeviceType,
+  GENRES,
+  type Genre,
+  type Language,
+  LISTENING_SOURCES,
+  type ListeningSource,
+  SUBSCRIPTION_TYPES,
+  type SubscriptionType,
+  type UserActionType,
+} from "../../src/core/vocabularies";
+import type { artists, listeningEvents, tracks, userActions, users } from "../../src/db/schema";
 
-// ---------------------------------------------------------------- vocabularies
+// ---------------------------------------------------------------- rows (drizzle's rows of src/db/schema.ts)
 
-export const GENRES = [
-  "pop",
-  "rock",
-  "hip_hop",
-  "electronic",
-  "jazz",
-  "classical",
-  "r_and_b",
-  "country",
-  "latin",
-  "indie",
-  "metal",
-  "folk",
-  "reggae",
-  "blues",
-  "k_pop",
-] as const;
-export type Genre = (typeof GENRES)[number];
-
-export const COUNTRIES = ["US", "GB", "DE", "FR", "BR", "MX", "JP", "KR", "IN", "SE", "NL", "ES", "IT", "CA", "AU"] as const;
-export type Country = (typeof COUNTRIES)[number];
-
-export const LANGUAGES = ["en", "es", "pt", "de", "fr", "ja", "ko", "sv", "it", "hi", "instrumental"] as const;
-export type Language = (typeof LANGUAGES)[number];
-
-export const SUBSCRIPTION_TYPES = ["free", "premium", "family", "student", "duo"] as const;
-export type SubscriptionType = (typeof SUBSCRIPTION_TYPES)[number];
-
-export const LISTENING_SOURCES = ["discover", "search", "radio", "playlist", "library"] as const;
-export type ListeningSource = (typeof LISTENING_SOURCES)[number];
-
-export const DEVICE_TYPES = ["mobile", "desktop", "web", "smart_speaker", "tv", "car"] as const;
-export type DeviceType = (typeof DEVICE_TYPES)[number];
-
-export const USER_ACTIONS = ["playlist_create", "share"] as const;
-export type UserActionType = (typeof USER_ACTIONS)[number];
-
-// ---------------------------------------------------------------- rows (columns of src/db/schema.ts)
-
-export interface ArtistRow {
-  id: string;
-  name: string;
-  genres: Genre[];
-  country: Country;
-  debutYear: number;
-  followers: number;
-}
-
-export interface TrackRow {
-  id: string;
-  artistId: string;
-  featuredArtistIds: string[];
-  title: string;
+// The generated columns: everything but what Postgres fills in (ids of the event tables, created_at), with the
+// vocabulary columns narrowed to their vocabularies. A schema change breaks the generator where it builds rows.
+export type ArtistRow = Omit<typeof artists.$inferSelect, "createdAt" | "genres" | "country"> & { genres: Genre[]; country: Country };
+export type TrackRow = Omit<typeof tracks.$inferSelect, "createdAt" | "genrePrimary" | "genreSecondary" | "language"> & {
   genrePrimary: Genre;
   genreSecondary: Genre | null;
-  releaseYear: number;
   language: Language;
-  durationMs: number;
-  danceability: number;
-  energy: number;
-  valence: number;
-  tempo: number;
-  acousticness: number;
-}
-
-export interface UserRow {
-  id: string;
-  birthYear: number;
+};
+export type UserRow = Omit<typeof users.$inferSelect, "createdAt" | "country" | "subscriptionType"> & {
   country: Country;
   subscriptionType: SubscriptionType;
-  signupAt: Date;
-}
-
-export interface ListeningEventRow {
-  userId: string;
-  trackId: string;
-  sessionId: string;
-  startedAt: Date;
-  msPlayed: number;
-  skipped: boolean;
-  replayed: boolean;
+};
+export type ListeningEventRow = Omit<typeof listeningEvents.$inferSelect, "id" | "source" | "deviceType"> & {
   source: ListeningSource;
   deviceType: DeviceType;
-}
-
-export interface UserActionRow {
-  userId: string;
-  action: UserActionType;
-  trackId: string | null;
-  occurredAt: Date;
-}
-
-// Compile-time guard: if the schema's columns change, these rows stop type-checking here rather than at insert time.
-type Assignable<Row, Insert> = Row extends Insert ? true : never;
-export const ROWS_MATCH_SCHEMA: [
-  Assignable<ArtistRow, typeof artists.$inferInsert>,
-  Assignable<TrackRow, typeof tracks.$inferInsert>,
-  Assignable<UserRow, typeof users.$inferInsert>,
-  Assignable<ListeningEventRow, typeof listeningEvents.$inferInsert>,
-  Assignable<UserActionRow, typeof userActions.$inferInsert>,
-] = [true, true, true, true, true];
+};
+export type UserActionRow = Omit<typeof userActions.$inferSelect, "id" | "action"> & { action: UserActionType };
 
 // ---------------------------------------------------------------- options
 

@@ -1,6 +1,6 @@
 // A registry plan: what applying the YAML catalog would change in the applied registry, and what it would break.
-import type { EntityType, FeatureDefinition } from "../core/definitions";
-import { canonicalJson, diffRegistry, type FieldChange, type RegistryDiff, registryContentHash } from "../core/registry";
+import type { EntityType, FeatureDefinition } from "../../src/core/definitions";
+import { canonicalJson, diffRegistry, type FieldChange, type RegistryDiff, registryContentHash } from "../../src/core/registry";
 
 /** `r-` + the first 12 hex digits of the registry content hash. */
 export const VERSION_HASH_LENGTH = 12;

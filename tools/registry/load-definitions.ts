@@ -3,10 +3,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { EntitiesFile, type EntityType, FeatureDefinition, FeatureGroupFile } from "../core/definitions";
-import { CompiledRegistry, upstreamFeatures } from "../core/registry";
-import { TRANSFORM_OUTPUT_VALUES, TRANSFORMS } from "../core/transforms";
-import { validateValue } from "../core/validation";
+import { EntitiesFile, type EntityType, FeatureDefinition, FeatureGroupFile } from "../../src/core/definitions";
+import { CompiledRegistry, upstreamFeatures } from "../../src/core/registry";
+import { TRANSFORM_OUTPUT_VALUES, TRANSFORMS } from "../../src/core/transforms";
+import { validateValue } from "../../src/core/validation";
 import { SOURCE_TABLES, tablesReadBy } from "./source-tables";
 
 export const ENTITIES_FILE = "entities.yaml";

@@ -1,6 +1,6 @@
 // Source tables for lineage: which tables exist in the drizzle schema and which ones a source_query reads.
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
-import * as schema from "../db/schema";
+import * as schema from "../../src/db/schema";
 
 /**
  * The demo source tables of src/db/schema.ts: what a batch source_query may read. An allowlist of

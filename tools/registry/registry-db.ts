@@ -1,18 +1,18 @@
 // The applied registry in Postgres: read it, see which features hold data, and apply a new catalog in one transaction.
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import pg from "pg";
-import { EntityType, FeatureDefinition } from "../core/definitions";
-import { canonicalJson, RegistrySnapshot, registryContentHash } from "../core/registry";
+import type pg from "pg";
+import { EntityType, FeatureDefinition } from "../../src/core/definitions";
+import { errorMessage } from "../../src/core/errors";
+import { sha256Hex } from "../../src/core/hash";
+import { log } from "../../src/core/log";
+import { canonicalJson, RegistrySnapshot, registryContentHash } from "../../src/core/registry";
+import type { entityTypes, featureDefinitions, featureLatest, registryVersions, SqlRow } from "../../src/db/schema";
+import type { Queryable } from "../postgres";
 import { type RegistryPlan, registryVersionOf } from "./plan";
 
-const CONNECT_TIMEOUT_MS = 10_000;
 const GIT_TIMEOUT_MS = 2_000;
 /** pg_advisory_xact_lock key shared by every apply, so two applies never interleave (arbitrary constant). */
 const APPLY_LOCK_KEY = 4_651_983_271;
-
-/** Anything that runs queries: a Client or a pooled client. */
-export type Queryable = Pick<pg.ClientBase, "query">;
 
 export interface AppliedFeature {
   definition: FeatureDefinition;
@@ -29,20 +29,9 @@ export interface AppliedRegistry {
   latest?: { id: number; contentHash: string; author: string; appliedAt: Date };
 }
 
-/** Connects, runs `fn`, always disconnects. */
-export async function withDatabase<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** sha256 of the canonical JSON of one definition: equal definitions hash equal whatever their key order. */
-export function featureContentHash(definition: FeatureDefinition): string {
-  return createHash("sha256").update(canonicalJson(definition)).digest("hex");
+export function featureContentHash(definition: FeatureDefinition): Promise<string> {
+  return sha256Hex(canonicalJson(definition));
 }
 
 /** git config user.name, else $USER, else "unknown": who to credit in registry_versions. */
@@ -54,27 +43,16 @@ export function registryAuthor(): string {
   return name || process.env.USER?.trim() || "unknown";
 }
 
-interface FeatureRow {
-  definition: unknown;
-  version: number;
-  content_hash: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-interface EntityRow {
-  name: string;
-  join_key: string;
-  description: string;
-  id_prefix: string | null;
-}
+type FeatureRow = Pick<SqlRow<typeof featureDefinitions>, "definition" | "version" | "content_hash" | "created_at" | "updated_at">;
+type EntityRow = Pick<SqlRow<typeof entityTypes>, "name" | "join_key" | "description" | "id_prefix">;
+type VersionRow = Pick<SqlRow<typeof registryVersions>, "id" | "content_hash" | "author" | "applied_at">;
 
 export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistry> {
   const entityRows = await db.query<EntityRow>("SELECT name, join_key, description, id_prefix FROM entity_types ORDER BY name");
   const featureRows = await db.query<FeatureRow>(
     "SELECT definition, version, content_hash, created_at, updated_at FROM feature_definitions ORDER BY name",
   );
-  const latestRows = await db.query<{ id: number; content_hash: string; author: string; applied_at: Date }>(
+  const latestRows = await db.query<VersionRow>(
     "SELECT id, content_hash, author, applied_at FROM registry_versions ORDER BY id DESC LIMIT 1",
   );
   const entities = entityRows.rows.map((r) =>
@@ -105,7 +83,7 @@ export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistr
 
 /** Names of features with at least one stored value: tightening their validation may reject existing data. */
 export async function featuresWithData(db: Queryable): Promise<Set<string>> {
-  const { rows } = await db.query<{ feature_name: string }>("SELECT DISTINCT feature_name FROM feature_latest");
+  const { rows } = await db.query<Pick<SqlRow<typeof featureLatest>, "feature_name">>("SELECT DISTINCT feature_name FROM feature_latest");
   return new Set(rows.map((r) => r.feature_name));
 }
 
@@ -157,7 +135,7 @@ WHERE feature_definitions.content_hash IS DISTINCT FROM excluded.content_hash`;
 
 const json = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
 
-function featureParams(d: FeatureDefinition): unknown[] {
+async function featureParams(d: FeatureDefinition): Promise<unknown[]> {
   return [
     d.name,
     d.group,
@@ -182,7 +160,7 @@ function featureParams(d: FeatureDefinition): unknown[] {
     json(d.aggregation),
     json(d.depends_on),
     json(d),
-    featureContentHash(d),
+    await featureContentHash(d),
   ];
 }
 
@@ -213,7 +191,7 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
         [e.name, e.join_key, e.description, e.id_prefix ?? null],
       );
     }
-    for (const f of features) await client.query(UPSERT_FEATURE, featureParams(f));
+    for (const f of features) await client.query(UPSERT_FEATURE, await featureParams(f));
     await client.query("DELETE FROM feature_definitions WHERE name <> ALL($1::text[])", [features.map((f) => f.name)]);
     await client.query("DELETE FROM entity_types WHERE name <> ALL($1::text[])", [entities.map((e) => e.name)]);
 
@@ -240,7 +218,7 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
   } catch (err) {
     await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
       // The original error matters more; the connection is closed right after anyway.
-      console.warn(`rollback failed: ${rollbackErr instanceof Error ? rollbackErr.message : String(rollbackErr)}`);
+      log("warn", "registry_rollback_failed", { error: errorMessage(rollbackErr) });
     });
     throw err;
   }

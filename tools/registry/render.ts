@@ -1,6 +1,6 @@
 // Text output of the registry CLI: Terraform-like plans, the feature table and a feature's description.
-import type { FeatureDefinition } from "../core/definitions";
-import type { FeatureChange, FieldChange } from "../core/registry";
+import type { FeatureDefinition } from "../../src/core/definitions";
+import type { FeatureChange, FieldChange } from "../../src/core/registry";
 import type { LineageSummary } from "./lineage";
 import { DELETED_FEATURE_REASON, type EntityChange, type RegistryPlan } from "./plan";
 

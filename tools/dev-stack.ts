@@ -1,9 +1,9 @@
 // Where the admin scripts find the running stack: env vars first, else the file `npm run dev` writes.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { DATA_DIR } from "./paths";
 
-export const PROJECT_ROOT = path.resolve(import.meta.dirname, "..", "..");
-export const DEV_STACK_FILE = path.join(PROJECT_ROOT, ".data", "dev-stack.json");
+export const DEV_STACK_FILE = path.join(DATA_DIR, "dev-stack.json");
 
 export interface DevStackInfo {
   pid: number;
