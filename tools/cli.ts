@@ -23,7 +23,7 @@ export function isParseArgsError(err: unknown): boolean {
 }
 
 /** The exit code of a failure: usage mistakes 2, anything else 1. */
-export function exitCodeOf(err: unknown): number {
+function exitCodeOf(err: unknown): number {
   return err instanceof UsageError || isParseArgsError(err) ? EXIT_USAGE : EXIT_FAILED;
 }
 

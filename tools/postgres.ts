@@ -4,7 +4,7 @@ import { errorMessage } from "../src/core/errors";
 import { log } from "../src/core/log";
 
 /** A connect that takes longer than this means the server is not there. */
-export const PG_CONNECT_TIMEOUT_MS = 10_000;
+const PG_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Anything that runs queries: a Client or a pooled client. */
 export type Queryable = Pick<pg.ClientBase, "query">;

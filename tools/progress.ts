@@ -1,6 +1,6 @@
 // The CLIs' progress display on stderr: one line redrawn in place on a terminal, a plain line every 10% when piped (CI logs).
 
-export const PROGRESS_BAR_WIDTH = 30;
+const PROGRESS_BAR_WIDTH = 30;
 /** Piped output gets one line per this many percent. */
 const PLAIN_STEP_PERCENT = 10;
 const DEFAULT_TERMINAL_COLUMNS = 100;
@@ -8,7 +8,7 @@ const DEFAULT_TERMINAL_COLUMNS = 100;
 const MIN_TERMINAL_COLUMNS = 20;
 
 /** `[#########.....................]  30%` */
-export function progressBar(done: number, total: number, width = PROGRESS_BAR_WIDTH): string {
+function progressBar(done: number, total: number, width = PROGRESS_BAR_WIDTH): string {
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(fraction * width);
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { PROJECT_ROOT, WRANGLER_BIN } from "./paths";
 
 /** A remote KV write goes through Cloudflare's API, a local one starts workerd, a bundle runs esbuild: all well within this. */
-export const WRANGLER_TIMEOUT_MS = 120_000;
+const WRANGLER_TIMEOUT_MS = 120_000;
 /** How much of wrangler's output to quote when it fails. */
 const MAX_ERROR_OUTPUT_CHARS = 2_000;
 

@@ -4,7 +4,7 @@
 
 import { startRelay } from "../../dev/services";
 import { startUpstashGateway } from "../../dev/upstash-gateway";
-import { runIfMain } from "../../tools/cli";
+import { closeOnSignal, runIfMain } from "../../tools/cli";
 
 interface ChildInput {
   databaseUrl: string;
@@ -20,13 +20,13 @@ async function main(): Promise<void> {
   const gateway = input.redisUrl
     ? await startUpstashGateway({ redisUrl: input.redisUrl, token: input.redisToken, port: input.gatewayPort })
     : undefined;
-  const stop = async () => {
-    await Promise.allSettled([relay.close(), gateway?.close()]);
-    process.exit(0);
+  const services = {
+    close: async () => {
+      await Promise.allSettled([relay.close(), gateway?.close()]);
+    },
   };
-  process.on("SIGTERM", () => void stop());
-  process.on("SIGINT", () => void stop());
-  process.stdin.on("end", () => void stop());
+  closeOnSignal("bench services", services);
+  process.stdin.on("end", () => void services.close().then(() => process.exit(0)));
   process.stdin.resume();
   process.stdout.write(`${JSON.stringify({ relayPort: relay.port, gatewayUrl: gateway?.url ?? null })}\n`);
 }

@@ -1,8 +1,8 @@
 // Materialization runs as the admin API reports them, and the NDJSON progress events it streams.
 
 export type RunStatus = "running" | "succeeded" | "failed";
+/** Who started a run: the CLI, the cron, the dev stack, or an API call. */
 export type RunTrigger = "cli" | "cron" | "dev" | "api";
-export const RUN_TRIGGERS: readonly RunTrigger[] = ["cli", "cron", "dev", "api"];
 
 /** One materialization_runs row. */
 export interface RunSummary {

@@ -4,12 +4,13 @@ import type { FeatureDefinition } from "../core/definitions";
 import { errorMessage } from "../core/errors";
 import { sha256Hex } from "../core/hash";
 import { type IngestMessage, jsonBytes, MAX_UPDATE_MESSAGE_BYTES, planSendBatches, toIngestMessage } from "../core/ingest-message";
+import type { Logger } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { validateValue } from "../core/validation";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 import { countRejects, type RejectCount } from "../stores/postgres-writer";
 import { coerceSourceValue } from "./coerce";
-import type { MaterializeEvent, RunSummary } from "./events";
+import type { MaterializeEvent, RunSummary, RunTrigger } from "./events";
 import { abandonOlderRuns, advanceRun, createRun, featuresWithOpenRuns, finishRun, lastSuccessByFeature, openRun } from "./run-store";
 import { type DueDecision, planScheduledRuns } from "./schedule";
 
@@ -26,11 +27,11 @@ export interface MaterializerDeps {
   postgres: PostgresConfig;
   queue: Pick<Queue, "sendBatch">;
   now: () => number;
-  log: (event: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 export interface MaterializeOptions {
-  trigger: string;
+  trigger: RunTrigger;
   /** Overrides the interval start (default: the previous successful run's interval end). */
   since?: number | undefined;
   /** Interval end and the event time of every value (default: deps.now()). */
