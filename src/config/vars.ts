@@ -1,4 +1,6 @@
 // Parsers for the serving Worker's tuning vars: a malformed value is reported and the default used.
+import { log } from "../core/log";
+
 /**
  * A positive integer var, or `fallback` when unset. A malformed value is reported and ignored: a
  * typo in a tuning knob must not take serving down.
@@ -8,7 +10,10 @@ export function positiveIntVar(env: Record<string, unknown>, name: string, fallb
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (Number.isInteger(n) && n > 0) return n;
-  console.error(`${name}=${JSON.stringify(raw)} is not a positive integer; using the default ${fallback}`);
+  log("error", "invalid_var", {
+    var: name,
+    message: `${name}=${JSON.stringify(raw)} is not a positive integer; using the default ${fallback}`,
+  });
   return fallback;
 }
 
@@ -28,7 +33,10 @@ export function choiceVar<T extends string>(
   const v = String(raw).trim().toLowerCase();
   const hit = choices.find((c) => c === v) ?? aliases[v];
   if (hit) return hit;
-  console.error(`${name}=${JSON.stringify(raw)} is not one of ${choices.join(", ")}; using the default ${fallback}`);
+  log("error", "invalid_var", {
+    var: name,
+    message: `${name}=${JSON.stringify(raw)} is not one of ${choices.join(", ")}; using the default ${fallback}`,
+  });
   return fallback;
 }
 

@@ -1,9 +1,9 @@
 // Write side of the source of truth: feature_values (idempotent append) and feature_latest (LWW by event time).
 
 import type { Client } from "@neondatabase/serverless";
-import { errorMessage } from "../core/errors";
 import { sha256Hex } from "../core/hash";
 import { TIEBREAK_CHARS } from "../core/keys";
+import { log } from "../core/log";
 import { canonicalJson } from "../core/registry";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 
@@ -126,7 +126,8 @@ export class PostgresFeatureWriter {
         return result;
       } catch (err) {
         if (!isDataError(err)) throw err;
-        console.warn(`feature write: batch statement failed with a data error (${errorMessage(err)}); writing message by message`);
+        // One poison message must not block the rest: write message by message.
+        log("warn", "feature_write_data_error", { error: err, fallback: "message_by_message" });
       }
       for (const [i, group] of groups.entries()) {
         if (group.length === 0) continue;

@@ -1,6 +1,7 @@
 // The registry as a Worker sees it: the KV snapshot compiled in memory, re-checked every few seconds.
 
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../core/keys";
+import { log } from "../core/log";
 import { CompiledRegistry, RegistrySnapshot } from "../core/registry";
 import { latestRegistrySnapshot, type PostgresConfig } from "../db/postgres";
 import { awaitShared } from "./shared-promise";
@@ -61,7 +62,7 @@ export class RegistryStore {
         const raw = await this.kv.get(REGISTRY_SNAPSHOT_KEY, "json");
         const parsed = RegistrySnapshot.safeParse(raw);
         if (parsed.success) snapshot = parsed.data;
-        else console.error(`registry snapshot in KV is invalid: ${parsed.error.message.slice(0, 300)}`);
+        else log("error", "registry_snapshot_invalid", { error: parsed.error.message.slice(0, 300) });
       }
       if (!snapshot && this.fallback) snapshot = await this.fallback();
       if (snapshot && snapshot.version !== this.current?.version) this.current = new CompiledRegistry(snapshot);
@@ -69,7 +70,7 @@ export class RegistryStore {
       return this.current ?? CompiledRegistry.empty();
     } catch (err) {
       // Keep serving the last good registry; a KV hiccup must not take the read path down.
-      console.warn(`registry refresh failed: ${err instanceof Error ? err.message : String(err)}`);
+      log("warn", "registry_refresh_failed", { error: err });
       if (this.current) return this.current;
       throw err;
     }

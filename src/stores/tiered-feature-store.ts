@@ -1,9 +1,10 @@
 // The read path: L0 memory, then each level of the tier list in order (KV and the Durable Object,
 // then Redis, then Postgres in the default list of tiers.ts), with write-back to the tiers above.
+
 import type { FeatureDefinition } from "../core/definitions";
-import { errorMessage } from "../core/errors";
 import type { ServedTier } from "../core/feature-request";
 import { entityMapKey, isNewer, type TimedValue } from "../core/keys";
+import { log } from "../core/log";
 import {
   type EntityRef,
   isWritable,
@@ -238,7 +239,7 @@ export class TieredFeatureStore {
         rows = got.value;
       } catch (err) {
         this.counters.errors[store.tier] = (this.counters.errors[store.tier] ?? 0) + 1;
-        console.warn(`${store.tier} read failed: ${errorMessage(err)}`);
+        log("warn", "tier_read_failed", { tier: store.tier, error: err });
         return;
       }
       idx.forEach((i, j) => {
@@ -321,9 +322,9 @@ export class TieredFeatureStore {
           target.writeIfNewer([{ ref: { entityType: lookup.entityType, entityId: lookup.entityId }, values }]).then(
             (results) => {
               const r = results[0];
-              if (r instanceof Error) console.warn(`${target.tier} write-back failed: ${r.message}`);
+              if (r instanceof Error) log("warn", "tier_write_back_failed", { tier: target.tier, error: r });
             },
-            (e: unknown) => console.warn(`${target.tier} write-back failed: ${errorMessage(e)}`),
+            (e: unknown) => log("warn", "tier_write_back_failed", { tier: target.tier, error: e }),
           ),
         );
       }

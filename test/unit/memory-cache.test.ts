@@ -240,7 +240,8 @@ describe("Doorkeeper", () => {
 function withErrors(fn: (errors: string[]) => void): void {
   const errors: string[] = [];
   const original = console.error;
-  console.error = (msg: string) => errors.push(msg);
+  // Each report is one structured log line; its message is what an operator reads.
+  console.error = (line: string) => errors.push((JSON.parse(line) as { message: string }).message);
   try {
     fn(errors);
   } finally {
