@@ -1,11 +1,9 @@
 // Tiers that really go down (gateway and relay stopped), single-flight, and every error answer of the API.
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { parseApiKeys } from "../../src/core/auth";
 import type { FeatureResponse } from "../../src/core/feature-request";
 import { createServingApp } from "../../src/serving/app";
-import { FeatureService } from "../../src/serving/feature-service";
-import { ServingMetrics } from "../../src/serving/metrics";
+import { buildServingContext } from "../../src/serving/context";
 import { KvFeatureStore } from "../../src/stores/kv-store";
 import { MemoryCache } from "../../src/stores/memory-cache";
 import { PostgresFeatureStore } from "../../src/stores/postgres-store";
@@ -43,23 +41,21 @@ function faultyBackends(): TierBackends {
 function appOver(backends: TierBackends, kvWriteBack?: KvWriteBack) {
   const store = new TieredFeatureStore(backends, new MemoryCache(), { kvWriteBack });
   const reg = registry();
-  const deps = {
+  const tiers: Tiers = {
+    featuresKv: undefined,
+    registryKv: undefined,
+    entityState: undefined,
+    queue: undefined,
+    redis: backends.redis,
+    postgres: backends.postgres,
+  };
+  const deps = buildServingContext(env, {
+    tiers,
     postgresConfig: undefined,
-    tiers: {
-      featuresKv: undefined,
-      registryKv: undefined,
-      entityState: undefined,
-      queue: undefined,
-      redis: backends.redis,
-      postgres: backends.postgres,
-    } as Tiers,
     store,
-    service: new FeatureService(store),
-    metrics: new ServingMetrics(),
-    apiKeys: parseApiKeys(inject("testApiKeys")),
     registry: async () => reg,
     registryVersion: () => reg.version,
-  };
+  });
   const app = createServingApp(() => deps);
   const call = async (body: unknown) =>
     app.request("/features/get", {
