@@ -56,8 +56,10 @@ const ERROR_MEANINGS = {
 export type ErrorStatus = keyof typeof ERROR_MEANINGS;
 
 const errorContent = { "application/json": { schema: ErrorResponse } } as const;
+const allowHeader = z.object({ Allow: z.string().meta({ description: "The methods this path serves, e.g. POST or GET, HEAD" }) });
 
-type ErrorResponses<S extends ErrorStatus> = { [K in S]: { description: string; content: typeof errorContent } };
+type ErrorResponse = { description: string; content: typeof errorContent; headers?: typeof allowHeader };
+type ErrorResponses<S extends ErrorStatus> = { [K in S]: ErrorResponse };
 
 /**
  * Error responses of a route. 405 and 500 are added to every route (any path answers 405 to a
@@ -67,9 +69,13 @@ export function errors<S extends ErrorStatus>(
   statuses: readonly S[],
   meanings: Partial<Record<S, string>> = {},
 ): ErrorResponses<S | 405 | 500> {
-  const out: Partial<Record<ErrorStatus, { description: string; content: typeof errorContent }>> = {};
+  const out: Partial<Record<ErrorStatus, ErrorResponse>> = {};
   for (const status of [...statuses, 405 as const, 500 as const])
-    out[status] = { description: meanings[status as S] ?? ERROR_MEANINGS[status], content: errorContent };
+    out[status] = {
+      description: meanings[status as S] ?? ERROR_MEANINGS[status],
+      content: errorContent,
+      ...(status === 405 ? { headers: allowHeader } : {}),
+    };
   return out as ErrorResponses<S | 405 | 500>;
 }
 

@@ -1,6 +1,6 @@
 // The ingest Worker's Hono app: push endpoint, admin materialization API, health and OpenAPI.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { PushBody, parsePushBody } from "../core/ingest-message";
+import { FeatureUpdate, PushBody, parsePushBody } from "../core/ingest-message";
 import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
 import {
@@ -21,6 +21,8 @@ import { checkUpdateCount, HTTP_SOURCES, MAX_PUSH_BODY_BYTES, queueUpdates } fro
 export type IngestApp = OpenAPIHono<IngestHonoEnv>;
 
 const SPLIT_HINT = "split it into several pushes";
+
+component(FeatureUpdate, "FeatureUpdate");
 
 export const pushRoute = createRoute({
   method: "post",
