@@ -25,7 +25,7 @@ import { zodToOpenAPIRegistry } from "@asteasolutions/zod-to-openapi";
 import { type OpenAPIHono, type RouteConfig, type RouteHandler, z } from "@hono/zod-openapi";
 import type { Env, Hono, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { ErrorBody, errorBody, FeatureStoreError, invalidInput } from "../core/errors";
+import { ErrorBody, errorBody, errorMessage, FeatureStoreError, invalidInput } from "../core/errors";
 
 /**
  * Makes `schema` the component `name`: documents refer to it (`#/components/schemas/<name>`)
@@ -58,8 +58,8 @@ export type ErrorStatus = keyof typeof ERROR_MEANINGS;
 const errorContent = { "application/json": { schema: ErrorResponse } } as const;
 const allowHeader = z.object({ Allow: z.string().meta({ description: "The methods this path serves, e.g. POST or GET, HEAD" }) });
 
-type ErrorResponse = { description: string; content: typeof errorContent; headers?: typeof allowHeader };
-type ErrorResponses<S extends ErrorStatus> = { [K in S]: ErrorResponse };
+type ErrorResponseConfig = { description: string; content: typeof errorContent; headers?: typeof allowHeader };
+type ErrorResponses<S extends ErrorStatus> = { [K in S]: ErrorResponseConfig };
 
 /**
  * Error responses of a route. 405 and 500 are added to every route (any path answers 405 to a
@@ -69,7 +69,7 @@ export function errors<S extends ErrorStatus>(
   statuses: readonly S[],
   meanings: Partial<Record<S, string>> = {},
 ): ErrorResponses<S | 405 | 500> {
-  const out: Partial<Record<ErrorStatus, ErrorResponse>> = {};
+  const out: Partial<Record<ErrorStatus, ErrorResponseConfig>> = {};
   for (const status of [...statuses, 405 as const, 500 as const])
     out[status] = {
       description: meanings[status as S] ?? ERROR_MEANINGS[status],
@@ -118,8 +118,8 @@ export interface JsonBodyOptions<T> {
 const bodyOptions = new WeakMap<object, JsonBodyOptions<unknown>>();
 
 /** A required JSON request body, validated by `schema` (or `options.parse`) within `options.maxBytes`. */
-export function jsonBody<S extends z.ZodType>(schema: S, options: JsonBodyOptions<z.output<S>>, description?: string) {
-  const body = { required: true, ...(description ? { description } : {}), content: { "application/json": { schema } } } as const;
+export function jsonBody<S extends z.ZodType>(schema: S, options: JsonBodyOptions<z.output<S>>) {
+  const body = { required: true, content: { "application/json": { schema } } } as const;
   bodyOptions.set(body, options as JsonBodyOptions<unknown>);
   return body;
 }
@@ -165,7 +165,7 @@ function parseJsonBody(schema: z.ZodType, options: JsonBodyOptions<unknown>): Mi
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new FeatureStoreError("bad_request", `Malformed JSON body: ${err instanceof Error ? err.message : String(err)}`);
+      throw new FeatureStoreError("bad_request", `Malformed JSON body: ${errorMessage(err)}`);
     }
     options.precheck?.(raw);
     const parsed = options.parse ? options.parse(raw) : schema.safeParse(raw);
