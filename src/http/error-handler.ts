@@ -16,14 +16,3 @@ export const onError: ErrorHandler = (err, c) => {
 
 export const notFound: NotFoundHandler = (c: Context) =>
   c.json(errorBody(new FeatureStoreError("not_found", `No route for ${c.req.method} ${c.req.path}`)), 404);
-
-/** Parse a JSON body, turning malformed JSON into a 400 that says so. */
-export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.length === 0) throw new FeatureStoreError("bad_request", "Request body is empty; expected JSON");
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new FeatureStoreError("bad_request", `Malformed JSON body: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}

@@ -1,7 +1,14 @@
 // Assembles feature vectors: resolves names, reads stored features through the tiers, runs transforms, applies policies.
 import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
-import type { FeatureMetadata, FeatureRequest, FeatureResponse, FeatureStatus, ServedTier } from "../core/feature-request";
+import type {
+  FeatureErrorResult,
+  FeatureMetadata,
+  FeatureRequest,
+  FeatureResponse,
+  FeatureStatus,
+  ServedTier,
+} from "../core/feature-request";
 import { entityMapKey } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
@@ -12,12 +19,6 @@ export interface ServeOptions {
   waitUntil: (p: Promise<unknown>) => void;
   /** Tally of served values by status (with or without include_metadata), e.g. the metrics' counters. */
   statuses?: Record<string, number>;
-}
-
-/** A per-request failure inside a batch (e.g. a null_policy "reject" feature without a value). */
-export interface FeatureErrorResult {
-  entity_id: string;
-  error: { code: string; message: string; details?: unknown };
 }
 
 interface PlannedFeature {
