@@ -1,4 +1,5 @@
 // Assembles feature vectors: resolves names, reads stored features through the tiers, runs transforms, applies policies.
+
 import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
 import type {
@@ -10,6 +11,7 @@ import type {
   ServedTier,
 } from "../core/feature-request";
 import { entityMapKey } from "../core/keys";
+import { log } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
 import type { Found, Lookup, TieredFeatureStore } from "../stores/tiered-feature-store";
@@ -257,7 +259,7 @@ function computeOnDemand(
     return runTransform(def.transform!.name, { context, features, now });
   } catch (err) {
     // A transform bug must cost one feature, not the whole vector.
-    console.error(`transform ${def.transform?.name} for ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    log("error", "transform_failed", { transform: def.transform?.name, feature: def.name, error: err });
     return null;
   }
 }

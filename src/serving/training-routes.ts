@@ -4,11 +4,13 @@
 // The same core as `npm run dataset` (src/training) runs against Postgres through the Neon driver;
 // the as-of join completes before the response starts, so a database failure is still a 503, and
 // the rows then stream out chunk by chunk without sitting in the isolate's memory.
+
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { EntityTypeName } from "../core/definitions";
 import { errorMessage, FeatureStoreError } from "../core/errors";
 import { MAX_FEATURES_PER_REQUEST } from "../core/feature-request";
+import { log } from "../core/log";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 import { BEARER, component, errors, jsonBody, openapiRoute, streamed } from "../http/openapi-routes";
 import {
@@ -193,7 +195,7 @@ function streamDataset(
         await writer.close();
       } catch (err) {
         // The status is already sent: aborting makes the client see a failed transfer, not a short file.
-        await writer.abort(err).catch((abortErr: unknown) => console.warn(`training stream abort failed: ${errorMessage(abortErr)}`));
+        await writer.abort(err).catch((abortErr: unknown) => log("warn", "training_stream_abort_failed", { error: abortErr }));
         throw err;
       } finally {
         await dataset.close();
@@ -201,7 +203,7 @@ function streamDataset(
     });
     work.catch((err: unknown) => {
       if (responded) {
-        console.error(`training set stream failed after the response started: ${errorMessage(err)}`);
+        log("error", "training_stream_failed", { error: err, after: "response started" });
         return;
       }
       reject(
