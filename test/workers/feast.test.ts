@@ -2,7 +2,7 @@
 // them (feast/infra/online_stores/remote.py: get_online_features and online_read), against the Worker.
 import { beforeAll, describe, expect, it } from "vitest";
 import { feastStatus } from "../../src/serving/feast";
-import { post, publishRegistry, putLatest, uniqueId } from "./support";
+import { INGEST_ONLY_KEY, post, publishRegistry, putLatest, SERVE_ONLY_KEY, uniqueId } from "./support";
 
 const HOUR = 3_600_000;
 
@@ -101,5 +101,74 @@ describe("statuses in Feast's vocabulary", () => {
     expect(feastStatus("OUTSIDE_MAX_AGE", null)).toBe("OUTSIDE_MAX_AGE");
     expect(feastStatus("NOT_FOUND", null)).toBe("NOT_FOUND");
     expect(feastStatus(undefined, null)).toBe("NOT_FOUND");
+  });
+});
+
+describe("Feast SDK writes: /write-to-online-store and /push", () => {
+  /** RemoteOnlineStore.online_write_batch: join key, feature columns, naive-UTC event_timestamp and created. */
+  const frame = (users: string[]) => ({
+    user_id: users,
+    skip_rate_7d: users.map((_, i) => i / 10),
+    replay_rate_7d: users.map(() => 0.05),
+    event_timestamp: users.map(() => new Date(Date.now() - HOUR).toISOString().replace("Z", "")),
+    created: users.map(() => null),
+  });
+  const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
+
+  it("queues a feature view's rows as the SDK sends them, one message per row (ingest scope)", async () => {
+    const users = [uniqueId("user_"), uniqueId("user_"), uniqueId("user_")];
+    const res = await post(
+      "/write-to-online-store",
+      { feature_view_name: "user_behavior_features", df: frame(users), allow_registry_cache: false },
+      INGEST_ONLY_KEY,
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { accepted: number; message_ids: string[] };
+    expect(body.accepted).toBe(3);
+    expect(new Set(body.message_ids).size).toBe(3);
+  });
+
+  it("takes /push with to online or online_and_offline, and refuses offline alone", async () => {
+    const df = frame([uniqueId("user_")]);
+    for (const to of ["online", "online_and_offline"]) {
+      const res = await post("/push", { push_source_name: "user_behavior_features", df, to });
+      expect(res.status).toBe(200);
+    }
+    const offline = await post("/push", { push_source_name: "user_behavior_features", df, to: "offline" });
+    expect(offline.status).toBe(400);
+    expect((await errorOf(offline)).message).toMatch(/offline/);
+  });
+
+  it("refuses what the push path would not take, naming it", async () => {
+    const users = [uniqueId("user_")];
+    const cases: [unknown, number, RegExp][] = [
+      [{ feature_view_name: "no_such_view", df: frame(users) }, 404, /^Unknown feature view: no_such_view/],
+      [
+        { feature_view_name: "user_behavior_features", df: { ...frame(users), country: ["SE"] } },
+        400,
+        /not features of user_behavior_features: country/,
+      ],
+      [{ feature_view_name: "user_behavior_features", df: { user_id: users, skip_rate_7d: [0.1] } }, 400, /event_timestamp/],
+      [{ feature_view_name: "user_behavior_features", df: { ...frame(users), skip_rate_7d: [0.1, 0.2] } }, 400, /same length/],
+      [
+        { feature_view_name: "user_behavior_features", df: { ...frame(users), event_timestamp: ["yesterday"] } },
+        400,
+        /event_timestamp\[0\]/,
+      ],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await post("/write-to-online-store", body);
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect((await errorOf(res)).message).toMatch(message);
+    }
+  });
+
+  it("needs the ingest scope", async () => {
+    const res = await post(
+      "/write-to-online-store",
+      { feature_view_name: "user_behavior_features", df: frame([uniqueId("user_")]) },
+      SERVE_ONLY_KEY,
+    );
+    expect(res.status).toBe(403);
   });
 });
