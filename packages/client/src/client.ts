@@ -1,0 +1,179 @@
+// FeatureStoreClient: typed calls of the serving and ingest Workers with timeouts, retries and optional hedging.
+
+import type {
+  FeastOnlineRequest,
+  FeastOnlineResponse,
+  FeatureErrorResult,
+  FeatureRequest,
+  FeatureResponse,
+} from "../../../src/core/feature-request";
+import type { FeatureUpdate } from "../../../src/core/ingest-message";
+import { errorFrom, FeatureStoreClientError } from "./errors";
+import { DEFAULT_RETRIES, RETRYABLE_STATUSES, type RetryOptions, retryDelayMs, sleep } from "./retry";
+
+/** Something that answers fetch: the global fetch, or a Worker's service binding (no network hop). */
+export interface Fetcher {
+  fetch(input: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface ClientOptions {
+  /** Base URL of the serving Worker, e.g. https://features.example.com (with a service binding, any origin). */
+  url: string;
+  /** Base URL of the ingest Worker for `push`; defaults to `url`. */
+  ingestUrl?: string;
+  /** The Bearer API key. */
+  apiKey: string;
+  /** Per-attempt timeout in ms (default 2,000). */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  /**
+   * Reads only: when an attempt has not answered after this many ms, send a second one and take
+   * whichever answers first (off by default; reads are idempotent, writes are never hedged).
+   */
+  hedgeAfterMs?: number;
+  /** The transport (default: globalThis.fetch); pass `env.FEATURE_SERVING` for Worker-to-Worker calls. */
+  fetcher?: Fetcher;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_TIMEOUT_MS = 2_000;
+
+/** What `push` answers: one queue message id per update, in order. */
+export interface PushResult {
+  accepted: number;
+  message_ids: string[];
+  batches: number;
+}
+
+export class FeatureStoreClient {
+  private readonly fetcher: Fetcher;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.fetcher = opts.fetcher ?? { fetch: (input, init) => globalThis.fetch(input, init) };
+  }
+
+  /** One entity's feature vector (POST /features/get). */
+  get(request: FeatureRequest, call?: CallOptions): Promise<FeatureResponse> {
+    return this.request("/features/get", request, { idempotent: true, ...call });
+  }
+
+  /** Many vectors in one pass (POST /features/batch): one item per request, a vector or `{entity_id, error}`. */
+  getBatch(requests: FeatureRequest[], call?: CallOptions): Promise<(FeatureResponse | FeatureErrorResult)[]> {
+    return this.request("/features/batch", { requests }, { idempotent: true, ...call });
+  }
+
+  /** Feast's column-oriented read (POST /get-online-features). */
+  getOnlineFeatures(request: FeastOnlineRequest, call?: CallOptions): Promise<FeastOnlineResponse> {
+    return this.request("/get-online-features", request, { idempotent: true, ...call });
+  }
+
+  /**
+   * Queue updates (POST /ingest/push on the ingest Worker). Retried like reads: a replayed push
+   * writes nothing new (the consumer's writes are idempotent by value and event time).
+   */
+  push(updates: FeatureUpdate | FeatureUpdate[], call?: CallOptions): Promise<PushResult> {
+    return this.request("/ingest/push", updates, { base: this.opts.ingestUrl ?? this.opts.url, idempotent: true, hedge: false, ...call });
+  }
+
+  /** Feature definitions, optionally filtered (GET /registry/features). */
+  listFeatures(
+    filter: { q?: string; tag?: string; owner?: string; entity_type?: string; group?: string } = {},
+    call?: CallOptions,
+  ): Promise<unknown> {
+    const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+    return this.request(`/registry/features${query ? `?${query}` : ""}`, undefined, { method: "GET", idempotent: true, ...call });
+  }
+
+  /** A training set as a stream of CSV or JSONL (POST /datasets/training, admin scope). */
+  async trainingDataset(body: Record<string, unknown>, call?: CallOptions): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.send(
+      `${this.opts.url}/datasets/training`,
+      { method: "POST", body: JSON.stringify(body) },
+      { idempotent: false, hedge: false, ...call },
+    );
+    if (!res.body) throw new FeatureStoreClientError(res.status, "empty_body", "The training set answer had no body");
+    return res.body;
+  }
+
+  private async request<T>(
+    path: string,
+    body: unknown,
+    o: CallOptions & { method?: string; base?: string; idempotent: boolean; hedge?: boolean },
+  ): Promise<T> {
+    const init: RequestInit = { method: o.method ?? "POST", ...(body === undefined ? {} : { body: JSON.stringify(body) }) };
+    const res = await this.send(`${o.base ?? this.opts.url}${path}`, init, o);
+    return (await res.json()) as T;
+  }
+
+  /** Attempts with retries (and hedging for reads); resolves with the first ok response, rejects with our error. */
+  private async send(url: string, init: RequestInit, o: CallOptions & { idempotent: boolean; hedge?: boolean }): Promise<Response> {
+    const retries = o.idempotent ? (this.opts.retry?.retries ?? DEFAULT_RETRIES) : 0;
+    for (let attempt = 0; ; attempt++) {
+      let retryAfter: string | null = null;
+      let failure: FeatureStoreClientError;
+      try {
+        const res = await this.attemptMaybeHedged(url, init, o);
+        if (res.ok) return res;
+        failure = await errorFrom(res);
+        retryAfter = res.headers.get("retry-after");
+        if (!RETRYABLE_STATUSES.has(res.status)) throw failure;
+      } catch (err) {
+        if (err instanceof FeatureStoreClientError && !(err.status === 0 || RETRYABLE_STATUSES.has(err.status))) throw err;
+        if (o.signal?.aborted) throw o.signal.reason;
+        failure = err instanceof FeatureStoreClientError ? err : new FeatureStoreClientError(0, "network", String(err));
+      }
+      if (attempt >= retries) throw failure;
+      await sleep(retryDelayMs(attempt + 1, retryAfter, this.opts.retry), o.signal);
+    }
+  }
+
+  private attemptMaybeHedged(url: string, init: RequestInit, o: CallOptions & { hedge?: boolean }): Promise<Response> {
+    const hedgeAfter = this.opts.hedgeAfterMs;
+    if (hedgeAfter === undefined || o.hedge === false) return this.attempt(url, init, o.signal);
+    return new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      let failures = 0;
+      let started = 1;
+      const done = (res: Response) => {
+        if (!settled) {
+          settled = true;
+          resolve(res);
+        }
+      };
+      const fail = (err: unknown) => {
+        failures++;
+        if (!settled && failures === started) {
+          settled = true;
+          reject(err);
+        }
+      };
+      this.attempt(url, init, o.signal).then(done, fail);
+      setTimeout(() => {
+        if (settled) return;
+        started++;
+        this.attempt(url, init, o.signal).then(done, fail);
+      }, hedgeAfter);
+    });
+  }
+
+  /** One HTTP attempt under the per-attempt timeout; the caller's signal aborts it too. */
+  private async attempt(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
+    const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    try {
+      return await this.fetcher.fetch(url, {
+        ...init,
+        headers: { authorization: `Bearer ${this.opts.apiKey}`, "content-type": "application/json" },
+        signal: combined,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (timeout.aborted) throw new FeatureStoreClientError(0, "timeout", `No answer from ${url} within ${timeoutMs} ms`);
+      throw new FeatureStoreClientError(0, "network", err instanceof Error ? err.message : String(err));
+    }
+  }
+}

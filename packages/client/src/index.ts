@@ -1,0 +1,12 @@
+// @echotune/feature-store-client: the typed client of the EchoTune Feature Store.
+export type {
+  FeastOnlineRequest,
+  FeastOnlineResponse,
+  FeatureErrorResult,
+  FeatureRequest,
+  FeatureResponse,
+} from "../../../src/core/feature-request";
+export type { FeatureUpdate } from "../../../src/core/ingest-message";
+export { type CallOptions, type ClientOptions, DEFAULT_TIMEOUT_MS, FeatureStoreClient, type Fetcher, type PushResult } from "./client";
+export { FeatureStoreClientError } from "./errors";
+export { RETRYABLE_STATUSES, type RetryOptions, retryDelayMs } from "./retry";

@@ -1,0 +1,30 @@
+// The TypeScript client inside workerd, Worker to Worker over a service binding (here SELF): no network hop.
+import { SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { FeatureStoreClient, FeatureStoreClientError } from "../../packages/client/src/index";
+import { API_KEY, publishRegistry, putLatest, uniqueId } from "./support";
+
+const client = new FeatureStoreClient({ url: "http://fs", apiKey: API_KEY, fetcher: SELF });
+
+beforeAll(async () => {
+  await publishRegistry();
+});
+
+describe("FeatureStoreClient over a service binding", () => {
+  it("reads a vector, a batch and the Feast shape from the serving Worker", async () => {
+    const user = uniqueId("user_");
+    await putLatest("user", user, "skip_rate_7d", 0.7, Date.now() - 60_000);
+    const one = await client.get({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true });
+    expect(one.features.skip_rate_7d).toBe(0.7);
+    const batch = await client.getBatch([{ entity_id: user, feature_names: ["skip_rate_7d"] }]);
+    expect(batch[0]).toMatchObject({ entity_id: user, features: { skip_rate_7d: 0.7 } });
+    const feast = await client.getOnlineFeatures({ entities: { user_id: [user] }, features: ["user_behavior_features:skip_rate_7d"] });
+    expect(feast.results[1]!.values).toEqual([0.7]);
+  });
+
+  it("rejects with the Worker's error code (not retried)", async () => {
+    const err = await client.get({ entity_id: "user_1", feature_names: ["no_such_feature"] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FeatureStoreClientError);
+    expect(err).toMatchObject({ status: 404, code: "not_found" });
+  });
+});
