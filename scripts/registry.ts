@@ -1,4 +1,5 @@
 // npm run registry -- <validate|plan|apply|list|describe NAME|lineage NAME>: manage feature definitions from features/*.yaml.
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { FeatureDefinition } from "../src/core/definitions";
@@ -9,6 +10,7 @@ import { requireDatabaseUrl } from "../tools/dev-stack";
 import { FEATURES_DIR } from "../tools/paths";
 import { withPgClient } from "../tools/postgres";
 import { applyCatalog, planCatalog } from "../tools/registry/apply-catalog";
+import { feastRepoFiles } from "../tools/registry/export-feast";
 import { lineageOf, renderLineageTree, summarizeLineage } from "../tools/registry/lineage";
 import { formatDefinitionError, type LoadedDefinitions, loadDefinitions } from "../tools/registry/load-definitions";
 import { type RegistryPlan, registryVersionOf } from "../tools/registry/plan";
@@ -37,6 +39,8 @@ Commands:
                            features of the APPLIED registry
   describe NAME [--json]   every field of a feature (flat or group:name), its version and lineage
   lineage NAME [--json]    upstream tables/features and downstream dependents, as a tree
+  export-feast --out DIR [--url URL]
+                           write a Feast repo (feature_store.yaml, repo.py) of the catalog for Feast's SDK
 
 Common flags:
   --dir <dir>              catalog directory (default features/)
@@ -56,6 +60,8 @@ const OPTIONS = {
   owner: { type: "string" },
   "entity-type": { type: "string" },
   "computation-type": { type: "string" },
+  out: { type: "string" },
+  url: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -98,8 +104,11 @@ async function main(argv: string[]): Promise<number> {
     case "lineage":
       expectArgs(1, "one feature name (flat or group:name)");
       return lineage(rest[0] as string, flags);
+    case "export-feast":
+      expectArgs(0, "no arguments but --out DIR [--url URL]");
+      return exportFeast(dir, flags);
     default:
-      throw new UsageError(`unknown command "${command}" (validate, plan, apply, list, describe, lineage)`);
+      throw new UsageError(`unknown command "${command}" (validate, plan, apply, list, describe, lineage, export-feast)`);
   }
 }
 
@@ -112,6 +121,18 @@ function reportInvalid(dir: string, loaded: LoadedDefinitions): number {
   const count = loaded.errors.length;
   console.error(`✗ ${count} error${count === 1 ? "" : "s"} in ${shown && !shown.startsWith("..") ? shown : dir}; nothing was changed`);
   return EXIT_FAILED;
+}
+
+function exportFeast(dir: string, flags: Flags): number {
+  if (!flags.out) throw new UsageError("export-feast needs --out DIR");
+  const loaded = loadDefinitions(dir);
+  if (loaded.errors.length > 0) return reportInvalid(dir, loaded);
+  const out = path.resolve(flags.out);
+  mkdirSync(path.join(out, "data"), { recursive: true });
+  const files = feastRepoFiles(loaded.entities, loaded.features, { url: flags.url });
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(out, name), content);
+  console.log(`✓ Feast repo for ${loaded.features.length} features in ${out}: cd there, set FEATURE_STORE_API_KEY, run feast apply`);
+  return EXIT_OK;
 }
 
 function validate(dir: string): number {

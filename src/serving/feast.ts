@@ -13,6 +13,23 @@ import {
 } from "../core/feature-request";
 import type { CompiledRegistry } from "../core/registry";
 
+/**
+ * Suffix of the Feast on-demand view of a feature group that also has stored features (Feast keeps
+ * feature views and on-demand views in one namespace): `<group>_on_demand:<name>` is `<group>:<name>`.
+ * `npm run registry -- export-feast` names those views so.
+ */
+export const FEAST_ON_DEMAND_SUFFIX = "_on_demand";
+
+/** Our reference for a Feast one: the same, or the group of an `_on_demand` view. */
+export function ourRef(registry: CompiledRegistry, ref: string): string {
+  const colon = ref.indexOf(":");
+  if (colon < 0 || registry.resolve(ref)) return ref;
+  const view = ref.slice(0, colon);
+  if (!view.endsWith(FEAST_ON_DEMAND_SUFFIX)) return ref;
+  const mapped = `${view.slice(0, -FEAST_ON_DEMAND_SUFFIX.length)}${ref.slice(colon)}`;
+  return registry.resolve(mapped) ? mapped : ref;
+}
+
 /** Feast reports entity key columns with this timestamp. */
 const EPOCH = new Date(0).toISOString();
 const KNOWN_KEYS: ReadonlySet<string> = new Set(FEAST_ONLINE_REQUEST_KEYS);
@@ -57,12 +74,13 @@ export function feastToRequests(
     throw new FeatureStoreError("bad_request", "Feature services are not served yet; list the features in `features`", {
       feature_service: body.feature_service,
     });
-  const features = body.features;
+  const features = body.features.map((ref) => ourRef(registry, ref));
   const byJoinKey = new Map(registry.snapshot.entities.map((e) => [e.join_key, e.name]));
   const requestData = requestDataKeys(registry, features);
   const columns = Object.keys(body.entities);
   const joinColumns = columns.filter((c) => byJoinKey.has(c));
-  const dataColumns = columns.filter((c) => !byJoinKey.has(c) && requestData.has(c));
+  // A join key a transform also reads (context.track_id) is both an entity and request data.
+  const dataColumns = columns.filter((c) => requestData.has(c));
   const unknown = columns.filter((c) => !byJoinKey.has(c) && !requestData.has(c));
   if (unknown.length)
     throw new FeatureStoreError("bad_request", `Unknown entity key${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`, {
@@ -109,10 +127,13 @@ export function feastResponse(
   entityValues: string[][],
   results: (FeatureResponse | FeatureErrorResult)[],
 ): FeastOnlineResponse {
-  const refs = body.features ?? [];
-  const names = refs.map((ref) => {
-    const def = registry.resolve(ref)!;
-    return body.full_feature_names ? `${def.group}__${def.name}` : def.name;
+  const asked = body.features ?? [];
+  const refs = asked.map((ref) => ourRef(registry, ref));
+  // Named as Feast asked: `view__feature` with the caller's view (an `_on_demand` one included).
+  const names = asked.map((ref, i) => {
+    const def = registry.resolve(refs[i]!)!;
+    const colon = ref.indexOf(":");
+    return body.full_feature_names ? `${colon < 0 ? def.group : ref.slice(0, colon)}__${def.name}` : def.name;
   });
   const columns: FeastOnlineResponse["results"] = entityColumns.map((_, j) => ({
     values: entityValues[j]!,

@@ -172,3 +172,17 @@ describe("Feast SDK writes: /write-to-online-store and /push", () => {
     expect(res.status).toBe(403);
   });
 });
+
+describe("references from an exported Feast repo", () => {
+  it("serves <group>_on_demand:<name> (a group with stored features too) as <group>:<name>, named as asked", async () => {
+    const res = await post("/get-online-features", {
+      entities: { session_id: [uniqueId("session_")], timestamp: ["2026-12-01T08:30:00Z"], timezone: ["UTC"] },
+      features: ["session_features_on_demand:time_of_day"],
+      full_feature_names: true,
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as FeastBody;
+    expect(body.metadata.feature_names).toEqual(["session_id", "session_features_on_demand__time_of_day"]);
+    expect(body.results[1]!.values).toEqual(["morning"]);
+  });
+});
