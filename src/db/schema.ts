@@ -32,6 +32,17 @@ export const entityTypes = pgTable("entity_types", {
   createdAt: tsz("created_at").notNull().defaultNow(),
 });
 
+/** Raw event types (features/events.yaml) that aggregation features read. */
+export const eventTypes = pgTable("event_types", {
+  name: text("name").primaryKey(),
+  /** The whole validated event type, as applied. */
+  definition: jsonb("definition").notNull(),
+  version: integer("version").notNull().default(1),
+  contentHash: text("content_hash").notNull(),
+  createdAt: tsz("created_at").notNull().defaultNow(),
+  updatedAt: tsz("updated_at").notNull().defaultNow(),
+});
+
 export const featureDefinitions = pgTable(
   "feature_definitions",
   {

@@ -3,10 +3,12 @@ import type { WorkerSecrets } from "../config/secrets";
 import type { OnlineStore, TierLevels } from "../core/online-store";
 import type { PostgresConfig } from "../db/postgres";
 import type { EntityState } from "../durable/entity-state";
+import { AggregateFeatureStore } from "./aggregate-store";
 import { DurableObjectFeatureStore } from "./durable-object-store";
 import { KvFeatureStore } from "./kv-store";
 import { PostgresFeatureStore } from "./postgres-store";
 import { RedisFeatureStore } from "./redis-store";
+import { registryStoreFor } from "./registry-store";
 
 /** The bindings both Workers share (structural, so either Worker's generated Env fits). */
 export interface TierEnv extends WorkerSecrets {
@@ -21,6 +23,8 @@ export interface TierEnv extends WorkerSecrets {
 export interface Tiers {
   kv: KvFeatureStore | undefined;
   durableObject: DurableObjectFeatureStore | undefined;
+  /** Aggregation features, evaluated by the entity's Durable Object (optional: Tiers built by hand may leave it out). */
+  aggregates?: AggregateFeatureStore | undefined;
   redis: RedisFeatureStore | undefined;
   postgres: PostgresFeatureStore | undefined;
   registryKv: KVNamespace | undefined;
@@ -28,7 +32,7 @@ export interface Tiers {
 }
 
 /** The stores of the tiers below L0, any of them off. */
-export type TierStores = Partial<Pick<Tiers, "kv" | "durableObject" | "redis" | "postgres">>;
+export type TierStores = Partial<Pick<Tiers, "kv" | "durableObject" | "aggregates" | "redis" | "postgres">>;
 
 /** Postgres connection settings, or undefined when DATABASE_URL is not set (the tier is off). */
 export function postgresConfigFrom(env: TierEnv): PostgresConfig | undefined {
@@ -38,9 +42,13 @@ export function postgresConfigFrom(env: TierEnv): PostgresConfig | undefined {
 /** Redis is off unless both URL and token are set; Postgres is off without DATABASE_URL. */
 export function buildTiers(env: TierEnv): Tiers {
   const postgres = postgresConfigFrom(env);
+  // Its own view of the registry (refreshed like the Worker's): the specs it passes to the objects.
+  const aggregateRegistry = env.ENTITY_STATE ? registryStoreFor(env.REGISTRY_KV, postgres) : undefined;
   return {
     kv: env.FEATURES_KV ? new KvFeatureStore(env.FEATURES_KV) : undefined,
     durableObject: env.ENTITY_STATE ? new DurableObjectFeatureStore(env.ENTITY_STATE) : undefined,
+    aggregates:
+      env.ENTITY_STATE && aggregateRegistry ? new AggregateFeatureStore(env.ENTITY_STATE, () => aggregateRegistry.get()) : undefined,
     redis:
       env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
         ? new RedisFeatureStore({
@@ -56,11 +64,12 @@ export function buildTiers(env: TierEnv): Tiers {
 }
 
 /**
- * The read path below L0 (DESIGN "Read path"): L1 = KV (batch) beside the Durable Object (stream),
- * L2 = Redis, then Postgres. A tier that is off is left out; a level left empty is dropped.
+ * The read path below L0 (DESIGN "Read path"): L1 = KV (batch) beside the Durable Object (stream)
+ * and the Durable Object's aggregates (aggregation), L2 = Redis, then Postgres. A tier that is off
+ * is left out; a level left empty is dropped.
  */
 export function readOrder(tiers: TierStores): TierLevels {
-  const levels = [[tiers.kv, tiers.durableObject], [tiers.redis], [tiers.postgres]];
+  const levels = [[tiers.kv, tiers.durableObject, tiers.aggregates], [tiers.redis], [tiers.postgres]];
   return levels.map((level) => level.filter((t) => t !== undefined)).filter((level) => level.length > 0);
 }
 
