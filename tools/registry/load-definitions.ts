@@ -78,7 +78,10 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
   if (files.includes(ENTITIES_FILE)) entities = loadEntities(path.join(root, ENTITIES_FILE), label(ENTITIES_FILE), errors);
   else errors.push({ file: label(ENTITIES_FILE), message: "missing: the catalog needs an entities file" });
   const entityNames = new Set(entities.map((e) => e.name));
-  const eventTypes = files.includes(EVENTS_FILE) ? loadEventTypes(path.join(root, EVENTS_FILE), label(EVENTS_FILE), entities, errors) : [];
+  const invalidEventTypes = new Set<string>();
+  const eventTypes = files.includes(EVENTS_FILE)
+    ? loadEventTypes(path.join(root, EVENTS_FILE), label(EVENTS_FILE), entities, errors, invalidEventTypes)
+    : [];
 
   const parsed: ParsedFeature[] = [];
   const groups: FeatureGroupInfo[] = [];
@@ -94,7 +97,7 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
     for (const definition of group.features) parsed.push({ definition, file: fileLabel });
   }
 
-  const features = crossCheck(parsed, errors, { entities, eventTypes, eventsFile: label(EVENTS_FILE) });
+  const features = crossCheck(parsed, errors, { entities, eventTypes, invalidEventTypes, eventsFile: label(EVENTS_FILE) });
   errors.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)); // stable: keeps per-file order
   return { entities, features, groups, eventTypes, errors };
 }
@@ -241,6 +244,8 @@ function loadGroup(
 interface CatalogContext {
   entities: readonly EntityType[];
   eventTypes: readonly EventType[];
+  /** Named event types that failed validation (already reported: their features are not reported again). */
+  invalidEventTypes: ReadonlySet<string>;
   eventsFile: string;
 }
 
@@ -298,7 +303,13 @@ function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[], catalog:
 
 // ------------------------------------------------------------------ event types
 
-function loadEventTypes(filePath: string, fileLabel: string, entities: readonly EntityType[], errors: DefinitionError[]): EventType[] {
+function loadEventTypes(
+  filePath: string,
+  fileLabel: string,
+  entities: readonly EntityType[],
+  errors: DefinitionError[],
+  invalid: Set<string>,
+): EventType[] {
   const raw = readYaml(filePath, fileLabel, errors);
   if (raw === undefined) return [];
   const file = EventTypesFile.safeParse(raw);
@@ -315,6 +326,7 @@ function loadEventTypes(filePath: string, fileLabel: string, entities: readonly 
     const parsed = EventType.safeParse(entry);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) fail(issueText(issue));
+      invalid.add(name);
       return;
     }
     const e = parsed.data;
@@ -337,6 +349,7 @@ function checkAggregation(d: FeatureDefinition, catalog: CatalogContext, fail: (
   if (!a) return;
   const type = catalog.eventTypes.find((e) => e.name === a.source_event);
   if (!type) {
+    if (catalog.invalidEventTypes.has(a.source_event)) return;
     const known = catalog.eventTypes.map((e) => e.name).join(", ") || "none";
     fail(`aggregation.source_event: unknown event type "${a.source_event}" (${catalog.eventsFile} defines ${known})`);
     return;
