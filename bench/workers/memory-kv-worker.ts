@@ -2,11 +2,9 @@
 // TieredFeatureStore, FeatureService, JSON) with Workers KV replaced by rows held in this isolate.
 // It isolates what our code costs on this workerd from Miniflare's KV simulator, which reads a bulk
 // get's keys one after another (bench/README.md, "Local-runtime limits"). Only bench/run.ts starts it.
-import { parseApiKeys } from "../../src/core/auth";
 import { CompiledRegistry, RegistrySnapshot } from "../../src/core/registry";
-import { createServingApp, type ServingContext } from "../../src/serving/app";
-import { FeatureService } from "../../src/serving/feature-service";
-import { ServingMetrics } from "../../src/serving/metrics";
+import { createServingApp, type ServingApp } from "../../src/serving/app";
+import { buildServingContext, type ServingContext } from "../../src/serving/context";
 import { KvFeatureStore } from "../../src/stores/kv-store";
 import { TieredFeatureStore } from "../../src/stores/tiered-feature-store";
 import { kvRow, type VectorName } from "../lib/dataset";
@@ -47,7 +45,7 @@ class InMemoryKv {
   }
 }
 
-let served: { app: ReturnType<typeof createServingApp>; context: ServingContext } | undefined;
+let served: { app: ServingApp; context: ServingContext } | undefined;
 
 function build(setup: Setup, env: Env): number {
   const kv = new InMemoryKv();
@@ -59,23 +57,11 @@ function build(setup: Setup, env: Env): number {
   }
   const registry = new CompiledRegistry(RegistrySnapshot.parse(setup.registry));
   const store = new TieredFeatureStore([[new KvFeatureStore(kv as unknown as KVNamespace)]]);
-  const context: ServingContext = {
-    tiers: {
-      kv: undefined,
-      durableObject: undefined,
-      registryKv: undefined,
-      queue: undefined,
-      redis: undefined,
-      postgres: undefined,
-    },
-    postgresConfig: undefined,
-    store,
-    service: new FeatureService(store),
-    metrics: new ServingMetrics(),
-    apiKeys: parseApiKeys(env.API_KEYS),
-    registry: async () => registry,
-    registryVersion: () => registry.version,
-  };
+  // No other binding: the context's tiers are all off but this isolate's KV rows.
+  const context = buildServingContext(
+    { API_KEYS: env.API_KEYS },
+    { store, registry: async () => registry, registryVersion: () => registry.version },
+  );
   served = { app: createServingApp(() => context), context };
   return kv.rows.size;
 }

@@ -5,7 +5,7 @@ import { log } from "../core/log";
  * A positive integer var, or `fallback` when unset. A malformed value is reported and ignored: a
  * typo in a tuning knob must not take serving down.
  */
-export function positiveIntVar(env: Record<string, unknown>, name: string, fallback: number): number {
+export function positiveIntVar<K extends string>(env: Partial<Record<NoInfer<K>, unknown>>, name: K, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
@@ -21,9 +21,9 @@ export function positiveIntVar(env: Record<string, unknown>, name: string, fallb
  * A var with a fixed set of values (case-insensitive; `aliases` maps extra spellings such as
  * "true" → "on"), or `fallback` when unset; anything else is reported and ignored.
  */
-export function choiceVar<T extends string>(
-  env: Record<string, unknown>,
-  name: string,
+export function choiceVar<T extends string, K extends string>(
+  env: Partial<Record<NoInfer<K>, unknown>>,
+  name: K,
   choices: readonly T[],
   fallback: T,
   aliases: Record<string, T> = {},

@@ -1,17 +1,20 @@
 // Errors with a public code, HTTP status and optional details; turned into JSON in one place.
-import type { z } from "zod";
+import { z } from "zod";
 
-export type ErrorCode =
-  | "bad_request"
-  | "validation_failed"
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "payload_too_large"
-  | "unavailable"
-  | "conflict"
-  | "value_required"
-  | "internal";
+export const ErrorCode = z.enum([
+  "bad_request",
+  "validation_failed",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "method_not_allowed",
+  "payload_too_large",
+  "unavailable",
+  "conflict",
+  "value_required",
+  "internal",
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -19,6 +22,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   value_required: 422,
   payload_too_large: 413,
@@ -39,9 +43,16 @@ export class FeatureStoreError extends Error {
   }
 }
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: unknown };
-}
+/** Every error answer of both Workers: `{"error": {"code", "message", "details"?}}`. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: ErrorCode,
+    message: z.string(),
+    /** Machine-readable specifics, e.g. `issues: [{path, message}]` for bad input, `unknown_features`, `limit`. */
+    details: z.unknown().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
 
 export function errorBody(err: FeatureStoreError): ErrorBody {
   return {

@@ -1,6 +1,7 @@
 // Request and response shapes of the serving API (the design's FeatureRequest/FeatureResponse, and Feast's).
 import { z } from "zod";
 import { EntityTypeName } from "./definitions";
+import { ErrorBody } from "./errors";
 
 /** More entities than this in one call is a 413: split the batch. */
 export const MAX_BATCH_ENTITIES = 1_000;
@@ -52,6 +53,10 @@ export const FeatureResponse = z.object({
   metadata: z.record(z.string(), FeatureMetadata).optional(),
 });
 export type FeatureResponse = z.infer<typeof FeatureResponse>;
+
+/** A per-request failure inside a batch (e.g. a null_policy "reject" feature without a value): the error shape plus the entity. */
+export const FeatureErrorResult = z.object({ entity_id: z.string(), error: ErrorBody.shape.error });
+export type FeatureErrorResult = z.infer<typeof FeatureErrorResult>;
 
 /** Feast's POST /get-online-features. */
 export const FeastOnlineRequest = z

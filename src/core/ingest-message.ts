@@ -67,17 +67,19 @@ export type FeatureUpdate = z.infer<typeof FeatureUpdate>;
 /** Updates per push request; bigger imports should be split by the client (or produce to the Queue). */
 export const MAX_UPDATES_PER_PUSH = 5_000;
 
-export const PushBody = z.union([FeatureUpdate, z.array(FeatureUpdate).min(1).max(MAX_UPDATES_PER_PUSH)]);
+/** Several updates in one push. */
+const FeatureUpdates = z.array(FeatureUpdate).min(1, "must hold at least one update").max(MAX_UPDATES_PER_PUSH);
+
+/** A push body: one update or an array of them. */
+export const PushBody = z.union([FeatureUpdate, FeatureUpdates]);
 export type PushBody = z.infer<typeof PushBody>;
 
 /**
- * Parses a push body, keeping zod's issue paths precise ("3.event_timestamp"): a plain union would
- * report only "Invalid input" for an object that almost matches.
+ * Parses a push body as PushBody does, keeping zod's issue paths precise ("3.event_timestamp"): a
+ * plain union would report only "Invalid input" for an object that almost matches.
  */
-export function parsePushBody(raw: unknown): z.ZodSafeParseResult<FeatureUpdate[]> {
-  if (Array.isArray(raw)) return z.array(FeatureUpdate).min(1, "must hold at least one update").max(MAX_UPDATES_PER_PUSH).safeParse(raw);
-  const one = FeatureUpdate.safeParse(raw);
-  return one.success ? { success: true, data: [one.data] } : { success: false, error: one.error as unknown as z.ZodError<FeatureUpdate[]> };
+export function parsePushBody(raw: unknown): z.ZodSafeParseResult<FeatureUpdate> | z.ZodSafeParseResult<FeatureUpdate[]> {
+  return Array.isArray(raw) ? FeatureUpdates.safeParse(raw) : FeatureUpdate.safeParse(raw);
 }
 
 // ------------------------------------------------------------------ queue message

@@ -1,7 +1,9 @@
 // One place where thrown errors become JSON responses: public message out, internals to the log.
+
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { errorBody, FeatureStoreError } from "../core/errors";
+import { log } from "../core/log";
 
 export const onError: ErrorHandler = (err, c) => {
   if (err instanceof FeatureStoreError) return c.json(errorBody(err), err.status as 400);
@@ -10,20 +12,15 @@ export const onError: ErrorHandler = (err, c) => {
     const fse = new FeatureStoreError(err.status >= 500 ? "internal" : code, err.message || "Request failed");
     return c.json(errorBody(fse), err.status);
   }
-  console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
+  // The stack goes to the Worker's logs only; the client gets the generic body below.
+  log("error", "unhandled_error", {
+    method: c.req.method,
+    path: c.req.path,
+    error: err,
+    stack: err instanceof Error ? err.stack : undefined,
+  });
   return c.json(errorBody(new FeatureStoreError("internal", "Internal error; see the Worker logs")), 500);
 };
 
 export const notFound: NotFoundHandler = (c: Context) =>
   c.json(errorBody(new FeatureStoreError("not_found", `No route for ${c.req.method} ${c.req.path}`)), 404);
-
-/** Parse a JSON body, turning malformed JSON into a 400 that says so. */
-export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.length === 0) throw new FeatureStoreError("bad_request", "Request body is empty; expected JSON");
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new FeatureStoreError("bad_request", `Malformed JSON body: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}

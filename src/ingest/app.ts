@@ -1,45 +1,76 @@
-// The ingest Worker's Hono app: push endpoint, admin materialization API and health.
-import { type Context, Hono } from "hono";
-import { authorize, type Scope } from "../core/auth";
-import { FeatureStoreError } from "../core/errors";
+// The ingest Worker's Hono app: push endpoint, admin materialization API, health and OpenAPI.
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { FeatureUpdate, PushBody, parsePushBody } from "../core/ingest-message";
+import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
+import {
+  answerOtherMethodsWith405,
+  BEARER,
+  component,
+  errors,
+  json,
+  jsonBody,
+  openApiDocument,
+  openapiRoute,
+} from "../http/openapi-routes";
 import { checkTiers } from "../stores/tier-health";
-import { parseMaterializeRequest, queryRuns, selectFeatures, streamMaterialization } from "./admin";
-import type { IngestDeps } from "./deps";
-import { checkPushSize, parseSource, pushUpdates } from "./push";
+import { adminRoutes } from "./admin";
+import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
+import { checkUpdateCount, HTTP_SOURCES, MAX_PUSH_BODY_BYTES, queueUpdates } from "./push";
 
-export type IngestContext = IngestDeps;
+export type IngestApp = OpenAPIHono<IngestHonoEnv>;
 
-export type IngestApp = Hono<{ Variables: { deps: IngestContext } }>;
+const SPLIT_HINT = "split it into several pushes";
 
-type Ctx = Context<{ Variables: { deps: IngestContext } }>;
+component(FeatureUpdate, "FeatureUpdate");
 
-async function requireScope(c: Ctx, scope: Scope): Promise<void> {
-  await authorize(c.req.header("authorization"), c.get("deps").apiKeys(), scope);
-}
+export const pushRoute = createRoute({
+  method: "post",
+  path: "/ingest/push",
+  summary: "Queue feature updates (one or an array); the consumer validates the values and writes every tier",
+  security: BEARER,
+  middleware: [requireScope("ingest")],
+  request: {
+    query: z.object({
+      source: z
+        .enum(HTTP_SOURCES, { error: `must be one of ${HTTP_SOURCES.join(", ")}` })
+        .default("push")
+        .meta({ description: "replay for re-sent dead letters" }),
+    }),
+    body: jsonBody(component(PushBody, "PushBody"), {
+      subject: "push body",
+      maxBytes: MAX_PUSH_BODY_BYTES,
+      hint: SPLIT_HINT,
+      precheck: checkUpdateCount,
+      parse: parsePushBody,
+    }),
+  },
+  responses: {
+    202: json(
+      z.object({ accepted: z.number().int(), message_ids: z.array(z.string()), batches: z.number().int() }),
+      "Queued: one message id per update, in order",
+    ),
+    ...errors([400, 401, 403, 413, 503], {
+      400: "Bad envelope (`bad_request`) or unknown, foreign or on_demand feature names, future event times (`validation_failed`); `details.issues` names each",
+      413: `Body over ${MAX_PUSH_BODY_BYTES} bytes, too many updates, or an update too big for one queue message`,
+      503: "No INGEST_QUEUE binding, or the queue refused some batches (`details.queued_message_ids`)",
+    }),
+  },
+});
 
-/** waitUntil when there is an execution context (always in a Worker; not in app.request tests). */
-function keepAlive(c: Ctx): (p: Promise<unknown>) => void {
-  return (p) => {
-    try {
-      c.executionCtx.waitUntil(p);
-    } catch (err) {
-      // Hono throws when no ExecutionContext was passed (handler tests): the stream alone keeps the work alive.
-      if (!(err instanceof Error)) throw err;
-    }
-  };
-}
-
-export function createIngestApp(getDeps: (c: { env: unknown }) => IngestContext): IngestApp {
-  const app: IngestApp = new Hono();
+/** The app over the context `contextFor` gives for a request's env (the Worker's, built once per isolate). */
+export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): IngestApp {
+  const app = new OpenAPIHono<IngestHonoEnv>();
   app.onError(onError);
   app.notFound(notFound);
-  app.use(async (c, next) => {
-    c.set("deps", getDeps(c));
-    await next();
-  });
+  app.use(
+    ingestFactory.createMiddleware(async (c, next) => {
+      c.set("deps", contextFor(c.env));
+      await next();
+    }),
+  );
 
-  app.get("/health", async (c) => {
+  openapiRoute(app, healthRoute, async (c) => {
     const deps = c.get("deps");
     // Loads the registry (cached for a few seconds) so a fresh isolate reports its version too.
     const registryVersion = await deps.registry().then(
@@ -47,49 +78,29 @@ export function createIngestApp(getDeps: (c: { env: unknown }) => IngestContext)
       () => deps.registryVersion(),
     );
     const report = await checkTiers("feature-ingest", deps.tiers, { memory: () => "not used by ingest", registryVersion });
-    return c.json(report, report.status === "down" ? 503 : 200);
+    return report.status === "down" ? c.json(report, 503) : c.json(report, 200);
   });
 
-  app.post("/ingest/push", async (c) => {
-    await requireScope(c, "ingest");
-    checkPushSize(c.req.header("content-length"));
-    const source = parseSource(c.req.query("source"));
-    const text = await c.req.text();
-    // Chunked uploads carry no content-length: check what actually arrived too.
-    checkPushSize(undefined, new TextEncoder().encode(text).byteLength);
-    if (text.trim() === "")
-      throw new FeatureStoreError("bad_request", "Request body is empty; expected JSON: one update or an array of updates");
-    const body = parseJsonText(text);
+  openapiRoute(app, pushRoute, async (c) => {
     const deps = c.get("deps");
-    const result = await pushUpdates(body, source, { queue: deps.ingestQueue, registry: deps.registry, now: deps.now, log: deps.log });
+    const { source } = c.req.valid("query");
+    const result = await queueUpdates(c.req.valid("json"), source, {
+      queue: deps.ingestQueue,
+      registry: deps.registry,
+      now: deps.now,
+      log: deps.log,
+    });
     return c.json(result, 202);
   });
 
-  app.post("/admin/materialize", async (c) => {
-    await requireScope(c, "admin");
-    const deps = c.get("deps");
-    const text = await c.req.text();
-    const req = parseMaterializeRequest(text.trim() === "" ? {} : parseJsonText(text));
-    if (!deps.materializer) throw new FeatureStoreError("unavailable", "Materialization needs DATABASE_URL and the INGEST_QUEUE binding");
-    const features = selectFeatures(await deps.registry(), req);
-    return streamMaterialization(features, req, deps.materializer, keepAlive(c));
-  });
+  app.route("/", adminRoutes());
 
-  app.get("/admin/materialize/runs", async (c) => {
-    await requireScope(c, "admin");
-    const deps = c.get("deps");
-    if (!deps.materializer) throw new FeatureStoreError("unavailable", "Materialization runs live in Postgres; DATABASE_URL is not set");
-    return c.json({ runs: await queryRuns(c.req.query(), deps.materializer) });
-  });
-
+  const document = openApiDocument(
+    app,
+    "EchoTune Feature Store — ingest API",
+    "Feature updates onto the ingest queue (validated and written to every tier by its consumer) and materialization of batch features.",
+  );
+  openapiRoute(app, openApiJsonRoute, (c) => c.json(document(), 200));
+  answerOtherMethodsWith405(app);
   return app;
-}
-
-/** An empty body means "no options"; anything else must be JSON. */
-function parseJsonText(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new FeatureStoreError("bad_request", `Malformed JSON body: ${err instanceof Error ? err.message : String(err)}`);
-  }
 }

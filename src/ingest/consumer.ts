@@ -9,6 +9,7 @@ import {
   MAX_DEAD_LETTER_REASONS,
 } from "../core/ingest-message";
 import { entityMapKey, isNewer, type TimedValue, tiebreakOf } from "../core/keys";
+import type { Logger } from "../core/log";
 import type { EntityRef, OnlineStore, OnlineWrite } from "../core/online-store";
 import type { CompiledRegistry } from "../core/registry";
 import { type FeatureValueRow, idempotencyKey, type PostgresFeatureWriter } from "../stores/postgres-writer";
@@ -40,7 +41,7 @@ export interface IngestConsumerDeps {
   online: readonly OnlineStore[];
   dlq: QueueSender;
   now: () => number;
-  log: (event: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 export interface IngestBatchSummary {

@@ -2,6 +2,7 @@
 
 import { errorMessage } from "../core/errors";
 import { DeadLetterEnvelope, type DeadLetterReason, type DeadLetterSource, IngestMessage } from "../core/ingest-message";
+import type { Logger } from "../core/log";
 import { MAX_RETRIES, retryDelaySeconds } from "./consumer";
 import type { DeadLetterRow, DeadLetterStore } from "./dead-letter-store";
 
@@ -12,7 +13,7 @@ export const MOVED_BY_PLATFORM = "retries_exhausted (moved by the platform)";
 export interface DeadLetterConsumerDeps {
   /** undefined when DATABASE_URL is not configured: dead letters are then logged in full. */
   store: DeadLetterStore | undefined;
-  log: (event: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 /** A dead letter as it arrived: our envelope, or a message the platform moved after max_retries. */

@@ -1,17 +1,14 @@
 // Entry module of the feature-ingest Worker: push endpoint, Queue consumers and cron materialization.
 
-import { perIsolate } from "../config/per-isolate";
 import { errorMessage } from "../core/errors";
 import { runScheduledMaterialization } from "../materialize/materializer";
 import { createIngestApp } from "./app";
 import { consumeIngestBatch } from "./consumer";
+import { type IngestEnv, ingestContext } from "./context";
 import { consumeDeadLetters } from "./dead-letter-consumer";
-import { buildIngestDeps, type IngestDeps, type IngestEnv } from "./deps";
 
 export { EntityState } from "../durable/entity-state";
-export type { IngestEnv } from "./deps";
-
-const depsFor = perIsolate((env: IngestEnv): IngestDeps => buildIngestDeps(env));
+export type { IngestEnv } from "./context";
 
 /** Which consumer a queue name belongs to; environments suffix names (feature-ingest-staging). */
 export function queueRole(name: string): "ingest" | "dead_letters" | undefined {
@@ -20,13 +17,13 @@ export function queueRole(name: string): "ingest" | "dead_letters" | undefined {
   return undefined;
 }
 
-const app = createIngestApp((c) => depsFor(c.env as IngestEnv));
+const app = createIngestApp(ingestContext);
 
 export default {
   fetch: app.fetch,
 
   async queue(batch, env) {
-    const deps = depsFor(env);
+    const deps = ingestContext(env);
     switch (queueRole(batch.queue)) {
       case "ingest":
         await consumeIngestBatch(batch, deps.consumer);
@@ -42,7 +39,7 @@ export default {
   },
 
   async scheduled(controller, env) {
-    const deps = depsFor(env);
+    const deps = ingestContext(env);
     if (!deps.materializer) {
       deps.log({ event: "materialization_schedule_skipped", reason: "DATABASE_URL or INGEST_QUEUE missing" });
       return;

@@ -5,24 +5,25 @@ import {
   eventTimeMs,
   type FeatureUpdate,
   type IngestMessage,
-  IngestSource,
+  type IngestSource,
   jsonBytes,
   MAX_FUTURE_SKEW_MS,
   MAX_UPDATE_MESSAGE_BYTES,
   MAX_UPDATES_PER_PUSH,
+  type PushBody,
   parsePushBody,
   planSendBatches,
   QUEUE_MAX_MESSAGE_BYTES,
   toIngestMessage,
 } from "../core/ingest-message";
+import type { Logger } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
-import type { Logger } from "./deps";
 import { nameProblems } from "./validate-update";
 
 /** A push body larger than this is refused before parsing (split big imports into several pushes). */
 export const MAX_PUSH_BODY_BYTES = 8 * 1024 * 1024;
 /** Sources a client may claim over HTTP; "materialization" is reserved for the Worker's own runs. */
-const HTTP_SOURCES = ["push", "replay"] as const;
+export const HTTP_SOURCES = ["push", "replay"] as const satisfies readonly IngestSource[];
 
 export interface PushDeps {
   queue: Pick<Queue, "sendBatch"> | undefined;
@@ -38,36 +39,8 @@ export interface PushResult {
   batches: number;
 }
 
-export function checkPushSize(contentLength: string | undefined, bodyLength?: number): void {
-  const declared = contentLength === undefined ? undefined : Number(contentLength);
-  const size = bodyLength ?? declared;
-  if (size !== undefined && Number.isFinite(size) && size > MAX_PUSH_BODY_BYTES)
-    throw new FeatureStoreError(
-      "payload_too_large",
-      `Push body is ${size} bytes; the limit is ${MAX_PUSH_BODY_BYTES} bytes per request. Split it into several pushes.`,
-      {
-        bytes: size,
-        limit: MAX_PUSH_BODY_BYTES,
-      },
-    );
-}
-
-export function parseSource(raw: string | undefined): IngestSource {
-  if (raw === undefined) return "push";
-  if (!(HTTP_SOURCES as readonly string[]).includes(raw))
-    throw new FeatureStoreError("bad_request", `Invalid query parameter source: "${raw}" is not one of ${HTTP_SOURCES.join(", ")}`, {
-      issues: [{ path: "source", message: `must be one of ${HTTP_SOURCES.join(", ")}` }],
-    });
-  return IngestSource.parse(raw);
-}
-
-/**
- * Queues the updates (all or, on a Queue failure, a reported part). Values are validated by the
- * consumer; names are checked here when the registry is loaded, so a typo is a 400 now instead of a
- * dead letter later. Without a registry (KV and Postgres unreachable) the push is still accepted:
- * the queue is the durable buffer and the consumer validates everything.
- */
-export async function pushUpdates(raw: unknown, source: IngestSource, deps: PushDeps): Promise<PushResult> {
+/** A 413 for more updates than one push may hold, before validating each of them. */
+export function checkUpdateCount(raw: unknown): void {
   if (Array.isArray(raw) && raw.length > MAX_UPDATES_PER_PUSH)
     throw new FeatureStoreError(
       "payload_too_large",
@@ -77,10 +50,25 @@ export async function pushUpdates(raw: unknown, source: IngestSource, deps: Push
         limit: MAX_UPDATES_PER_PUSH,
       },
     );
+}
+
+/** Validates a push body (as POST /ingest/push does) and queues it. */
+export async function pushUpdates(raw: unknown, source: IngestSource, deps: PushDeps): Promise<PushResult> {
+  checkUpdateCount(raw);
   const parsed = parsePushBody(raw);
   if (!parsed.success) throw invalidInput("push body", parsed.error);
-  const updates = parsed.data;
-  const single = !Array.isArray(raw);
+  return queueUpdates(parsed.data, source, deps);
+}
+
+/**
+ * Queues validated updates (all or, on a Queue failure, a reported part). Values are validated by the
+ * consumer; names are checked here when the registry is loaded, so a typo is a 400 now instead of a
+ * dead letter later. Without a registry (KV and Postgres unreachable) the push is still accepted:
+ * the queue is the durable buffer and the consumer validates everything.
+ */
+export async function queueUpdates(body: PushBody, source: IngestSource, deps: PushDeps): Promise<PushResult> {
+  const single = !Array.isArray(body);
+  const updates = single ? [body] : body;
   const path = (i: number, rest: string) => (single ? rest : `${i}.${rest}`);
 
   const now = deps.now();

@@ -2,9 +2,15 @@
 
 import type { EntityTypeName } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
-import type { FeastOnlineRequest, FeastOnlineResponse, FeatureRequest, FeatureResponse, FeatureStatus } from "../core/feature-request";
+import type {
+  FeastOnlineRequest,
+  FeastOnlineResponse,
+  FeatureErrorResult,
+  FeatureRequest,
+  FeatureResponse,
+  FeatureStatus,
+} from "../core/feature-request";
 import type { CompiledRegistry } from "../core/registry";
-import type { FeatureErrorResult } from "./feature-service";
 
 /** Feast reports entity key columns with this timestamp. */
 const EPOCH = new Date(0).toISOString();

@@ -1,8 +1,17 @@
 // Assembles feature vectors: resolves names, reads stored features through the tiers, runs transforms, applies policies.
+
 import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
-import type { FeatureMetadata, FeatureRequest, FeatureResponse, FeatureStatus, ServedTier } from "../core/feature-request";
+import type {
+  FeatureErrorResult,
+  FeatureMetadata,
+  FeatureRequest,
+  FeatureResponse,
+  FeatureStatus,
+  ServedTier,
+} from "../core/feature-request";
 import { entityMapKey } from "../core/keys";
+import { log } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
 import type { Found, Lookup, TieredFeatureStore } from "../stores/tiered-feature-store";
@@ -12,12 +21,6 @@ export interface ServeOptions {
   waitUntil: (p: Promise<unknown>) => void;
   /** Tally of served values by status (with or without include_metadata), e.g. the metrics' counters. */
   statuses?: Record<string, number>;
-}
-
-/** A per-request failure inside a batch (e.g. a null_policy "reject" feature without a value). */
-export interface FeatureErrorResult {
-  entity_id: string;
-  error: { code: string; message: string; details?: unknown };
 }
 
 interface PlannedFeature {
@@ -256,7 +259,7 @@ function computeOnDemand(
     return runTransform(def.transform!.name, { context, features, now });
   } catch (err) {
     // A transform bug must cost one feature, not the whole vector.
-    console.error(`transform ${def.transform?.name} for ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    log("error", "transform_failed", { transform: def.transform?.name, feature: def.name, error: err });
     return null;
   }
 }

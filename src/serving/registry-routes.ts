@@ -1,36 +1,115 @@
 // Discovery API: search and describe features, entity types and registry versions.
-import { Hono } from "hono";
-import { z } from "zod";
-import { authorize } from "../core/auth";
-import { ComputationType, EntityTypeName } from "../core/definitions";
-import { FeatureStoreError, invalidInput } from "../core/errors";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ComputationType, EntityType, EntityTypeName, FeatureDefinition } from "../core/definitions";
+import { FeatureStoreError } from "../core/errors";
 import { upstreamFeatures } from "../core/registry";
-import type { ServingEnvVars } from "./app";
+import { BEARER, component, errors, json, openapiRoute } from "../http/openapi-routes";
+import { requireScope, type ServingHonoEnv } from "./context";
 
 const FeatureQuery = z
   .object({
-    q: z.string().max(200).optional(),
+    q: z.string().max(200).optional().meta({ description: "Substring of the name or description (case-insensitive)" }),
     tag: z.string().max(100).optional(),
     owner: z.string().max(200).optional(),
     entity_type: EntityTypeName.optional(),
     computation_type: ComputationType.optional(),
-    group: z.string().max(200).optional(),
+    group: z.string().max(200).optional().meta({ description: "Feature group (the file in features/)" }),
   })
   .strict();
 
 const VersionsQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 
-export function registryRoutes(): Hono<ServingEnvVars> {
-  const r = new Hono<ServingEnvVars>();
-  r.use(async (c, next) => {
-    await authorize(c.req.header("authorization"), c.get("deps").apiKeys, "serve");
-    await next();
-  });
+const FeatureDefinitionSchema = component(FeatureDefinition, "FeatureDefinition");
 
-  r.get("/features", async (c) => {
-    const parsed = FeatureQuery.safeParse(c.req.query());
-    if (!parsed.success) throw invalidInput("query", parsed.error);
-    const { q, tag, owner, entity_type, computation_type, group } = parsed.data;
+const RegistryVersionSummary = z.object({
+  version_number: z.number().int(),
+  version: z.string(),
+  author: z.string(),
+  feature_count: z.number().int(),
+  applied_at: z.string(),
+  diff: z.unknown(),
+});
+
+const serve = [requireScope("serve")];
+const registryErrors = [401, 403, 503] as const;
+
+export const listFeaturesRoute = createRoute({
+  method: "get",
+  path: "/features",
+  summary: "Search features; every filter given must match",
+  security: BEARER,
+  middleware: serve,
+  request: { query: FeatureQuery },
+  responses: {
+    200: json(
+      z.object({ registry_version: z.string(), count: z.number().int(), features: z.array(FeatureDefinitionSchema) }),
+      "The matching definitions",
+    ),
+    ...errors([400, ...registryErrors]),
+  },
+});
+
+export const describeFeatureRoute = createRoute({
+  method: "get",
+  path: "/features/{name}",
+  summary: "A definition with its registry version and lineage",
+  security: BEARER,
+  middleware: serve,
+  request: {
+    params: z.object({
+      name: z.string().meta({ description: "Flat (skip_rate_7d) or qualified (user_behavior_features:skip_rate_7d)" }),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({
+        registry_version: z.string(),
+        qualified_name: z.string(),
+        definition: FeatureDefinitionSchema,
+        lineage: z.object({
+          upstream: z.object({ tables: z.array(z.string()), features: z.array(z.string()) }),
+          downstream: z.array(z.string()),
+        }),
+      }),
+      "The definition",
+    ),
+    ...errors([404, ...registryErrors], { 404: "Unknown feature" }),
+  },
+});
+
+export const entitiesRoute = createRoute({
+  method: "get",
+  path: "/entities",
+  summary: "Entity types with their join keys and feature counts",
+  security: BEARER,
+  middleware: serve,
+  responses: {
+    200: json(
+      z.object({ registry_version: z.string(), entities: z.array(EntityType.extend({ feature_count: z.number().int() })) }),
+      "Entity types",
+    ),
+    ...errors(registryErrors),
+  },
+});
+
+export const versionsRoute = createRoute({
+  method: "get",
+  path: "/versions",
+  summary: "Applied registry versions, newest first, with their diffs",
+  security: BEARER,
+  middleware: serve,
+  request: { query: VersionsQuery },
+  responses: {
+    200: json(z.object({ current: z.string().nullable(), versions: z.array(RegistryVersionSummary) }), "Versions"),
+    ...errors([400, ...registryErrors], { 503: "Registry history lives in Postgres, which is not configured or not answering" }),
+  },
+});
+
+export function registryRoutes(): OpenAPIHono<ServingHonoEnv> {
+  const r = new OpenAPIHono<ServingHonoEnv>();
+
+  openapiRoute(r, listFeaturesRoute, async (c) => {
+    const { q, tag, owner, entity_type, computation_type, group } = c.req.valid("query");
     const registry = await c.get("deps").registry();
     const needle = q?.toLowerCase();
     const features = registry.features.filter(
@@ -42,38 +121,41 @@ export function registryRoutes(): Hono<ServingEnvVars> {
         (!computation_type || f.computation_type === computation_type) &&
         (!group || f.group === group),
     );
-    return c.json({ registry_version: registry.version, count: features.length, features });
+    return c.json({ registry_version: registry.version, count: features.length, features }, 200);
   });
 
-  r.get("/features/:name", async (c) => {
+  openapiRoute(r, describeFeatureRoute, async (c) => {
     const registry = await c.get("deps").registry();
-    const name = c.req.param("name");
+    const { name } = c.req.valid("param");
     const def = registry.resolve(name);
     if (!def) throw new FeatureStoreError("not_found", `Unknown feature: ${name}`, { registry_version: registry.version });
-    return c.json({
-      registry_version: registry.version,
-      qualified_name: `${def.group}:${def.name}`,
-      definition: def,
-      lineage: {
-        upstream: { tables: def.depends_on.tables, features: upstreamFeatures(def) },
-        downstream: registry.dependents(def.name),
+    return c.json(
+      {
+        registry_version: registry.version,
+        qualified_name: `${def.group}:${def.name}`,
+        definition: def,
+        lineage: {
+          upstream: { tables: def.depends_on.tables, features: upstreamFeatures(def) },
+          downstream: [...registry.dependents(def.name)],
+        },
       },
-    });
+      200,
+    );
   });
 
-  r.get("/entities", async (c) => {
+  openapiRoute(r, entitiesRoute, async (c) => {
     const registry = await c.get("deps").registry();
     const entities = registry.snapshot.entities.map((e) => ({ ...e, feature_count: registry.forEntity(e.name).length }));
-    return c.json({ registry_version: registry.version, entities });
+    return c.json({ registry_version: registry.version, entities }, 200);
   });
 
-  r.get("/versions", async (c) => {
-    const parsed = VersionsQuery.safeParse(c.req.query());
-    if (!parsed.success) throw invalidInput("query", parsed.error);
+  openapiRoute(r, versionsRoute, async (c) => {
+    const { limit } = c.req.valid("query");
     const deps = c.get("deps");
     if (!deps.tiers.postgres) throw new FeatureStoreError("unavailable", "Registry history lives in Postgres, which is not configured");
-    const versions = await deps.tiers.postgres.registryVersions(parsed.data.limit);
-    return c.json({ current: deps.registryVersion(), versions });
+    const versions = await deps.tiers.postgres.registryVersions(limit);
+    return c.json({ current: deps.registryVersion(), versions }, 200);
   });
+
   return r;
 }

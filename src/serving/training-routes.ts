@@ -4,14 +4,15 @@
 // The same core as `npm run dataset` (src/training) runs against Postgres through the Neon driver;
 // the as-of join completes before the response starts, so a database failure is still a 503, and
 // the rows then stream out chunk by chunk without sitting in the isolate's memory.
-import { type Context, Hono } from "hono";
-import { z } from "zod";
-import { authorize } from "../core/auth";
+
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { EntityTypeName } from "../core/definitions";
-import { errorMessage, FeatureStoreError, invalidInput } from "../core/errors";
+import { errorMessage, FeatureStoreError } from "../core/errors";
 import { MAX_FEATURES_PER_REQUEST } from "../core/feature-request";
+import { log } from "../core/log";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
-import { readJson } from "../http/error-handler";
+import { BEARER, component, errors, jsonBody, openapiRoute, streamed } from "../http/openapi-routes";
 import {
   CONTENT_TYPES,
   DATASET_FORMATS,
@@ -26,7 +27,7 @@ import {
   TrainingDataset,
   type TrainingInput,
 } from "../training";
-import type { ServingEnvVars } from "./app";
+import { requireScope, type ServingHonoEnv } from "./context";
 import { resolveFeatureRefs } from "./feature-service";
 
 /** Output rows one HTTP request may produce; bigger sets belong to the CLI, which streams to a file. */
@@ -69,21 +70,45 @@ export const TrainingRequestBody = z
   });
 export type TrainingRequestBody = z.infer<typeof TrainingRequestBody>;
 
-export function trainingRoutes(): Hono<ServingEnvVars> {
-  const r = new Hono<ServingEnvVars>();
+export const trainingRoute = createRoute({
+  method: "post",
+  path: "/training",
+  summary: `Point-in-time correct training set (admin scope), streamed as CSV or JSONL; up to ${MAX_HTTP_TRAINING_ROWS} rows`,
+  description:
+    "Spine mode: `spine` rows with event_timestamp and entity ids. Range mode: `entity_ids` with `start` and `end`. " +
+    `Bigger sets: ${CLI_HINT}.`,
+  security: BEARER,
+  middleware: [requireScope("admin")],
+  request: {
+    body: jsonBody(component(TrainingRequestBody, "TrainingRequest"), {
+      subject: "training set request",
+      maxBytes: MAX_TRAINING_BODY_BYTES,
+      hint: CLI_HINT,
+      precheck: refuseLongSpine,
+    }),
+  },
+  responses: {
+    200: streamed(
+      "The training set; `x-training-rows` gives its row count",
+      { "text/csv": { schema: z.string() }, "application/x-ndjson": { schema: z.string() } },
+      z.object({
+        "x-training-rows": z.string().meta({ description: "Rows in the set" }),
+        "x-feature-store-version": z.string().meta({ description: "Registry version of the definitions used" }),
+      }),
+    ),
+    ...errors([400, 401, 403, 404, 413, 503], {
+      413: `Body over ${MAX_TRAINING_BODY_BYTES} bytes or a set over ${MAX_HTTP_TRAINING_ROWS} rows`,
+      503: "Postgres (where training sets are built) is not configured or failed",
+    }),
+  },
+});
 
-  r.post("/training", async (c) => {
+export function trainingRoutes(): OpenAPIHono<ServingHonoEnv> {
+  const r = new OpenAPIHono<ServingHonoEnv>();
+
+  openapiRoute(r, trainingRoute, async (c) => {
     const deps = c.get("deps");
-    await authorize(c.req.header("authorization"), deps.apiKeys, "admin");
-    const raw = await readTrainingBody(c);
-    // Counted before validation: a spine far over the limit is refused without checking every row.
-    const spineRows =
-      raw && typeof raw === "object" && Array.isArray((raw as { spine?: unknown }).spine) ? (raw as { spine: unknown[] }).spine.length : 0;
-    if (spineRows > MAX_HTTP_TRAINING_ROWS) throw tooLarge(`A spine of ${spineRows} rows`);
-    const parsed = TrainingRequestBody.safeParse(raw);
-    if (!parsed.success) throw invalidInput("training set request", parsed.error);
-    const body = parsed.data;
-
+    const body = c.req.valid("json");
     const registry = await deps.registry();
     resolveFeatureRefs(registry, body.features);
     const input: TrainingInput = body.spine
@@ -102,20 +127,19 @@ export function trainingRoutes(): Hono<ServingEnvVars> {
   return r;
 }
 
+/** Counted before validation: a spine far over the limit is refused without checking every row. */
+function refuseLongSpine(raw: unknown): void {
+  const spine = raw && typeof raw === "object" && "spine" in raw ? raw.spine : undefined;
+  if (Array.isArray(spine) && spine.length > MAX_HTTP_TRAINING_ROWS) throw tooLarge(`A spine of ${spine.length} rows`);
+}
+
 function tooLarge(what: string): FeatureStoreError {
   return new FeatureStoreError("payload_too_large", `${what} exceeds the HTTP limit of ${MAX_HTTP_TRAINING_ROWS} rows; ${CLI_HINT}`, {
     limit: MAX_HTTP_TRAINING_ROWS,
   });
 }
 
-async function readTrainingBody(c: Context): Promise<unknown> {
-  const length = Number(c.req.header("content-length") ?? 0);
-  if (length > MAX_TRAINING_BODY_BYTES)
-    throw new FeatureStoreError("payload_too_large", `Body of ${length} bytes exceeds ${MAX_TRAINING_BODY_BYTES} bytes; ${CLI_HINT}`);
-  return readJson(c);
-}
-
-function postgresConfig(c: Context<ServingEnvVars>): PostgresConfig {
+function postgresConfig(c: Context<ServingHonoEnv>): PostgresConfig {
   const cfg = c.get("deps").postgresConfig;
   if (!cfg) throw new FeatureStoreError("unavailable", "Training sets are built in Postgres, which is not configured for this Worker");
   return cfg;
@@ -171,7 +195,7 @@ function streamDataset(
         await writer.close();
       } catch (err) {
         // The status is already sent: aborting makes the client see a failed transfer, not a short file.
-        await writer.abort(err).catch((abortErr: unknown) => console.warn(`training stream abort failed: ${errorMessage(abortErr)}`));
+        await writer.abort(err).catch((abortErr: unknown) => log("warn", "training_stream_abort_failed", { error: abortErr }));
         throw err;
       } finally {
         await dataset.close();
@@ -179,7 +203,7 @@ function streamDataset(
     });
     work.catch((err: unknown) => {
       if (responded) {
-        console.error(`training set stream failed after the response started: ${errorMessage(err)}`);
+        log("error", "training_stream_failed", { error: err, after: "response started" });
         return;
       }
       reject(

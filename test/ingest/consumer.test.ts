@@ -7,7 +7,6 @@ import { mulberry32 } from "../../src/core/random";
 import { CompiledRegistry } from "../../src/core/registry";
 import { consumeIngestBatch, type IngestConsumerDeps, MAX_RETRIES, retryDelaySeconds } from "../../src/ingest/consumer";
 import { consumeDeadLetters } from "../../src/ingest/dead-letter-consumer";
-import type { IngestEnv } from "../../src/ingest/deps";
 import worker, { queueRole } from "../../src/ingest/index";
 import { idempotencyKey, PostgresFeatureWriter } from "../../src/stores/postgres-writer";
 import { AS_OF_ORDER } from "../../src/training/point-in-time-sql";
@@ -33,7 +32,7 @@ import {
   uid,
 } from "./support";
 
-const workerEnv = env as unknown as IngestEnv;
+const workerEnv = env;
 const MINUTE = 60_000;
 
 beforeAll(applyTestRegistry);

@@ -4,11 +4,11 @@ import { inject } from "vitest";
 import { FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
 import type { IngestMessage } from "../../src/core/ingest-message";
 import { kvEntityKey, REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY, type TimedValue } from "../../src/core/keys";
+import type { Logger } from "../../src/core/log";
 import type { EntityRef } from "../../src/core/online-store";
 import { CompiledRegistry, type RegistrySnapshot } from "../../src/core/registry";
 import { type PostgresConfig, withPostgresClient } from "../../src/db/postgres";
-import type { EntityState } from "../../src/durable/entity-state";
-import { buildIngestDeps, type IngestDeps, type IngestEnv, type Logger } from "../../src/ingest/deps";
+import { buildIngestContext, type IngestContext, type IngestEnv } from "../../src/ingest/context";
 import { DurableObjectFeatureStore } from "../../src/stores/durable-object-store";
 import { type KvRow, rowToValues } from "../../src/stores/kv-store";
 import { RedisFeatureStore } from "../../src/stores/redis-store";
@@ -157,11 +157,11 @@ export function redisOrSkip(what: string): boolean {
   return false;
 }
 
-export const ingestEnv = (overrides: Partial<IngestEnv> = {}): IngestEnv => ({ ...(env as unknown as IngestEnv), ...overrides });
+export const ingestEnv = (overrides: Partial<IngestEnv> = {}): IngestEnv => ({ ...env, ...overrides });
 
-/** The Worker's dependencies built from the test bindings, with optional broken or recording parts. */
-export function testDeps(overrides: Partial<IngestEnv> = {}, log: Logger = () => undefined): IngestDeps {
-  return buildIngestDeps(ingestEnv(overrides), log);
+/** The Worker's context built from the test bindings, with optional broken or recording parts. */
+export function testDeps(overrides: Partial<IngestEnv> = {}, log: Logger = () => undefined): IngestContext {
+  return buildIngestContext(ingestEnv(overrides), { log });
 }
 
 /** A queue producer that keeps what it was sent (and the size of each sendBatch call). */
@@ -264,8 +264,7 @@ export async function inRedis(ref: EntityRef, features: string[]): Promise<Recor
 }
 
 export async function inDurableObject(ref: EntityRef, features: string[]): Promise<Record<string, TimedValue>> {
-  const ns = env.ENTITY_STATE as unknown as DurableObjectNamespace<EntityState>;
-  return (await new DurableObjectFeatureStore(ns).read([ref], [features]))[0] ?? {};
+  return (await new DurableObjectFeatureStore(env.ENTITY_STATE).read([ref], [features]))[0] ?? {};
 }
 
 export async function inKv(ref: EntityRef): Promise<Record<string, TimedValue>> {

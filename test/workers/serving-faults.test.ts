@@ -1,19 +1,18 @@
 // Tiers that really go down (gateway and relay stopped), single-flight, and every error answer of the API.
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { parseApiKeys } from "../../src/core/auth";
-import type { FeatureResponse } from "../../src/core/feature-request";
+import { type FeatureResponse, MAX_BODY_BYTES } from "../../src/core/feature-request";
 import { createServingApp } from "../../src/serving/app";
-import { FeatureService } from "../../src/serving/feature-service";
-import { ServingMetrics } from "../../src/serving/metrics";
+import { buildServingContext } from "../../src/serving/context";
+import { MAX_TRAINING_BODY_BYTES } from "../../src/serving/training-routes";
 import { KvFeatureStore } from "../../src/stores/kv-store";
 import { MemoryCache } from "../../src/stores/memory-cache";
 import { PostgresFeatureStore } from "../../src/stores/postgres-store";
 import { RedisFeatureStore } from "../../src/stores/redis-store";
 import { TieredFeatureStore } from "../../src/stores/tiered-feature-store";
-import type { Tiers } from "../../src/stores/tiers";
-import { readOrder, type TierStores } from "../../src/stores/tiers";
+import { readOrder, type TierStores, type Tiers } from "../../src/stores/tiers";
 import type { KvWriteBack } from "../../src/stores/write-back-policy";
+import { chunkedJsonArray, chunkedPost } from "../chunked-body";
 import {
   API_KEY,
   eventually,
@@ -45,23 +44,21 @@ function faultyBackends(): TierStores {
 function appOver(backends: TierStores, kvWriteBack?: KvWriteBack) {
   const store = new TieredFeatureStore(readOrder(backends), new MemoryCache(), { kvWriteBack });
   const reg = registry();
-  const deps = {
+  const tiers: Tiers = {
+    kv: undefined,
+    durableObject: undefined,
+    registryKv: undefined,
+    queue: undefined,
+    redis: backends.redis,
+    postgres: backends.postgres,
+  };
+  const deps = buildServingContext(env, {
+    tiers,
     postgresConfig: undefined,
-    tiers: {
-      kv: undefined,
-      durableObject: undefined,
-      registryKv: undefined,
-      queue: undefined,
-      redis: backends.redis,
-      postgres: backends.postgres,
-    } satisfies Tiers,
     store,
-    service: new FeatureService(store),
-    metrics: new ServingMetrics(),
-    apiKeys: parseApiKeys(inject("testApiKeys")),
     registry: async () => reg,
     registryVersion: () => reg.version,
-  };
+  });
   const app = createServingApp(() => deps);
   const call = async (body: unknown) =>
     app.request("/features/get", {
@@ -290,6 +287,45 @@ describe("bad requests get clear 4xx JSON, never a 500", () => {
     const res = await post("/features/batch", requests);
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: { code: "payload_too_large", details: { limit: 1000 } } });
+  });
+
+  it("413 in our JSON error shape for a chunked body over the limit (no Content-Length) on /features/get and /datasets/training", async () => {
+    for (const [path, limit] of [
+      ["/features/get", MAX_BODY_BYTES],
+      ["/datasets/training", MAX_TRAINING_BODY_BYTES],
+    ] as const) {
+      const res = await SELF.fetch(
+        `http://fs${path}`,
+        chunkedPost(chunkedJsonArray(limit + 1), { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" }),
+      );
+      expect(res.status, path).toBe(413);
+      expect(await res.json(), path).toMatchObject({ error: { code: "payload_too_large", details: { limit } } });
+    }
+  });
+
+  it("405 with an Allow header and our JSON error for a method a known path does not serve; unknown paths stay 404", async () => {
+    const getOnPost = await get("/features/get");
+    expect(getOnPost.status).toBe(405);
+    expect(getOnPost.headers.get("allow")).toBe("POST");
+    expect(await getOnPost.json()).toMatchObject({ error: { code: "method_not_allowed", details: { allow: "POST" } } });
+    const postOnGet = await post("/registry/features/skip_rate_7d", {});
+    expect(postOnGet.status).toBe(405);
+    expect(postOnGet.headers.get("allow")).toBe("GET, HEAD");
+    expect((await SELF.fetch("http://fs/health", { method: "HEAD" })).status).toBe(200);
+    expect((await get("/features/nope")).status).toBe(404);
+  });
+
+  it("reads a JSON body sent without Content-Type, as Feast's SDK and curl -d send it", async () => {
+    const body = JSON.stringify({ features: ["user_behavior_features:skip_rate_7d"], entities: { user_id: [uniqueId("user_")] } });
+    for (const headers of [{}, { "content-type": "application/x-www-form-urlencoded" }] as Record<string, string>[]) {
+      const res = await SELF.fetch("http://fs/get-online-features", {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_KEY}`, ...headers },
+        body,
+      });
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect(((await res.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names).toEqual(["user_id", "skip_rate_7d"]);
+    }
   });
 
   it("400 for an unknown entity key in the Feast API", async () => {

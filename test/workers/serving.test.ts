@@ -1,19 +1,7 @@
 // The read path inside workerd against real KV, Durable Objects, Redis (gateway) and Postgres (relay).
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FeatureResponse } from "../../src/core/feature-request";
-import {
-  entityStub,
-  eventually,
-  get,
-  post,
-  publishRegistry,
-  putKvRow,
-  putLatest,
-  redisAvailable,
-  redisStore,
-  sql,
-  uniqueId,
-} from "./support";
+import { entityStub, eventually, get, post, publishRegistry, putKvRow, putLatest, redisAvailable, redisStore, uniqueId } from "./support";
 
 const HOUR = 3_600_000;
 
@@ -240,11 +228,18 @@ describe("Feast-compatible /get-online-features", () => {
   });
 });
 
-describe("feature_latest seeding helper is real", () => {
-  it("reads back what it wrote", async () => {
+describe("the Postgres backfill", () => {
+  it("serves a value feature_latest got just now as PRESENT, each with its JSON type intact", async () => {
     const user = uniqueId("user_");
-    await putLatest("user", user, "skip_rate_7d", 0.9, Date.now());
-    const rows = await sql("select feature_value from feature_latest where entity_id = $1", [user]);
-    expect(rows[0]?.feature_value).toBe(0.9);
+    const ts = Date.now();
+    await putLatest("user", user, "skip_rate_7d", 0.9, ts);
+    await putLatest("user", user, "subscription_type", "premium", ts);
+    await putLatest("user", user, "favorite_genres", ["jazz", "pop"], ts);
+    const res = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d", "subscription_type", "favorite_genres"] });
+    expect(res.features).toStrictEqual({ skip_rate_7d: 0.9, subscription_type: "premium", favorite_genres: ["jazz", "pop"] });
+    for (const name of ["skip_rate_7d", "subscription_type", "favorite_genres"]) {
+      expect(res.metadata?.[name]).toMatchObject({ status: "PRESENT", tier: "postgres", event_timestamp: new Date(ts).toISOString() });
+      expect(res.metadata?.[name]?.age_ms).toBeLessThan(60_000);
+    }
   });
 });
