@@ -1,6 +1,7 @@
 // The storage tiers a Worker has, built once per isolate from its bindings, and their read and write order.
 import type { WorkerSecrets } from "../config/secrets";
 import type { OnlineStore, TierLevels } from "../core/online-store";
+import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
 import type { EntityState } from "../durable/entity-state";
 import { AggregateFeatureStore } from "./aggregate-store";
@@ -39,16 +40,21 @@ export function postgresConfigFrom(env: TierEnv): PostgresConfig | undefined {
   return env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY || undefined } : undefined;
 }
 
-/** Redis is off unless both URL and token are set; Postgres is off without DATABASE_URL. */
-export function buildTiers(env: TierEnv): Tiers {
+/**
+ * Redis is off unless both URL and token are set; Postgres is off without DATABASE_URL. `registry`
+ * is what the aggregate tier compiles its specs from (default: its own view of REGISTRY_KV).
+ */
+export function buildTiers(env: TierEnv, registry?: () => Promise<CompiledRegistry>): Tiers {
   const postgres = postgresConfigFrom(env);
-  // Its own view of the registry (refreshed like the Worker's): the specs it passes to the objects.
-  const aggregateRegistry = env.ENTITY_STATE ? registryStoreFor(env.REGISTRY_KV, postgres) : undefined;
+  let aggregateRegistry = registry;
+  if (!aggregateRegistry && env.ENTITY_STATE) {
+    const own = registryStoreFor(env.REGISTRY_KV, postgres);
+    aggregateRegistry = () => own.get();
+  }
   return {
     kv: env.FEATURES_KV ? new KvFeatureStore(env.FEATURES_KV) : undefined,
     durableObject: env.ENTITY_STATE ? new DurableObjectFeatureStore(env.ENTITY_STATE) : undefined,
-    aggregates:
-      env.ENTITY_STATE && aggregateRegistry ? new AggregateFeatureStore(env.ENTITY_STATE, () => aggregateRegistry.get()) : undefined,
+    aggregates: env.ENTITY_STATE && aggregateRegistry ? new AggregateFeatureStore(env.ENTITY_STATE, aggregateRegistry) : undefined,
     redis:
       env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
         ? new RedisFeatureStore({
