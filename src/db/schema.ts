@@ -93,6 +93,24 @@ export const registryVersions = pgTable("registry_versions", {
   appliedAt: tsz("applied_at").notNull().defaultNow(),
 });
 
+// ---------------------------------------------------------------- raw events
+
+/** Raw events of POST /ingest/events (features/events.yaml types): the offline source of aggregation features. */
+export const rawEvents = pgTable(
+  "raw_events",
+  {
+    /** The envelope's idempotency key: a replayed event inserts nothing. */
+    eventId: text("event_id").primaryKey(),
+    eventType: text("event_type").notNull(),
+    eventTimestamp: tsz("event_timestamp").notNull(),
+    /** Join key -> entity id, as the envelope carries them. */
+    entities: jsonb("entities").notNull(),
+    fields: jsonb("fields").notNull(),
+    receivedAt: tsz("received_at").notNull().defaultNow(),
+  },
+  (t) => [index("raw_events_type_time_idx").on(t.eventType, t.eventTimestamp)],
+);
+
 // ---------------------------------------------------------------- feature data
 
 /** Time series of every accepted value, for point-in-time training sets. */
