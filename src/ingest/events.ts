@@ -188,6 +188,8 @@ async function foldAll(
     for (const [reason, n] of Object.entries(s.value.refused))
       refused[reason as RefusalReason] = (refused[reason as RefusalReason] ?? 0) + (n ?? 0);
   });
+  // Refused online but stored offline: logged with its reasons, so a lagging producer shows up.
+  if (Object.keys(refused).length > 0) deps.log({ event: "events_refused_online", level: "warn", refused, entities: entries.length });
   if (failed.length > 0)
     throw new FeatureStoreError(
       "unavailable",

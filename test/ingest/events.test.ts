@@ -126,8 +126,21 @@ describe("POST /ingest/events", () => {
   it("stores a too-late event offline but refuses it online, counted with its reason", async () => {
     const user = uid("user_evt_late");
     const late = play(user, uid("track_evt"), Date.now() - 3 * 60 * MIN);
-    const res = await postEvents(late);
+    const logged: Record<string, unknown>[] = [];
+    const logging = createIngestApp(() =>
+      buildIngestContext(ingestEnv(), { registry: async () => REGISTRY, log: (r) => void logged.push(r) }),
+    );
+    const res = await logging.request(
+      "/ingest/events",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${inject("testApiKey")}` },
+        body: JSON.stringify(late),
+      },
+      ingestEnv(),
+    );
     expect(await res.json()).toEqual({ accepted: 1, stored: 1, duplicates: 0, entities: 2, refused: { too_late: 2 } });
+    expect(logged).toContainEqual(expect.objectContaining({ event: "events_refused_online", refused: { too_late: 2 } }));
     expect(await sql("select 1 from raw_events where event_id = $1", [late.event_id])).toHaveLength(1);
     expect(await aggregates("user", user)).toEqual({});
   });
