@@ -58,25 +58,51 @@ export type FeatureResponse = z.infer<typeof FeatureResponse>;
 export const FeatureErrorResult = z.object({ entity_id: z.string(), error: ErrorBody.shape.error });
 export type FeatureErrorResult = z.infer<typeof FeatureErrorResult>;
 
-/** Feast's POST /get-online-features. */
+/** Keys of Feast's GetOnlineFeaturesRequest (feast-dev/feast sdk/python/feast/feature_server.py, 0.66) and our request_context. */
+export const FEAST_ONLINE_REQUEST_KEYS = [
+  "entities",
+  "features",
+  "feature_service",
+  "full_feature_names",
+  "include_feature_view_version_metadata",
+  "request_context",
+] as const;
+
+/**
+ * Feast's POST /get-online-features, as Feast's remote online store sends it. Keys a newer SDK adds
+ * are kept and ignored (the handler logs them), not refused: since 0.64 the SDK sends
+ * `include_feature_view_version_metadata` on every read, and a strict schema failed them all.
+ * Request data for on-demand features comes inside `entities`, as Feast sends it, or in our
+ * `request_context`.
+ */
 export const FeastOnlineRequest = z
-  .object({
-    features: z.array(FeatureRef).min(1).optional(),
-    feature_service: z.string().optional(),
-    entities: z.record(z.string(), z.array(z.union([z.string(), z.number()])).min(1)),
+  .looseObject({
+    features: z.array(FeatureRef).optional(),
+    feature_service: z.string().min(1).max(256).optional(),
+    entities: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).min(1)),
     full_feature_names: z.boolean().optional(),
+    include_feature_view_version_metadata: z.boolean().optional(),
     request_context: z.record(z.string(), z.array(z.unknown())).optional(),
   })
-  .strict()
-  .refine((r) => r.features !== undefined, { message: "features is required (feature services are not supported)", path: ["features"] });
+  .refine((r) => (r.features?.length ?? 0) > 0 || r.feature_service !== undefined, {
+    message: "features (a non-empty list) or feature_service is required",
+    path: ["features"],
+  });
 export type FeastOnlineRequest = z.infer<typeof FeastOnlineRequest>;
+
+/**
+ * Feast's FieldStatus names (ServingService.proto); the SDK reads any other string as INVALID. Ours
+ * map onto them in src/serving/feast.ts (feastStatus).
+ */
+export const FeastStatus = z.enum(["PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE", "INVALID"]);
+export type FeastStatus = z.infer<typeof FeastStatus>;
 
 export const FeastOnlineResponse = z.object({
   metadata: z.object({ feature_names: z.array(z.string()) }),
   results: z.array(
     z.object({
       values: z.array(z.unknown()),
-      statuses: z.array(FeatureStatus),
+      statuses: z.array(FeastStatus),
       event_timestamps: z.array(z.string()),
     }),
   ),

@@ -1,37 +1,86 @@
 // Feast's /get-online-features: column-oriented request and response, mapped onto our row-oriented requests.
-
 import type { EntityTypeName } from "../core/definitions";
 import { FeatureStoreError } from "../core/errors";
-import type {
-  FeastOnlineRequest,
-  FeastOnlineResponse,
-  FeatureErrorResult,
-  FeatureRequest,
-  FeatureResponse,
-  FeatureStatus,
+import {
+  FEAST_ONLINE_REQUEST_KEYS,
+  type FeastOnlineRequest,
+  type FeastOnlineResponse,
+  type FeastStatus,
+  type FeatureErrorResult,
+  type FeatureRequest,
+  type FeatureResponse,
+  type FeatureStatus,
 } from "../core/feature-request";
 import type { CompiledRegistry } from "../core/registry";
 
 /** Feast reports entity key columns with this timestamp. */
 const EPOCH = new Date(0).toISOString();
+const KNOWN_KEYS: ReadonlySet<string> = new Set(FEAST_ONLINE_REQUEST_KEYS);
+
+/** Keys of the body that this server does not know (a newer SDK's): ignored, reported to the log. */
+export function unknownFeastKeys(body: FeastOnlineRequest): string[] {
+  return Object.keys(body).filter((k) => !KNOWN_KEYS.has(k));
+}
+
+/**
+ * Our status as Feast's: DEFAULTED is a value the definition's null policy supplies, so Feast sees
+ * it PRESENT with that value; a PRESENT null is NULL_VALUE. NOT_FOUND and OUTSIDE_MAX_AGE are the same.
+ */
+export function feastStatus(status: FeatureStatus | undefined, value: unknown): FeastStatus {
+  switch (status) {
+    case "PRESENT":
+      return value === null || value === undefined ? "NULL_VALUE" : "PRESENT";
+    case "DEFAULTED":
+      return "PRESENT";
+    case "OUTSIDE_MAX_AGE":
+      return "OUTSIDE_MAX_AGE";
+    default:
+      return "NOT_FOUND";
+  }
+}
+
+/** `context.<key>` inputs of the requested on-demand features: the request data a Feast caller may pass in `entities`. */
+function requestDataKeys(registry: CompiledRegistry, refs: readonly string[]): Set<string> {
+  const keys = new Set<string>();
+  for (const ref of refs) {
+    const def = registry.resolve(ref);
+    for (const input of def?.transform?.inputs ?? []) if (input.startsWith("context.")) keys.add(input.slice("context.".length));
+  }
+  return keys;
+}
 
 export function feastToRequests(
   registry: CompiledRegistry,
   body: FeastOnlineRequest,
 ): { requests: FeatureRequest[]; entityColumn: string[]; entityValues: string[][] } {
+  if (!body.features?.length)
+    throw new FeatureStoreError("bad_request", "Feature services are not served yet; list the features in `features`", {
+      feature_service: body.feature_service,
+    });
+  const features = body.features;
   const byJoinKey = new Map(registry.snapshot.entities.map((e) => [e.join_key, e.name]));
+  const requestData = requestDataKeys(registry, features);
   const columns = Object.keys(body.entities);
-  const unknown = columns.filter((c) => !byJoinKey.has(c));
+  const joinColumns = columns.filter((c) => byJoinKey.has(c));
+  const dataColumns = columns.filter((c) => !byJoinKey.has(c) && requestData.has(c));
+  const unknown = columns.filter((c) => !byJoinKey.has(c) && !requestData.has(c));
   if (unknown.length)
     throw new FeatureStoreError("bad_request", `Unknown entity key${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`, {
       known: [...byJoinKey.keys()],
+      ...(requestData.size ? { request_data: [...requestData] } : {}),
     });
-  const values = columns.map((c) => body.entities[c]!.map(String));
+  if (joinColumns.length === 0)
+    throw new FeatureStoreError("bad_request", "entities needs at least one join key column", { known: [...byJoinKey.keys()] });
+  const values = joinColumns.map((c) => body.entities[c]!.map((v) => String(v)));
   const rows = values[0]!.length;
-  const ragged = columns.filter((_, i) => values[i]!.length !== rows);
+  const ragged = columns.filter((c) => body.entities[c]!.length !== rows);
   if (ragged.length)
-    throw new FeatureStoreError("bad_request", `Entity columns must have the same length; ${ragged.join(", ")} differ from ${columns[0]}`);
-  const types = columns.map((c) => byJoinKey.get(c)! as EntityTypeName);
+    throw new FeatureStoreError(
+      "bad_request",
+      `Entity columns must have the same length; ${ragged.join(", ")} differ from ${joinColumns[0]}`,
+    );
+  const types = joinColumns.map((c) => byJoinKey.get(c)! as EntityTypeName);
+  const hasContext = body.request_context !== undefined || dataColumns.length > 0;
   const requests: FeatureRequest[] = [];
   for (let i = 0; i < rows; i++) {
     const entities: Partial<Record<EntityTypeName, string>> = {};
@@ -40,16 +89,17 @@ export function feastToRequests(
     });
     const context: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(body.request_context ?? {})) context[k] = v[i];
+    for (const c of dataColumns) context[c] = body.entities[c]![i];
     requests.push({
       entity_id: values[0]![i]!,
       entity_type: types[0]!,
       entities,
-      feature_names: body.features!,
+      feature_names: features,
       include_metadata: true,
-      ...(body.request_context ? { context } : {}),
+      ...(hasContext ? { context } : {}),
     });
   }
-  return { requests, entityColumn: columns, entityValues: values };
+  return { requests, entityColumn: joinColumns, entityValues: values };
 }
 
 export function feastResponse(
@@ -59,16 +109,17 @@ export function feastResponse(
   entityValues: string[][],
   results: (FeatureResponse | FeatureErrorResult)[],
 ): FeastOnlineResponse {
-  const names = body.features!.map((ref) => {
+  const refs = body.features ?? [];
+  const names = refs.map((ref) => {
     const def = registry.resolve(ref)!;
     return body.full_feature_names ? `${def.group}__${def.name}` : def.name;
   });
   const columns: FeastOnlineResponse["results"] = entityColumns.map((_, j) => ({
     values: entityValues[j]!,
-    statuses: entityValues[j]!.map((): FeatureStatus => "PRESENT"),
+    statuses: entityValues[j]!.map((): FeastStatus => "PRESENT"),
     event_timestamps: entityValues[j]!.map(() => EPOCH),
   }));
-  body.features!.forEach((ref) => {
+  for (const ref of refs) {
     const col: FeastOnlineResponse["results"][number] = { values: [], statuses: [], event_timestamps: [] };
     for (const r of results) {
       if ("error" in r) {
@@ -78,11 +129,12 @@ export function feastResponse(
         continue;
       }
       const m = r.metadata?.[ref];
-      col.values.push(r.features[ref] ?? null);
-      col.statuses.push(m?.status ?? "NOT_FOUND");
+      const value = r.features[ref] ?? null;
+      col.values.push(value);
+      col.statuses.push(feastStatus(m?.status, value));
       col.event_timestamps.push(m?.event_timestamp ?? EPOCH);
     }
     columns.push(col);
-  });
+  }
   return { metadata: { feature_names: [...entityColumns, ...names] }, results: columns };
 }

@@ -1,4 +1,5 @@
 // The read API: one feature vector, a batch of them, and Feast's column-oriented /get-online-features.
+
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { FeatureStoreError } from "../core/errors";
@@ -13,9 +14,10 @@ import {
   MAX_BODY_BYTES,
   MAX_FEATURES_PER_REQUEST,
 } from "../core/feature-request";
+import { log } from "../core/log";
 import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
 import { requireScope, type ServingContext, type ServingHonoEnv } from "./context";
-import { feastResponse, feastToRequests } from "./feast";
+import { feastResponse, feastToRequests, unknownFeastKeys } from "./feast";
 import type { ServeOptions } from "./feature-service";
 
 const FeatureRequestSchema = component(FeatureRequest, "FeatureRequest");
@@ -106,6 +108,8 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
     const deps = c.get("deps");
     const body = c.req.valid("json");
     const registry = await deps.registry();
+    const unknownKeys = unknownFeastKeys(body);
+    if (unknownKeys.length) log("info", "feast_request_unknown_keys", { keys: unknownKeys });
     const { requests, entityColumn, entityValues } = feastToRequests(registry, body);
     if (requests.length > MAX_BATCH_ENTITIES)
       throw new FeatureStoreError(

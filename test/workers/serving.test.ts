@@ -212,7 +212,10 @@ describe("Feast-compatible /get-online-features", () => {
     expect(body.results[1]!.values).toEqual([0.4, null]);
     expect(body.results[1]!.statuses).toEqual(["PRESENT", "NOT_FOUND"]);
     expect(body.results[1]!.event_timestamps[0]).toBe(new Date(ts).toISOString());
-    expect(body.results[2]!.statuses).toEqual(["DEFAULTED", "DEFAULTED"]);
+    // DEFAULTED is ours, not Feast's (its SDK reads an unknown status as INVALID): a null-policy
+    // default is a value, so Feast sees PRESENT with the default.
+    expect(body.results[2]!.statuses).toEqual(["PRESENT", "PRESENT"]);
+    expect(body.results[2]!.values).toEqual(["free", "free"]);
   });
 
   it("uses group__name with full_feature_names", async () => {
