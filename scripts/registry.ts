@@ -228,6 +228,7 @@ function compiled(applied: AppliedRegistry): CompiledRegistry {
     author: applied.latest?.author ?? "none",
     entities: applied.entities,
     features: applied.features.map((f) => f.definition),
+    event_types: applied.eventTypes,
   });
 }
 

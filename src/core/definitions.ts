@@ -8,7 +8,8 @@ export type EntityTypeName = z.infer<typeof EntityTypeName>;
 export const FeatureType = z.enum(["numerical", "categorical", "array", "embedding"]);
 export type FeatureType = z.infer<typeof FeatureType>;
 
-export const ComputationType = z.enum(["batch", "stream", "on_demand"]);
+/** `aggregation`: computed at request time from raw events (the entity's tiles), never pushed. */
+export const ComputationType = z.enum(["batch", "stream", "on_demand", "aggregation"]);
 export type ComputationType = z.infer<typeof ComputationType>;
 
 export const NullPolicy = z.enum(["allow", "reject", "default"]);
@@ -20,14 +21,87 @@ export const UpdateFrequency = z.string().regex(/^(realtime|\d+[smhd])$/, 'must 
 const SNAKE = /^[a-z][a-z0-9_]*$/;
 export const FeatureName = z.string().regex(SNAKE, "must be snake_case (a-z, 0-9, _)").max(128);
 
-/** Stream aggregation computed from raw events (e.g. count of skips over 7 days). */
-export const AggregationSpec = z.object({
-  function: z.enum(["count", "sum", "avg", "min", "max", "last", "distinct_count", "rate"]),
-  window: z.string().regex(/^\d+[smhd]$/, 'must be a duration like "1h", "7d"'),
-  source_event: z.string().min(1),
+const DURATION = /^\d+[smhd]$/;
+const Duration = z.string().regex(DURATION, 'must be a duration like "1m", "1h", "7d"');
+
+/** Functions over the events of a window; `ratio` divides two of them (skip rate = sum(skipped) / count). */
+export const AGGREGATE_FUNCTIONS = ["count", "sum", "avg", "min", "max", "distinct_count", "last_n"] as const;
+export const AggregateFunction = z.enum(AGGREGATE_FUNCTIONS);
+export type AggregateFunction = z.infer<typeof AggregateFunction>;
+/** last_n keeps at most this many values (per tile and per window). */
+export const LAST_N_MAX = 100;
+
+const FilterScalar = z.union([z.string(), z.number(), z.boolean()]);
+/** Event field = value (or one of values); several fields are ANDed: `{ source: discover }`. */
+export const EventFilter = z.record(z.string(), z.union([FilterScalar, z.array(FilterScalar).min(1)]));
+export type EventFilter = z.infer<typeof EventFilter>;
+
+const aggregateShape = {
   field: z.string().optional(),
-});
+  filter: EventFilter.optional(),
+  /** last_n: how many of the newest values. */
+  n: z.number().int().min(1).max(LAST_N_MAX).optional(),
+};
+
+/** One side of a ratio. */
+export const AggregatePart = z.object({ function: AggregateFunction, ...aggregateShape }).strict();
+export type AggregatePart = z.infer<typeof AggregatePart>;
+
+/**
+ * Aggregation of raw events (src/core/aggregation.ts has the semantics). For `computation_type:
+ * aggregation` it is computed at request time from per-entity tiles; on other stream features it
+ * is metadata only (what the outside stream processor computes).
+ */
+export const AggregationSpec = z
+  .object({
+    function: z.enum([...AGGREGATE_FUNCTIONS, "ratio"]),
+    source_event: z.string().min(1),
+    /** A sliding window ending at request time ("1h", "7d"), or "lifetime". */
+    window: z.union([Duration, z.literal("lifetime")]),
+    /** Tile size of a sliding window ("1m", "1h"): the window is a whole number of tiles. */
+    tile: Duration.optional(),
+    ...aggregateShape,
+    numerator: AggregatePart.optional(),
+    denominator: AggregatePart.optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (a.function === "ratio") {
+      if (!a.numerator) issue("numerator", "a ratio needs a numerator");
+      if (!a.denominator) issue("denominator", "a ratio needs a denominator");
+      if (a.field !== undefined || a.n !== undefined) issue("field", "a ratio takes field and n in its numerator and denominator");
+      for (const side of ["numerator", "denominator"] as const) {
+        const part = a[side];
+        if (part) for (const m of partIssues(part)) issue(side, m);
+        if (part?.function === "last_n") issue(side, "a ratio divides numbers: last_n cannot be one of its sides");
+      }
+    } else {
+      if (a.numerator || a.denominator) issue("numerator", "numerator and denominator belong to function ratio");
+      for (const m of partIssues({ function: a.function, field: a.field, n: a.n })) issue("field", m);
+    }
+    if (a.window === "lifetime") {
+      if (a.tile !== undefined) issue("tile", "a lifetime aggregate has no tiles (one accumulator)");
+    } else if (a.tile !== undefined) {
+      const w = frequencySeconds(a.window);
+      const t = frequencySeconds(a.tile);
+      if (t === 0 || w % t !== 0) issue("tile", `window ${a.window} is not a whole number of ${a.tile} tiles`);
+      else if (w / t > MAX_TILES_PER_WINDOW)
+        issue("tile", `window ${a.window} has ${w / t} tiles of ${a.tile}; at most ${MAX_TILES_PER_WINDOW}`);
+    }
+  });
 export type AggregationSpec = z.infer<typeof AggregationSpec>;
+
+/** Bounds the tiles a window reads and the storage per entity (README "Streaming aggregations"). */
+export const MAX_TILES_PER_WINDOW = 10_080;
+
+function partIssues(p: { function: AggregateFunction; field?: string | undefined; n?: number | undefined }): string[] {
+  const out: string[] = [];
+  if (p.function !== "count" && p.field === undefined) out.push(`${p.function} needs a field`);
+  if (p.function === "last_n" && p.n === undefined) out.push("last_n needs n");
+  if (p.function !== "last_n" && p.n !== undefined) out.push("n applies to last_n only");
+  return out;
+}
 
 /** The name of a registered TypeScript transform (src/core/transforms.ts) and its inputs. */
 export const TransformRef = z.object({
@@ -75,6 +149,23 @@ export const FeatureDefinition = z
     if (d.feature_type === "embedding" && d.dimension === undefined) issue("dimension", "an embedding needs a dimension");
     if (d.computation_type === "batch" && !d.source_query) issue("source_query", "a batch feature needs a source_query");
     if (d.computation_type === "on_demand" && !d.transform) issue("transform", "an on_demand feature needs a transform");
+    if (d.computation_type === "aggregation") {
+      const a = d.aggregation;
+      if (!a) issue("aggregation", "an aggregation feature needs an aggregation block");
+      else if (a.window !== "lifetime") {
+        if (a.tile === undefined) issue("aggregation", "a windowed aggregation needs a tile size (aggregation.tile)");
+        // Every event in a window is younger than the window, so a ttl of at least the window never hides a value.
+        if (d.ttl_seconds < frequencySeconds(a.window))
+          issue(
+            "ttl_seconds",
+            `ttl_seconds ${d.ttl_seconds} is shorter than the window ${a.window}: values would be served as OUTSIDE_MAX_AGE`,
+          );
+      }
+      const fn = a?.function;
+      if (fn === "last_n" ? d.feature_type !== "array" : d.feature_type !== "numerical")
+        issue("feature_type", fn === "last_n" ? "a last_n aggregation is an array feature" : "an aggregation feature is numerical");
+      if (d.source_query) issue("source_query", "an aggregation feature is computed from events, not a source_query");
+    }
     if (d.null_policy === "default" && d.default_value === undefined) issue("default_value", 'null_policy "default" needs a default_value');
     if (d.min_value !== undefined && d.max_value !== undefined && d.min_value > d.max_value)
       issue("min_value", `min_value ${d.min_value} is above max_value ${d.max_value}`);

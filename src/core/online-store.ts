@@ -23,7 +23,7 @@ export interface OnlineWrite {
  */
 export interface OnlineStoreReader {
   readonly tier: StoredTier;
-  /** The computation types whose values this tier holds (KV: batch; the Durable Object: stream). */
+  /** The computation types whose values this tier holds (KV: batch; the Durable Object: stream; its aggregates: aggregation). */
   readonly serves: ReadonlySet<ComputationType>;
   /** A read slower than this is abandoned for the request and counts against the tier's breaker. */
   readonly deadlineMs: number;

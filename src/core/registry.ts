@@ -1,6 +1,7 @@
 // The compiled registry: snapshot shape, fast lookups by flat or qualified name, diff and breaking changes.
 import { z } from "zod";
 import { EntityType, FeatureDefinition } from "./definitions";
+import { EventType } from "./event-types";
 import { sha256Hex } from "./hash";
 
 export const RegistrySnapshot = z.object({
@@ -12,8 +13,12 @@ export const RegistrySnapshot = z.object({
   author: z.string(),
   entities: z.array(EntityType),
   features: z.array(FeatureDefinition),
+  /** Raw event types that aggregation features read (features/events.yaml); absent in older snapshots. */
+  event_types: z.array(EventType).default([]),
 });
 export type RegistrySnapshot = z.infer<typeof RegistrySnapshot>;
+/** A snapshot as built in code, where a registry without event types may leave them out. */
+export type RegistrySnapshotInput = Omit<RegistrySnapshot, "event_types"> & { event_types?: EventType[] | undefined };
 
 export class CompiledRegistry {
   readonly version: string;
@@ -23,8 +28,10 @@ export class CompiledRegistry {
   private readonly byEntity = new Map<string, FeatureDefinition[]>();
   private readonly downstream = new Map<string, string[]>();
   private readonly inputs = new Map<string, FeatureDefinition[]>();
+  private readonly events = new Map<string, EventType>();
 
-  constructor(snapshot: RegistrySnapshot) {
+  constructor(input: RegistrySnapshotInput) {
+    const snapshot: RegistrySnapshot = { ...input, event_types: input.event_types ?? [] };
     this.snapshot = snapshot;
     this.version = snapshot.version;
     for (const f of snapshot.features) {
@@ -34,6 +41,7 @@ export class CompiledRegistry {
       list.push(f);
       this.byEntity.set(f.entity_type, list);
     }
+    for (const e of snapshot.event_types) this.events.set(e.name, e);
     for (const f of snapshot.features) {
       for (const up of upstreamFeatures(f)) {
         const target = this.resolve(up);
@@ -53,7 +61,12 @@ export class CompiledRegistry {
       author: "none",
       entities: [],
       features: [],
+      event_types: [],
     });
+  }
+
+  eventType(name: string): EventType | undefined {
+    return this.events.get(name);
   }
 
   /** `skip_rate_7d` or `user_behavior_features:skip_rate_7d` (Feast's `view:feature`). */
@@ -121,10 +134,17 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export async function registryContentHash(entities: EntityType[], features: FeatureDefinition[]): Promise<string> {
+export async function registryContentHash(
+  entities: EntityType[],
+  features: FeatureDefinition[],
+  eventTypes: readonly EventType[] = [],
+): Promise<string> {
   const sorted = [...features].sort((a, b) => (a.name < b.name ? -1 : 1));
   const ents = [...entities].sort((a, b) => (a.name < b.name ? -1 : 1));
-  return sha256Hex(canonicalJson({ entities: ents, features: sorted }));
+  // Without event types the hash is what it was before they existed, so older versions keep their names.
+  if (eventTypes.length === 0) return sha256Hex(canonicalJson({ entities: ents, features: sorted }));
+  const events = [...eventTypes].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return sha256Hex(canonicalJson({ entities: ents, event_types: events, features: sorted }));
 }
 
 // ------------------------------------------------------------------ diff
@@ -235,4 +255,90 @@ function tightens(field: string, from: unknown, to: unknown, policy: string): bo
     default:
       return false;
   }
+}
+
+// ------------------------------------------------------------------ event types
+
+export interface EventTypeChange {
+  name: string;
+  kind: "created" | "updated" | "deleted";
+  changes: FieldChange[];
+  breaking: boolean;
+}
+
+/** Event fields an aggregation reads: its field, its sides' fields and every filter field. */
+export function aggregationFields(f: FeatureDefinition): string[] {
+  const a = f.aggregation;
+  if (!a) return [];
+  const out = new Set<string>();
+  for (const part of [a, a.numerator, a.denominator]) {
+    if (!part) continue;
+    if (part.field !== undefined) out.add(part.field);
+    for (const k of Object.keys(part.filter ?? {})) out.add(k);
+  }
+  return [...out];
+}
+
+/**
+ * Diff of applied vs desired event types. Breaking: removing an event type an applied feature
+ * aggregates, or any event type (producers still send it); removing a field an applied aggregation
+ * reads; changing a field's type; making a field required or narrowing its allowed values (events
+ * producers send today would be rejected); dropping an entity key.
+ */
+export function diffEventTypes(
+  applied: readonly EventType[],
+  desired: readonly EventType[],
+  appliedFeatures: readonly FeatureDefinition[],
+): EventTypeChange[] {
+  const usedBy = (type: string, field?: string) =>
+    appliedFeatures
+      .filter((f) => f.aggregation?.source_event === type && (field === undefined || aggregationFields(f).includes(field)))
+      .map((f) => f.name);
+  const before = new Map(applied.map((e) => [e.name, e]));
+  const after = new Map(desired.map((e) => [e.name, e]));
+  const out: EventTypeChange[] = [];
+  for (const [name, e] of after) {
+    const old = before.get(name);
+    if (!old) {
+      out.push({ name, kind: "created", changes: [], breaking: false });
+      continue;
+    }
+    const changes: FieldChange[] = [];
+    const change = (field: string, from: unknown, to: unknown, reason?: string) =>
+      changes.push({ field, from, to, breaking: reason !== undefined, ...(reason ? { reason } : {}) });
+    for (const [fieldName, f] of Object.entries(old.fields)) {
+      const next = e.fields[fieldName];
+      const where = `fields.${fieldName}`;
+      if (!next) {
+        const users = usedBy(name, fieldName);
+        change(where, f, undefined, users.length ? `field removed but aggregated by ${users.join(", ")}` : undefined);
+        continue;
+      }
+      if (canonicalJson(f) === canonicalJson(next)) continue;
+      if (f.type !== next.type) change(where, f, next, `field type ${f.type} -> ${next.type} changes what aggregates compute`);
+      else if (f.optional && !next.optional) change(where, f, next, "field made required: events without it would be rejected");
+      else if (next.allowed_values && (!f.allowed_values || f.allowed_values.some((v) => !next.allowed_values?.includes(v))))
+        change(where, f, next, "allowed_values narrowed: events producers send today would be rejected");
+      else change(where, f, next);
+    }
+    for (const [fieldName, f] of Object.entries(e.fields))
+      if (!old.fields[fieldName])
+        change(`fields.${fieldName}`, undefined, f, f.optional ? undefined : "new required field: events without it would be rejected");
+    const dropped = old.entity_keys.filter((k) => !e.entity_keys.includes(k));
+    if (canonicalJson(old.entity_keys) !== canonicalJson(e.entity_keys))
+      change("entity_keys", old.entity_keys, e.entity_keys, dropped.length ? `entity keys dropped: ${dropped.join(", ")}` : undefined);
+    for (const key of ["description", "owner", "allowed_lateness"] as const)
+      if (canonicalJson(old[key]) !== canonicalJson(e[key])) change(key, old[key], e[key]);
+    if (changes.length) out.push({ name, kind: "updated", changes, breaking: changes.some((c) => c.breaking) });
+  }
+  for (const [name] of before) if (!after.has(name)) out.push({ name, kind: "deleted", changes: [], breaking: true });
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/** Why removing an event type breaks: the features that aggregate it, or its producers. */
+export function deletedEventTypeReason(name: string, appliedFeatures: readonly FeatureDefinition[]): string {
+  const users = appliedFeatures.filter((f) => f.aggregation?.source_event === name).map((f) => f.name);
+  return users.length
+    ? `event type removed but aggregated by ${users.join(", ")}`
+    : "event type removed: producers sending it would be rejected";
 }

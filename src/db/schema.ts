@@ -32,6 +32,17 @@ export const entityTypes = pgTable("entity_types", {
   createdAt: tsz("created_at").notNull().defaultNow(),
 });
 
+/** Raw event types (features/events.yaml) that aggregation features read. */
+export const eventTypes = pgTable("event_types", {
+  name: text("name").primaryKey(),
+  /** The whole validated event type, as applied. */
+  definition: jsonb("definition").notNull(),
+  version: integer("version").notNull().default(1),
+  contentHash: text("content_hash").notNull(),
+  createdAt: tsz("created_at").notNull().defaultNow(),
+  updatedAt: tsz("updated_at").notNull().defaultNow(),
+});
+
 export const featureDefinitions = pgTable(
   "feature_definitions",
   {
@@ -81,6 +92,24 @@ export const registryVersions = pgTable("registry_versions", {
   featureCount: integer("feature_count").notNull(),
   appliedAt: tsz("applied_at").notNull().defaultNow(),
 });
+
+// ---------------------------------------------------------------- raw events
+
+/** Raw events of POST /ingest/events (features/events.yaml types): the offline source of aggregation features. */
+export const rawEvents = pgTable(
+  "raw_events",
+  {
+    /** The envelope's idempotency key: a replayed event inserts nothing. */
+    eventId: text("event_id").primaryKey(),
+    eventType: text("event_type").notNull(),
+    eventTimestamp: tsz("event_timestamp").notNull(),
+    /** Join key -> entity id, as the envelope carries them. */
+    entities: jsonb("entities").notNull(),
+    fields: jsonb("fields").notNull(),
+    receivedAt: tsz("received_at").notNull().defaultNow(),
+  },
+  (t) => [index("raw_events_type_time_idx").on(t.eventType, t.eventTimestamp)],
+);
 
 // ---------------------------------------------------------------- feature data
 

@@ -1,6 +1,8 @@
-// EntityState: one SQLite-backed Durable Object per entity holding its stream features (single writer).
+// EntityState: one SQLite-backed Durable Object per entity holding its stream features and aggregation tiles (single writer).
 import { DurableObject } from "cloudflare:workers";
+import type { AggregationEvent, AggregationPlan } from "../core/aggregation";
 import { type TimedValue, timedValue } from "../core/keys";
+import { AggregateTiles, type FoldResult, PRUNE_INTERVAL_MS } from "./aggregate-tiles";
 
 export interface FeatureWrite {
   name: string;
@@ -19,6 +21,7 @@ export interface WriteResult {
 
 export class EntityState extends DurableObject {
   private readonly sql: SqlStorage;
+  private readonly tiles: AggregateTiles;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -37,6 +40,7 @@ export class EntityState extends DurableObject {
       .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'feature_state'")
       .toArray();
     if (table && !table.sql.includes("tiebreak")) this.sql.exec("ALTER TABLE feature_state ADD COLUMN tiebreak TEXT NOT NULL DEFAULT ''");
+    this.tiles = new AggregateTiles(this.sql, ctx.storage);
   }
 
   /** Stored values of the requested features; absent names are simply missing from the result. */
@@ -74,6 +78,32 @@ export class EntityState extends DurableObject {
       }
     });
     return result;
+  }
+
+  /**
+   * Folds raw events of this entity into the tiles of the given aggregation features (the caller's
+   * compiled registry: the object keeps no registry of its own, so it never serves a spec older than
+   * the caller's, and a changed spec names new tiles). `now` is the object's clock unless a test sets it.
+   */
+  foldEvents(events: AggregationEvent[], plans: AggregationPlan[], now: number = Date.now()): Promise<FoldResult> {
+    return this.tiles.fold(events, plans, now);
+  }
+
+  /** The aggregation features' values over their windows ending at `now`; no event in the window: absent. */
+  getAggregates(plans: AggregationPlan[], now: number = Date.now()): Record<string, TimedValue> {
+    return this.tiles.evaluate(plans, now);
+  }
+
+  /** Events refused since the object exists, by reason ("too_late", "future"). */
+  aggregateRefusals(): Record<string, number> {
+    return this.tiles.refusals();
+  }
+
+  /** Prunes expired tiles and event ids (README "Streaming aggregations": storage bound); re-arms while any remain. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.tiles.prune(now);
+    if (this.tiles.holdsAny()) await this.ctx.storage.setAlarm(now + PRUNE_INTERVAL_MS);
   }
 
   ping(): string {

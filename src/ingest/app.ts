@@ -16,6 +16,7 @@ import {
 import { checkTiers } from "../stores/tier-health";
 import { adminRoutes } from "./admin";
 import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
+import { checkEventCount, EventsBody, EventsResult, ingestEvents, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST } from "./events";
 import { checkUpdateCount, HTTP_SOURCES, MAX_PUSH_BODY_BYTES, queueUpdates } from "./push";
 
 export type IngestApp = OpenAPIHono<IngestHonoEnv>;
@@ -58,6 +59,31 @@ export const pushRoute = createRoute({
   },
 });
 
+export const eventsRoute = createRoute({
+  method: "post",
+  path: "/ingest/events",
+  summary:
+    "Raw events (one or an array): validated against their event type, appended to Postgres and folded into each entity's aggregation tiles",
+  security: BEARER,
+  middleware: [requireScope("ingest")],
+  request: {
+    body: jsonBody(component(EventsBody, "EventsBody"), {
+      subject: "events body",
+      maxBytes: MAX_EVENTS_BODY_BYTES,
+      hint: `at most ${MAX_EVENTS_PER_REQUEST} events per request`,
+      precheck: checkEventCount,
+    }),
+  },
+  responses: {
+    202: json(component(EventsResult, "EventsResult"), "Durable in Postgres and folded online; a seen event_id changed nothing"),
+    ...errors([400, 401, 403, 413, 503], {
+      400: "Bad envelope (`bad_request`), or events that do not fit their event type (`validation_failed`); `details.issues` names each",
+      413: `Body over ${MAX_EVENTS_BODY_BYTES} bytes or more than ${MAX_EVENTS_PER_REQUEST} events`,
+      503: "No Postgres or Durable Object binding, or a write failed: retrying the whole request is safe",
+    }),
+  },
+});
+
 /** The app over the context `contextFor` gives for a request's env (the Worker's, built once per isolate). */
 export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): IngestApp {
   const app = new OpenAPIHono<IngestHonoEnv>();
@@ -87,6 +113,18 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
     const result = await queueUpdates(c.req.valid("json"), source, {
       queue: deps.ingestQueue,
       registry: deps.registry,
+      now: deps.now,
+      log: deps.log,
+    });
+    return c.json(result, 202);
+  });
+
+  openapiRoute(app, eventsRoute, async (c) => {
+    const deps = c.get("deps");
+    const result = await ingestEvents(c.req.valid("json"), {
+      registry: deps.registry,
+      postgres: deps.postgres,
+      entityState: deps.entityState,
       now: deps.now,
       log: deps.log,
     });

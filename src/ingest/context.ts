@@ -6,6 +6,7 @@ import { type ApiKeyEntry, authorize, parseApiKeys, type Scope } from "../core/a
 import { type Logger, logRecord } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
+import type { EntityState } from "../durable/entity-state";
 import type { MaterializerDeps } from "../materialize/materializer";
 import { PostgresFeatureWriter } from "../stores/postgres-writer";
 import { registryStoreFor } from "../stores/registry-store";
@@ -32,6 +33,8 @@ export interface IngestContext {
   /** undefined without Postgres or the ingest queue: materialization needs both. */
   materializer: MaterializerDeps | undefined;
   postgres: PostgresConfig | undefined;
+  /** The entities' Durable Objects, for folding raw events (POST /ingest/events). */
+  entityState: DurableObjectNamespace<EntityState> | undefined;
   now: () => number;
   log: Logger;
 }
@@ -69,6 +72,7 @@ export function buildIngestContext(env: IngestContextEnv, overrides: Partial<Ing
     deadLetters: { store: postgres ? new DeadLetterStore(postgres) : undefined, log },
     materializer: postgres && env.INGEST_QUEUE ? { postgres, queue: env.INGEST_QUEUE, now, log } : undefined,
     postgres,
+    entityState: env.ENTITY_STATE,
     now,
     log,
     ...overrides,

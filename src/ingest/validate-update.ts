@@ -49,6 +49,11 @@ export function nameProblems(
       problems.push({ ref, reason: reason(def.name, "not_writable", message) });
       continue;
     }
+    if (def.computation_type === "aggregation") {
+      const message = `${def.name} is an aggregation: it is computed from ${def.aggregation?.source_event ?? "raw"} events and cannot be written`;
+      problems.push({ ref, reason: reason(def.name, "not_writable", message) });
+      continue;
+    }
     const earlier = seen.get(def.name);
     if (earlier !== undefined) {
       problems.push({

@@ -42,15 +42,16 @@ export const servingFactory = createFactory<ServingHonoEnv>();
  * Worker's in-isolate KV, a test's broken tiers or fixed registry) and what is built from them.
  */
 export function buildServingContext(env: ServingContextEnv, overrides: Partial<ServingContext> = {}): ServingContext {
-  const tiers = overrides.tiers ?? buildTiers(env);
-  const store = overrides.store ?? tieredStore(env, tiers);
   const postgresConfig = "postgresConfig" in overrides ? overrides.postgresConfig : postgresConfigFrom(env);
   let { registry, registryVersion } = overrides;
   if (!registry || !registryVersion) {
-    const registryStore = registryStoreFor(tiers.registryKv, postgresConfig);
+    const registryStore = registryStoreFor(overrides.tiers ? overrides.tiers.registryKv : env.REGISTRY_KV, postgresConfig);
     registry ??= () => registryStore.get();
     registryVersion ??= () => registryStore.peekVersion();
   }
+  // The aggregate tier compiles its specs from the registry the routes resolve names with.
+  const tiers = overrides.tiers ?? buildTiers(env, registry);
+  const store = overrides.store ?? tieredStore(env, tiers);
   return {
     tiers,
     postgresConfig,

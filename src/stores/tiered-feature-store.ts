@@ -112,7 +112,8 @@ export class TieredFeatureStore {
     const writableAbove: OnlineStore[] = [];
     this.levels = levels.map((level) => {
       const slots = level.map((store) => {
-        const breaker = new CircuitBreaker(store.tier, this.now);
+        // Tiers of one name share a breaker: the Durable Object's stream values and its aggregates are one backend.
+        const breaker = this.breakers[store.tier] ?? new CircuitBreaker(store.tier, this.now);
         this.breakers[store.tier] = breaker;
         return { store, breaker, above: [...writableAbove] };
       });
@@ -295,7 +296,8 @@ export class TieredFeatureStore {
         const f = found[i]!.get(def.name);
         if (!f || f.unavailable) continue;
         if (f.tier) this.counters.hits[f.tier]++;
-        const classTtl = def.computation_type === "stream" ? MEMORY_TTL_STREAM_MS : MEMORY_TTL_BATCH_MS;
+        const live = def.computation_type === "stream" || def.computation_type === "aggregation";
+        const classTtl = live ? MEMORY_TTL_STREAM_MS : MEMORY_TTL_BATCH_MS;
         if (!f.value) {
           toMemory.push({ name: def.name, value: undefined, ttlMs: Math.min(classTtl, MEMORY_TTL_NOT_FOUND_MS) });
           continue;

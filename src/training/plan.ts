@@ -42,6 +42,15 @@ export function planFeatures(registry: CompiledRegistry, refs: readonly string[]
       registry_version: registry.version,
     });
   }
+  // Point-in-time aggregates from the offline events are not built yet; nulls would pass for data.
+  const aggregates = refs.filter((r) => registry.resolve(r)?.computation_type === "aggregation");
+  if (aggregates.length) {
+    throw new FeatureStoreError(
+      "bad_request",
+      `Aggregation features are served online only; training sets cannot compute them yet: ${aggregates.join(", ")}`,
+      { aggregation_features: aggregates },
+    );
+  }
   const lookups: StoredLookup[] = [];
   const entityTypes: string[] = [];
   const requiredTypes = new Set<string>();

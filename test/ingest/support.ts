@@ -120,6 +120,7 @@ export function snapshotOf(features: FeatureDefinitionInput[], version = "r-inge
       { name: "session", join_key: "session_id", description: "a session", id_prefix: "session_" },
     ],
     features: features.map((f) => FeatureDefinition.parse(f)),
+    event_types: [],
   };
 }
 

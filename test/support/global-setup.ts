@@ -52,6 +52,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     author: "test",
     entities: loaded.entities,
     features: loaded.features,
+    event_types: loaded.eventTypes,
   };
   project.provide("registrySnapshot", JSON.stringify(snapshot));
   project.provide("faultControlUrl", faults.controlUrl);

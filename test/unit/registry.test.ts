@@ -63,7 +63,7 @@ function editFeature(dir: string, file: string, name: string, mutate: (feature: 
 /** Feature entries in the YAML, counted independently of the loader. */
 function yamlFeatureCount(dir: string): number {
   return readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml") && f !== "entities.yaml")
+    .filter((f) => f.endsWith(".yaml") && f !== "entities.yaml" && f !== "events.yaml")
     .reduce((n, f) => n + (parseYaml(readFileSync(path.join(dir, f), "utf8")) as GroupYaml).features.length, 0);
 }
 
@@ -78,7 +78,7 @@ describe("loadDefinitions", () => {
     expect(loaded.features).toHaveLength(yamlFeatureCount(FEATURES_DIR));
     expect(loaded.groups.map((g) => g.name).sort()).toEqual(
       readdirSync(FEATURES_DIR)
-        .filter((f) => f !== "entities.yaml")
+        .filter((f) => f !== "entities.yaml" && f !== "events.yaml")
         .map((f) => f.replace(/\.yaml$/, ""))
         .sort(),
     );
@@ -121,7 +121,11 @@ describe("loadDefinitions", () => {
     const entities = parseYaml(readFileSync(entitiesPath, "utf8")) as { entities: Entry[] };
     entities.entities = entities.entities.filter((e) => e.name !== "session");
     writeFileSync(entitiesPath, stringifyYaml(entities));
-    expect(errorsOf(dir)).toEqual([expect.stringMatching(/^features\/session_features\.yaml: entity_type: unknown entity type "session"/)]);
+    expect(errorsOf(dir)).toEqual([
+      // The listening event still carries a session_id, which no entity type has as its join key any more.
+      expect.stringMatching(/^features\/events\.yaml: listening_event: entity_keys: "session_id" is not a join key/),
+      expect.stringMatching(/^features\/session_features\.yaml: entity_type: unknown entity type "session"/),
+    ]);
   });
 
   it("rejects a feature name used twice across files", () => {
@@ -483,7 +487,13 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     const before = await registryState();
     await expect(
       withPgClient(databaseUrl, (client) =>
-        applyRegistry(client, { entities: loaded.entities, features: loaded.features, plan: stale, author: TEST_AUTHOR }),
+        applyRegistry(client, {
+          entities: loaded.entities,
+          features: loaded.features,
+          eventTypes: loaded.eventTypes,
+          plan: stale,
+          author: TEST_AUTHOR,
+        }),
       ),
     ).rejects.toBeInstanceOf(RegistryChangedError);
     expect(await registryState()).toEqual(before);

@@ -197,3 +197,39 @@ describe("TieredFeatureStore over the tier port", () => {
     expect(store.flightJoinTimeoutMs).toBe(150);
   });
 });
+
+describe("aggregation features in the tiered store", () => {
+  const aggF = FeatureDefinition.parse({
+    name: "agg_f",
+    group: "g",
+    entity_type: "user",
+    feature_type: "numerical",
+    computation_type: "aggregation",
+    update_frequency: "realtime",
+    owner: "ml@echotune.fm",
+    description: "test aggregate",
+    retention_days: 30,
+    ttl_seconds: 86_400,
+    aggregation: { function: "count", source_event: "listening_event", window: "1h", tile: "1m" },
+  });
+
+  it("are read only from the tier that serves them, share its breaker by name, and stay in L0 for the stream TTL only", async () => {
+    let now = NOW;
+    const durable = new MapStore("durable_object", ["stream"]);
+    const aggregates = new ReadOnlyStore("durable_object", ["aggregation"]);
+    const redis = new MapStore("redis", ["batch", "stream"]);
+    const store = new TieredFeatureStore([[durable, aggregates], [redis]], new MemoryCache(100, 1 << 20, () => now), { now: () => now });
+    aggregates.inner.put("u1", { agg_f: tv(7, 10_000) });
+    const read = async () => (await store.read([lookup("u1", [aggF])], opts))[0]!.get("agg_f");
+    expect(await read()).toEqual({ value: tv(7, 10_000), tier: "durable_object" });
+    expect(durable.reads).toEqual([]);
+    expect(redis.reads).toEqual([]);
+    expect(Object.keys(store.breakers)).toEqual(["durable_object", "redis"]);
+    aggregates.inner.put("u1", { agg_f: tv(8, 5_000) });
+    now += 999;
+    expect((await read())?.tier).toBe("memory");
+    now += 2; // past MEMORY_TTL_STREAM_MS (1 s), far inside a batch feature's 60 s
+    expect(await read()).toEqual({ value: tv(8, 5_000), tier: "durable_object" });
+    await settle();
+  });
+});

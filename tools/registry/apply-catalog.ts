@@ -12,8 +12,8 @@ export async function planAgainst(db: Queryable, loaded: LoadedDefinitions): Pro
   const applied = await readAppliedRegistry(db);
   const withData = await featuresWithData(db);
   return planRegistry(
-    { entities: applied.entities, features: applied.features.map((f) => f.definition) },
-    { entities: loaded.entities, features: loaded.features },
+    { entities: applied.entities, features: applied.features.map((f) => f.definition), eventTypes: applied.eventTypes },
+    { entities: loaded.entities, features: loaded.features, eventTypes: loaded.eventTypes },
     (name) => withData.has(name),
   );
 }
@@ -79,6 +79,7 @@ export async function applyCatalog(opts: ApplyOptions): Promise<ApplyOutcome> {
     const snapshot = await applyRegistry(client, {
       entities: loaded.entities,
       features: loaded.features,
+      eventTypes: loaded.eventTypes,
       plan,
       author: opts.author ?? registryAuthor(),
     });

@@ -3,13 +3,23 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { EntitiesFile, type EntityType, FeatureDefinition, FeatureGroupFile } from "../../src/core/definitions";
+import {
+  type AggregatePart,
+  EntitiesFile,
+  type EntityType,
+  type EventFilter,
+  FeatureDefinition,
+  FeatureGroupFile,
+} from "../../src/core/definitions";
+import { EventType, EventTypesFile } from "../../src/core/event-types";
 import { CompiledRegistry, upstreamFeatures } from "../../src/core/registry";
 import { TRANSFORM_OUTPUT_VALUES, TRANSFORMS } from "../../src/core/transforms";
 import { validateValue } from "../../src/core/validation";
 import { SOURCE_TABLES, tablesReadBy } from "./source-tables";
 
 export const ENTITIES_FILE = "entities.yaml";
+/** Raw event types (optional: a catalog without aggregation features needs none). */
+export const EVENTS_FILE = "events.yaml";
 const YAML_FILE = /\.ya?ml$/;
 const FEATURE_REF_PREFIX = "feature:";
 const CONTEXT_REF_PREFIX = "context.";
@@ -17,7 +27,7 @@ const CONTEXT_REF_PREFIX = "context.";
 /** One problem in the catalog. `file` is shown relative to the catalog's parent (`features/x.yaml`). */
 export interface DefinitionError {
   file: string;
-  /** Feature (or entity) name, or `features[3]` when the entry has no usable name. */
+  /** Feature (or entity, or event type) name, or `features[3]` when the entry has no usable name. */
   feature?: string;
   message: string;
 }
@@ -34,6 +44,8 @@ export interface LoadedDefinitions {
   /** Valid definitions only; a caller must check `errors` before using them. */
   features: FeatureDefinition[];
   groups: FeatureGroupInfo[];
+  /** Valid event types of events.yaml. */
+  eventTypes: EventType[];
   errors: DefinitionError[];
 }
 
@@ -66,11 +78,15 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
   if (files.includes(ENTITIES_FILE)) entities = loadEntities(path.join(root, ENTITIES_FILE), label(ENTITIES_FILE), errors);
   else errors.push({ file: label(ENTITIES_FILE), message: "missing: the catalog needs an entities file" });
   const entityNames = new Set(entities.map((e) => e.name));
+  const invalidEventTypes = new Set<string>();
+  const eventTypes = files.includes(EVENTS_FILE)
+    ? loadEventTypes(path.join(root, EVENTS_FILE), label(EVENTS_FILE), entities, errors, invalidEventTypes)
+    : [];
 
   const parsed: ParsedFeature[] = [];
   const groups: FeatureGroupInfo[] = [];
   const groupFiles = new Map<string, string>();
-  for (const file of files.filter((f) => f !== ENTITIES_FILE)) {
+  for (const file of files.filter((f) => f !== ENTITIES_FILE && f !== EVENTS_FILE)) {
     const fileLabel = label(file);
     const group = loadGroup(path.join(root, file), fileLabel, entityNames, errors);
     if (!group) continue;
@@ -81,9 +97,9 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
     for (const definition of group.features) parsed.push({ definition, file: fileLabel });
   }
 
-  const features = crossCheck(parsed, errors);
+  const features = crossCheck(parsed, errors, { entities, eventTypes, invalidEventTypes, eventsFile: label(EVENTS_FILE) });
   errors.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)); // stable: keeps per-file order
-  return { entities, features, groups, errors };
+  return { entities, features, groups, eventTypes, errors };
 }
 
 // ------------------------------------------------------------------ reading files
@@ -225,7 +241,15 @@ function loadGroup(
 // ------------------------------------------------------------------ cross-checks
 
 /** Checks that span definitions (names, references, tables, transforms); returns the definitions that pass. */
-function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[]): FeatureDefinition[] {
+interface CatalogContext {
+  entities: readonly EntityType[];
+  eventTypes: readonly EventType[];
+  /** Named event types that failed validation (already reported: their features are not reported again). */
+  invalidEventTypes: ReadonlySet<string>;
+  eventsFile: string;
+}
+
+function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[], catalog: CatalogContext): FeatureDefinition[] {
   const firstFile = new Map<string, string>();
   const unique: ParsedFeature[] = [];
   for (const p of parsed) {
@@ -254,6 +278,7 @@ function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[]): Feature
     };
     checkDefault(d, fail);
     checkTransform(d, registry, fail);
+    checkAggregation(d, catalog, fail);
     for (const ref of d.depends_on.features) if (!registry.resolve(ref)) fail(`depends_on.features: unknown feature "${ref}"`);
     for (const table of d.depends_on.tables)
       if (!SOURCE_TABLES.has(table)) fail(`depends_on.tables: unknown table "${table}" (${knownTablesHint()})`);
@@ -274,6 +299,95 @@ function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[]): Feature
     for (const name of cycle) failed.add(name);
   }
   return unique.map((p) => p.definition).filter((d) => !failed.has(d.name));
+}
+
+// ------------------------------------------------------------------ event types
+
+function loadEventTypes(
+  filePath: string,
+  fileLabel: string,
+  entities: readonly EntityType[],
+  errors: DefinitionError[],
+  invalid: Set<string>,
+): EventType[] {
+  const raw = readYaml(filePath, fileLabel, errors);
+  if (raw === undefined) return [];
+  const file = EventTypesFile.safeParse(raw);
+  if (!file.success) {
+    for (const issue of file.error.issues) errors.push({ file: fileLabel, message: issueText(issue) });
+    return [];
+  }
+  const joinKeys = new Set(entities.map((e) => e.join_key));
+  const out: EventType[] = [];
+  const seen = new Set<string>();
+  file.data.event_types.forEach((entry, index) => {
+    const name = typeof entry.name === "string" && entry.name ? entry.name : `event_types[${index}]`;
+    const fail = (message: string) => errors.push({ file: fileLabel, feature: name, message });
+    const parsed = EventType.safeParse(entry);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) fail(issueText(issue));
+      invalid.add(name);
+      return;
+    }
+    const e = parsed.data;
+    if (seen.has(e.name)) {
+      fail("duplicate event type");
+      return;
+    }
+    seen.add(e.name);
+    // Kept despite an unknown key (the error already blocks an apply), so its features are not reported again.
+    for (const key of e.entity_keys)
+      if (!joinKeys.has(key)) fail(`entity_keys: "${key}" is not a join key of ${ENTITIES_FILE} (${[...joinKeys].join(", ")})`);
+    out.push(e);
+  });
+  return out;
+}
+
+/** An aggregation's event type must exist and carry the feature's entity, its fields must exist and fit. */
+function checkAggregation(d: FeatureDefinition, catalog: CatalogContext, fail: (message: string) => void): void {
+  const a = d.aggregation;
+  if (!a) return;
+  const type = catalog.eventTypes.find((e) => e.name === a.source_event);
+  if (!type) {
+    if (catalog.invalidEventTypes.has(a.source_event)) return;
+    const known = catalog.eventTypes.map((e) => e.name).join(", ") || "none";
+    fail(`aggregation.source_event: unknown event type "${a.source_event}" (${catalog.eventsFile} defines ${known})`);
+    return;
+  }
+  const joinKey = catalog.entities.find((e) => e.name === d.entity_type)?.join_key;
+  if (joinKey && !type.entity_keys.includes(joinKey))
+    fail(`aggregation.source_event: ${type.name} does not carry ${joinKey} (its entity_keys: ${type.entity_keys.join(", ")})`);
+  const parts: [string, Pick<AggregatePart, "function" | "field" | "filter">][] = [];
+  if (a.function !== "ratio") parts.push(["aggregation", { function: a.function, field: a.field }]);
+  else if (a.numerator && a.denominator) parts.push(["aggregation.numerator", a.numerator], ["aggregation.denominator", a.denominator]);
+  checkFilter("aggregation.filter", a.filter, type, fail);
+  for (const [where, part] of parts) {
+    if (a.function === "ratio") checkFilter(`${where}.filter`, part.filter, type, fail);
+    if (part.field === undefined) continue;
+    const field = type.fields[part.field];
+    if (!field) {
+      fail(`${where}.field: ${type.name} has no field "${part.field}" (it has ${Object.keys(type.fields).join(", ")})`);
+      continue;
+    }
+    const numeric = ["sum", "avg", "min", "max"].includes(part.function);
+    if (numeric && field.type === "string")
+      fail(`${where}.field: ${part.function} needs a number or boolean field; ${type.name}.${part.field} is a string`);
+  }
+}
+
+function checkFilter(where: string, filter: EventFilter | undefined, type: EventType, fail: (message: string) => void): void {
+  for (const [name, want] of Object.entries(filter ?? {})) {
+    const field = type.fields[name];
+    if (!field) {
+      fail(`${where}: ${type.name} has no field "${name}" (it has ${Object.keys(type.fields).join(", ")})`);
+      continue;
+    }
+    for (const v of Array.isArray(want) ? want : [want]) {
+      if (typeof v !== field.type) fail(`${where}.${name}: ${JSON.stringify(v)} is not a ${field.type}`);
+      else if (field.allowed_values && !field.allowed_values.includes(v as string))
+        fail(`${where}.${name}: "${String(v)}" is not one of ${field.allowed_values.join(", ")}`);
+    }
+  }
 }
 
 function knownTablesHint(): string {

@@ -1,6 +1,16 @@
 // A registry plan: what applying the YAML catalog would change in the applied registry, and what it would break.
 import type { EntityType, FeatureDefinition } from "../../src/core/definitions";
-import { canonicalJson, diffRegistry, type FieldChange, type RegistryDiff, registryContentHash } from "../../src/core/registry";
+import type { EventType } from "../../src/core/event-types";
+import {
+  canonicalJson,
+  deletedEventTypeReason,
+  diffEventTypes,
+  diffRegistry,
+  type EventTypeChange,
+  type FieldChange,
+  type RegistryDiff,
+  registryContentHash,
+} from "../../src/core/registry";
 
 /** `r-` + the first 12 hex digits of the registry content hash. */
 export const VERSION_HASH_LENGTH = 12;
@@ -22,6 +32,7 @@ export interface EntityChange {
 export interface RegistryPlan {
   features: RegistryDiff;
   entities: EntityChange[];
+  eventTypes: EventTypeChange[];
   appliedHash: string;
   desiredHash: string;
   appliedVersion: string;
@@ -33,31 +44,47 @@ export interface RegistryPlan {
 
 export const DELETED_FEATURE_REASON = "feature removed: requests for it will fail and its stored values become orphans";
 
+/** What a registry holds; a catalog without events.yaml has no event types. */
+export interface RegistryContent {
+  entities: EntityType[];
+  features: FeatureDefinition[];
+  eventTypes?: EventType[];
+}
+
 export async function planRegistry(
-  applied: { entities: EntityType[]; features: FeatureDefinition[] },
-  desired: { entities: EntityType[]; features: FeatureDefinition[] },
+  applied: RegistryContent,
+  desired: RegistryContent,
   hasData: (name: string) => boolean,
 ): Promise<RegistryPlan> {
   const features = diffRegistry(applied.features, desired.features, hasData);
   const entities = diffEntities(applied.entities, desired.entities);
+  const eventTypes = diffEventTypes(applied.eventTypes ?? [], desired.eventTypes ?? [], applied.features);
   const [appliedHash, desiredHash] = await Promise.all([
-    registryContentHash(applied.entities, applied.features),
-    registryContentHash(desired.entities, desired.features),
+    registryContentHash(applied.entities, applied.features, applied.eventTypes),
+    registryContentHash(desired.entities, desired.features, desired.eventTypes),
   ]);
   const breakingReasons: string[] = [];
   for (const c of features.updated)
     for (const f of c.changes) if (f.breaking) breakingReasons.push(`${c.name}: ${f.reason ?? `${f.field} changed`}`);
   for (const c of features.deleted) breakingReasons.push(`${c.name}: ${DELETED_FEATURE_REASON}`);
   for (const c of entities) if (c.breaking) breakingReasons.push(`entity ${c.name}: ${c.reason ?? "changed"}`);
+  for (const c of eventTypes) {
+    if (c.kind === "deleted") breakingReasons.push(`event type ${c.name}: ${deletedEventTypeReason(c.name, applied.features)}`);
+    for (const f of c.changes) if (f.breaking) breakingReasons.push(`event type ${c.name}: ${f.field}: ${f.reason ?? "changed"}`);
+  }
   return {
     features,
     entities,
+    eventTypes,
     appliedHash,
     desiredHash,
     // "r-empty" as CompiledRegistry.empty() calls it, rather than the hash of nothing.
-    appliedVersion: applied.entities.length + applied.features.length === 0 ? EMPTY_REGISTRY_VERSION : registryVersionOf(appliedHash),
+    appliedVersion:
+      applied.entities.length + applied.features.length + (applied.eventTypes?.length ?? 0) === 0
+        ? EMPTY_REGISTRY_VERSION
+        : registryVersionOf(appliedHash),
     desiredVersion: registryVersionOf(desiredHash),
-    empty: features.empty && entities.length === 0,
+    empty: features.empty && entities.length === 0 && eventTypes.length === 0,
     breakingReasons,
   };
 }

@@ -3,10 +3,11 @@ import { spawnSync } from "node:child_process";
 import type pg from "pg";
 import { EntityType, FeatureDefinition } from "../../src/core/definitions";
 import { errorMessage } from "../../src/core/errors";
+import { EventType } from "../../src/core/event-types";
 import { sha256Hex } from "../../src/core/hash";
 import { log } from "../../src/core/log";
 import { canonicalJson, RegistrySnapshot, registryContentHash } from "../../src/core/registry";
-import type { entityTypes, featureDefinitions, featureLatest, registryVersions, SqlRow } from "../../src/db/schema";
+import type { entityTypes, eventTypes, featureDefinitions, featureLatest, registryVersions, SqlRow } from "../../src/db/schema";
 import type { Queryable } from "../postgres";
 import { type RegistryPlan, registryVersionOf } from "./plan";
 
@@ -25,6 +26,7 @@ export interface AppliedFeature {
 export interface AppliedRegistry {
   entities: EntityType[];
   features: AppliedFeature[];
+  eventTypes: EventType[];
   /** The newest registry_versions row, if any apply happened. */
   latest?: { id: number; contentHash: string; author: string; appliedAt: Date };
 }
@@ -45,6 +47,7 @@ export function registryAuthor(): string {
 
 type FeatureRow = Pick<SqlRow<typeof featureDefinitions>, "definition" | "version" | "content_hash" | "created_at" | "updated_at">;
 type EntityRow = Pick<SqlRow<typeof entityTypes>, "name" | "join_key" | "description" | "id_prefix">;
+type EventTypeRow = Pick<SqlRow<typeof eventTypes>, "definition">;
 type VersionRow = Pick<SqlRow<typeof registryVersions>, "id" | "content_hash" | "author" | "applied_at">;
 
 export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistry> {
@@ -52,6 +55,7 @@ export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistr
   const featureRows = await db.query<FeatureRow>(
     "SELECT definition, version, content_hash, created_at, updated_at FROM feature_definitions ORDER BY name",
   );
+  const eventRows = await db.query<EventTypeRow>("SELECT definition FROM event_types ORDER BY name");
   const latestRows = await db.query<VersionRow>(
     "SELECT id, content_hash, author, applied_at FROM registry_versions ORDER BY id DESC LIMIT 1",
   );
@@ -73,10 +77,19 @@ export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistr
     }
     return { definition: parsed.data, version: r.version, contentHash: r.content_hash, createdAt: r.created_at, updatedAt: r.updated_at };
   });
+  const applied = eventRows.rows.map((r) => {
+    const parsed = EventType.safeParse(r.definition);
+    if (!parsed.success) {
+      const name = (r.definition as { name?: unknown } | null)?.name;
+      throw new Error(`applied event type "${String(name)}" no longer matches the schema: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+    }
+    return parsed.data;
+  });
   const latest = latestRows.rows[0];
   return {
     entities,
     features,
+    eventTypes: applied,
     ...(latest ? { latest: { id: latest.id, contentHash: latest.content_hash, author: latest.author, appliedAt: latest.applied_at } } : {}),
   };
 }
@@ -106,6 +119,7 @@ export class RegistryChangedError extends Error {
 export interface ApplyInput {
   entities: EntityType[];
   features: FeatureDefinition[];
+  eventTypes: EventType[];
   /** The plan being applied; its appliedHash must still be the database's. */
   plan: RegistryPlan;
   author: string;
@@ -172,7 +186,8 @@ async function featureParams(d: FeatureDefinition): Promise<unknown[]> {
 export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): Promise<RegistrySnapshot> {
   const entities = [...input.entities].sort((a, b) => (a.name < b.name ? -1 : 1));
   const features = [...input.features].sort((a, b) => (a.name < b.name ? -1 : 1));
-  const contentHash = await registryContentHash(entities, features);
+  const events = [...input.eventTypes].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const contentHash = await registryContentHash(entities, features, events);
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock($1)", [APPLY_LOCK_KEY]);
@@ -181,6 +196,7 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
     const currentHash = await registryContentHash(
       current.entities,
       current.features.map((f) => f.definition),
+      current.eventTypes,
     );
     if (currentHash !== input.plan.appliedHash) throw new RegistryChangedError(input.plan.appliedHash, currentHash);
 
@@ -194,6 +210,16 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
     for (const f of features) await client.query(UPSERT_FEATURE, await featureParams(f));
     await client.query("DELETE FROM feature_definitions WHERE name <> ALL($1::text[])", [features.map((f) => f.name)]);
     await client.query("DELETE FROM entity_types WHERE name <> ALL($1::text[])", [entities.map((e) => e.name)]);
+    for (const e of events) {
+      await client.query(
+        `INSERT INTO event_types (name, definition, content_hash) VALUES ($1, $2::jsonb, $3)
+         ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, content_hash = excluded.content_hash,
+           version = event_types.version + 1, updated_at = now()
+         WHERE event_types.content_hash IS DISTINCT FROM excluded.content_hash`,
+        [e.name, JSON.stringify(e), await sha256Hex(canonicalJson(e))],
+      );
+    }
+    await client.query("DELETE FROM event_types WHERE name <> ALL($1::text[])", [events.map((e) => e.name)]);
 
     const { rows } = await client.query<{ id: string; now: Date }>(
       "SELECT nextval(pg_get_serial_sequence('registry_versions', 'id')) AS id, now() AS now",
@@ -206,8 +232,15 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
       author: input.author,
       entities,
       features,
+      event_types: events,
     };
-    const diff = { features: input.plan.features, entities: input.plan.entities, from: input.plan.appliedVersion, to: snapshot.version };
+    const diff = {
+      features: input.plan.features,
+      entities: input.plan.entities,
+      event_types: input.plan.eventTypes,
+      from: input.plan.appliedVersion,
+      to: snapshot.version,
+    };
     await client.query(
       `INSERT INTO registry_versions (id, content_hash, author, diff, snapshot, feature_count, applied_at)
        VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)`,

@@ -1,6 +1,6 @@
 // Text output of the registry CLI: Terraform-like plans, the feature table and a feature's description.
 import type { FeatureDefinition } from "../../src/core/definitions";
-import type { FeatureChange, FieldChange } from "../../src/core/registry";
+import type { EventTypeChange, FeatureChange, FieldChange } from "../../src/core/registry";
 import type { LineageSummary } from "./lineage";
 import { DELETED_FEATURE_REASON, type EntityChange, type RegistryPlan } from "./plan";
 
@@ -64,6 +64,14 @@ function entityLines(c: EntityChange): string[] {
   return lines;
 }
 
+function eventTypeLines(c: EventTypeChange): string[] {
+  const sign = c.kind === "created" ? "+" : c.kind === "deleted" ? "-" : "~";
+  const lines = [`  ${sign} event type ${c.name}`];
+  for (const f of c.changes) lines.push(...fieldLines(f, "      "));
+  if (c.kind === "deleted") lines.push("      !! BREAKING: event type removed");
+  return lines;
+}
+
 function featureLines(c: FeatureChange, byName: ReadonlyMap<string, FeatureDefinition>): string[] {
   if (c.kind === "created") {
     const d = byName.get(c.name);
@@ -80,9 +88,12 @@ export function renderPlan(plan: RegistryPlan, desired: readonly FeatureDefiniti
   const { created, updated, deleted } = plan.features;
   const lines = [`Registry plan: ${plan.appliedVersion} -> ${plan.desiredVersion}`, ""];
   for (const c of plan.entities) lines.push(...entityLines(c));
+  for (const c of plan.eventTypes) lines.push(...eventTypeLines(c));
   for (const c of [...created, ...updated, ...deleted]) lines.push(...featureLines(c, byName));
   const breaking = plan.breakingReasons.length;
-  const entitySummary = plan.entities.length ? `, ${plan.entities.length} entity type change(s)` : "";
+  const entitySummary =
+    (plan.entities.length ? `, ${plan.entities.length} entity type change(s)` : "") +
+    (plan.eventTypes.length ? `, ${plan.eventTypes.length} event type change(s)` : "");
   lines.push(
     "",
     `Plan: ${created.length} to create, ${updated.length} to update, ${deleted.length} to delete${entitySummary}${breaking ? ` (${breaking} breaking)` : ""}.`,

@@ -1,0 +1,200 @@
+// POST /ingest/events: validate raw events against their event types, append them to Postgres, fold them into each entity's tiles.
+import { z } from "zod";
+import type { AggregationEvent, AggregationPlan } from "../core/aggregation";
+import { errorMessage, FeatureStoreError } from "../core/errors";
+import { EventEnvelope, eventIssues } from "../core/event-types";
+import { eventTimeMs, MAX_FUTURE_SKEW_MS } from "../core/ingest-message";
+import { durableObjectName } from "../core/keys";
+import type { Logger } from "../core/log";
+import type { CompiledRegistry } from "../core/registry";
+import { type PostgresConfig, withPostgresClient } from "../db/postgres";
+import type { RefusalReason } from "../durable/aggregate-tiles";
+import type { EntityState } from "../durable/entity-state";
+import { planOf } from "../stores/aggregate-store";
+
+/** Events one request may hold (DESIGN "Raw events"). */
+export const MAX_EVENTS_PER_REQUEST = 5_000;
+/** A body larger than this is refused before parsing. */
+export const MAX_EVENTS_BODY_BYTES = 8 * 1024 * 1024;
+
+export const EventsBody = z.union([EventEnvelope, z.array(EventEnvelope).min(1).max(MAX_EVENTS_PER_REQUEST)]);
+export type EventsBody = z.infer<typeof EventsBody>;
+
+export const EventsResult = z.object({
+  accepted: z.number().int().meta({ description: "Events in the request, all valid" }),
+  stored: z.number().int().meta({ description: "Appended to Postgres now (the others were stored before: same event_id)" }),
+  duplicates: z.number().int(),
+  entities: z.number().int().meta({ description: "Entity Durable Objects the events were folded into" }),
+  refused: z
+    .record(z.string(), z.number().int())
+    .meta({ description: "Per reason (too_late, future), folds refused by the online tiles; still stored offline" }),
+});
+export type EventsResult = z.infer<typeof EventsResult>;
+
+export interface EventsDeps {
+  registry: () => Promise<CompiledRegistry>;
+  postgres: PostgresConfig | undefined;
+  entityState: DurableObjectNamespace<EntityState> | undefined;
+  now: () => number;
+  log: Logger;
+}
+
+/** A 413 for more events than one request may hold, before validating each of them. */
+export function checkEventCount(raw: unknown): void {
+  if (Array.isArray(raw) && raw.length > MAX_EVENTS_PER_REQUEST)
+    throw new FeatureStoreError("payload_too_large", `Request holds ${raw.length} events; the limit is ${MAX_EVENTS_PER_REQUEST}.`, {
+      events: raw.length,
+      limit: MAX_EVENTS_PER_REQUEST,
+    });
+}
+
+/**
+ * Answers once the events are durable in Postgres and folded into every entity's tiles. Both steps
+ * are idempotent by event_id, so on a 503 the client retries the whole request.
+ */
+export async function ingestEvents(body: EventsBody, deps: EventsDeps): Promise<EventsResult> {
+  const single = !Array.isArray(body);
+  const events = single ? [body] : body;
+  const registry = await deps.registry();
+  const now = deps.now();
+  const issues: { path: string; message: string }[] = [];
+  const at = (i: number, rest: string) => (single ? rest : `${i}.${rest}`);
+  events.forEach((e, i) => {
+    const type = registry.eventType(e.event_type);
+    if (!type) {
+      const known = registry.snapshot.event_types.map((t) => t.name).join(", ") || "none";
+      issues.push({
+        path: at(i, "event_type"),
+        message: `unknown event type "${e.event_type}" (registry ${registry.version} has ${known})`,
+      });
+      return;
+    }
+    if (eventTimeMs(e.event_timestamp) > now + MAX_FUTURE_SKEW_MS)
+      issues.push({ path: at(i, "event_timestamp"), message: `is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future` });
+    for (const issue of eventIssues(type, e)) issues.push({ path: at(i, issue.path), message: issue.message });
+  });
+  if (issues.length > 0) {
+    const named = issues
+      .slice(0, 10)
+      .map((i) => `${i.path}: ${i.message}`)
+      .join("; ");
+    throw new FeatureStoreError(
+      "validation_failed",
+      `Invalid events: ${named}${issues.length > 10 ? ` (and ${issues.length - 10} more)` : ""}`,
+      {
+        issues,
+      },
+    );
+  }
+  if (!deps.postgres) throw new FeatureStoreError("unavailable", "No DATABASE_URL: raw events have no offline store to be appended to");
+  if (!deps.entityState) throw new FeatureStoreError("unavailable", "No ENTITY_STATE binding: raw events cannot be folded online");
+
+  const stored = await appendEvents(deps.postgres, events);
+  const { entities, refused } = await foldAll(registry, events, deps);
+  return { accepted: events.length, stored, duplicates: events.length - stored, entities, refused };
+}
+
+/** One INSERT of every event; a seen event_id inserts nothing. Returns how many rows are new. */
+async function appendEvents(cfg: PostgresConfig, events: readonly EventEnvelope[]): Promise<number> {
+  try {
+    return await withPostgresClient(cfg, async (client) => {
+      const res = await client.query(
+        `INSERT INTO raw_events (event_id, event_type, event_timestamp, entities, fields)
+         SELECT id, type, to_timestamp(ms / 1000.0), entities::jsonb, fields::jsonb
+           FROM unnest($1::text[], $2::text[], $3::double precision[], $4::text[], $5::text[]) AS e(id, type, ms, entities, fields)
+         ON CONFLICT (event_id) DO NOTHING`,
+        [
+          events.map((e) => e.event_id),
+          events.map((e) => e.event_type),
+          events.map((e) => eventTimeMs(e.event_timestamp)),
+          events.map((e) => JSON.stringify(e.entities)),
+          events.map((e) => JSON.stringify(e.fields)),
+        ],
+      );
+      return res.rowCount ?? 0;
+    });
+  } catch (err) {
+    throw new FeatureStoreError(
+      "unavailable",
+      `Postgres did not take the events (${errorMessage(err)}); nothing was folded, retry`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** One foldEvents call per entity the events carry that has aggregation features of their type. */
+async function foldAll(
+  registry: CompiledRegistry,
+  events: readonly EventEnvelope[],
+  deps: EventsDeps,
+): Promise<{ entities: number; refused: Partial<Record<RefusalReason, number>> }> {
+  const ns = deps.entityState as DurableObjectNamespace<EntityState>;
+  const typeOfKey = new Map(registry.snapshot.entities.map((e) => [e.join_key, e.name]));
+  const plansCache = new Map<string, AggregationPlan[]>();
+  const plansFor = (entityType: string, eventType: string) => {
+    const key = `${entityType}/${eventType}`;
+    let plans = plansCache.get(key);
+    if (!plans) {
+      plans = registry
+        .forEntity(entityType)
+        .filter((d) => d.computation_type === "aggregation" && d.aggregation?.source_event === eventType)
+        .map((d) => planOf(registry, d.name))
+        .filter((p) => p !== undefined);
+      plansCache.set(key, plans);
+    }
+    return plans;
+  };
+  const byEntity = new Map<
+    string,
+    { entityType: string; entityId: string; events: AggregationEvent[]; plans: Map<string, AggregationPlan> }
+  >();
+  for (const e of events) {
+    const folded: AggregationEvent = {
+      event_type: e.event_type,
+      event_id: e.event_id,
+      event_timestamp: eventTimeMs(e.event_timestamp),
+      fields: e.fields,
+    };
+    for (const [joinKey, entityId] of Object.entries(e.entities)) {
+      const entityType = typeOfKey.get(joinKey);
+      if (!entityType) continue;
+      const plans = plansFor(entityType, e.event_type);
+      if (plans.length === 0) continue;
+      const key = `${entityType}:${entityId}`;
+      let entry = byEntity.get(key);
+      if (!entry) {
+        entry = { entityType, entityId, events: [], plans: new Map() };
+        byEntity.set(key, entry);
+      }
+      entry.events.push(folded);
+      for (const p of plans) entry.plans.set(p.feature, p);
+    }
+  }
+  const entries = [...byEntity.values()];
+  const settled = await Promise.allSettled(
+    entries.map((x) => ns.get(ns.idFromName(durableObjectName(x.entityType, x.entityId))).foldEvents(x.events, [...x.plans.values()])),
+  );
+  const refused: Partial<Record<RefusalReason, number>> = {};
+  const failed: string[] = [];
+  settled.forEach((s, i) => {
+    if (s.status === "rejected") {
+      failed.push(`${entries[i]?.entityType}:${entries[i]?.entityId}`);
+      deps.log({ event: "events_fold_failed", level: "error", entity: failed.at(-1), error: errorMessage(s.reason) });
+      return;
+    }
+    for (const [reason, n] of Object.entries(s.value.refused))
+      refused[reason as RefusalReason] = (refused[reason as RefusalReason] ?? 0) + (n ?? 0);
+  });
+  // Refused online but stored offline: logged with its reasons, so a lagging producer shows up.
+  if (Object.keys(refused).length > 0) deps.log({ event: "events_refused_online", level: "warn", refused, entities: entries.length });
+  if (failed.length > 0)
+    throw new FeatureStoreError(
+      "unavailable",
+      `The events are stored, but folding them failed for ${failed.length} of ${entries.length} entities; retrying the whole request is safe (idempotent by event_id)`,
+      { failed_entities: failed.slice(0, 20) },
+    );
+  return { entities: entries.length, refused };
+}

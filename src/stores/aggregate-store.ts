@@ -1,0 +1,62 @@
+// L1 tier for aggregation features: the entity's EntityState Durable Object evaluates its tiles over the window ending now.
+import { type AggregationPlan, aggregationPlan } from "../core/aggregation";
+import type { ComputationType } from "../core/definitions";
+import { durableObjectName, type TimedValue } from "../core/keys";
+import type { EntityRef, OnlineStoreReader } from "../core/online-store";
+import type { CompiledRegistry } from "../core/registry";
+import type { EntityState } from "../durable/entity-state";
+
+/** An aggregate read slower than this is skipped for the request (one RPC to the entity's object). */
+export const AGGREGATE_DEADLINE_MS = 250;
+const SERVES: ReadonlySet<ComputationType> = new Set(["aggregation"]);
+const HEALTH_OBJECT = durableObjectName("health", "probe");
+
+/**
+ * Reads aggregation features from the entity's Durable Object, passing the compiled specs of the
+ * registry it serves from. Provenance tier "durable_object": the value is the object's, computed at
+ * request time; its event_timestamp is the newest event in the window. Not writable: events are
+ * folded by EntityState.foldEvents, never written as values.
+ */
+export class AggregateFeatureStore implements OnlineStoreReader {
+  readonly tier = "durable_object";
+  readonly serves = SERVES;
+  readonly deadlineMs = AGGREGATE_DEADLINE_MS;
+  private plansOf: { version: string; plans: Map<string, AggregationPlan | undefined> } | undefined;
+
+  constructor(
+    private readonly ns: DurableObjectNamespace<EntityState>,
+    private readonly registry: () => Promise<CompiledRegistry>,
+  ) {}
+
+  async ping(): Promise<undefined> {
+    await this.ns.get(this.ns.idFromName(HEALTH_OBJECT)).ping();
+  }
+
+  /** One RPC per entity, in parallel; a name the registry does not know as an aggregation is left out. */
+  async read(refs: readonly EntityRef[], features: readonly (readonly string[])[]): Promise<Record<string, TimedValue>[]> {
+    const registry = await this.registry();
+    return Promise.all(
+      refs.map((ref, i) => {
+        const plans = (features[i] ?? []).map((name) => this.plan(registry, name)).filter((p) => p !== undefined);
+        if (plans.length === 0) return {};
+        const stub = this.ns.get(this.ns.idFromName(durableObjectName(ref.entityType, ref.entityId)));
+        return stub.getAggregates(plans) as Promise<Record<string, TimedValue>>;
+      }),
+    );
+  }
+
+  /** Plans compiled once per registry version. */
+  private plan(registry: CompiledRegistry, name: string): AggregationPlan | undefined {
+    if (this.plansOf?.version !== registry.version) this.plansOf = { version: registry.version, plans: new Map() };
+    const cache = this.plansOf.plans;
+    if (!cache.has(name)) cache.set(name, planOf(registry, name));
+    return cache.get(name);
+  }
+}
+
+/** The plan of a registered aggregation feature, or undefined for any other name. */
+export function planOf(registry: CompiledRegistry, name: string): AggregationPlan | undefined {
+  const def = registry.resolve(name);
+  if (def?.computation_type !== "aggregation" || !def.aggregation) return undefined;
+  return aggregationPlan(def, registry.eventType(def.aggregation.source_event));
+}
