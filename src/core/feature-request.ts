@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { EntityTypeName } from "./definitions";
 import { ErrorBody } from "./errors";
+import { EntityId, FeatureRef as FeatureReference } from "./identifiers";
 
 /** More entities than this in one call is a 413: split the batch. */
 export const MAX_BATCH_ENTITIES = 1_000;
@@ -13,13 +14,13 @@ const FeatureRef = z.string().min(1).max(256);
 
 export const FeatureRequest = z
   .object({
-    entity_id: z.string().min(1).max(256),
+    entity_id: EntityId,
     /** Optional when the id carries the type's prefix (user_1 → user). */
     entity_type: EntityTypeName.optional(),
-    feature_names: z.array(FeatureRef).min(1),
+    feature_names: z.array(FeatureReference).min(1),
     context: z.record(z.string(), z.unknown()).optional(),
     /** Other entities of the request, for features of another type (a user with a candidate track). */
-    entities: z.partialRecord(EntityTypeName, z.string().min(1).max(256)).optional(),
+    entities: z.partialRecord(EntityTypeName, EntityId).optional(),
     include_metadata: z.boolean().optional(),
     /** Tighten the features' own max age for this request. */
     max_staleness_ms: z.number().int().nonnegative().optional(),
