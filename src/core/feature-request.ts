@@ -28,8 +28,20 @@ export const FeatureRequest = z
   .strict();
 export type FeatureRequest = z.infer<typeof FeatureRequest>;
 
+const FeatureRequests = z.array(FeatureRequest);
+const WrappedFeatureRequests = z.object({ requests: FeatureRequests }).strict();
+
 /** POST /features/batch: the design's List[FeatureRequest], or {requests: [...]}. */
-export const BatchRequest = z.union([z.array(FeatureRequest), z.object({ requests: z.array(FeatureRequest) }).strict()]);
+export const BatchRequest = z.union([FeatureRequests, WrappedFeatureRequests]);
+export type BatchRequest = z.infer<typeof BatchRequest>;
+
+/**
+ * Parses a batch as BatchRequest does, keeping zod's issue paths precise ("3.entity_id",
+ * "requests.3.entity_id"): the union alone reports a bad item only as "(root)".
+ */
+export function parseBatchRequest(raw: unknown): z.ZodSafeParseResult<BatchRequest> {
+  return Array.isArray(raw) ? FeatureRequests.safeParse(raw) : WrappedFeatureRequests.safeParse(raw);
+}
 
 export const FeatureStatus = z.enum(["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE", "DEFAULTED"]);
 export type FeatureStatus = z.infer<typeof FeatureStatus>;
