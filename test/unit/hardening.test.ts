@@ -85,7 +85,9 @@ describe("numbers that would change meaning", () => {
       Date.now(),
     );
     expect(check.writes).toEqual([]);
-    expect(check.reasons).toEqual([expect.objectContaining({ feature: "score", rule: "type", message: expect.stringMatching(/finite/) })]);
+    expect(check.reasons).toEqual([
+      expect.objectContaining({ feature: "score", rule: "finite", message: expect.stringMatching(/finite/) }),
+    ]);
   });
 });
 
