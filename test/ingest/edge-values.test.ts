@@ -48,7 +48,9 @@ const expected = (literal: string): unknown => {
 function expectExact(got: unknown, want: unknown, what: string): void {
   if (Array.isArray(want)) {
     expect(Array.isArray(got), what).toBe(true);
-    (want as unknown[]).forEach((w, i) => expectExact((got as unknown[])[i], w, `${what}[${i}]`));
+    (want as unknown[]).forEach((w, i) => {
+      expectExact((got as unknown[])[i], w, `${what}[${i}]`);
+    });
     return;
   }
   expect(typeof got, what).toBe("number");
@@ -102,6 +104,8 @@ describe("edge numbers, pushed and read back from every tier", () => {
       }),
     );
     expect(set.rows).toHaveLength(cases.length);
-    cases.forEach((c, i) => expectExact(set.rows[i]![c.feature], expected(c.literal), `training set ${c.literal}`));
+    cases.forEach((c, i) => {
+      expectExact(set.rows[i]![c.feature], expected(c.literal), `training set ${c.literal}`);
+    });
   });
 });
