@@ -81,6 +81,15 @@ export function snippet(text: string, max = MAX_ECHOED_INPUT_CHARS): string {
   return cut.replace(UNPRINTABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/** Names from client input for a message: the first `max` as snippets, then "(and N more)". */
+export function listedSnippets(names: readonly string[], max = 10): string {
+  const listed = names
+    .slice(0, max)
+    .map((n) => snippet(n))
+    .join(", ");
+  return names.length > max ? `${listed} (and ${names.length - max} more)` : listed;
+}
+
 /** zod issues → `[{path: "a.b", message}]`, so a 400 names the offending fields (keys and messages as snippets). */
 export function describeZodIssues(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((i) => ({

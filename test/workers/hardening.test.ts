@@ -126,6 +126,24 @@ describe("answers to malformed bodies", () => {
   });
 });
 
+describe("echoed input", () => {
+  it("an error message echoes unknown names only as short escaped snippets, at most ten of them", async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `nope_${i}_${"y".repeat(200)}`);
+    const res = await post("/features/get", { entity_id: "user_1", feature_names: names });
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as ErrorAnswer;
+    expect(body.error.message.length).toBeLessThan(1000);
+    expect(body.error.message).toContain("(and 20 more)");
+    const path = await SELF.fetch(`http://fs/registry/features/${"z".repeat(3000)}%00`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    expect(path.status).toBe(404);
+    const text = await path.text();
+    expect(text.length).toBeLessThan(500);
+    expect((JSON.parse(text) as ErrorAnswer).error.message).toMatch(/^Unknown feature: z+…$/);
+  });
+});
+
 describe("scopes, route by route", () => {
   const KEYS = { serve: "scope-test-serve", ingest: "scope-test-ingest", admin: "scope-test-admin" } as const;
   /** What each route requires; public routes need no key. A route missing here fails the test. */
