@@ -35,10 +35,32 @@ export function parseApiKeys(spec: string | undefined): Map<string, ApiKeyEntry>
 export async function authorize(header: string | undefined, keys: Map<string, ApiKeyEntry>, scope: Scope): Promise<void> {
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (!match?.[1]) throw new FeatureStoreError("unauthorized", "Missing API key: send Authorization: Bearer <key>");
-  const entry = keys.get(await hashKey(match[1]));
+  const entry = findApiKey(await hashKey(match[1]), keys);
   if (!entry) throw new FeatureStoreError("unauthorized", "Unknown API key");
   if (!entry.scopes.has(scope) && !entry.scopes.has("admin"))
     throw new FeatureStoreError("forbidden", `This API key lacks the "${scope}" scope`, { required: scope, granted: [...entry.scopes] });
+}
+
+/**
+ * The entry whose hash equals `hash`, compared in constant time against every entry: the time
+ * taken does not depend on how many leading characters match, nor on whether any entry matches,
+ * so an unknown key and a wrong key take the same path.
+ */
+export function findApiKey(hash: string, keys: ReadonlyMap<string, ApiKeyEntry>): ApiKeyEntry | undefined {
+  let found: ApiKeyEntry | undefined;
+  for (const entry of keys.values()) {
+    const same = constantTimeEqual(hash, entry.hash);
+    found = same ? entry : found;
+  }
+  return found;
+}
+
+/** String equality whose time depends only on the lengths, not on where the strings differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
+  return diff === 0;
 }
 
 /** Hashing on every request would cost a digest per call; remember the hashes of keys already seen. */

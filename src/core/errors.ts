@@ -9,6 +9,7 @@ export const ErrorCode = z.enum([
   "not_found",
   "method_not_allowed",
   "payload_too_large",
+  "unsupported_media_type",
   "unavailable",
   "conflict",
   "value_required",
@@ -26,6 +27,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   value_required: 422,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unavailable: 503,
   internal: 500,
 };
@@ -64,11 +66,35 @@ export function errorBody(err: FeatureStoreError): ErrorBody {
   };
 }
 
-/** zod issues → `[{path: "a.b", message}]`, so a 400 names the offending fields. */
+/** Characters of client input an error message may echo (a path segment, a key, a JSON parser's excerpt). */
+export const MAX_ECHOED_INPUT_CHARS = 64;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Client input as an error message may echo it: at most `max` characters (then "…"), control
+ * characters and lone surrogates written as \uXXXX, so an answer never carries raw hostile bytes.
+ */
+export function snippet(text: string, max = MAX_ECHOED_INPUT_CHARS): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut.replace(UNPRINTABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Names from client input for a message: the first `max` as snippets, then "(and N more)". */
+export function listedSnippets(names: readonly string[], max = 10): string {
+  const listed = names
+    .slice(0, max)
+    .map((n) => snippet(n))
+    .join(", ");
+  return names.length > max ? `${listed} (and ${names.length - max} more)` : listed;
+}
+
+/** zod issues → `[{path: "a.b", message}]`, so a 400 names the offending fields (keys and messages as snippets). */
 export function describeZodIssues(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((i) => ({
-    path: i.path.map(String).join(".") || "(root)",
-    message: i.message,
+    path: i.path.map((p) => snippet(String(p))).join(".") || "(root)",
+    message: snippet(i.message, 300),
   }));
 }
 

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { EntityTypeName } from "./definitions";
 import { ErrorBody } from "./errors";
+import { EntityId, FeatureRef as FeatureReference } from "./identifiers";
 
 /** More entities than this in one call is a 413: split the batch. */
 export const MAX_BATCH_ENTITIES = 1_000;
@@ -9,17 +10,15 @@ export const MAX_BATCH_ENTITIES = 1_000;
 export const MAX_FEATURES_PER_REQUEST = 500;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-const FeatureRef = z.string().min(1).max(256);
-
 export const FeatureRequest = z
   .object({
-    entity_id: z.string().min(1).max(256),
+    entity_id: EntityId,
     /** Optional when the id carries the type's prefix (user_1 → user). */
     entity_type: EntityTypeName.optional(),
-    feature_names: z.array(FeatureRef).min(1),
+    feature_names: z.array(FeatureReference).min(1),
     context: z.record(z.string(), z.unknown()).optional(),
     /** Other entities of the request, for features of another type (a user with a candidate track). */
-    entities: z.partialRecord(EntityTypeName, z.string().min(1).max(256)).optional(),
+    entities: z.partialRecord(EntityTypeName, EntityId).optional(),
     include_metadata: z.boolean().optional(),
     /** Tighten the features' own max age for this request. */
     max_staleness_ms: z.number().int().nonnegative().optional(),
@@ -27,8 +26,20 @@ export const FeatureRequest = z
   .strict();
 export type FeatureRequest = z.infer<typeof FeatureRequest>;
 
+const FeatureRequests = z.array(FeatureRequest);
+const WrappedFeatureRequests = z.object({ requests: FeatureRequests }).strict();
+
 /** POST /features/batch: the design's List[FeatureRequest], or {requests: [...]}. */
-export const BatchRequest = z.union([z.array(FeatureRequest), z.object({ requests: z.array(FeatureRequest) }).strict()]);
+export const BatchRequest = z.union([FeatureRequests, WrappedFeatureRequests]);
+export type BatchRequest = z.infer<typeof BatchRequest>;
+
+/**
+ * Parses a batch as BatchRequest does, keeping zod's issue paths precise ("3.entity_id",
+ * "requests.3.entity_id"): the union alone reports a bad item only as "(root)".
+ */
+export function parseBatchRequest(raw: unknown): z.ZodSafeParseResult<BatchRequest> {
+  return Array.isArray(raw) ? FeatureRequests.safeParse(raw) : WrappedFeatureRequests.safeParse(raw);
+}
 
 export const FeatureStatus = z.enum(["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE", "DEFAULTED"]);
 export type FeatureStatus = z.infer<typeof FeatureStatus>;
@@ -77,7 +88,7 @@ export const FEAST_ONLINE_REQUEST_KEYS = [
  */
 export const FeastOnlineRequest = z
   .looseObject({
-    features: z.array(FeatureRef).optional(),
+    features: z.array(FeatureReference).optional(),
     feature_service: z.string().min(1).max(256).optional(),
     entities: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).min(1)),
     full_feature_names: z.boolean().optional(),

@@ -1,6 +1,7 @@
 // Ingest wire contracts: the pushed feature update, the queue message, the dead letter, and Queue limits.
 import { z } from "zod";
 import { EntityTypeName } from "./definitions";
+import { EntityId, FeatureRef } from "./identifiers";
 
 // ------------------------------------------------------------------ Cloudflare Queues limits
 
@@ -20,8 +21,7 @@ export const MAX_UPDATE_MESSAGE_BYTES = QUEUE_MAX_MESSAGE_BYTES - DEAD_LETTER_RE
 
 // ------------------------------------------------------------------ field limits
 
-export const MAX_ENTITY_ID_LENGTH = 256;
-export const MAX_FEATURE_REF_LENGTH = 257; // group (128) + ":" + name (128)
+// Entity ids and feature references: src/core/identifiers.ts (MAX_ENTITY_ID_BYTES, MAX_FEATURE_REF_BYTES).
 /** Epoch numbers below this are almost surely seconds, not milliseconds (1973-03-03). */
 export const MIN_EPOCH_MS = 100_000_000_000;
 /** Largest instant JavaScript dates can represent. */
@@ -54,12 +54,10 @@ export function eventTimeMs(ts: EventTimestamp): number {
 export const FeatureUpdate = z
   .object({
     entity_type: EntityTypeName,
-    entity_id: z.string().min(1, "must not be empty").max(MAX_ENTITY_ID_LENGTH),
+    entity_id: EntityId,
     event_timestamp: EventTimestamp,
     /** Flat (`skip_rate_7d`) or qualified (`user_behavior_features:skip_rate_7d`) names. */
-    features: z
-      .record(z.string().min(1).max(MAX_FEATURE_REF_LENGTH), z.unknown())
-      .refine((f) => Object.keys(f).length > 0, "must name at least one feature"),
+    features: z.record(FeatureRef, z.unknown()).refine((f) => Object.keys(f).length > 0, "must name at least one feature"),
   })
   .strict();
 export type FeatureUpdate = z.infer<typeof FeatureUpdate>;

@@ -6,6 +6,7 @@ export type ValidationRule =
   | "wrong_entity_type"
   | "not_writable"
   | "type"
+  | "finite"
   | "min_value"
   | "max_value"
   | "allowed_values"
@@ -27,8 +28,8 @@ export function validateValue(def: FeatureDefinition, value: unknown): ValueViol
   }
   switch (def.feature_type) {
     case "numerical": {
-      if (typeof value !== "number" || !Number.isFinite(value))
-        return fail("type", `${def.name} must be a finite number, got ${describe(value)}`);
+      if (typeof value !== "number") return fail("type", `${def.name} must be a finite number, got ${describe(value)}`);
+      if (!Number.isFinite(value)) return fail("finite", `${def.name} must be a finite number, got ${describe(value)}`);
       return checkRange(def, value, fail);
     }
     case "categorical": {
@@ -42,6 +43,8 @@ export function validateValue(def: FeatureDefinition, value: unknown): ValueViol
       const itemType = def.item_type ?? "string";
       for (const item of value as unknown[]) {
         if (typeof item !== itemType) return fail("type", `${def.name} items must be ${itemType}s, got ${describe(item)}`);
+        if (typeof item === "number" && !Number.isFinite(item))
+          return fail("finite", `${def.name} items must be finite numbers, got ${describe(item)}`);
         if (itemType === "string" && def.allowed_values && !def.allowed_values.includes(item as string))
           return fail("allowed_values", `${def.name}: "${String(item)}" is not one of ${def.allowed_values.join(", ")}`);
         if (itemType === "number") {
@@ -52,8 +55,9 @@ export function validateValue(def: FeatureDefinition, value: unknown): ValueViol
       return undefined;
     }
     case "embedding": {
-      if (!Array.isArray(value) || !(value as unknown[]).every((x) => typeof x === "number" && Number.isFinite(x)))
+      if (!Array.isArray(value) || !(value as unknown[]).every((x) => typeof x === "number"))
         return fail("type", `${def.name} must be an array of finite numbers`);
+      if (!(value as number[]).every(Number.isFinite)) return fail("finite", `${def.name} must be an array of finite numbers`);
       if (def.dimension !== undefined && (value as unknown[]).length !== def.dimension)
         return fail("dimension", `${def.name} must have dimension ${def.dimension}, got ${(value as unknown[]).length}`);
       return undefined;

@@ -25,7 +25,8 @@ import { zodToOpenAPIRegistry } from "@asteasolutions/zod-to-openapi";
 import { type OpenAPIHono, type RouteConfig, type RouteHandler, z } from "@hono/zod-openapi";
 import type { Env, Hono, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { ErrorBody, errorBody, errorMessage, FeatureStoreError, invalidInput } from "../core/errors";
+import { ErrorBody, errorBody, errorMessage, FeatureStoreError, invalidInput, snippet } from "../core/errors";
+import { duplicateKeyPath } from "./json-duplicate-keys";
 
 /**
  * Makes `schema` the component `name`: documents refer to it (`#/components/schemas/<name>`)
@@ -49,6 +50,7 @@ const ERROR_MEANINGS = {
   404: "Unknown name (feature, entity key); `details` lists them",
   405: "Method not allowed on this path; the `Allow` header lists the methods it serves",
   413: "Body, batch or result over its limit; `details.limit` gives the limit",
+  415: "The body's Content-Type is not JSON: send application/json (none, text/plain and the form type of `curl -d` are read as JSON too)",
   422: "A feature with null_policy reject has no value (`details.features`)",
   500: "Internal error (a bug, never bad input); details are in the Worker logs",
   503: "No storage tier could answer, or a tier the route needs is not configured",
@@ -157,6 +159,28 @@ function validateInput(target: "param" | "query", schema: z.ZodType): Middleware
   };
 }
 
+/**
+ * Media types a JSON body may be declared as, each read as JSON: none (Feast's SDK), JSON, the
+ * form type `curl -d` sends (Feast's docs call the server so) and text/plain (what the Fetch API
+ * declares for a string body sent without a type). Anything else (text/xml, text/csv,
+ * multipart/form-data, ...) is a 415, so a body in another format is never guessed at.
+ */
+export const JSON_BODY_MEDIA_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"] as const;
+
+function checkContentType(): MiddlewareHandler {
+  return async (c, next) => {
+    const header = c.req.header("content-type");
+    const media = header?.split(";")[0]?.trim().toLowerCase();
+    if (media && !(JSON_BODY_MEDIA_TYPES as readonly string[]).includes(media))
+      throw new FeatureStoreError(
+        "unsupported_media_type",
+        `Content-Type ${snippet(media)} is not supported; send the body as application/json`,
+        { accepted: [...JSON_BODY_MEDIA_TYPES] },
+      );
+    await next();
+  };
+}
+
 function parseJsonBody(schema: z.ZodType, options: JsonBodyOptions<unknown>): MiddlewareHandler {
   return async (c, next) => {
     const text = await c.req.text();
@@ -165,8 +189,14 @@ function parseJsonBody(schema: z.ZodType, options: JsonBodyOptions<unknown>): Mi
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new FeatureStoreError("bad_request", `Malformed JSON body: ${errorMessage(err)}`);
+      throw new FeatureStoreError("bad_request", `Malformed JSON body: ${snippet(errorMessage(err), 120)}`);
     }
+    // JSON.parse keeps the last of two equal keys; a body whose meaning depends on that is refused.
+    const duplicate = duplicateKeyPath(text);
+    if (duplicate !== undefined)
+      throw new FeatureStoreError("bad_request", `Duplicate key in JSON body: ${snippet(duplicate)}`, {
+        issues: [{ path: snippet(duplicate), message: "is given twice" }],
+      });
     options.precheck?.(raw);
     const parsed = options.parse ? options.parse(raw) : schema.safeParse(raw);
     if (!parsed.success) throw invalidInput(options.subject, parsed.error);
@@ -186,7 +216,11 @@ export function honoPath(openApiPath: string): string {
  */
 export function openapiRoute<E extends Env, R extends RouteConfig>(app: OpenAPIHono<E>, route: R, handler: RouteHandler<R, E>): void {
   const { middleware, hide, ...declaration } = route;
-  if (!hide) app.openAPIRegistry.registerPath(declaration);
+  // Every route with a body can answer 415 (checkContentType): documented here, once for all of them.
+  const documented = route.request?.body
+    ? { ...declaration, responses: { 415: errors([415])[415], ...declaration.responses } }
+    : declaration;
+  if (!hide) app.openAPIRegistry.registerPath(documented);
   const steps: MiddlewareHandler[] = middleware === undefined ? [] : Array.isArray(middleware) ? [...middleware] : [middleware];
   const { params, query, body } = route.request ?? {};
   if (params) steps.push(validateInput("param", params));
@@ -196,7 +230,7 @@ export function openapiRoute<E extends Env, R extends RouteConfig>(app: OpenAPIH
     const media = body.content["application/json"];
     const schema = media && "schema" in media ? media.schema : undefined;
     if (!options || !(schema instanceof z.ZodType)) throw new Error(`${route.method} ${route.path}: declare its body with jsonBody()`);
-    steps.push(limitBody(options.maxBytes, options.hint), parseJsonBody(schema, options));
+    steps.push(checkContentType(), limitBody(options.maxBytes, options.hint), parseJsonBody(schema, options));
   }
   app.on([route.method.toUpperCase()], [honoPath(route.path)], ...steps, handler as MiddlewareHandler);
 }

@@ -2,7 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { FeatureDefinition } from "../core/definitions";
-import { FeatureStoreError } from "../core/errors";
+import { FeatureStoreError, listedSnippets, snippet } from "../core/errors";
 import { MAX_BODY_BYTES } from "../core/feature-request";
 import type { CompiledRegistry } from "../core/registry";
 import { withPostgresClient } from "../db/postgres";
@@ -34,8 +34,8 @@ export function selectFeatures(registry: CompiledRegistry, req: MaterializeReque
   if (unknown.length > 0)
     throw new FeatureStoreError(
       "not_found",
-      `Unknown feature${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")} (registry ${registry.version})`,
-      { unknown },
+      `Unknown feature${unknown.length > 1 ? "s" : ""}: ${listedSnippets(unknown)} (registry ${registry.version})`,
+      { unknown: unknown.slice(0, 100).map((n) => snippet(n)) },
     );
   const defs = (req.features ?? []).map((n) => registry.resolve(n)!);
   const notBatch = defs.filter((d) => !batch(d));

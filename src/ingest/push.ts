@@ -18,7 +18,7 @@ import {
 } from "../core/ingest-message";
 import type { Logger } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
-import { nameProblems } from "./validate-update";
+import { nameProblems, nonFinitePath, valueProblem } from "./validate-update";
 
 /** A push body larger than this is refused before parsing (split big imports into several pushes). */
 export const MAX_PUSH_BODY_BYTES = 8 * 1024 * 1024;
@@ -61,10 +61,12 @@ export async function pushUpdates(raw: unknown, source: IngestSource, deps: Push
 }
 
 /**
- * Queues validated updates (all or, on a Queue failure, a reported part). Values are validated by the
- * consumer; names are checked here when the registry is loaded, so a typo is a 400 now instead of a
- * dead letter later. Without a registry (KV and Postgres unreachable) the push is still accepted:
- * the queue is the durable buffer and the consumer validates everything.
+ * Queues validated updates (all or, on a Queue failure, a reported part). A number that is not
+ * finite is always refused (it would travel the queue as null). When the registry is loaded, names,
+ * id prefixes and values (type, range, allowed values, null policy) are checked here too, so a bad
+ * value is a 400 now instead of a dead letter later. Without a registry (KV and Postgres
+ * unreachable) the push is still accepted: the queue is the durable buffer and the consumer
+ * validates everything again.
  */
 export async function queueUpdates(body: PushBody, source: IngestSource, deps: PushDeps): Promise<PushResult> {
   const single = !Array.isArray(body);
@@ -81,11 +83,47 @@ export async function queueUpdates(body: PushBody, source: IngestSource, deps: P
         message: `is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future`,
       });
   });
+  updates.forEach((u, i) => {
+    for (const [ref, value] of Object.entries(u.features)) {
+      const at = nonFinitePath(value);
+      if (at !== undefined)
+        issues.push({
+          path: path(i, `features.${ref}${at ? `.${at}` : ""}`),
+          rule: "finite",
+          message: "must be a finite number (a JSON number beyond ±1.8e308 overflows to Infinity)",
+        });
+    }
+  });
+  const newId = deps.newId ?? (() => crypto.randomUUID());
+  const messages: IngestMessage[] = updates.map((u: FeatureUpdate) => toIngestMessage(u, { update_id: newId(), source, received_at: now }));
+  const sizes = messages.map((m) => jsonBytes(m));
+  const tooBig = sizes.findIndex((s) => s > MAX_UPDATE_MESSAGE_BYTES);
+  if (tooBig >= 0) {
+    const u = updates[tooBig]!;
+    throw new FeatureStoreError(
+      "payload_too_large",
+      `Update ${single ? "" : `${tooBig} `}(${u.entity_type} ${u.entity_id}) is ${sizes[tooBig]} bytes as a queue message; the limit is ${MAX_UPDATE_MESSAGE_BYTES} bytes per update (the ${QUEUE_MAX_MESSAGE_BYTES}-byte Queue message limit minus room for dead-letter reasons). Split its features over several updates.`,
+      { index: tooBig, bytes: sizes[tooBig], limit: MAX_UPDATE_MESSAGE_BYTES },
+    );
+  }
   const registry = await loadRegistry(deps);
   if (registry && registry.features.length > 0) {
     updates.forEach((u, i) => {
-      for (const p of nameProblems(registry, u))
-        issues.push({ path: path(i, `features.${p.ref}`), rule: p.reason.rule, message: p.reason.message });
+      const typeOfId = registry.entityTypeOf(u.entity_id);
+      if (typeOfId !== undefined && typeOfId !== u.entity_type)
+        issues.push({
+          path: path(i, "entity_id"),
+          rule: "entity_id_prefix",
+          message: `is the id of a ${typeOfId} (by its prefix), not of a ${u.entity_type}`,
+        });
+      const misnamed = nameProblems(registry, u);
+      for (const p of misnamed) issues.push({ path: path(i, `features.${p.ref}`), rule: p.reason.rule, message: p.reason.message });
+      const skip = new Set(misnamed.map((p) => p.ref));
+      for (const [ref, value] of Object.entries(u.features)) {
+        const def = skip.has(ref) ? undefined : registry.resolve(ref);
+        const problem = def && nonFinitePath(value) === undefined ? valueProblem(def, value) : undefined;
+        if (problem) issues.push({ path: path(i, `features.${ref}`), rule: problem.rule, message: problem.message });
+      }
     });
   }
   if (issues.length > 0) {
@@ -100,18 +138,6 @@ export async function queueUpdates(body: PushBody, source: IngestSource, deps: P
     );
   }
 
-  const newId = deps.newId ?? (() => crypto.randomUUID());
-  const messages: IngestMessage[] = updates.map((u: FeatureUpdate) => toIngestMessage(u, { update_id: newId(), source, received_at: now }));
-  const sizes = messages.map((m) => jsonBytes(m));
-  const tooBig = sizes.findIndex((s) => s > MAX_UPDATE_MESSAGE_BYTES);
-  if (tooBig >= 0) {
-    const u = updates[tooBig]!;
-    throw new FeatureStoreError(
-      "payload_too_large",
-      `Update ${single ? "" : `${tooBig} `}(${u.entity_type} ${u.entity_id}) is ${sizes[tooBig]} bytes as a queue message; the limit is ${MAX_UPDATE_MESSAGE_BYTES} bytes per update (the ${QUEUE_MAX_MESSAGE_BYTES}-byte Queue message limit minus room for dead-letter reasons). Split its features over several updates.`,
-      { index: tooBig, bytes: sizes[tooBig], limit: MAX_UPDATE_MESSAGE_BYTES },
-    );
-  }
   if (!deps.queue) throw new FeatureStoreError("unavailable", "No INGEST_QUEUE binding: this Worker cannot accept pushes");
 
   const sizeOf = new Map(messages.map((m, i) => [m, sizes[i]!]));

@@ -85,11 +85,38 @@ export function checkUpdate(registry: CompiledRegistry, update: FeatureUpdate, n
   for (const [ref, value] of Object.entries(update.features)) {
     if (rejectedRefs.has(ref)) continue;
     const def = registry.resolve(ref)!;
-    const violation = validateValue(def, value) ?? unstorableTextViolation(def, value);
-    if (violation) reasons.push(reason(def.name, violation.rule, violation.message, value));
+    const problem = valueProblem(def, value);
+    if (problem) reasons.push(problem);
     else writes.push({ def, value });
   }
   return { reasons, writes, eventTimestamp };
+}
+
+/** Why `value` may not be written as `def` (type, range, allowed values, null policy, unstorable text); undefined when it may. */
+export function valueProblem(def: FeatureDefinition, value: unknown): DeadLetterReason | undefined {
+  const violation = validateValue(def, value) ?? unstorableTextViolation(def, value);
+  return violation ? reason(def.name, violation.rule, violation.message, value) : undefined;
+}
+
+/**
+ * Path of the first number in `value` that is not finite (JSON.parse turns `1e309` into Infinity,
+ * which JSON.stringify later writes as null: the value would change meaning on the queue).
+ */
+export function nonFinitePath(value: unknown, path = ""): string | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonFinitePath(value[i], path ? `${path}.${i}` : String(i));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value && typeof value === "object")
+    for (const [k, v] of Object.entries(value)) {
+      const found = nonFinitePath(v, path ? `${path}.${k}` : k);
+      if (found !== undefined) return found;
+    }
+  return undefined;
 }
 
 /** A lone UTF-16 surrogate: valid in a JS string, refused by Postgres jsonb. */

@@ -11,6 +11,7 @@ import {
   type FeatureResponse,
   type FeatureStatus,
 } from "../core/feature-request";
+import { entityIdProblem } from "../core/identifiers";
 import type { CompiledRegistry } from "../core/registry";
 
 /**
@@ -90,6 +91,17 @@ export function feastToRequests(
   if (joinColumns.length === 0)
     throw new FeatureStoreError("bad_request", "entities needs at least one join key column", { known: [...byJoinKey.keys()] });
   const values = joinColumns.map((c) => body.entities[c]!.map((v) => String(v)));
+  // The same entity id rule as every other edge (src/core/identifiers.ts), before any tier sees one.
+  joinColumns.forEach((c, j) => {
+    values[j]!.forEach((id, i) => {
+      const problem = entityIdProblem(id);
+      if (problem)
+        throw new FeatureStoreError("bad_request", `entities.${c}[${i}] ${problem.message}`, {
+          field: `entities.${c}.${i}`,
+          rule: problem.rule,
+        });
+    });
+  });
   const rows = values[0]!.length;
   const ragged = columns.filter((c) => body.entities[c]!.length !== rows);
   if (ragged.length)

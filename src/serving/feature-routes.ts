@@ -13,6 +13,7 @@ import {
   MAX_BATCH_ENTITIES,
   MAX_BODY_BYTES,
   MAX_FEATURES_PER_REQUEST,
+  parseBatchRequest,
 } from "../core/feature-request";
 import { log } from "../core/log";
 import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
@@ -46,7 +47,13 @@ export const batchRoute = createRoute({
   description: "The body is a bare array of FeatureRequest or `{requests: [...]}`.",
   security: BEARER,
   middleware: [requireScope("serve")],
-  request: { body: jsonBody(component(BatchRequest, "BatchRequest"), { subject: "batch request", maxBytes: MAX_BODY_BYTES }) },
+  request: {
+    body: jsonBody(component(BatchRequest, "BatchRequest"), {
+      subject: "batch request",
+      maxBytes: MAX_BODY_BYTES,
+      parse: parseBatchRequest,
+    }),
+  },
   responses: {
     200: json(
       z.array(z.union([FeatureResponseSchema, FeatureErrorResultSchema])),

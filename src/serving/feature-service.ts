@@ -1,7 +1,7 @@
 // Assembles feature vectors: resolves names, reads stored features through the tiers, runs transforms, applies policies.
 
 import type { FeatureDefinition } from "../core/definitions";
-import { FeatureStoreError } from "../core/errors";
+import { FeatureStoreError, listedSnippets, snippet } from "../core/errors";
 import type {
   FeatureErrorResult,
   FeatureMetadata,
@@ -45,8 +45,8 @@ export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<st
     else unknown.push(ref);
   }
   if (unknown.length) {
-    throw new FeatureStoreError("not_found", `Unknown feature${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`, {
-      unknown_features: unknown,
+    throw new FeatureStoreError("not_found", `Unknown feature${unknown.length > 1 ? "s" : ""}: ${listedSnippets(unknown)}`, {
+      unknown_features: unknown.slice(0, 100).map((n) => snippet(n)),
       registry_version: registry.version,
     });
   }
@@ -69,7 +69,7 @@ function planRequest(registry: CompiledRegistry, req: FeatureRequest, defs: Map<
   if (missingEntities.length) {
     throw new FeatureStoreError(
       "bad_request",
-      `entity_id ${req.entity_id} is of type ${primaryType ?? "unknown"}; these features belong to other entity types: ${missingEntities.join(", ")}`,
+      `entity_id ${snippet(req.entity_id)} is of type ${primaryType ?? "unknown"}; these features belong to other entity types: ${missingEntities.join(", ")}`,
       { features: missingEntities },
     );
   }

@@ -1,7 +1,7 @@
 // Discovery API: search and describe features, entity types and registry versions.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ComputationType, EntityType, EntityTypeName, FeatureDefinition } from "../core/definitions";
-import { FeatureStoreError } from "../core/errors";
+import { FeatureStoreError, snippet } from "../core/errors";
 import { upstreamFeatures } from "../core/registry";
 import { BEARER, component, errors, json, openapiRoute } from "../http/openapi-routes";
 import { requireScope, type ServingHonoEnv } from "./context";
@@ -128,7 +128,7 @@ export function registryRoutes(): OpenAPIHono<ServingHonoEnv> {
     const registry = await c.get("deps").registry();
     const { name } = c.req.valid("param");
     const def = registry.resolve(name);
-    if (!def) throw new FeatureStoreError("not_found", `Unknown feature: ${name}`, { registry_version: registry.version });
+    if (!def) throw new FeatureStoreError("not_found", `Unknown feature: ${snippet(name)}`, { registry_version: registry.version });
     return c.json(
       {
         registry_version: registry.version,

@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import { EntityTypeName } from "../core/definitions";
 import { errorMessage, FeatureStoreError } from "../core/errors";
 import { MAX_FEATURES_PER_REQUEST } from "../core/feature-request";
+import { EntityId, FeatureRef } from "../core/identifiers";
 import { log } from "../core/log";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 import { BEARER, component, errors, jsonBody, openapiRoute, streamed } from "../http/openapi-routes";
@@ -44,13 +45,13 @@ const TimeValue = z.union([z.string(), z.number()]).refine((v) => parseEventTime
 
 export const TrainingRequestBody = z
   .object({
-    features: z.array(z.string().min(1)).min(1).max(MAX_FEATURES_PER_REQUEST),
+    features: z.array(FeatureRef).min(1).max(MAX_FEATURES_PER_REQUEST),
     format: z.enum(DATASET_FORMATS).default("csv"),
     include_event_timestamps: z.boolean().default(false),
     /** Spine mode: rows with event_timestamp and entity ids (entity_id and/or user_id, track_id, ...). */
     spine: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
     /** Range mode: every observation of the features for these entities in [start, end). */
-    entity_ids: z.array(z.string().min(1)).min(1).max(MAX_RANGE_ENTITIES).optional(),
+    entity_ids: z.array(EntityId).min(1).max(MAX_RANGE_ENTITIES).optional(),
     entity_type: EntityTypeName.optional(),
     start: TimeValue.optional(),
     end: TimeValue.optional(),

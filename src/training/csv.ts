@@ -73,12 +73,29 @@ export function parseCsv(text: string): string[][] {
   return records;
 }
 
+const CANONICAL_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 const NEEDS_QUOTES = /[",\r\n]/;
+/** What spreadsheets read as the start of a formula (OWASP's CSV injection list). */
+const FORMULA_START = /^[=+\-@\t\r]/;
 
-/** One field: quoted when it holds a comma, quote or line break; the empty string is `""` so it differs from null. */
+/**
+ * Text a spreadsheet would run as a formula (`=HYPERLINK(...)`, `+1+1`, `@SUM`, `-2+3`) gets a
+ * leading `'`, which spreadsheets show as text. Only text cells are escaped, and not text that is
+ * a plain number (`-1.5`, `-3e-7`): numbers stay numbers for every reader of the file. The
+ * escape is not undone when a CSV spine is read back: `'=x` stays that text.
+ */
+export function escapeFormula(text: string): string {
+  return FORMULA_START.test(text) && !CANONICAL_NUMBER.test(text) ? `'${text}` : text;
+}
+
+/**
+ * One field: escaped against formula injection, quoted when it holds a comma, quote or line
+ * break; the empty string is `""` so it differs from null.
+ */
 export function encodeCsvField(text: string): string {
   if (text === "") return '""';
-  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const safe = escapeFormula(text);
+  return NEEDS_QUOTES.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 /** A cell value: null is an empty field, arrays and objects are JSON, dates ISO 8601. */
@@ -93,8 +110,6 @@ export function encodeCsvValue(value: unknown): string {
 export function encodeCsvRecord(values: readonly unknown[]): string {
   return `${values.map(encodeCsvValue).join(",")}\r\n`;
 }
-
-const CANONICAL_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 /**
  * What a CSV cell means as transform context: the CSV cannot say whether "120" is a number, so

@@ -1,6 +1,7 @@
 // Which stored values a training set reads: requested features -> as-of lookups, and spine columns -> entity ids.
 import type { FeatureDefinition } from "../core/definitions";
-import { FeatureStoreError } from "../core/errors";
+import { FeatureStoreError, snippet } from "../core/errors";
+import { entityIdProblem } from "../core/identifiers";
 import type { CompiledRegistry } from "../core/registry";
 import { idCell, SPINE_ENTITY_ID_COLUMN, SPINE_ENTITY_TYPE_COLUMN, type Spine, type SpineRow } from "./spine";
 
@@ -109,12 +110,12 @@ export function spineEntityIds(registry: CompiledRegistry, plan: FeaturePlan, sp
   const rowTypeOf = (row: SpineRow, id: string): string => {
     const declared = hasTypeColumn ? idCell(row.cells[SPINE_ENTITY_TYPE_COLUMN]) : undefined;
     if (declared !== undefined) {
-      if (!knownTypes.has(declared)) throw new Error(`entity_type "${declared}" is not one of ${[...knownTypes].join(", ")}`);
+      if (!knownTypes.has(declared)) throw new Error(`entity_type "${snippet(declared)}" is not one of ${[...knownTypes].join(", ")}`);
       return declared;
     }
     const inferred = registry.entityTypeOf(id) ?? onlyType;
     if (inferred === undefined)
-      throw new Error(`cannot tell the entity type of entity_id "${id}": add an entity_type column or use join-key columns`);
+      throw new Error(`cannot tell the entity type of entity_id "${snippet(id)}": add an entity_type column or use join-key columns`);
     return inferred;
   };
 
@@ -123,14 +124,22 @@ export function spineEntityIds(registry: CompiledRegistry, plan: FeaturePlan, sp
     let rowId: string | undefined;
     if (hasEntityId) {
       rowId = idCell(row.cells[SPINE_ENTITY_ID_COLUMN]);
+      if (rowId !== undefined) checkSpineId(SPINE_ENTITY_ID_COLUMN, rowId);
       if (rowId !== undefined) rowType = rowTypeOf(row, rowId);
     }
     return plan.entityTypes.map((type, slot) => {
       const column = joinKeyColumn[slot];
       const fromColumn = column === undefined ? undefined : idCell(row.cells[column]);
+      if (fromColumn !== undefined) checkSpineId(column!, fromColumn);
       return fromColumn ?? (rowType === type ? rowId : undefined);
     });
   };
+}
+
+/** An id no tier could key is the row's error (reported with its row number), as it is a 400 at every other edge. */
+function checkSpineId(column: string, id: string): void {
+  const problem = entityIdProblem(id);
+  if (problem) throw new Error(`${column} ${problem.message}`);
 }
 
 /** Resolves every row's ids, naming the rows whose entity type cannot be told. */
@@ -171,6 +180,9 @@ export function typedEntities(
   for (const raw of ids) {
     const id = raw.trim();
     if (id === "" || seen.has(id)) continue;
+    const problem = entityIdProblem(id);
+    if (problem)
+      throw new FeatureStoreError("bad_request", `Invalid entity id "${snippet(id)}": ${problem.message}`, { rule: problem.rule });
     seen.add(id);
     const type = entityType ?? registry.entityTypeOf(id);
     if (type === undefined) untyped.push(id);
@@ -179,7 +191,10 @@ export function typedEntities(
   if (untyped.length)
     throw new FeatureStoreError(
       "bad_request",
-      `Cannot tell the entity type of ${untyped.slice(0, MAX_LISTED_ROWS).join(", ")}: give the entity type explicitly`,
+      `Cannot tell the entity type of ${untyped
+        .slice(0, MAX_LISTED_ROWS)
+        .map((id) => snippet(id))
+        .join(", ")}: give the entity type explicitly`,
       {
         entity_ids: untyped.slice(0, 100),
       },

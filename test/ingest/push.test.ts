@@ -1,5 +1,5 @@
 // POST /ingest/push inside workerd: auth, envelope errors naming fields, 413, Queue batching, and push → queue → stores.
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import {
   type FeatureUpdate,
@@ -190,11 +190,28 @@ describe("POST /ingest/push: queueing", () => {
     }
   });
 
-  it("accepts invalid values (the consumer validates them) and they land in dead_letters with reasons", async () => {
+  it("refuses invalid values with 400 when the registry is loaded, naming feature and rule", async () => {
+    const res = await push(update(uid("user_values"), { tst_affinity: 7, tst_plays_1h: -1 }));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; details: { issues: { path: string; rule: string }[] } } };
+    expect(body.error.code).toBe("validation_failed");
+    expect(body.error.details.issues.map((i) => `${i.path}/${i.rule}`).sort()).toEqual([
+      "features.tst_affinity/max_value",
+      "features.tst_plays_1h/min_value",
+    ]);
+  });
+
+  it("without a registry accepts invalid values (the consumer validates them) and they land in dead_letters with reasons", async () => {
     const id = uid("user_dlq_e2e");
-    const res = await push(update(id, { tst_affinity: 7, tst_plays_1h: -1 }));
-    expect(res.status).toBe(202);
-    const { message_ids } = (await res.json()) as { message_ids: string[] };
+    // The registry unreachable at push time: the queue is the durable buffer, the consumer judges the values.
+    const res = await pushUpdates(update(id, { tst_affinity: 7, tst_plays_1h: -1 }), "push", {
+      queue: env.INGEST_QUEUE,
+      registry: () => Promise.reject(new Error("registry unreachable")),
+      now: Date.now,
+      log: () => undefined,
+    });
+    expect(res.accepted).toBe(1);
+    const { message_ids } = res;
     const rows = await waitFor(
       "the dead letter in Postgres",
       async () => {
@@ -222,5 +239,42 @@ describe("POST /ingest/push: queueing", () => {
     expect(queue.sent[0]).toMatchObject({ source: "replay", entity_id: "user_replay" });
     const res = await push(update(uid("user_replay"), { tst_plays_1h: 1 }), { query: "?source=replay" });
     expect(res.status).toBe(202);
+  });
+});
+
+describe("POST /ingest/push: hostile input (issue 13)", () => {
+  const issuesOf = async (res: Response) =>
+    ((await res.json()) as { error: { details: { issues: { path: string; message: string; rule?: string }[] } } }).error.details.issues;
+
+  it("refuses entity ids a tier cannot key (NUL, lone surrogate, over 256 UTF-8 bytes) with 400 naming entity_id", async () => {
+    for (const id of ["user_\u0000x", "user_\ud800", `user_${"é".repeat(130)}`]) {
+      const res = await push(update(id, { tst_plays_1h: 1 }));
+      expect(res.status, JSON.stringify(id)).toBe(400);
+      const issues = await issuesOf(res);
+      expect(issues).toEqual([expect.objectContaining({ path: "entity_id" })]);
+    }
+  });
+
+  it("refuses a track id pushed as a user entity (the registry knows the prefixes)", async () => {
+    const res = await push(update("session_42", { tst_plays_1h: 1 }));
+    expect(res.status).toBe(400);
+    expect(await issuesOf(res)).toEqual([expect.objectContaining({ path: "entity_id", rule: "entity_id_prefix" })]);
+  });
+
+  it("refuses 1e309 (Infinity after JSON.parse) with 400 even without a registry, never queueing it as null", async () => {
+    const raw = `{"entity_type":"user","entity_id":"user_inf","event_timestamp":"${new Date(Date.now() - MINUTE).toISOString()}","features":{"tst_plays_1h":1e309}}`;
+    const res = await push(null, { raw });
+    expect(res.status).toBe(400);
+    expect(await issuesOf(res)).toEqual([expect.objectContaining({ path: "features.tst_plays_1h", rule: "finite" })]);
+    const queue = recordingQueue();
+    await expect(
+      pushUpdates([update("user_inf", { tst_embedding: [1, Number.NEGATIVE_INFINITY, 0] })], "push", {
+        queue,
+        registry: () => Promise.reject(new Error("registry unreachable")),
+        now: Date.now,
+        log: () => undefined,
+      }),
+    ).rejects.toMatchObject({ status: 400, details: { issues: [expect.objectContaining({ path: "0.features.tst_embedding.1" })] } });
+    expect(queue.sent).toEqual([]);
   });
 });

@@ -186,3 +186,16 @@ describe("references from an exported Feast repo", () => {
     expect(body.results[1]!.values).toEqual(["morning"]);
   });
 });
+
+describe("the entity id rule in the Feast shape", () => {
+  it("answers 400 naming the column and row for an id no tier could store", async () => {
+    for (const bad of ["a\u0000b", "\ud800x", "u".repeat(300)]) {
+      const res = await post("/get-online-features", {
+        entities: { user_id: ["user_1", bad] },
+        features: ["user_behavior_features:skip_rate_7d"],
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^entities\.user_id\[1\] must/);
+    }
+  });
+});
