@@ -37,6 +37,20 @@ export function feastDtype(def: FeatureDefinition): string {
   }
 }
 
+/** A Python value of the feature's Feast dtype, for the placeholder transform `feast apply` samples. */
+function placeholder(def: FeatureDefinition): string {
+  switch (def.feature_type) {
+    case "numerical":
+      return "0.0";
+    case "categorical":
+      return '""';
+    case "embedding":
+      return "[0.0]";
+    case "array":
+      return def.item_type === "number" ? "[0.0]" : '[""]';
+  }
+}
+
 /** Files of a Feast repo (relative path → content): feature_store.yaml, repo.py and a README. */
 export function feastRepoFiles(
   entities: readonly EntityType[],
@@ -127,7 +141,6 @@ export function feastRepoFiles(
         lines.push(`# ${view}: no request data and no upstream view, which Feast cannot express; read it through /features/get.`, "");
         continue;
       }
-      const names = onDemand.map((d) => d.name);
       lines.push(
         "@on_demand_feature_view(",
         `    name=${pyString(view)},`,
@@ -136,8 +149,9 @@ export function feastRepoFiles(
         '    mode="pandas",',
         ")",
         `def ${py(view)}_transform(inputs: pd.DataFrame) -> pd.DataFrame:`,
-        "    # Computed by the EchoTune serving Worker (src/core/transforms.ts), never by the SDK.",
-        `    return pd.DataFrame({name: [None] * len(inputs) for name in ${JSON.stringify(names)}}, index=inputs.index)`,
+        "    # Computed by the EchoTune serving Worker (src/core/transforms.ts), never by the SDK against a remote",
+        "    # store; `feast apply` runs this once on sample rows to check the schema, hence typed placeholders.",
+        `    return pd.DataFrame({${onDemand.map((d) => `${pyString(d.name)}: [${placeholder(d)}] * len(inputs)`).join(", ")}}, index=inputs.index)`,
         "",
       );
     }
