@@ -123,3 +123,18 @@ export function errorMessage(err: unknown, opts: { sqlState?: boolean } = {}): s
     return (err as { message: string }).message || "unknown error";
   return String(err);
 }
+
+/** The 400 of a push or event batch whose items broke rules: the first 10 issues in the message, all in details. */
+export function validationFailed(subject: string, issues: readonly { path: string; message: string }[]): FeatureStoreError {
+  const named = issues
+    .slice(0, 10)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join("; ");
+  return new FeatureStoreError(
+    "validation_failed",
+    `Invalid ${subject}: ${named}${issues.length > 10 ? ` (and ${issues.length - 10} more)` : ""}`,
+    {
+      issues,
+    },
+  );
+}

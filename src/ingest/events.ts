@@ -1,7 +1,7 @@
 // POST /ingest/events: validate raw events against their event types, append them to Postgres, fold them into each entity's tiles.
 import { z } from "zod";
 import type { AggregationEvent, AggregationPlan } from "../core/aggregation";
-import { errorMessage, FeatureStoreError } from "../core/errors";
+import { errorMessage, FeatureStoreError, validationFailed } from "../core/errors";
 import { EventEnvelope, eventIssues } from "../core/event-types";
 import { eventTimeMs, MAX_FUTURE_SKEW_MS } from "../core/ingest-message";
 import { durableObjectName } from "../core/keys";
@@ -73,19 +73,7 @@ export async function ingestEvents(body: EventsBody, deps: EventsDeps): Promise<
       issues.push({ path: at(i, "event_timestamp"), message: `is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future` });
     for (const issue of eventIssues(type, e)) issues.push({ path: at(i, issue.path), message: issue.message });
   });
-  if (issues.length > 0) {
-    const named = issues
-      .slice(0, 10)
-      .map((i) => `${i.path}: ${i.message}`)
-      .join("; ");
-    throw new FeatureStoreError(
-      "validation_failed",
-      `Invalid events: ${named}${issues.length > 10 ? ` (and ${issues.length - 10} more)` : ""}`,
-      {
-        issues,
-      },
-    );
-  }
+  if (issues.length > 0) throw validationFailed("events", issues);
   if (!deps.postgres) throw new FeatureStoreError("unavailable", "No DATABASE_URL: raw events have no offline store to be appended to");
   if (!deps.entityState) throw new FeatureStoreError("unavailable", "No ENTITY_STATE binding: raw events cannot be folded online");
 

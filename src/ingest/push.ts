@@ -1,6 +1,6 @@
 // POST /ingest/push: validate the envelope (and feature names), split into Queue batches, answer 202 with ids.
 
-import { errorMessage, FeatureStoreError, invalidInput } from "../core/errors";
+import { errorMessage, FeatureStoreError, invalidInput, validationFailed } from "../core/errors";
 import {
   eventTimeMs,
   type FeatureUpdate,
@@ -126,17 +126,7 @@ export async function queueUpdates(body: PushBody, source: IngestSource, deps: P
       }
     });
   }
-  if (issues.length > 0) {
-    const named = issues
-      .slice(0, 10)
-      .map((i) => `${i.path}: ${i.message}`)
-      .join("; ");
-    throw new FeatureStoreError(
-      "validation_failed",
-      `Invalid push: ${named}${issues.length > 10 ? ` (and ${issues.length - 10} more)` : ""}`,
-      { issues },
-    );
-  }
+  if (issues.length > 0) throw validationFailed("push", issues);
 
   if (!deps.queue) throw new FeatureStoreError("unavailable", "No INGEST_QUEUE binding: this Worker cannot accept pushes");
 
