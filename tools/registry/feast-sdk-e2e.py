@@ -5,8 +5,9 @@ import pandas as pd
 from feast import FeatureStore
 store = FeatureStore(repo_path=".")
 key = os.environ["FEATURE_STORE_API_KEY"]
+base = os.environ.get("FEATURE_STORE_URL", "http://127.0.0.1:8787")
 def ours(entity, names):
-    req = urllib.request.Request("http://127.0.0.1:8787/features/get", data=json.dumps({"entity_id": entity, "feature_names": names}).encode(), headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+    req = urllib.request.Request(f"{base}/features/get", data=json.dumps({"entity_id": entity, "feature_names": names}).encode(), headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
     return json.loads(urllib.request.urlopen(req).read())["features"]
 compared = mismatches = 0
 for view, entity_key, ids in [("user_behavior_features", "user_id", ["user_1", "user_2", "user_3"]), ("user_profile_features", "user_id", ["user_1", "user_2"]), ("track_audio_features", "track_id", ["track_1", "track_2"]), ("artist_features", "artist_id", ["artist_1"])]:
