@@ -72,6 +72,10 @@ const FeatureUpdates = z.array(FeatureUpdate).min(1, "must hold at least one upd
 export const PushBody = z.union([FeatureUpdate, FeatureUpdates]);
 export type PushBody = z.infer<typeof PushBody>;
 
+/** What a push answers once queued: one queue message id per update, in order. */
+export const PushResult = z.object({ accepted: z.number().int(), message_ids: z.array(z.string()), batches: z.number().int() });
+export type PushResult = z.infer<typeof PushResult>;
+
 /**
  * Parses a push body as PushBody does, keeping zod's issue paths precise ("3.event_timestamp"): a
  * plain union would report only "Invalid input" for an object that almost matches.

@@ -1,6 +1,6 @@
 // The ingest Worker's Hono app: push endpoint, admin materialization API, health and OpenAPI.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { FeatureUpdate, PushBody, parsePushBody } from "../core/ingest-message";
+import { FeatureUpdate, PushBody, PushResult, parsePushBody } from "../core/ingest-message";
 import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
 import {
@@ -47,10 +47,7 @@ export const pushRoute = createRoute({
     }),
   },
   responses: {
-    202: json(
-      z.object({ accepted: z.number().int(), message_ids: z.array(z.string()), batches: z.number().int() }),
-      "Queued: one message id per update, in order",
-    ),
+    202: json(component(PushResult, "PushResult"), "Queued: one message id per update, in order"),
     ...errors([400, 401, 403, 413, 503], {
       400: "Bad envelope (`bad_request`) or unknown, foreign or on_demand feature names, future event times (`validation_failed`); `details.issues` names each",
       413: `Body over ${MAX_PUSH_BODY_BYTES} bytes, too many updates, or an update too big for one queue message`,

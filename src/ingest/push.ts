@@ -11,6 +11,7 @@ import {
   MAX_UPDATE_MESSAGE_BYTES,
   MAX_UPDATES_PER_PUSH,
   type PushBody,
+  type PushResult,
   parsePushBody,
   planSendBatches,
   QUEUE_MAX_MESSAGE_BYTES,
@@ -31,12 +32,6 @@ export interface PushDeps {
   now: () => number;
   log: Logger;
   newId?: () => string;
-}
-
-export interface PushResult {
-  accepted: number;
-  message_ids: string[];
-  batches: number;
 }
 
 /** A 413 for more updates than one push may hold, before validating each of them. */

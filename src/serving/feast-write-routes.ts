@@ -1,17 +1,15 @@
 // Feast's write routes on the serving Worker (its SDK has one URL for reads and writes): rows onto the ingest Queue.
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { FeatureStoreError } from "../core/errors";
 import { FeastPushRequest, FeastWriteToOnlineStoreRequest } from "../core/feast-write";
+import { PushResult } from "../core/ingest-message";
 import { logRecord } from "../core/log";
 import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
-import { MAX_PUSH_BODY_BYTES, type PushResult, pushUpdates } from "../ingest/push";
+import { MAX_PUSH_BODY_BYTES, pushUpdates } from "../ingest/push";
 import { requireScope, type ServingContext, type ServingHonoEnv } from "./context";
 import { feastFrameToUpdates } from "./feast-write";
 
-const Queued = component(
-  z.object({ accepted: z.number().int(), message_ids: z.array(z.string()), batches: z.number().int() }),
-  "QueuedWrites",
-);
+const Queued = component(PushResult, "PushResult");
 const WRITE_ERRORS = {
   400: "A column that is not a feature of the group, a missing join key or event_timestamp column, ragged columns, or values the push path refuses (`details.issues`)",
   404: "No feature group of that name",

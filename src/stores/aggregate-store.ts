@@ -1,15 +1,15 @@
 // L1 tier for aggregation features: the entity's EntityState Durable Object evaluates its tiles over the window ending now.
 import { type AggregationPlan, aggregationPlan } from "../core/aggregation";
 import type { ComputationType } from "../core/definitions";
-import { durableObjectName, type TimedValue } from "../core/keys";
+import type { TimedValue } from "../core/keys";
 import type { EntityRef, OnlineStoreReader } from "../core/online-store";
 import type { CompiledRegistry } from "../core/registry";
 import type { EntityState } from "../durable/entity-state";
+import { entityStateOf, pingEntityState } from "./durable-object-store";
 
 /** An aggregate read slower than this is skipped for the request (one RPC to the entity's object). */
 export const AGGREGATE_DEADLINE_MS = 250;
 const SERVES: ReadonlySet<ComputationType> = new Set(["aggregation"]);
-const HEALTH_OBJECT = durableObjectName("health", "probe");
 
 /**
  * Reads aggregation features from the entity's Durable Object, passing the compiled specs of the
@@ -28,8 +28,8 @@ export class AggregateFeatureStore implements OnlineStoreReader {
     private readonly registry: () => Promise<CompiledRegistry>,
   ) {}
 
-  async ping(): Promise<undefined> {
-    await this.ns.get(this.ns.idFromName(HEALTH_OBJECT)).ping();
+  ping(): Promise<undefined> {
+    return pingEntityState(this.ns);
   }
 
   /** One RPC per entity, in parallel; a name the registry does not know as an aggregation is left out. */
@@ -39,8 +39,7 @@ export class AggregateFeatureStore implements OnlineStoreReader {
       refs.map((ref, i) => {
         const plans = (features[i] ?? []).map((name) => this.plan(registry, name)).filter((p) => p !== undefined);
         if (plans.length === 0) return {};
-        const stub = this.ns.get(this.ns.idFromName(durableObjectName(ref.entityType, ref.entityId)));
-        return stub.getAggregates(plans) as Promise<Record<string, TimedValue>>;
+        return entityStateOf(this.ns, ref).getAggregates(plans) as Promise<Record<string, TimedValue>>;
       }),
     );
   }

@@ -10,6 +10,16 @@ const SERVES: ReadonlySet<ComputationType> = new Set(["stream"]);
 /** The object /health calls (it stores nothing: ping only answers). */
 const HEALTH_OBJECT = durableObjectName("health", "probe");
 
+/** The entity's EntityState object (one per entity), for its stream values and its aggregate tiles. */
+export function entityStateOf(ns: DurableObjectNamespace<EntityState>, ref: EntityRef) {
+  return ns.get(ns.idFromName(durableObjectName(ref.entityType, ref.entityId)));
+}
+
+/** The /health round trip to the namespace: one RPC to an object that stores nothing. */
+export async function pingEntityState(ns: DurableObjectNamespace<EntityState>): Promise<undefined> {
+  await ns.get(ns.idFromName(HEALTH_OBJECT)).ping();
+}
+
 export class DurableObjectFeatureStore implements OnlineStore {
   readonly tier = "durable_object";
   readonly serves = SERVES;
@@ -17,12 +27,12 @@ export class DurableObjectFeatureStore implements OnlineStore {
 
   constructor(private readonly ns: DurableObjectNamespace<EntityState>) {}
 
-  async ping(): Promise<undefined> {
-    await this.ns.get(this.ns.idFromName(HEALTH_OBJECT)).ping();
+  ping(): Promise<undefined> {
+    return pingEntityState(this.ns);
   }
 
   private stub(ref: EntityRef) {
-    return this.ns.get(this.ns.idFromName(durableObjectName(ref.entityType, ref.entityId)));
+    return entityStateOf(this.ns, ref);
   }
 
   /** One RPC per entity, in parallel. */

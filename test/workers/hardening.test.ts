@@ -1,11 +1,10 @@
 // Hostile input against the serving Worker (issue 13): ids no tier can key, duplicate keys, Content-Type, batch error paths, scopes.
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseApiKeys } from "../../src/core/auth";
 import type { FeatureResponse } from "../../src/core/feature-request";
-import { sha256Hex } from "../../src/core/hash";
 import { createServingApp } from "../../src/serving/app";
 import { buildServingContext } from "../../src/serving/context";
+import { expectScopesRouteByRoute, type RouteScope, scopeTestApiKeys } from "../scope-check";
 import { API_KEY, post, publishRegistry, putKvRow, registry, uniqueId } from "./support";
 
 interface ErrorAnswer {
@@ -145,9 +144,8 @@ describe("echoed input", () => {
 });
 
 describe("scopes, route by route", () => {
-  const KEYS = { serve: "scope-test-serve", ingest: "scope-test-ingest", admin: "scope-test-admin" } as const;
   /** What each route requires; public routes need no key. A route missing here fails the test. */
-  const REQUIRED: Record<string, "public" | "serve" | "ingest" | "admin"> = {
+  const REQUIRED: Record<string, RouteScope> = {
     "GET /health": "public",
     "GET /metrics": "public",
     "GET /openapi.json": "public",
@@ -166,36 +164,17 @@ describe("scopes, route by route", () => {
   };
 
   it("every route of the serving Worker answers 401 without a key, 403 with a key lacking its scope, and passes auth with it", async () => {
-    const spec = `${await sha256Hex(KEYS.serve)}:serve,${await sha256Hex(KEYS.ingest)}:ingest,${await sha256Hex(KEYS.admin)}:admin`;
     const reg = registry();
-    const deps = buildServingContext(env, { apiKeys: parseApiKeys(spec), registry: async () => reg, registryVersion: () => reg.version });
-    const app = createServingApp(() => deps);
-    const routes = [...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`))];
-    expect(routes.filter((r) => !(r in REQUIRED))).toEqual([]);
-    for (const route of routes) {
-      const [method, pattern] = route.split(" ") as [string, string];
-      const path = pattern.replace(":name", "skip_rate_7d");
-      const call = (key?: string) =>
-        app.request(
-          path,
-          { method, headers: key ? { authorization: `Bearer ${key}` } : {}, ...(method === "POST" ? { body: "{}" } : {}) },
-          env,
-        );
-      const required = REQUIRED[route]!;
-      const none = await call();
-      if (required === "public") {
-        expect(none.status, route).toBeLessThan(400);
-        continue;
-      }
-      expect(none.status, route).toBe(401);
-      expect((await call("not-a-key")).status, route).toBe(401);
-      for (const scope of ["serve", "ingest", "admin"] as const) {
-        const res = await call(KEYS[scope]);
-        const allowed = scope === required || scope === "admin";
-        if (allowed) expect([401, 403], `${route} with ${scope}`).not.toContain(res.status);
-        else expect(res.status, `${route} with ${scope}`).toBe(403);
-        expect(res.status, `${route} with ${scope}`).toBeLessThan(500);
-      }
-    }
+    const deps = buildServingContext(env, {
+      apiKeys: await scopeTestApiKeys(),
+      registry: async () => reg,
+      registryVersion: () => reg.version,
+    });
+    await expectScopesRouteByRoute(
+      createServingApp(() => deps),
+      env,
+      REQUIRED,
+      (pattern) => pattern.replace(":name", "skip_rate_7d"),
+    );
   });
 });

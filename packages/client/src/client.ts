@@ -7,7 +7,7 @@ import type {
   FeatureRequest,
   FeatureResponse,
 } from "../../../src/core/feature-request";
-import type { FeatureUpdate } from "../../../src/core/ingest-message";
+import type { FeatureUpdate, PushResult } from "../../../src/core/ingest-message";
 import { errorFrom, FeatureStoreClientError } from "./errors";
 import { DEFAULT_RETRIES, RETRYABLE_STATUSES, type RetryOptions, retryDelayMs, sleep } from "./retry";
 
@@ -40,13 +40,6 @@ export interface CallOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 2_000;
-
-/** What `push` answers: one queue message id per update, in order. */
-export interface PushResult {
-  accepted: number;
-  message_ids: string[];
-  batches: number;
-}
 
 export class FeatureStoreClient {
   private readonly fetcher: Fetcher;

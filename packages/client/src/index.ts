@@ -6,7 +6,7 @@ export type {
   FeatureRequest,
   FeatureResponse,
 } from "../../../src/core/feature-request";
-export type { FeatureUpdate } from "../../../src/core/ingest-message";
-export { type CallOptions, type ClientOptions, DEFAULT_TIMEOUT_MS, FeatureStoreClient, type Fetcher, type PushResult } from "./client";
+export type { FeatureUpdate, PushResult } from "../../../src/core/ingest-message";
+export { type CallOptions, type ClientOptions, DEFAULT_TIMEOUT_MS, FeatureStoreClient, type Fetcher } from "./client";
 export { FeatureStoreClientError } from "./errors";
 export { RETRYABLE_STATUSES, type RetryOptions, retryDelayMs } from "./retry";
