@@ -37,7 +37,8 @@ Commands:
       --persist-to <dir>   local KV directory (default .data/wrangler)
   list [--json] [--tag T] [--owner O] [--entity-type E] [--computation-type C]
                            features of the APPLIED registry
-  describe NAME [--json]   every field of a feature (flat or group:name), its version and lineage
+  services [--json]        feature services of the APPLIED registry (services.yaml): name, owner, features
+  describe NAME [--json]   every field of a feature (flat or group:name), its version, lineage and services
   lineage NAME [--json]    upstream tables/features and downstream dependents, as a tree
   export-feast --out DIR [--url URL]
                            write a Feast repo (feature_store.yaml, repo.py) of the catalog for Feast's SDK
@@ -98,6 +99,9 @@ async function main(argv: string[]): Promise<number> {
     case "list":
       expectArgs(0, "no arguments");
       return list(flags);
+    case "services":
+      expectArgs(0, "no arguments");
+      return services(flags);
     case "describe":
       expectArgs(1, "one feature name (flat or group:name)");
       return describeFeature(rest[0] as string, flags);
@@ -108,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
       expectArgs(0, "no arguments but --out DIR [--url URL]");
       return exportFeast(dir, flags);
     default:
-      throw new UsageError(`unknown command "${command}" (validate, plan, apply, list, describe, lineage, export-feast)`);
+      throw new UsageError(`unknown command "${command}" (validate, plan, apply, list, services, describe, lineage, export-feast)`);
   }
 }
 
@@ -159,6 +163,8 @@ function planJson(p: RegistryPlan) {
     updated: p.features.updated,
     deleted: p.features.deleted,
     entities: p.entities,
+    event_types: p.eventTypes,
+    feature_services: p.featureServices,
     breaking: p.breakingReasons,
   };
 }
@@ -229,6 +235,7 @@ function compiled(applied: AppliedRegistry): CompiledRegistry {
     entities: applied.entities,
     features: applied.features.map((f) => f.definition),
     event_types: applied.eventTypes,
+    feature_services: applied.featureServices,
   });
 }
 
@@ -267,6 +274,24 @@ async function list(flags: Flags): Promise<number> {
   console.log(renderFeatureTable(rows.map((r) => r.definition)));
   const version = applied.latest ? `${registryVersionOf(applied.latest.contentHash)} (version ${applied.latest.id})` : "unversioned";
   console.log(`\n${rows.length} of ${applied.features.length} features, registry ${version}`);
+  return EXIT_OK;
+}
+
+async function services(flags: Flags): Promise<number> {
+  const applied = await readApplied();
+  if (flags.json) {
+    console.log(JSON.stringify(applied.featureServices, null, 2));
+    return EXIT_OK;
+  }
+  if (applied.featureServices.length === 0) {
+    console.log("No feature services applied: declare them in features/services.yaml and run `npm run registry -- apply`.");
+    return EXIT_OK;
+  }
+  for (const s of applied.featureServices) {
+    console.log(`${s.name}  (${s.owner}; ${s.features.length} features${s.tags.length ? `; tags ${s.tags.join(", ")}` : ""})`);
+    console.log(`  ${s.description}`);
+    for (const f of s.features) console.log(`    - ${f}`);
+  }
   return EXIT_OK;
 }
 
@@ -313,6 +338,7 @@ async function describeFeature(name: string, flags: Flags): Promise<number> {
           updated_at: row.updatedAt.toISOString(),
           registry_version: registry.version,
           lineage: summary,
+          feature_services: registry.servicesOf(definition).map((s) => s.name),
         },
         null,
         2,
@@ -328,6 +354,7 @@ async function describeFeature(name: string, flags: Flags): Promise<number> {
         updatedAt: row.updatedAt,
         registryVersion: registry.version,
         lineage: summary,
+        services: registry.servicesOf(definition).map((s) => s.name),
       }),
     );
   }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { EntityTypeName } from "./definitions";
 import { ErrorBody } from "./errors";
 import { EntityId, FeatureRef as FeatureReference } from "./identifiers";
+import { WriteToken } from "./write-token";
 
 /** More entities than this in one call is a 413: split the batch. */
 export const MAX_BATCH_ENTITIES = 1_000;
@@ -10,20 +11,32 @@ export const MAX_BATCH_ENTITIES = 1_000;
 export const MAX_FEATURES_PER_REQUEST = 500;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A feature service's name (features/services.yaml). */
+export const FeatureServiceName = z.string().min(1).max(128);
+
 export const FeatureRequest = z
   .object({
     entity_id: EntityId,
     /** Optional when the id carries the type's prefix (user_1 → user). */
     entity_type: EntityTypeName.optional(),
-    feature_names: z.array(FeatureReference).min(1),
+    /** Features by flat or qualified name; with feature_service, served in addition to the service's. */
+    feature_names: z.array(FeatureReference).min(1).optional(),
+    /** A feature service: its features, in its order, keyed by their flat names. */
+    feature_service: FeatureServiceName.optional(),
     context: z.record(z.string(), z.unknown()).optional(),
     /** Other entities of the request, for features of another type (a user with a candidate track). */
     entities: z.partialRecord(EntityTypeName, EntityId).optional(),
     include_metadata: z.boolean().optional(),
     /** Tighten the features' own max age for this request. */
     max_staleness_ms: z.number().int().nonnegative().optional(),
+    /** Read-your-writes: never answer a value older than the writes this token (from a push) records. */
+    min_write_token: WriteToken.optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.feature_names !== undefined || r.feature_service !== undefined, {
+    message: "feature_names (a non-empty list) or feature_service is required",
+    path: ["feature_names"],
+  });
 export type FeatureRequest = z.infer<typeof FeatureRequest>;
 
 const FeatureRequests = z.array(FeatureRequest);
@@ -89,7 +102,7 @@ export const FEAST_ONLINE_REQUEST_KEYS = [
 export const FeastOnlineRequest = z
   .looseObject({
     features: z.array(FeatureReference).optional(),
-    feature_service: z.string().min(1).max(256).optional(),
+    feature_service: FeatureServiceName.optional(),
     entities: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).min(1)),
     full_feature_names: z.boolean().optional(),
     include_feature_view_version_metadata: z.boolean().optional(),

@@ -72,8 +72,18 @@ const FeatureUpdates = z.array(FeatureUpdate).min(1, "must hold at least one upd
 export const PushBody = z.union([FeatureUpdate, FeatureUpdates]);
 export type PushBody = z.infer<typeof PushBody>;
 
-/** What a push answers once queued: one queue message id per update, in order. */
-export const PushResult = z.object({ accepted: z.number().int(), message_ids: z.array(z.string()), batches: z.number().int() });
+/**
+ * What a push answers once queued: one queue message id per update, in order, and a read-your-writes
+ * token (src/core/write-token.ts) for pushes of up to MAX_WRITE_TOKEN_ENTITIES entities.
+ */
+export const PushResult = z.object({
+  accepted: z.number().int(),
+  message_ids: z.array(z.string()),
+  batches: z.number().int(),
+  write_token: z.string().optional().meta({
+    description: "Pass it as `min_write_token` to /features/get or /features/batch: they then never answer an older value for these writes",
+  }),
+});
 export type PushResult = z.infer<typeof PushResult>;
 
 /**

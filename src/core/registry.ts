@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { EntityType, FeatureDefinition } from "./definitions";
 import { EventType } from "./event-types";
+import { FeatureServiceDefinition } from "./feature-services";
 import { sha256Hex } from "./hash";
 
 export const RegistrySnapshot = z.object({
@@ -15,10 +16,15 @@ export const RegistrySnapshot = z.object({
   features: z.array(FeatureDefinition),
   /** Raw event types that aggregation features read (features/events.yaml); absent in older snapshots. */
   event_types: z.array(EventType).default([]),
+  /** Named feature lists models depend on (features/services.yaml); absent in older snapshots. */
+  feature_services: z.array(FeatureServiceDefinition).default([]),
 });
 export type RegistrySnapshot = z.infer<typeof RegistrySnapshot>;
-/** A snapshot as built in code, where a registry without event types may leave them out. */
-export type RegistrySnapshotInput = Omit<RegistrySnapshot, "event_types"> & { event_types?: EventType[] | undefined };
+/** A snapshot as built in code, where a registry without event types or services may leave them out. */
+export type RegistrySnapshotInput = Omit<RegistrySnapshot, "event_types" | "feature_services"> & {
+  event_types?: EventType[] | undefined;
+  feature_services?: FeatureServiceDefinition[] | undefined;
+};
 
 export class CompiledRegistry {
   readonly version: string;
@@ -29,9 +35,10 @@ export class CompiledRegistry {
   private readonly downstream = new Map<string, string[]>();
   private readonly inputs = new Map<string, FeatureDefinition[]>();
   private readonly events = new Map<string, EventType>();
+  private readonly services = new Map<string, FeatureServiceDefinition>();
 
   constructor(input: RegistrySnapshotInput) {
-    const snapshot: RegistrySnapshot = { ...input, event_types: input.event_types ?? [] };
+    const snapshot: RegistrySnapshot = { ...input, event_types: input.event_types ?? [], feature_services: input.feature_services ?? [] };
     this.snapshot = snapshot;
     this.version = snapshot.version;
     for (const f of snapshot.features) {
@@ -42,6 +49,7 @@ export class CompiledRegistry {
       this.byEntity.set(f.entity_type, list);
     }
     for (const e of snapshot.event_types) this.events.set(e.name, e);
+    for (const s of snapshot.feature_services) this.services.set(s.name, s);
     for (const f of snapshot.features) {
       for (const up of upstreamFeatures(f)) {
         const target = this.resolve(up);
@@ -62,7 +70,17 @@ export class CompiledRegistry {
       entities: [],
       features: [],
       event_types: [],
+      feature_services: [],
     });
+  }
+
+  featureService(name: string): FeatureServiceDefinition | undefined {
+    return this.services.get(name);
+  }
+
+  /** The services that list a feature (by flat or qualified reference): its consumers, for discovery. */
+  servicesOf(def: FeatureDefinition): FeatureServiceDefinition[] {
+    return this.snapshot.feature_services.filter((s) => s.features.some((ref) => this.resolve(ref) === def));
   }
 
   eventType(name: string): EventType | undefined {
@@ -138,13 +156,18 @@ export async function registryContentHash(
   entities: EntityType[],
   features: FeatureDefinition[],
   eventTypes: readonly EventType[] = [],
+  services: readonly FeatureServiceDefinition[] = [],
 ): Promise<string> {
-  const sorted = [...features].sort((a, b) => (a.name < b.name ? -1 : 1));
-  const ents = [...entities].sort((a, b) => (a.name < b.name ? -1 : 1));
-  // Without event types the hash is what it was before they existed, so older versions keep their names.
-  if (eventTypes.length === 0) return sha256Hex(canonicalJson({ entities: ents, features: sorted }));
-  const events = [...eventTypes].sort((a, b) => (a.name < b.name ? -1 : 1));
-  return sha256Hex(canonicalJson({ entities: ents, event_types: events, features: sorted }));
+  const byName = <T extends { name: string }>(list: readonly T[]) => [...list].sort((a, b) => (a.name < b.name ? -1 : 1));
+  // Parts a registry does not have are left out, so older versions keep their names.
+  return sha256Hex(
+    canonicalJson({
+      entities: byName(entities),
+      features: byName(features),
+      ...(eventTypes.length ? { event_types: byName(eventTypes) } : {}),
+      ...(services.length ? { feature_services: byName(services) } : {}),
+    }),
+  );
 }
 
 // ------------------------------------------------------------------ diff
@@ -342,3 +365,49 @@ export function deletedEventTypeReason(name: string, appliedFeatures: readonly F
     ? `event type removed but aggregated by ${users.join(", ")}`
     : "event type removed: producers sending it would be rejected";
 }
+
+// ------------------------------------------------------------------ feature services
+
+export interface FeatureServiceChange {
+  name: string;
+  kind: "created" | "updated" | "deleted";
+  changes: FieldChange[];
+  breaking: boolean;
+}
+
+/**
+ * Diff of applied vs desired feature services. A model reads a service by name, so removing the
+ * service, or a feature from it, breaks that model; adding features or editing metadata does not.
+ */
+export function diffFeatureServices(
+  applied: readonly FeatureServiceDefinition[],
+  desired: readonly FeatureServiceDefinition[],
+): FeatureServiceChange[] {
+  const before = new Map(applied.map((s) => [s.name, s]));
+  const out: FeatureServiceChange[] = [];
+  for (const s of desired) {
+    const old = before.get(s.name);
+    if (!old) {
+      out.push({ name: s.name, kind: "created", changes: [], breaking: false });
+      continue;
+    }
+    const changes: FieldChange[] = [];
+    for (const field of ["description", "owner", "tags", "features"] as const) {
+      if (canonicalJson(old[field]) === canonicalJson(s[field])) continue;
+      const dropped = field === "features" ? old.features.filter((f) => !s.features.includes(f)) : [];
+      changes.push({
+        field,
+        from: old[field],
+        to: s[field],
+        breaking: dropped.length > 0,
+        ...(dropped.length ? { reason: `features removed from the service: ${dropped.join(", ")}` } : {}),
+      });
+    }
+    if (changes.length) out.push({ name: s.name, kind: "updated", changes, breaking: changes.some((c) => c.breaking) });
+  }
+  const after = new Set(desired.map((s) => s.name));
+  for (const name of before.keys()) if (!after.has(name)) out.push({ name, kind: "deleted", changes: [], breaking: true });
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+export const DELETED_SERVICE_REASON = "feature service removed: models that read it by name will fail";

@@ -43,6 +43,17 @@ export const eventTypes = pgTable("event_types", {
   updatedAt: tsz("updated_at").notNull().defaultNow(),
 });
 
+/** Feature services (features/services.yaml): named feature lists that models depend on. */
+export const featureServices = pgTable("feature_services", {
+  name: text("name").primaryKey(),
+  /** The whole validated service, as applied. */
+  definition: jsonb("definition").notNull(),
+  version: integer("version").notNull().default(1),
+  contentHash: text("content_hash").notNull(),
+  createdAt: tsz("created_at").notNull().defaultNow(),
+  updatedAt: tsz("updated_at").notNull().defaultNow(),
+});
+
 export const featureDefinitions = pgTable(
   "feature_definitions",
   {

@@ -19,6 +19,7 @@ import {
 } from "../core/ingest-message";
 import type { Logger } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
+import { encodeWriteToken } from "../core/write-token";
 import { nameProblems, nonFinitePath, valueProblem } from "./validate-update";
 
 /** A push body larger than this is refused before parsing (split big imports into several pushes). */
@@ -140,7 +141,24 @@ export async function queueUpdates(body: PushBody, source: IngestSource, deps: P
       { queued_message_ids: queued },
     );
   }
-  return { accepted: messages.length, message_ids: messages.map((m) => m.update_id), batches: batches.length };
+  const writeToken = encodeWriteToken(
+    updates.map((u) => ({
+      entityType: u.entity_type,
+      entityId: u.entity_id,
+      features: Object.fromEntries(Object.keys(u.features).map((ref) => [flatName(registry, ref), eventTimeMs(u.event_timestamp)])),
+    })),
+  );
+  return {
+    accepted: messages.length,
+    message_ids: messages.map((m) => m.update_id),
+    batches: batches.length,
+    ...(writeToken ? { write_token: writeToken } : {}),
+  };
+}
+
+/** The flat name a read reports a feature under (`group:name` → `name`; the registry's name when loaded). */
+function flatName(registry: CompiledRegistry | undefined, ref: string): string {
+  return registry?.resolve(ref)?.name ?? ref.slice(ref.indexOf(":") + 1);
 }
 
 async function loadRegistry(deps: PushDeps): Promise<CompiledRegistry | undefined> {

@@ -1,6 +1,6 @@
 // Feast's /get-online-features: column-oriented request and response, mapped onto our row-oriented requests.
 import type { EntityTypeName } from "../core/definitions";
-import { FeatureStoreError } from "../core/errors";
+import { FeatureStoreError, snippet } from "../core/errors";
 import {
   FEAST_ONLINE_REQUEST_KEYS,
   type FeastOnlineRequest,
@@ -67,15 +67,29 @@ function requestDataKeys(registry: CompiledRegistry, refs: readonly string[]): S
   return keys;
 }
 
+/**
+ * The feature references a Feast request asks for, as Feast names them (`view:feature`): its
+ * `features`, or its feature service's, each qualified by its group as Feast's projections are.
+ */
+export function feastFeatureRefs(registry: CompiledRegistry, body: FeastOnlineRequest): string[] {
+  if (body.features?.length) return body.features;
+  const service = registry.featureService(body.feature_service!);
+  if (!service)
+    throw new FeatureStoreError("not_found", `Unknown feature service: ${snippet(body.feature_service!)}`, {
+      known: registry.snapshot.feature_services.map((s) => s.name),
+    });
+  return service.features.map((ref) => {
+    const def = registry.resolve(ref);
+    return def ? `${def.group}:${def.name}` : ref;
+  });
+}
+
 export function feastToRequests(
   registry: CompiledRegistry,
   body: FeastOnlineRequest,
+  asked: readonly string[],
 ): { requests: FeatureRequest[]; entityColumn: string[]; entityValues: string[][] } {
-  if (!body.features?.length)
-    throw new FeatureStoreError("bad_request", "Feature services are not served yet; list the features in `features`", {
-      feature_service: body.feature_service,
-    });
-  const features = body.features.map((ref) => ourRef(registry, ref));
+  const features = asked.map((ref) => ourRef(registry, ref));
   const byJoinKey = new Map(registry.snapshot.entities.map((e) => [e.join_key, e.name]));
   const requestData = requestDataKeys(registry, features);
   const columns = Object.keys(body.entities);
@@ -135,11 +149,11 @@ export function feastToRequests(
 export function feastResponse(
   registry: CompiledRegistry,
   body: FeastOnlineRequest,
+  asked: readonly string[],
   entityColumns: string[],
   entityValues: string[][],
   results: (FeatureResponse | FeatureErrorResult)[],
 ): FeastOnlineResponse {
-  const asked = body.features ?? [];
   const refs = asked.map((ref) => ourRef(registry, ref));
   // Named as Feast asked: `view__feature` with the caller's view (an `_on_demand` one included).
   const names = asked.map((ref, i) => {

@@ -18,7 +18,7 @@ import {
 import { log } from "../core/log";
 import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
 import { requireScope, type ServingContext, type ServingHonoEnv } from "./context";
-import { feastResponse, feastToRequests, unknownFeastKeys } from "./feast";
+import { feastFeatureRefs, feastResponse, feastToRequests, unknownFeastKeys } from "./feast";
 import type { ServeOptions } from "./feature-service";
 
 const FeatureRequestSchema = component(FeatureRequest, "FeatureRequest");
@@ -36,7 +36,11 @@ export const getFeaturesRoute = createRoute({
   request: { body: jsonBody(FeatureRequestSchema, { subject: "feature request", maxBytes: MAX_BODY_BYTES }) },
   responses: {
     200: json(FeatureResponseSchema, "The vector; `metadata` (status, event time, age, tier per feature) with include_metadata"),
-    ...errors([400, 401, 403, 404, 413, 422, 503], { 413: TOO_LARGE }),
+    ...errors([400, 401, 403, 404, 413, 422, 503], {
+      404: "Unknown features or feature service (`details.unknown_features`, `details.known`)",
+      413: TOO_LARGE,
+      503: "No tier could answer, or the writes of `min_write_token` were not visible within the wait (3 s)",
+    }),
   },
 });
 
@@ -87,7 +91,6 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
   openapiRoute(r, getFeaturesRoute, async (c) => {
     const deps = c.get("deps");
     const request = c.req.valid("json");
-    checkFeatureCount(request.feature_names.length);
     const registry = await deps.registry();
     const result = (await deps.service.serve(registry, [request], serveOptions(c, deps)))[0]!;
     if ("error" in result) throw new FeatureStoreError("value_required", result.error.message, result.error.details);
@@ -106,7 +109,6 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
           limit: MAX_BATCH_ENTITIES,
         },
       );
-    for (const req of requests) checkFeatureCount(req.feature_names.length);
     const registry = await deps.registry();
     return c.json(await deps.service.serve(registry, requests, serveOptions(c, deps)), 200);
   });
@@ -117,22 +119,18 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
     const registry = await deps.registry();
     const unknownKeys = unknownFeastKeys(body);
     if (unknownKeys.length) log("info", "feast_request_unknown_keys", { keys: unknownKeys });
-    const { requests, entityColumn, entityValues } = feastToRequests(registry, body);
+    const asked = feastFeatureRefs(registry, body);
+    const { requests, entityColumn, entityValues } = feastToRequests(registry, body, asked);
     if (requests.length > MAX_BATCH_ENTITIES)
       throw new FeatureStoreError(
         "payload_too_large",
         `${requests.length} entities exceed the limit of ${MAX_BATCH_ENTITIES}; split the request`,
       );
     const results = await deps.service.serve(registry, requests, serveOptions(c, deps));
-    return c.json(feastResponse(registry, body, entityColumn, entityValues, results), 200);
+    return c.json(feastResponse(registry, body, asked, entityColumn, entityValues, results), 200);
   });
 
   return r;
-}
-
-function checkFeatureCount(n: number): void {
-  if (n > MAX_FEATURES_PER_REQUEST)
-    throw new FeatureStoreError("payload_too_large", `${n} features in one request exceed the limit of ${MAX_FEATURES_PER_REQUEST}`);
 }
 
 function serveOptions(c: Context<ServingHonoEnv>, deps: ServingContext): ServeOptions {

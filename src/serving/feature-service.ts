@@ -2,19 +2,21 @@
 
 import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError, listedSnippets, snippet } from "../core/errors";
-import type {
-  FeatureErrorResult,
-  FeatureMetadata,
-  FeatureRequest,
-  FeatureResponse,
-  FeatureStatus,
-  ServedTier,
+import {
+  type FeatureErrorResult,
+  type FeatureMetadata,
+  type FeatureRequest,
+  type FeatureResponse,
+  type FeatureStatus,
+  MAX_FEATURES_PER_REQUEST,
+  type ServedTier,
 } from "../core/feature-request";
 import { entityMapKey } from "../core/keys";
 import { log } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
-import type { Found, Lookup, TieredFeatureStore } from "../stores/tiered-feature-store";
+import type { Found, Lookup, ReadOptions, TieredFeatureStore } from "../stores/tiered-feature-store";
+import { type WriteMarks, writeMarksOf } from "./read-your-writes";
 
 export interface ServeOptions {
   now: number;
@@ -32,6 +34,34 @@ interface PlannedFeature {
 interface PlannedRequest {
   req: FeatureRequest;
   features: PlannedFeature[];
+}
+
+/**
+ * The references a request asks for: its feature service's (as flat names, so the response keys
+ * do not depend on how services.yaml spells them), then its own feature_names not already listed.
+ */
+export function requestedRefs(registry: CompiledRegistry, req: FeatureRequest): string[] {
+  let refs = req.feature_names ?? [];
+  if (req.feature_service !== undefined) {
+    const service = registry.featureService(req.feature_service);
+    if (!service)
+      throw new FeatureStoreError("not_found", `Unknown feature service: ${snippet(req.feature_service)}`, {
+        known: registry.snapshot.feature_services.map((s) => s.name),
+        registry_version: registry.version,
+      });
+    const names = service.features.map((ref) => registry.resolve(ref)?.name ?? ref);
+    const listed = new Set(names);
+    refs = [...names, ...refs.filter((r) => !listed.has(registry.resolve(r)?.name ?? r))];
+  }
+  if (refs.length > MAX_FEATURES_PER_REQUEST)
+    throw new FeatureStoreError(
+      "payload_too_large",
+      `${refs.length} features in one request exceed the limit of ${MAX_FEATURES_PER_REQUEST}`,
+      {
+        limit: MAX_FEATURES_PER_REQUEST,
+      },
+    );
+  return refs;
 }
 
 /** Resolve every name up front: unknown names are a 404 that lists each of them. */
@@ -53,14 +83,18 @@ export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<st
   return out;
 }
 
-function planRequest(registry: CompiledRegistry, req: FeatureRequest, defs: Map<string, FeatureDefinition>): PlannedRequest {
-  const primaryType =
-    req.entity_type ?? registry.entityTypeOf(req.entity_id) ?? singleEntityType(req.feature_names.map((r) => defs.get(r)!));
+function planRequest(
+  registry: CompiledRegistry,
+  req: FeatureRequest,
+  refs: readonly string[],
+  defs: Map<string, FeatureDefinition>,
+): PlannedRequest {
+  const primaryType = req.entity_type ?? registry.entityTypeOf(req.entity_id) ?? singleEntityType(refs.map((r) => defs.get(r)!));
   const idFor = (type: string): string | undefined =>
     type === primaryType ? req.entity_id : req.entities?.[type as keyof typeof req.entities];
   const features: PlannedFeature[] = [];
   const missingEntities: string[] = [];
-  for (const ref of req.feature_names) {
+  for (const ref of refs) {
     const def = defs.get(ref)!;
     const entityId = idFor(def.entity_type);
     if (entityId === undefined && def.computation_type !== "on_demand") missingEntities.push(`${ref} (needs entities.${def.entity_type})`);
@@ -90,11 +124,10 @@ export class FeatureService {
     requests: FeatureRequest[],
     opts: ServeOptions,
   ): Promise<(FeatureResponse | FeatureErrorResult)[]> {
-    const defs = resolveFeatureRefs(
-      registry,
-      requests.flatMap((r) => r.feature_names),
-    );
-    const planned = requests.map((req) => planRequest(registry, req, defs));
+    const refs = requests.map((r) => requestedRefs(registry, r));
+    const defs = resolveFeatureRefs(registry, refs.flat());
+    const planned = requests.map((req, i) => planRequest(registry, req, refs[i]!, defs));
+    const marks = writeMarksOf(requests);
 
     // One lookup per entity, union of its stored features (including transform inputs).
     type Pending = Lookup & { has: Set<FeatureDefinition> };
@@ -132,10 +165,13 @@ export class FeatureService {
       }
     }
     const lookupList = [...lookups.values()];
+    if (marks) for (const l of lookupList) marks.attach(l);
     const staleness = new Map<FeatureRequest, number | undefined>(planned.map((p) => [p.req, p.req.max_staleness_ms]));
     const tightest = Math.min(...[...staleness.values()].map((v) => v ?? Number.POSITIVE_INFINITY));
     const maxAgeMs = (def: FeatureDefinition) => Math.min(def.ttl_seconds * 1000, tightest);
-    const found = await this.store.read(lookupList, { maxAgeMs, waitUntil: opts.waitUntil });
+    const readOptions = { maxAgeMs, waitUntil: opts.waitUntil };
+    const found = await this.store.read(lookupList, readOptions);
+    if (marks) await this.awaitWrites(lookupList, found, marks, readOptions);
     const byEntity = new Map<string, Map<string, Found>>();
     lookupList.forEach((l, i) => {
       byEntity.set(entityMapKey(l.entityType, l.entityId), found[i]!);
@@ -148,6 +184,35 @@ export class FeatureService {
       );
     }
     return planned.map((p) => this.assemble(p, byEntity, registry, opts.now, opts.statuses));
+  }
+
+  /**
+   * Read-your-writes: reads again the lookups whose values are older than their token's writes
+   * (still in the queue or the consumer) until each has caught up, or answers 503 after
+   * WRITE_WAIT_MS. Only requests with a token pay for this.
+   */
+  private async awaitWrites(lookups: Lookup[], found: Map<string, Found>[], marks: WriteMarks, readOptions: ReadOptions): Promise<void> {
+    const deadline = Date.now() + marks.waitMs;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+      const behind = lookups.flatMap((l, i) => (marks.behind(l, found[i]!).length ? [i] : []));
+      if (behind.length === 0) return;
+      if (Date.now() + delay > deadline) {
+        const first = lookups[behind[0]!]!;
+        throw new FeatureStoreError(
+          "unavailable",
+          `The writes of min_write_token are not visible yet for ${behind.length} entit${behind.length > 1 ? "ies" : "y"} (e.g. ${first.entityType} ${snippet(first.entityId)}: ${marks.behind(first, found[behind[0]!]!).join(", ")}) after ${marks.waitMs} ms; retry, or check the dead letters if it persists`,
+          { entities: behind.length, waited_ms: marks.waitMs, retry_after_s: 1 },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      const again = await this.store.read(
+        behind.map((i) => lookups[i]!),
+        readOptions,
+      );
+      behind.forEach((i, j) => {
+        found[i] = again[j]!;
+      });
+    }
   }
 
   private assemble(

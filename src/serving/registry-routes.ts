@@ -1,7 +1,8 @@
-// Discovery API: search and describe features, entity types and registry versions.
+// Discovery API: search and describe features, feature services, entity types and registry versions.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ComputationType, EntityType, EntityTypeName, FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError, snippet } from "../core/errors";
+import { FeatureServiceDefinition } from "../core/feature-services";
 import { upstreamFeatures } from "../core/registry";
 import { BEARER, component, errors, json, openapiRoute } from "../http/openapi-routes";
 import { requireScope, type ServingHonoEnv } from "./context";
@@ -20,6 +21,7 @@ const FeatureQuery = z
 const VersionsQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 
 const FeatureDefinitionSchema = component(FeatureDefinition, "FeatureDefinition");
+const FeatureServiceSchema = component(FeatureServiceDefinition, "FeatureService");
 
 const RegistryVersionSummary = z.object({
   version_number: z.number().int(),
@@ -70,10 +72,39 @@ export const describeFeatureRoute = createRoute({
           upstream: z.object({ tables: z.array(z.string()), features: z.array(z.string()) }),
           downstream: z.array(z.string()),
         }),
+        feature_services: z.array(z.string()).meta({ description: "Feature services that list it: the models that read it" }),
       }),
       "The definition",
     ),
     ...errors([404, ...registryErrors], { 404: "Unknown feature" }),
+  },
+});
+
+export const listServicesRoute = createRoute({
+  method: "get",
+  path: "/feature-services",
+  summary: "Feature services (features/services.yaml): the named feature lists models read",
+  security: BEARER,
+  middleware: serve,
+  responses: {
+    200: json(z.object({ registry_version: z.string(), feature_services: z.array(FeatureServiceSchema) }), "Every service"),
+    ...errors(registryErrors),
+  },
+});
+
+export const describeServiceRoute = createRoute({
+  method: "get",
+  path: "/feature-services/{name}",
+  summary: "A feature service with the definitions of its features, in its order",
+  security: BEARER,
+  middleware: serve,
+  request: { params: z.object({ name: z.string().max(128) }) },
+  responses: {
+    200: json(
+      z.object({ registry_version: z.string(), feature_service: FeatureServiceSchema, features: z.array(FeatureDefinitionSchema) }),
+      "The service",
+    ),
+    ...errors([404, ...registryErrors], { 404: "Unknown feature service" }),
   },
 });
 
@@ -138,9 +169,27 @@ export function registryRoutes(): OpenAPIHono<ServingHonoEnv> {
           upstream: { tables: def.depends_on.tables, features: upstreamFeatures(def) },
           downstream: [...registry.dependents(def.name)],
         },
+        feature_services: registry.servicesOf(def).map((s) => s.name),
       },
       200,
     );
+  });
+
+  openapiRoute(r, listServicesRoute, async (c) => {
+    const registry = await c.get("deps").registry();
+    return c.json({ registry_version: registry.version, feature_services: registry.snapshot.feature_services }, 200);
+  });
+
+  openapiRoute(r, describeServiceRoute, async (c) => {
+    const registry = await c.get("deps").registry();
+    const { name } = c.req.valid("param");
+    const service = registry.featureService(name);
+    if (!service)
+      throw new FeatureStoreError("not_found", `Unknown feature service: ${snippet(name)}`, {
+        known: registry.snapshot.feature_services.map((s) => s.name),
+      });
+    const features = service.features.map((ref) => registry.resolve(ref)).filter((d) => d !== undefined);
+    return c.json({ registry_version: registry.version, feature_service: service, features }, 200);
   });
 
   openapiRoute(r, entitiesRoute, async (c) => {

@@ -21,6 +21,18 @@ import { type KvWriteBack, kvWriteBackPolicy, type WriteBackPolicy } from "./wri
 export interface Lookup extends EntityRef {
   /** Stored (batch or stream) features to read for this entity. */
   features: FeatureDefinition[];
+  /**
+   * Read-your-writes (src/serving/read-your-writes.ts): per feature, the event time a value must
+   * reach to count. An older one is passed over like a stale one: L0 and the upper tiers are read
+   * through to the lower ones for these features of this entity only.
+   */
+  minEventMs?: ReadonlyMap<string, number>;
+}
+
+/** Is a value too old for this lookup's read-your-writes mark of the feature? */
+function belowMark(lookup: Lookup, def: FeatureDefinition, value: TimedValue | undefined): boolean {
+  const min = lookup.minEventMs?.get(def.name);
+  return min !== undefined && (value === undefined || value.eventTimestamp < min);
 }
 
 export interface Found {
@@ -138,7 +150,11 @@ export class TieredFeatureStore {
       let missing: FeatureDefinition[] | undefined;
       for (const def of lookup.features) {
         const slot = memory.slot(cached, def.name, now);
-        if (slot && (slot.value === undefined || now - slot.value.eventTimestamp <= opts.maxAgeMs(def))) {
+        if (
+          slot &&
+          (slot.value === undefined || now - slot.value.eventTimestamp <= opts.maxAgeMs(def)) &&
+          !(lookup.minEventMs && belowMark(lookup, def, slot.value))
+        ) {
           result.set(def.name, { value: slot.value, tier: "memory" });
           this.counters.hits.memory++;
         } else {
@@ -156,7 +172,8 @@ export class TieredFeatureStore {
     for (const miss of misses) {
       const flight = this.inflight.get(entityKey(miss.lookup));
       const age = flight ? now - flight.startedAt : Number.POSITIVE_INFINITY;
-      if (flight && age < this.flightJoinTimeoutMs && flightCovers(flight, miss.lookup.features)) {
+      // A read with write marks never joins a flight: that flight may have started before the write landed.
+      if (flight && !miss.lookup.minEventMs && age < this.flightJoinTimeoutMs && flightCovers(flight, miss.lookup.features)) {
         waits.push(
           awaitShared(flight.batch, this.flightJoinTimeoutMs - age).then(async (shared) => {
             // undefined: the flight outlived every tier deadline (its request was cancelled); fetch alone.
@@ -261,7 +278,7 @@ export class TieredFeatureStore {
               servedBy[i]!.set(def.name, slot);
             }
           }
-          if (now - value.eventTimestamp > opts.maxAgeMs(def)) still.push(def);
+          if (now - value.eventTimestamp > opts.maxAgeMs(def) || belowMark(lookups[i]!, def, value)) still.push(def);
         }
         pending[i] = still;
       });

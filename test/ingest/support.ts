@@ -121,6 +121,7 @@ export function snapshotOf(features: FeatureDefinitionInput[], version = "r-inge
     ],
     features: features.map((f) => FeatureDefinition.parse(f)),
     event_types: [],
+    feature_services: [],
   };
 }
 

@@ -53,6 +53,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     entities: loaded.entities,
     features: loaded.features,
     event_types: loaded.eventTypes,
+    feature_services: loaded.featureServices,
   };
   project.provide("registrySnapshot", JSON.stringify(snapshot));
   project.provide("faultControlUrl", faults.controlUrl);

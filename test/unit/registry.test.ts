@@ -63,7 +63,7 @@ function editFeature(dir: string, file: string, name: string, mutate: (feature: 
 /** Feature entries in the YAML, counted independently of the loader. */
 function yamlFeatureCount(dir: string): number {
   return readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml") && f !== "entities.yaml" && f !== "events.yaml")
+    .filter((f) => f.endsWith(".yaml") && f !== "entities.yaml" && f !== "events.yaml" && f !== "services.yaml")
     .reduce((n, f) => n + (parseYaml(readFileSync(path.join(dir, f), "utf8")) as GroupYaml).features.length, 0);
 }
 
@@ -78,7 +78,7 @@ describe("loadDefinitions", () => {
     expect(loaded.features).toHaveLength(yamlFeatureCount(FEATURES_DIR));
     expect(loaded.groups.map((g) => g.name).sort()).toEqual(
       readdirSync(FEATURES_DIR)
-        .filter((f) => f !== "entities.yaml" && f !== "events.yaml")
+        .filter((f) => f !== "entities.yaml" && f !== "events.yaml" && f !== "services.yaml")
         .map((f) => f.replace(/\.yaml$/, ""))
         .sort(),
     );
@@ -491,6 +491,7 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
           entities: loaded.entities,
           features: loaded.features,
           eventTypes: loaded.eventTypes,
+          featureServices: loaded.featureServices,
           plan: stale,
           author: TEST_AUTHOR,
         }),

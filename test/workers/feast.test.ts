@@ -86,10 +86,12 @@ describe("Feast SDK requests to /get-online-features", () => {
     }
   });
 
-  it("answers a clear 400 for a feature service until they are served", async () => {
+  it("answers 404 naming the known services for an unknown feature service", async () => {
     const res = await post("/get-online-features", { entities: { user_id: ["user_1"] }, feature_service: "ranking_v1", features: [] });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^Feature services are not served yet/);
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as { error: { message: string; details: { known: string[] } } };
+    expect(body.error.message).toBe("Unknown feature service: ranking_v1");
+    expect(body.error.details.known).toContain("skip_predictor_v1");
   });
 });
 

@@ -12,8 +12,13 @@ export async function planAgainst(db: Queryable, loaded: LoadedDefinitions): Pro
   const applied = await readAppliedRegistry(db);
   const withData = await featuresWithData(db);
   return planRegistry(
-    { entities: applied.entities, features: applied.features.map((f) => f.definition), eventTypes: applied.eventTypes },
-    { entities: loaded.entities, features: loaded.features, eventTypes: loaded.eventTypes },
+    {
+      entities: applied.entities,
+      features: applied.features.map((f) => f.definition),
+      eventTypes: applied.eventTypes,
+      featureServices: applied.featureServices,
+    },
+    { entities: loaded.entities, features: loaded.features, eventTypes: loaded.eventTypes, featureServices: loaded.featureServices },
     (name) => withData.has(name),
   );
 }
@@ -80,6 +85,7 @@ export async function applyCatalog(opts: ApplyOptions): Promise<ApplyOutcome> {
       entities: loaded.entities,
       features: loaded.features,
       eventTypes: loaded.eventTypes,
+      featureServices: loaded.featureServices,
       plan,
       author: opts.author ?? registryAuthor(),
     });

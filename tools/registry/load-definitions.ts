@@ -12,6 +12,7 @@ import {
   FeatureGroupFile,
 } from "../../src/core/definitions";
 import { EventType, EventTypesFile } from "../../src/core/event-types";
+import { FeatureServiceDefinition, FeatureServicesFile, SERVICES_FILE } from "../../src/core/feature-services";
 import { CompiledRegistry, upstreamFeatures } from "../../src/core/registry";
 import { TRANSFORM_OUTPUT_VALUES, TRANSFORMS } from "../../src/core/transforms";
 import { validateValue } from "../../src/core/validation";
@@ -46,6 +47,8 @@ export interface LoadedDefinitions {
   groups: FeatureGroupInfo[];
   /** Valid event types of events.yaml. */
   eventTypes: EventType[];
+  /** Valid feature services of services.yaml. */
+  featureServices: FeatureServiceDefinition[];
   errors: DefinitionError[];
 }
 
@@ -86,7 +89,7 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
   const parsed: ParsedFeature[] = [];
   const groups: FeatureGroupInfo[] = [];
   const groupFiles = new Map<string, string>();
-  for (const file of files.filter((f) => f !== ENTITIES_FILE && f !== EVENTS_FILE)) {
+  for (const file of files.filter((f) => f !== ENTITIES_FILE && f !== EVENTS_FILE && f !== SERVICES_FILE)) {
     const fileLabel = label(file);
     const group = loadGroup(path.join(root, file), fileLabel, entityNames, errors);
     if (!group) continue;
@@ -98,8 +101,11 @@ export function loadDefinitions(dir: string): LoadedDefinitions {
   }
 
   const features = crossCheck(parsed, errors, { entities, eventTypes, invalidEventTypes, eventsFile: label(EVENTS_FILE) });
+  const featureServices = files.includes(SERVICES_FILE)
+    ? loadFeatureServices(path.join(root, SERVICES_FILE), label(SERVICES_FILE), parsed, errors)
+    : [];
   errors.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)); // stable: keeps per-file order
-  return { entities, features, groups, eventTypes, errors };
+  return { entities, features, groups, eventTypes, featureServices, errors };
 }
 
 // ------------------------------------------------------------------ reading files
@@ -299,6 +305,56 @@ function crossCheck(parsed: ParsedFeature[], errors: DefinitionError[], catalog:
     for (const name of cycle) failed.add(name);
   }
   return unique.map((p) => p.definition).filter((d) => !failed.has(d.name));
+}
+
+// ------------------------------------------------------------------ feature services
+
+/**
+ * services.yaml: each service's features must name features of the catalog (flat or `group:name`),
+ * once each. A feature that has an error of its own (so it did not load) is not reported again here.
+ */
+function loadFeatureServices(
+  filePath: string,
+  fileLabel: string,
+  parsed: readonly ParsedFeature[],
+  errors: DefinitionError[],
+): FeatureServiceDefinition[] {
+  const raw = readYaml(filePath, fileLabel, errors);
+  if (raw === undefined) return [];
+  const file = FeatureServicesFile.safeParse(raw);
+  if (!file.success) {
+    for (const issue of file.error.issues) errors.push({ file: fileLabel, message: issueText(issue) });
+    return [];
+  }
+  const known = new Set(parsed.flatMap((p) => [p.definition.name, `${p.definition.group}:${p.definition.name}`]));
+  const flat = (ref: string) => ref.slice(ref.indexOf(":") + 1);
+  const failed = new Set(errors.flatMap((e) => (e.feature === undefined ? [] : [e.feature])));
+  // A file that did not load at all (a YAML syntax error) hides which features exist: check no references then.
+  const fileFailed = errors.some((e) => e.feature === undefined);
+  const out: FeatureServiceDefinition[] = [];
+  const seen = new Set<string>();
+  file.data.feature_services.forEach((entry, index) => {
+    const name = typeof entry.name === "string" && entry.name ? entry.name : `feature_services[${index}]`;
+    const fail = (message: string) => errors.push({ file: fileLabel, feature: name, message });
+    const result = FeatureServiceDefinition.safeParse(entry);
+    if (!result.success) {
+      for (const issue of result.error.issues) fail(issueText(issue));
+      return;
+    }
+    const s = result.data;
+    if (seen.has(s.name)) {
+      fail("duplicate feature service");
+      return;
+    }
+    seen.add(s.name);
+    const unknown = fileFailed ? [] : s.features.filter((ref) => !known.has(ref) && !failed.has(flat(ref)));
+    const names = s.features.map(flat);
+    const twice = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+    if (unknown.length) fail(`features: ${unknown.map((r) => `"${r}"`).join(", ")} not in the catalog`);
+    else if (twice.length) fail(`features: ${twice.join(", ")} listed more than once`);
+    else out.push(s);
+  });
+  return out;
 }
 
 // ------------------------------------------------------------------ event types

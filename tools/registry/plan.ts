@@ -1,12 +1,16 @@
 // A registry plan: what applying the YAML catalog would change in the applied registry, and what it would break.
 import type { EntityType, FeatureDefinition } from "../../src/core/definitions";
 import type { EventType } from "../../src/core/event-types";
+import type { FeatureServiceDefinition } from "../../src/core/feature-services";
 import {
   canonicalJson,
+  DELETED_SERVICE_REASON,
   deletedEventTypeReason,
   diffEventTypes,
+  diffFeatureServices,
   diffRegistry,
   type EventTypeChange,
+  type FeatureServiceChange,
   type FieldChange,
   type RegistryDiff,
   registryContentHash,
@@ -33,6 +37,7 @@ export interface RegistryPlan {
   features: RegistryDiff;
   entities: EntityChange[];
   eventTypes: EventTypeChange[];
+  featureServices: FeatureServiceChange[];
   appliedHash: string;
   desiredHash: string;
   appliedVersion: string;
@@ -44,11 +49,12 @@ export interface RegistryPlan {
 
 export const DELETED_FEATURE_REASON = "feature removed: requests for it will fail and its stored values become orphans";
 
-/** What a registry holds; a catalog without events.yaml has no event types. */
+/** What a registry holds; a catalog without events.yaml (services.yaml) has no event types (services). */
 export interface RegistryContent {
   entities: EntityType[];
   features: FeatureDefinition[];
   eventTypes?: EventType[];
+  featureServices?: FeatureServiceDefinition[];
 }
 
 export async function planRegistry(
@@ -59,9 +65,10 @@ export async function planRegistry(
   const features = diffRegistry(applied.features, desired.features, hasData);
   const entities = diffEntities(applied.entities, desired.entities);
   const eventTypes = diffEventTypes(applied.eventTypes ?? [], desired.eventTypes ?? [], applied.features);
+  const featureServices = diffFeatureServices(applied.featureServices ?? [], desired.featureServices ?? []);
   const [appliedHash, desiredHash] = await Promise.all([
-    registryContentHash(applied.entities, applied.features, applied.eventTypes),
-    registryContentHash(desired.entities, desired.features, desired.eventTypes),
+    registryContentHash(applied.entities, applied.features, applied.eventTypes, applied.featureServices),
+    registryContentHash(desired.entities, desired.features, desired.eventTypes, desired.featureServices),
   ]);
   const breakingReasons: string[] = [];
   for (const c of features.updated)
@@ -72,19 +79,24 @@ export async function planRegistry(
     if (c.kind === "deleted") breakingReasons.push(`event type ${c.name}: ${deletedEventTypeReason(c.name, applied.features)}`);
     for (const f of c.changes) if (f.breaking) breakingReasons.push(`event type ${c.name}: ${f.field}: ${f.reason ?? "changed"}`);
   }
+  for (const c of featureServices) {
+    if (c.kind === "deleted") breakingReasons.push(`feature service ${c.name}: ${DELETED_SERVICE_REASON}`);
+    for (const f of c.changes) if (f.breaking) breakingReasons.push(`feature service ${c.name}: ${f.reason ?? `${f.field} changed`}`);
+  }
   return {
     features,
     entities,
     eventTypes,
+    featureServices,
     appliedHash,
     desiredHash,
     // "r-empty" as CompiledRegistry.empty() calls it, rather than the hash of nothing.
     appliedVersion:
-      applied.entities.length + applied.features.length + (applied.eventTypes?.length ?? 0) === 0
+      applied.entities.length + applied.features.length + (applied.eventTypes?.length ?? 0) + (applied.featureServices?.length ?? 0) === 0
         ? EMPTY_REGISTRY_VERSION
         : registryVersionOf(appliedHash),
     desiredVersion: registryVersionOf(desiredHash),
-    empty: features.empty && entities.length === 0 && eventTypes.length === 0,
+    empty: features.empty && entities.length === 0 && eventTypes.length === 0 && featureServices.length === 0,
     breakingReasons,
   };
 }

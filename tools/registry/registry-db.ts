@@ -1,13 +1,23 @@
 // The applied registry in Postgres: read it, see which features hold data, and apply a new catalog in one transaction.
 import { spawnSync } from "node:child_process";
 import type pg from "pg";
+import type { z } from "zod";
 import { EntityType, FeatureDefinition } from "../../src/core/definitions";
 import { errorMessage } from "../../src/core/errors";
 import { EventType } from "../../src/core/event-types";
+import { FeatureServiceDefinition } from "../../src/core/feature-services";
 import { sha256Hex } from "../../src/core/hash";
 import { log } from "../../src/core/log";
 import { canonicalJson, RegistrySnapshot, registryContentHash } from "../../src/core/registry";
-import type { entityTypes, eventTypes, featureDefinitions, featureLatest, registryVersions, SqlRow } from "../../src/db/schema";
+import type {
+  entityTypes,
+  eventTypes,
+  featureDefinitions,
+  featureLatest,
+  featureServices,
+  registryVersions,
+  SqlRow,
+} from "../../src/db/schema";
 import type { Queryable } from "../postgres";
 import { type RegistryPlan, registryVersionOf } from "./plan";
 
@@ -27,6 +37,7 @@ export interface AppliedRegistry {
   entities: EntityType[];
   features: AppliedFeature[];
   eventTypes: EventType[];
+  featureServices: FeatureServiceDefinition[];
   /** The newest registry_versions row, if any apply happened. */
   latest?: { id: number; contentHash: string; author: string; appliedAt: Date };
 }
@@ -48,6 +59,7 @@ export function registryAuthor(): string {
 type FeatureRow = Pick<SqlRow<typeof featureDefinitions>, "definition" | "version" | "content_hash" | "created_at" | "updated_at">;
 type EntityRow = Pick<SqlRow<typeof entityTypes>, "name" | "join_key" | "description" | "id_prefix">;
 type EventTypeRow = Pick<SqlRow<typeof eventTypes>, "definition">;
+type ServiceRow = Pick<SqlRow<typeof featureServices>, "definition">;
 type VersionRow = Pick<SqlRow<typeof registryVersions>, "id" | "content_hash" | "author" | "applied_at">;
 
 export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistry> {
@@ -56,6 +68,7 @@ export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistr
     "SELECT definition, version, content_hash, created_at, updated_at FROM feature_definitions ORDER BY name",
   );
   const eventRows = await db.query<EventTypeRow>("SELECT definition FROM event_types ORDER BY name");
+  const serviceRows = await db.query<ServiceRow>("SELECT definition FROM feature_services ORDER BY name");
   const latestRows = await db.query<VersionRow>(
     "SELECT id, content_hash, author, applied_at FROM registry_versions ORDER BY id DESC LIMIT 1",
   );
@@ -77,21 +90,22 @@ export async function readAppliedRegistry(db: Queryable): Promise<AppliedRegistr
     }
     return { definition: parsed.data, version: r.version, contentHash: r.content_hash, createdAt: r.created_at, updatedAt: r.updated_at };
   });
-  const applied = eventRows.rows.map((r) => {
-    const parsed = EventType.safeParse(r.definition);
-    if (!parsed.success) {
-      const name = (r.definition as { name?: unknown } | null)?.name;
-      throw new Error(`applied event type "${String(name)}" no longer matches the schema: ${parsed.error.issues[0]?.message ?? "invalid"}`);
-    }
-    return parsed.data;
-  });
   const latest = latestRows.rows[0];
   return {
     entities,
     features,
-    eventTypes: applied,
+    eventTypes: eventRows.rows.map((r) => parseApplied(EventType, "event type", r.definition)),
+    featureServices: serviceRows.rows.map((r) => parseApplied(FeatureServiceDefinition, "feature service", r.definition)),
     ...(latest ? { latest: { id: latest.id, contentHash: latest.content_hash, author: latest.author, appliedAt: latest.applied_at } } : {}),
   };
+}
+
+/** An applied definition read back; one that the current schema refuses stops the command with its name. */
+function parseApplied<T>(schema: z.ZodType<T>, what: string, definition: unknown): T {
+  const parsed = schema.safeParse(definition);
+  if (parsed.success) return parsed.data;
+  const name = (definition as { name?: unknown } | null)?.name;
+  throw new Error(`applied ${what} "${String(name)}" no longer matches the schema: ${parsed.error.issues[0]?.message ?? "invalid"}`);
 }
 
 /** Names of features with at least one stored value: tightening their validation may reject existing data. */
@@ -120,6 +134,7 @@ export interface ApplyInput {
   entities: EntityType[];
   features: FeatureDefinition[];
   eventTypes: EventType[];
+  featureServices: FeatureServiceDefinition[];
   /** The plan being applied; its appliedHash must still be the database's. */
   plan: RegistryPlan;
   author: string;
@@ -187,7 +202,8 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
   const entities = [...input.entities].sort((a, b) => (a.name < b.name ? -1 : 1));
   const features = [...input.features].sort((a, b) => (a.name < b.name ? -1 : 1));
   const events = [...input.eventTypes].sort((a, b) => (a.name < b.name ? -1 : 1));
-  const contentHash = await registryContentHash(entities, features, events);
+  const services = [...input.featureServices].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const contentHash = await registryContentHash(entities, features, events, services);
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock($1)", [APPLY_LOCK_KEY]);
@@ -197,6 +213,7 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
       current.entities,
       current.features.map((f) => f.definition),
       current.eventTypes,
+      current.featureServices,
     );
     if (currentHash !== input.plan.appliedHash) throw new RegistryChangedError(input.plan.appliedHash, currentHash);
 
@@ -220,6 +237,16 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
       );
     }
     await client.query("DELETE FROM event_types WHERE name <> ALL($1::text[])", [events.map((e) => e.name)]);
+    for (const s of services) {
+      await client.query(
+        `INSERT INTO feature_services (name, definition, content_hash) VALUES ($1, $2::jsonb, $3)
+         ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, content_hash = excluded.content_hash,
+           version = feature_services.version + 1, updated_at = now()
+         WHERE feature_services.content_hash IS DISTINCT FROM excluded.content_hash`,
+        [s.name, JSON.stringify(s), await sha256Hex(canonicalJson(s))],
+      );
+    }
+    await client.query("DELETE FROM feature_services WHERE name <> ALL($1::text[])", [services.map((s) => s.name)]);
 
     const { rows } = await client.query<{ id: string; now: Date }>(
       "SELECT nextval(pg_get_serial_sequence('registry_versions', 'id')) AS id, now() AS now",
@@ -233,11 +260,13 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
       entities,
       features,
       event_types: events,
+      feature_services: services,
     };
     const diff = {
       features: input.plan.features,
       entities: input.plan.entities,
       event_types: input.plan.eventTypes,
+      feature_services: input.plan.featureServices,
       from: input.plan.appliedVersion,
       to: snapshot.version,
     };

@@ -1,6 +1,6 @@
 // Text output of the registry CLI: Terraform-like plans, the feature table and a feature's description.
 import type { FeatureDefinition } from "../../src/core/definitions";
-import type { EventTypeChange, FeatureChange, FieldChange } from "../../src/core/registry";
+import type { EventTypeChange, FeatureChange, FeatureServiceChange, FieldChange } from "../../src/core/registry";
 import type { LineageSummary } from "./lineage";
 import { DELETED_FEATURE_REASON, type EntityChange, type RegistryPlan } from "./plan";
 
@@ -64,11 +64,12 @@ function entityLines(c: EntityChange): string[] {
   return lines;
 }
 
-function eventTypeLines(c: EventTypeChange): string[] {
+/** An event type's or a feature service's change: `what` names the kind in the plan text. */
+function namedLines(what: string, c: EventTypeChange | FeatureServiceChange): string[] {
   const sign = c.kind === "created" ? "+" : c.kind === "deleted" ? "-" : "~";
-  const lines = [`  ${sign} event type ${c.name}`];
+  const lines = [`  ${sign} ${what} ${c.name}`];
   for (const f of c.changes) lines.push(...fieldLines(f, "      "));
-  if (c.kind === "deleted") lines.push("      !! BREAKING: event type removed");
+  if (c.kind === "deleted") lines.push(`      !! BREAKING: ${what} removed`);
   return lines;
 }
 
@@ -88,12 +89,14 @@ export function renderPlan(plan: RegistryPlan, desired: readonly FeatureDefiniti
   const { created, updated, deleted } = plan.features;
   const lines = [`Registry plan: ${plan.appliedVersion} -> ${plan.desiredVersion}`, ""];
   for (const c of plan.entities) lines.push(...entityLines(c));
-  for (const c of plan.eventTypes) lines.push(...eventTypeLines(c));
+  for (const c of plan.eventTypes) lines.push(...namedLines("event type", c));
+  for (const c of plan.featureServices) lines.push(...namedLines("feature service", c));
   for (const c of [...created, ...updated, ...deleted]) lines.push(...featureLines(c, byName));
   const breaking = plan.breakingReasons.length;
   const entitySummary =
     (plan.entities.length ? `, ${plan.entities.length} entity type change(s)` : "") +
-    (plan.eventTypes.length ? `, ${plan.eventTypes.length} event type change(s)` : "");
+    (plan.eventTypes.length ? `, ${plan.eventTypes.length} event type change(s)` : "") +
+    (plan.featureServices.length ? `, ${plan.featureServices.length} feature service change(s)` : "");
   lines.push(
     "",
     `Plan: ${created.length} to create, ${updated.length} to update, ${deleted.length} to delete${entitySummary}${breaking ? ` (${breaking} breaking)` : ""}.`,
@@ -161,6 +164,8 @@ export interface DescribeInfo {
   updatedAt: Date;
   registryVersion: string;
   lineage: LineageSummary;
+  /** Feature services that list the feature: the models that read it. */
+  services: readonly string[];
 }
 
 export function renderDescribe(info: DescribeInfo): string {
@@ -180,6 +185,7 @@ export function renderDescribe(info: DescribeInfo): string {
     ["lineage.tables", info.lineage.tables.join(", ") || "(none)"],
     ["lineage.upstream", info.lineage.features.join(", ") || "(none)"],
     ["lineage.downstream", info.lineage.dependents.join(", ") || "(none)"],
+    ["feature_services", info.services.join(", ") || "(none)"],
   );
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   const pad = " ".repeat(width + 1);
