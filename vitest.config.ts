@@ -1,6 +1,7 @@
 // Test projects: "unit" runs in Node; "serving" and "ingest" run inside workerd with real Postgres and Redis.
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { fakeIngest } from "./test/support/fake-ingest";
 
 const GLOBAL_SETUP = "./test/support/global-setup.ts";
 
@@ -31,7 +32,11 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: workerBindings(inject as <T>(key: string) => T) },
+            miniflare: {
+              bindings: workerBindings(inject as <T>(key: string) => T),
+              // The ingest Worker is not in this runtime: its materialize API is played by a stand-in.
+              serviceBindings: { INGEST: fakeIngest },
+            },
           })),
         ],
         test: {

@@ -6,6 +6,7 @@ import { notFound, onError } from "../http/error-handler";
 import { answerOtherMethodsWith405, errors, openApiDocument, openapiRoute } from "../http/openapi-routes";
 import { checkTiers } from "../stores/tier-health";
 import { type ServingContext, type ServingEnv, type ServingHonoEnv, servingFactory } from "./context";
+import { feastMaterializeRoutes } from "./feast-materialize-routes";
 import { feastWriteRoutes } from "./feast-write-routes";
 import { featureRoutes } from "./feature-routes";
 import { registryRoutes } from "./registry-routes";
@@ -58,6 +59,7 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
 
   app.route("/", featureRoutes());
   app.route("/", feastWriteRoutes());
+  app.route("/", feastMaterializeRoutes());
   app.route("/registry", registryRoutes());
   app.route("/datasets", trainingRoutes());
 

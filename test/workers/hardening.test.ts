@@ -154,6 +154,8 @@ describe("scopes, route by route", () => {
     "POST /get-online-features": "serve",
     "GET /registry/features": "serve",
     "GET /registry/features/:name": "serve",
+    "GET /registry/feature-services": "serve",
+    "GET /registry/feature-services/:name": "serve",
     "GET /registry/entities": "serve",
     "GET /registry/versions": "serve",
     "POST /datasets/training": "admin",
