@@ -133,7 +133,7 @@ function exportFeast(dir: string, flags: Flags): number {
   if (loaded.errors.length > 0) return reportInvalid(dir, loaded);
   const out = path.resolve(flags.out);
   mkdirSync(path.join(out, "data"), { recursive: true });
-  const files = feastRepoFiles(loaded.entities, loaded.features, { url: flags.url });
+  const files = feastRepoFiles(loaded.entities, loaded.features, { url: flags.url, services: loaded.featureServices });
   for (const [name, content] of Object.entries(files)) writeFileSync(path.join(out, name), content);
   console.log(`✓ Feast repo for ${loaded.features.length} features in ${out}: cd there, set FEATURE_STORE_API_KEY, run feast apply`);
   return EXIT_OK;

@@ -17,6 +17,7 @@ import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http
 import type { MaterializeEvent, RunSummary } from "../materialize/events";
 import { requireScope, type ServingHonoEnv } from "./context";
 import { FEAST_ON_DEMAND_SUFFIX } from "./feast";
+import { feastTimeOf } from "./feast-write";
 
 const Result = component(FeastMaterializeResult, "FeastMaterializeResult");
 const MATERIALIZE_ERRORS = {
@@ -89,11 +90,10 @@ export function featuresOfViews(registry: CompiledRegistry, views: readonly stri
   return registry.features.filter((f) => wanted.has(f.group) && runnable(f));
 }
 
-/** Epoch ms of a Feast timestamp (Python's isoformat; a naive one is UTC, as Feast's make_tzaware reads it). */
-export function feastTimeMs(field: string, value: string): number {
-  const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(value) ? value : `${value}Z`;
-  const ms = Date.parse(zoned);
-  if (Number.isNaN(ms)) throw new FeatureStoreError("bad_request", `${field} is not an ISO-8601 date-time`, { field });
+/** Epoch ms of a Feast timestamp field (Python's isoformat; a naive one is UTC, as Feast's make_tzaware reads it). */
+function feastTimeMs(field: string, value: string): number {
+  const ms = feastTimeOf(value);
+  if (ms === undefined) throw new FeatureStoreError("bad_request", `${field} is not an ISO-8601 date-time`, { field });
   return ms;
 }
 

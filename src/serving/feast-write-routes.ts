@@ -7,7 +7,7 @@ import { logRecord } from "../core/log";
 import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
 import { MAX_PUSH_BODY_BYTES, pushUpdates } from "../ingest/push";
 import { requireScope, type ServingContext, type ServingHonoEnv } from "./context";
-import { feastFrameToUpdates } from "./feast-write";
+import { FEAST_PUSH_SOURCE_SUFFIX, feastFrameToUpdates } from "./feast-write";
 
 const Queued = component(PushResult, "PushResult");
 const WRITE_ERRORS = {
@@ -72,7 +72,12 @@ export function feastWriteRoutes(): OpenAPIHono<ServingHonoEnv> {
     const body = c.req.valid("json");
     if (body.to === "offline")
       throw new FeatureStoreError("bad_request", 'to: "offline" is not supported: every write is served online; use "online_and_offline"');
-    return c.json(await queueFrame(c.get("deps"), body.push_source_name, body.df, "push source"), 200);
+    const registry = await c.get("deps").registry();
+    const name = body.push_source_name;
+    // export-feast names a group's push source `<group>_push`; the group's own name works too.
+    const asGroup = name.endsWith(FEAST_PUSH_SOURCE_SUFFIX) ? name.slice(0, -FEAST_PUSH_SOURCE_SUFFIX.length) : name;
+    const group = registry.features.some((f) => f.group === asGroup) ? asGroup : name;
+    return c.json(await queueFrame(c.get("deps"), group, body.df, "push source"), 200);
   });
 
   return r;

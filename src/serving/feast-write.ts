@@ -5,8 +5,14 @@ import { FEAST_CREATED_COLUMN, FEAST_EVENT_TIMESTAMP_COLUMN, type FeastDataFrame
 import type { FeatureUpdate } from "../core/ingest-message";
 import type { CompiledRegistry } from "../core/registry";
 
+/**
+ * Suffix of the Feast push source of a feature group in the repo `registry export-feast` writes
+ * (`user_behavior_features_push`); POST /push takes that name or the group's own.
+ */
+export const FEAST_PUSH_SOURCE_SUFFIX = "_push";
+
 /** A Feast timestamp: ISO 8601, naive ones in UTC (the SDK sends `datetime.isoformat()` of naive UTC), or epoch ms. */
-function eventTimeOf(raw: unknown): number | undefined {
+export function feastTimeOf(raw: unknown): number | undefined {
   if (typeof raw === "number" && Number.isFinite(raw)) return Math.trunc(raw);
   if (typeof raw !== "string") return undefined;
   const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(raw) ? raw : `${raw}Z`;
@@ -44,7 +50,7 @@ export function feastFrameToUpdates(registry: CompiledRegistry, group: string, d
   if (ragged.length)
     throw new FeatureStoreError("bad_request", `df columns must have the same length; ${ragged.join(", ")} differ from ${joinKey}`);
   return ids.map((id, row) => {
-    const eventTimestamp = eventTimeOf(times[row]);
+    const eventTimestamp = feastTimeOf(times[row]);
     if (eventTimestamp === undefined)
       throw new FeatureStoreError("bad_request", `${FEAST_EVENT_TIMESTAMP_COLUMN}[${row}] is not a date-time`, { row });
     if ((typeof id !== "string" && typeof id !== "number") || id === "")

@@ -8,6 +8,7 @@ import {
   QUEUE_MAX_BATCH_BYTES,
   QUEUE_MAX_BATCH_MESSAGES,
 } from "../../src/core/ingest-message";
+import { decodeWriteToken } from "../../src/core/write-token";
 import { pushUpdates } from "../../src/ingest/push";
 import {
   applyTestRegistry,
@@ -139,11 +140,16 @@ describe("POST /ingest/push: queueing", () => {
       update(ids[1]!, { "tst_user_stream:tst_last_genre": "jazz" }, ts),
     ]);
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { accepted: number; message_ids: string[]; batches: number };
+    const body = (await res.json()) as { accepted: number; message_ids: string[]; batches: number; write_token: string };
     expect(body.accepted).toBe(2);
     expect(body.batches).toBe(1);
     expect(new Set(body.message_ids).size).toBe(2);
     for (const id of body.message_ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    // The read-your-writes token names each entity's features (flat) at their event time.
+    expect(decodeWriteToken(body.write_token)).toEqual([
+      { entityType: "user", entityId: ids[0], features: { tst_plays_1h: ts, tst_affinity: ts } },
+      { entityType: "user", entityId: ids[1], features: { tst_last_genre: ts } },
+    ]);
 
     const first = await waitFor("pushed values in Postgres", async () => {
       const got = await latestInPostgres("user", ids[0]!);

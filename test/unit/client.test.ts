@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FeatureStoreClient, FeatureStoreClientError, retryDelayMs } from "../../packages/client/src/index";
+import { decodeWriteToken, encodeWriteToken } from "../../src/core/write-token";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
 let handler: Handler = (_req, res) => res.end();
@@ -140,5 +141,43 @@ describe("retryDelayMs", () => {
     expect(retryDelayMs(4, null, { baseDelayMs: 100 }, () => 0.999)).toBe(799);
     expect(retryDelayMs(4, null, { baseDelayMs: 100 }, () => 0)).toBe(0);
     expect(retryDelayMs(20, null, { baseDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5)).toBe(500);
+  });
+});
+
+describe("read-your-writes in the client", () => {
+  const bodies: Record<string, unknown>[] = [];
+  const token = encodeWriteToken([{ entityType: "user", entityId: "user_7", features: { skip_rate_7d: 1_700_000_000_000 } }])!;
+  const serveAndRecord = () =>
+    reset((req, res) => {
+      let raw = "";
+      req.on("data", (c) => (raw += c));
+      req.on("end", () => {
+        const body = JSON.parse(raw) as Record<string, unknown>;
+        bodies.push(body);
+        if (req.url === "/ingest/push") send(res, 202, { accepted: 1, message_ids: ["m"], batches: 1, write_token: token });
+        else send(res, 200, vector);
+      });
+    });
+
+  it("sends the token of its own push with reads of that entity only", async () => {
+    serveAndRecord();
+    bodies.length = 0;
+    const c = client({ readYourWrites: true });
+    await c.push({ entity_type: "user", entity_id: "user_7", event_timestamp: 1_700_000_000_000, features: { skip_rate_7d: 0.1 } });
+    await c.get({ entity_id: "user_7", feature_names: ["skip_rate_7d"] });
+    await c.get({ entity_id: "user_8", feature_names: ["skip_rate_7d"] });
+    await c.getBatch([{ entity_id: "user_8", entities: { user: "user_7" }, feature_names: ["skip_rate_7d"] }]);
+    expect(decodeWriteToken(bodies[1]!.min_write_token as string)).toEqual(decodeWriteToken(token));
+    expect(bodies[2]).not.toHaveProperty("min_write_token");
+    expect((bodies[3]!.requests as Record<string, unknown>[])[0]).toHaveProperty("min_write_token");
+  });
+
+  it("sends nothing extra without readYourWrites", async () => {
+    serveAndRecord();
+    bodies.length = 0;
+    const c = client();
+    await c.push({ entity_type: "user", entity_id: "user_7", event_timestamp: 1_700_000_000_000, features: { skip_rate_7d: 0.1 } });
+    await c.get({ entity_id: "user_7", feature_names: ["skip_rate_7d"] });
+    expect(bodies[1]).not.toHaveProperty("min_write_token");
   });
 });

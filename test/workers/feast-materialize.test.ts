@@ -50,7 +50,10 @@ describe("Feast's materialize on the serving Worker", () => {
     const unknown = await post("/materialize-incremental", { end_ts: "2026-12-01T00:00:00", feature_views: ["driver_stats"] });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { details: { known: string[] } } }).error.details.known).toContain(VIEW);
-    const onDemand = await post("/materialize-incremental", { end_ts: "2026-12-01T00:00:00", feature_views: ["session_features_on_demand"] });
+    const onDemand = await post("/materialize-incremental", {
+      end_ts: "2026-12-01T00:00:00",
+      feature_views: ["session_features_on_demand"],
+    });
     expect(onDemand.status).toBe(400);
     const missing = await post("/materialize", { feature_views: [VIEW] });
     expect(missing.status).toBe(400);

@@ -1,7 +1,10 @@
 // The registry as a Feast repository (feature_store.yaml + Python definitions) for Feast's own SDK against our Workers.
 import type { EntityType, FeatureDefinition } from "../../src/core/definitions";
-// The on-demand view of a group with stored features too is `<group>_on_demand`, which the Worker maps back.
+import type { FeatureServiceDefinition } from "../../src/core/feature-services";
+// The on-demand view of a group with stored features too is `<group>_on_demand`, and its push source
+// `<group>_push`: names the Worker maps back.
 import { FEAST_ON_DEMAND_SUFFIX } from "../../src/serving/feast";
+import { FEAST_PUSH_SOURCE_SUFFIX } from "../../src/serving/feast-write";
 
 /** Feast expands `${VAR}` in feature_store.yaml from the environment when it loads the file. */
 export const FEAST_URL_FROM_ENV = ["$", "{FEATURE_STORE_URL}"].join("");
@@ -12,6 +15,8 @@ export interface FeastExportOptions {
   project?: string;
   /** Registry version noted in the header. */
   version?: string;
+  /** Feature services (services.yaml) to declare as Feast FeatureServices. */
+  services?: readonly FeatureServiceDefinition[];
 }
 
 /** Python identifiers: our names are already [a-z0-9_], but a leading digit is not allowed. */
@@ -71,7 +76,7 @@ export function feastRepoFiles(
     "from datetime import timedelta",
     "",
     "import pandas as pd",
-    "from feast import Entity, FeatureView, Field, FileSource, RequestSource, ValueType",
+    "from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource, RequestSource, ValueType",
     "from feast.on_demand_feature_view import on_demand_feature_view",
     "from feast.types import Array, Float32, Float64, String",
     "",
@@ -91,6 +96,10 @@ export function feastRepoFiles(
     const stored = defs.filter((d) => d.computation_type !== "on_demand");
     if (stored.length) {
       const ttl = Math.max(...stored.map((d) => d.ttl_seconds));
+      // store.push(name, df) writes through the views whose stream source is that push source.
+      const pushable = stored.some((d) => d.computation_type !== "aggregation");
+      const push = `${group}${FEAST_PUSH_SOURCE_SUFFIX}`;
+      if (pushable) lines.push(`${py(push)} = PushSource(name=${pyString(push)}, batch_source=_offline)`, "");
       lines.push(
         `${py(group)} = FeatureView(`,
         `    name=${pyString(group)},`,
@@ -100,7 +109,7 @@ export function feastRepoFiles(
         "    schema=[",
         ...stored.map((d) => `        Field(name=${pyString(d.name)}, dtype=${feastDtype(d)}, description=${pyString(d.description)}),`),
         "    ],",
-        "    source=_offline,",
+        `    source=${pushable ? py(push) : "_offline"},`,
         "    online=True,",
         ")",
         "",
@@ -155,6 +164,28 @@ export function feastRepoFiles(
         "",
       );
     }
+  }
+
+  // Feature services last: they project the views above, in the service's order within each view.
+  for (const service of opts.services ?? []) {
+    const byView = new Map<string, string[]>();
+    for (const ref of service.features) {
+      const name = ref.slice(ref.indexOf(":") + 1);
+      const def = features.find((f) => f.name === name);
+      if (!def) continue;
+      const view = def.computation_type === "on_demand" && storedViewOf.has(def.name) ? `${def.group}${FEAST_ON_DEMAND_SUFFIX}` : def.group;
+      byView.set(view, [...(byView.get(view) ?? []), def.name]);
+    }
+    lines.push(
+      `${py(service.name)} = FeatureService(`,
+      `    name=${pyString(service.name)},`,
+      `    features=[${[...byView].map(([view, names]) => `${py(view)}[[${names.map(pyString).join(", ")}]]`).join(", ")}],`,
+      `    description=${pyString(service.description)},`,
+      `    owner=${pyString(service.owner)},`,
+      `    tags={${service.tags.map((t) => `${pyString(t)}: ""`).join(", ")}},`,
+      ")",
+      "",
+    );
   }
 
   const yaml = [

@@ -1,5 +1,6 @@
 // FeatureStoreClient: typed calls of the serving and ingest Workers with timeouts, retries and optional hedging.
 
+import type { EventEnvelope } from "../../../src/core/event-types";
 import type {
   FeastOnlineRequest,
   FeastOnlineResponse,
@@ -10,6 +11,7 @@ import type {
 import type { FeatureUpdate, PushResult } from "../../../src/core/ingest-message";
 import { errorFrom, FeatureStoreClientError } from "./errors";
 import { DEFAULT_RETRIES, RETRYABLE_STATUSES, type RetryOptions, retryDelayMs, sleep } from "./retry";
+import { WriteSession } from "./write-session";
 
 /** Something that answers fetch: the global fetch, or a Worker's service binding (no network hop). */
 export interface Fetcher {
@@ -33,6 +35,12 @@ export interface ClientOptions {
   hedgeAfterMs?: number;
   /** The transport (default: globalThis.fetch); pass `env.FEATURE_SERVING` for Worker-to-Worker calls. */
   fetcher?: Fetcher;
+  /**
+   * Read-your-writes: remember the write tokens of this client's pushes and send the matching one
+   * (`min_write_token`) with every read of those entities, so a read never sees a value older than
+   * this client's own write. Off by default.
+   */
+  readYourWrites?: boolean;
 }
 
 export interface CallOptions {
@@ -40,22 +48,39 @@ export interface CallOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 2_000;
+/** Per-attempt timeout of a read with a write token: the server may wait up to 3 s for the write (WRITE_WAIT_MS). */
+export const WRITE_TOKEN_TIMEOUT_MS = 4_000;
 
 export class FeatureStoreClient {
   private readonly fetcher: Fetcher;
+  private readonly session: WriteSession | undefined;
 
   constructor(private readonly opts: ClientOptions) {
     this.fetcher = opts.fetcher ?? { fetch: (input, init) => globalThis.fetch(input, init) };
+    this.session = opts.readYourWrites ? new WriteSession() : undefined;
   }
 
   /** One entity's feature vector (POST /features/get). */
   get(request: FeatureRequest, call?: CallOptions): Promise<FeatureResponse> {
-    return this.request("/features/get", request, { idempotent: true, ...call });
+    const withToken = this.withWriteToken(request);
+    return this.request("/features/get", withToken, { idempotent: true, ...this.tokenTimeout(withToken), ...call });
   }
 
   /** Many vectors in one pass (POST /features/batch): one item per request, a vector or `{entity_id, error}`. */
   getBatch(requests: FeatureRequest[], call?: CallOptions): Promise<(FeatureResponse | FeatureErrorResult)[]> {
-    return this.request("/features/batch", { requests }, { idempotent: true, ...call });
+    const withTokens = requests.map((r) => this.withWriteToken(r));
+    const timeout = withTokens.some((r) => r.min_write_token) ? { timeoutMs: WRITE_TOKEN_TIMEOUT_MS } : {};
+    return this.request("/features/batch", { requests: withTokens }, { idempotent: true, ...timeout, ...call });
+  }
+
+  private withWriteToken(request: FeatureRequest): FeatureRequest {
+    if (!this.session || request.min_write_token !== undefined) return request;
+    const token = this.session.tokenFor(request);
+    return token ? { ...request, min_write_token: token } : request;
+  }
+
+  private tokenTimeout(request: FeatureRequest): { timeoutMs?: number } {
+    return request.min_write_token ? { timeoutMs: Math.max(this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, WRITE_TOKEN_TIMEOUT_MS) } : {};
   }
 
   /** Feast's column-oriented read (POST /get-online-features). */
@@ -67,8 +92,25 @@ export class FeatureStoreClient {
    * Queue updates (POST /ingest/push on the ingest Worker). Retried like reads: a replayed push
    * writes nothing new (the consumer's writes are idempotent by value and event time).
    */
-  push(updates: FeatureUpdate | FeatureUpdate[], call?: CallOptions): Promise<PushResult> {
-    return this.request("/ingest/push", updates, { base: this.opts.ingestUrl ?? this.opts.url, idempotent: true, hedge: false, ...call });
+  async push(updates: FeatureUpdate | FeatureUpdate[], call?: CallOptions): Promise<PushResult> {
+    const result = await this.request<PushResult>("/ingest/push", updates, {
+      base: this.opts.ingestUrl ?? this.opts.url,
+      idempotent: true,
+      hedge: false,
+      ...call,
+    });
+    this.session?.remember(result.write_token);
+    return result;
+  }
+
+  /** Raw events (POST /ingest/events on the ingest Worker): one or up to 5,000, folded into aggregation features. */
+  pushEvents(events: EventEnvelope | EventEnvelope[], call?: CallOptions): Promise<unknown> {
+    return this.request("/ingest/events", events, { base: this.opts.ingestUrl ?? this.opts.url, idempotent: true, hedge: false, ...call });
+  }
+
+  /** Feature services (GET /registry/feature-services): the named feature lists models read. */
+  listFeatureServices(call?: CallOptions): Promise<unknown> {
+    return this.request("/registry/feature-services", undefined, { method: "GET", idempotent: true, ...call });
   }
 
   /** Feature definitions, optionally filtered (GET /registry/features). */
@@ -94,7 +136,7 @@ export class FeatureStoreClient {
   private async request<T>(
     path: string,
     body: unknown,
-    o: CallOptions & { method?: string; base?: string; idempotent: boolean; hedge?: boolean },
+    o: CallOptions & { method?: string; base?: string; idempotent: boolean; hedge?: boolean; timeoutMs?: number },
   ): Promise<T> {
     const init: RequestInit = { method: o.method ?? "POST", ...(body === undefined ? {} : { body: JSON.stringify(body) }) };
     const res = await this.send(`${o.base ?? this.opts.url}${path}`, init, o);
@@ -102,7 +144,11 @@ export class FeatureStoreClient {
   }
 
   /** Attempts with retries (and hedging for reads); resolves with the first ok response, rejects with our error. */
-  private async send(url: string, init: RequestInit, o: CallOptions & { idempotent: boolean; hedge?: boolean }): Promise<Response> {
+  private async send(
+    url: string,
+    init: RequestInit,
+    o: CallOptions & { idempotent: boolean; hedge?: boolean; timeoutMs?: number },
+  ): Promise<Response> {
     const retries = o.idempotent ? (this.opts.retry?.retries ?? DEFAULT_RETRIES) : 0;
     for (let attempt = 0; ; attempt++) {
       let retryAfter: string | null = null;
@@ -123,9 +169,9 @@ export class FeatureStoreClient {
     }
   }
 
-  private attemptMaybeHedged(url: string, init: RequestInit, o: CallOptions & { hedge?: boolean }): Promise<Response> {
+  private attemptMaybeHedged(url: string, init: RequestInit, o: CallOptions & { hedge?: boolean; timeoutMs?: number }): Promise<Response> {
     const hedgeAfter = this.opts.hedgeAfterMs;
-    if (hedgeAfter === undefined || o.hedge === false) return this.attempt(url, init, o.signal);
+    if (hedgeAfter === undefined || o.hedge === false) return this.attempt(url, init, o.signal, o.timeoutMs);
     return new Promise<Response>((resolve, reject) => {
       let settled = false;
       let failures = 0;
@@ -143,18 +189,18 @@ export class FeatureStoreClient {
           reject(err);
         }
       };
-      this.attempt(url, init, o.signal).then(done, fail);
+      this.attempt(url, init, o.signal, o.timeoutMs).then(done, fail);
       setTimeout(() => {
         if (settled) return;
         started++;
-        this.attempt(url, init, o.signal).then(done, fail);
+        this.attempt(url, init, o.signal, o.timeoutMs).then(done, fail);
       }, hedgeAfter);
     });
   }
 
   /** One HTTP attempt under the per-attempt timeout; the caller's signal aborts it too. */
-  private async attempt(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
-    const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  private async attempt(url: string, init: RequestInit, signal?: AbortSignal, timeoutOverride?: number): Promise<Response> {
+    const timeoutMs = timeoutOverride ?? this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
