@@ -3,7 +3,7 @@ import { z } from "zod";
 import { EntityTypeName } from "./definitions";
 import { ErrorBody } from "./errors";
 import { EntityId, FeatureRef as FeatureReference } from "./identifiers";
-import { WriteToken } from "./write-token";
+import { MAX_WRITE_TOKENS_PER_REQUEST, WriteToken } from "./write-token";
 
 /** More entities than this in one call is a 413: split the batch. */
 export const MAX_BATCH_ENTITIES = 1_000;
@@ -30,7 +30,7 @@ export const FeatureRequest = z
     /** Tighten the features' own max age for this request. */
     max_staleness_ms: z.number().int().nonnegative().optional(),
     /** Read-your-writes: never answer a value older than the writes this token (from a push) records. */
-    min_write_token: WriteToken.optional(),
+    min_write_token: z.union([WriteToken, z.array(WriteToken).min(1).max(MAX_WRITE_TOKENS_PER_REQUEST)]).optional(),
   })
   .strict()
   .refine((r) => r.feature_names !== undefined || r.feature_service !== undefined, {

@@ -3,8 +3,8 @@
 // A token lists, per entity it wrote, the event time of the newest write of each feature:
 // "wt1." + base64url(JSON [[entity_type, entity_id, {feature: event_ms}], ...]). It is not signed:
 // a forged or stale token can only make its own caller's read stricter (slower, or a 503 after
-// the wait), never change what anyone else is served. Its format is public so that clients can
-// merge the tokens of several pushes (mergeWriteTokens).
+// the wait), never change what anyone else is served. Clients treat it as opaque: a read may pass
+// several (a list), and only the marks of the entities it reads apply.
 import { z } from "zod";
 import { EntityTypeName } from "./definitions";
 import { EntityId, FeatureRef } from "./identifiers";
@@ -13,6 +13,8 @@ import { entityMapKey } from "./keys";
 const PREFIX = "wt1.";
 /** A push writing more entities than this answers no token (a bulk load is not a session). */
 export const MAX_WRITE_TOKEN_ENTITIES = 100;
+/** A read may pass several tokens (a client session's pushes), up to this many. */
+export const MAX_WRITE_TOKENS_PER_REQUEST = 16;
 /** Longest token a read accepts. */
 export const MAX_WRITE_TOKEN_CHARS = 64 * 1024;
 
@@ -75,13 +77,6 @@ export function decodeWriteToken(token: string): EntityWrite[] | undefined {
   }
   const parsed = Payload.safeParse(raw);
   return parsed.success ? parsed.data.map(([entityType, entityId, features]) => ({ entityType, entityId, features })) : undefined;
-}
-
-/** One token for the writes of several (e.g. a client session's pushes); undefined past the entity bound. */
-export function mergeWriteTokens(tokens: Iterable<string>): string | undefined {
-  const writes: EntityWrite[] = [];
-  for (const t of tokens) writes.push(...(decodeWriteToken(t) ?? []));
-  return encodeWriteToken(writes);
 }
 
 /** Per entity (entityMapKey), the marks a token sets. */

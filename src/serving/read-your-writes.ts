@@ -24,13 +24,14 @@ export function writeMarksOf(requests: readonly FeatureRequest[], waitMs = WRITE
   let writes: EntityWrite[] | undefined;
   requests.forEach((r, i) => {
     if (r.min_write_token === undefined) return;
-    const decoded = decodeWriteToken(r.min_write_token);
-    if (!decoded)
-      throw new FeatureStoreError("bad_request", "min_write_token is not a write token that a push answered", {
-        field: requests.length > 1 ? `${i}.min_write_token` : "min_write_token",
-      });
-    writes ??= [];
-    writes.push(...decoded);
+    const tokens = typeof r.min_write_token === "string" ? [r.min_write_token] : r.min_write_token;
+    tokens.forEach((token, j) => {
+      const decoded = decodeWriteToken(token);
+      const field = `${requests.length > 1 ? `${i}.` : ""}min_write_token${typeof r.min_write_token === "string" ? "" : `.${j}`}`;
+      if (!decoded) throw new FeatureStoreError("bad_request", "min_write_token is not a write token that a push answered", { field });
+      writes ??= [];
+      writes.push(...decoded);
+    });
   });
   if (!writes) return undefined;
   const byEntity: Map<string, FeatureMarks> = marksByEntity(writes);

@@ -9,10 +9,11 @@ import { PROJECT_ROOT } from "../../tools/paths";
 /** Top-level folders and what each may import besides packages. `scripts` and `dev` are peers: both are entry points over tools. */
 const ALLOWED_LAYERS: Readonly<Record<string, readonly string[]>> = {
   src: ["src"],
-  tools: ["tools", "src"],
-  scripts: ["scripts", "tools", "src"],
-  dev: ["dev", "tools", "src"],
-  bench: ["bench", "dev", "scripts", "tools", "src"],
+  // The tooling calls the Workers through the client package, as users do.
+  tools: ["tools", "src", "packages"],
+  scripts: ["scripts", "tools", "src", "packages"],
+  dev: ["dev", "tools", "src", "packages"],
+  bench: ["bench", "dev", "scripts", "tools", "src", "packages"],
   // The client package takes only types from src (its runtime code is its own).
   packages: ["packages", "src"],
 };

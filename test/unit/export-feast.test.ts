@@ -6,7 +6,7 @@ import { FEAST_URL_FROM_ENV, feastDtype, feastRepoFiles } from "../../tools/regi
 import { loadDefinitions } from "../../tools/registry/load-definitions";
 
 const loaded = loadDefinitions(FEATURES_DIR);
-const files = feastRepoFiles(loaded.entities, loaded.features);
+const files = feastRepoFiles(loaded.entities, loaded.features, { services: loaded.featureServices });
 const repo = files["repo.py"]!;
 
 describe("export-feast", () => {
@@ -37,6 +37,18 @@ describe("export-feast", () => {
     const at = (s: string) => repo.indexOf(s);
     expect(at("user_profile_features = FeatureView(")).toBeLessThan(at('name="interaction_features",'));
     expect(repo).not.toMatch(/RequestSource\([^)]*Field\(name="track_id"/s);
+  });
+
+  it("declares a push source per group that takes writes, and every feature service as projections of its views", () => {
+    expect(repo).toContain('user_behavior_features_push = PushSource(name="user_behavior_features_push", batch_source=_offline)');
+    expect(repo).toContain("    source=user_behavior_features_push,");
+    for (const s of loaded.featureServices) {
+      expect(repo).toContain(`${s.name} = FeatureService(\n    name="${s.name}",`);
+      for (const ref of s.features) expect(repo).toContain(`"${ref.slice(ref.indexOf(":") + 1)}"`);
+    }
+    expect(repo).toMatch(
+      /name="skip_predictor_v1",\n {4}features=\[user_behavior_features\[\["skip_rate_7d", "skips_1h", "tracks_played_1h"\]\], user_profile_features\[\[/,
+    );
   });
 
   it("is valid Python", () => {

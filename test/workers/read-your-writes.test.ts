@@ -75,6 +75,19 @@ describe("min_write_token on /features/get", () => {
     expect(other.status).toBe(200);
   });
 
+  it("takes a list of tokens (a client session's pushes) and applies those of the entity read", async () => {
+    const user = uniqueId("user_");
+    const fresh = Date.now() - HOUR;
+    await putKvRow("user", user, { skip_rate_7d: [fresh - HOUR, 0.1] });
+    await putLatest("user", user, "skip_rate_7d", 0.8, fresh);
+    const tokens = [tokenFor(uniqueId("user_"), Date.now()), tokenFor(user, fresh)];
+    const res = await read(user, { min_write_token: tokens });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Vector).features.skip_rate_7d).toBe(0.8);
+    const bad = await read(user, { min_write_token: [tokens[1], "wt1.bm90LWpzb24"] });
+    expect(JSON.stringify(await bad.json())).toContain('"field":"min_write_token.1"');
+  });
+
   it("refuses a malformed token with 400 naming the field, in a batch by its index", async () => {
     const one = await read("user_1", { min_write_token: "wt1.bm90LWpzb24" });
     expect(one.status).toBe(400);

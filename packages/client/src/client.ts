@@ -75,8 +75,8 @@ export class FeatureStoreClient {
 
   private withWriteToken(request: FeatureRequest): FeatureRequest {
     if (!this.session || request.min_write_token !== undefined) return request;
-    const token = this.session.tokenFor(request);
-    return token ? { ...request, min_write_token: token } : request;
+    const tokens = this.session.tokensFor(request);
+    return tokens ? { ...request, min_write_token: tokens.length === 1 ? tokens[0]! : tokens } : request;
   }
 
   private tokenTimeout(request: FeatureRequest): { timeoutMs?: number } {
@@ -99,7 +99,10 @@ export class FeatureStoreClient {
       hedge: false,
       ...call,
     });
-    this.session?.remember(result.write_token);
+    this.session?.remember(
+      (Array.isArray(updates) ? updates : [updates]).map((u) => u.entity_id),
+      result.write_token,
+    );
     return result;
   }
 

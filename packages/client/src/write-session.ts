@@ -1,32 +1,30 @@
-// Read-your-writes in the client: remembers what this client pushed and sends the matching token with its reads.
-import type { FeatureRequest } from "../../../src/core/feature-request";
-import { decodeWriteToken, type EntityWrite, encodeWriteToken, MAX_WRITE_TOKEN_ENTITIES } from "../../../src/core/write-token";
+// Read-your-writes in the client: remembers the write tokens of this client's pushes by the entities
+// they wrote, and sends the ones of the entities a read asks for. Tokens stay opaque here: the
+// server applies only the marks of the entities each read reads.
+
+/** Tokens kept per entity (the newest), and entities remembered (the most recently written). */
+const TOKENS_PER_ENTITY = 4;
+const MAX_ENTITIES = 10_000;
 
 export class WriteSession {
-  /** By entity id, newest last (a Map keeps insertion order): the oldest are forgotten past the token's bound. */
-  private readonly writes = new Map<string, EntityWrite[]>();
+  /** Entity id → its newest tokens; a Map keeps insertion order, so the first key is the least recently written. */
+  private readonly tokens = new Map<string, string[]>();
 
-  remember(token: string | undefined): void {
-    for (const w of (token && decodeWriteToken(token)) || []) {
-      const list = this.writes.get(w.entityId) ?? [];
-      this.writes.delete(w.entityId);
-      this.writes.set(w.entityId, [...list.filter((x) => x.entityType !== w.entityType), merged(list, w)]);
+  remember(entityIds: Iterable<string>, token: string | undefined): void {
+    if (!token) return;
+    for (const id of new Set(entityIds)) {
+      const list = this.tokens.get(id) ?? [];
+      this.tokens.delete(id);
+      this.tokens.set(id, [...list, token].slice(-TOKENS_PER_ENTITY));
     }
-    while (this.writes.size > MAX_WRITE_TOKEN_ENTITIES) this.writes.delete(this.writes.keys().next().value!);
+    while (this.tokens.size > MAX_ENTITIES) this.tokens.delete(this.tokens.keys().next().value!);
   }
 
-  /** The token for the entities a request reads (its entity and `entities`), or undefined when this client wrote none of them. */
-  tokenFor(request: Pick<FeatureRequest, "entity_id" | "entities">): string | undefined {
+  /** The tokens for the entities a request reads (its entity and `entities`); undefined when this client wrote none. */
+  tokensFor(request: { entity_id: string; entities?: Partial<Record<string, string>> | undefined }): string[] | undefined {
     const ids = new Set([request.entity_id, ...Object.values(request.entities ?? {})]);
-    const writes = [...ids].flatMap((id) => (id === undefined ? [] : (this.writes.get(id) ?? [])));
-    return writes.length ? encodeWriteToken(writes) : undefined;
+    const found = new Set<string>();
+    for (const id of ids) for (const t of (id === undefined ? undefined : this.tokens.get(id)) ?? []) found.add(t);
+    return found.size ? [...found] : undefined;
   }
-}
-
-function merged(list: readonly EntityWrite[], w: EntityWrite): EntityWrite {
-  const old = list.find((x) => x.entityType === w.entityType);
-  if (!old) return w;
-  const features = { ...old.features };
-  for (const [name, ms] of Object.entries(w.features)) features[name] = Math.max(features[name] ?? 0, ms);
-  return { ...w, features };
 }
