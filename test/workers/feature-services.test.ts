@@ -20,20 +20,20 @@ beforeAll(async () => {
 describe("feature services in /features/get and /features/batch", () => {
   it("serves a service's features in its order, keyed by flat name", async () => {
     const user = uniqueId("user_");
-    await putLatest("user", user, "skip_rate_7d", 0.4, Date.now() - HOUR);
+    await putLatest("user", user, "subscription_type", "premium", Date.now() - HOUR);
     const res = await post("/features/get", { entity_id: user, feature_service: SERVICE, include_metadata: true });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Vector;
     expect(Object.keys(body.features)).toEqual(service().features.map(flat));
-    expect(body.features.skip_rate_7d).toBe(0.4);
-    expect(body.metadata?.skip_rate_7d?.status).toBe("PRESENT");
+    expect(body.features.subscription_type).toBe("premium");
+    expect(body.metadata?.subscription_type?.status).toBe("PRESENT");
   });
 
   it("adds feature_names after the service's, without repeating one the service lists", async () => {
     const res = await post("/features/get", {
       entity_id: uniqueId("user_"),
       feature_service: SERVICE,
-      feature_names: ["user_behavior_features:skip_rate_7d", "listening_hours_weekly"],
+      feature_names: ["user_profile_features:subscription_type", "listening_hours_weekly"],
     });
     expect(res.status).toBe(200);
     const keys = Object.keys(((await res.json()) as Vector).features);
@@ -65,15 +65,16 @@ describe("feature services in /features/get and /features/batch", () => {
 describe("feature services in Feast's /get-online-features", () => {
   it("serves feature_service with the features named as Feast names them", async () => {
     const user = uniqueId("user_");
-    await putLatest("user", user, "skip_rate_7d", 0.3, Date.now() - HOUR);
+    await putLatest("user", user, "subscription_type", "family", Date.now() - HOUR);
     const short = await post("/get-online-features", { entities: { user_id: [user] }, feature_service: SERVICE });
     expect(short.status).toBe(200);
     const body = (await short.json()) as { metadata: { feature_names: string[] }; results: { values: unknown[] }[] };
-    expect(body.metadata.feature_names).toEqual(["user_id", ...service().features.map(flat)]);
-    expect(body.results[1]!.values).toEqual([0.3]);
+    const names = service().features.map(flat);
+    expect(body.metadata.feature_names).toEqual(["user_id", ...names]);
+    expect(body.results[1 + names.indexOf("subscription_type")]!.values).toEqual(["family"]);
     const full = await post("/get-online-features", { entities: { user_id: [user] }, feature_service: SERVICE, full_feature_names: true });
-    const names = ((await full.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names;
-    expect(names).toEqual(["user_id", ...service().features.map((r) => r.replace(":", "__"))]);
+    const fullNames = ((await full.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names;
+    expect(fullNames).toEqual(["user_id", ...service().features.map((r) => r.replace(":", "__"))]);
   });
 });
 

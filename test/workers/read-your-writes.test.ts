@@ -10,11 +10,12 @@ interface Vector {
   metadata: Record<string, { status: string; tier: string | null; event_timestamp: string | null }>;
 }
 
-const tokenFor = (entityId: string, eventMs: number, feature = "skip_rate_7d") =>
+// listening_hours_weekly: a batch feature of user_profile_features, which a push may write too.
+const tokenFor = (entityId: string, eventMs: number, feature = "listening_hours_weekly") =>
   encodeWriteToken([{ entityType: "user", entityId, features: { [feature]: eventMs } }])!;
 
 const read = (entity_id: string, extra: Record<string, unknown> = {}) =>
-  post("/features/get", { entity_id, feature_names: ["skip_rate_7d"], include_metadata: true, ...extra });
+  post("/features/get", { entity_id, feature_names: ["listening_hours_weekly"], include_metadata: true, ...extra });
 
 beforeAll(async () => {
   await publishRegistry();
@@ -24,36 +25,36 @@ describe("min_write_token on /features/get", () => {
   it("answers at once when a tier already holds the write (or something newer)", async () => {
     const user = uniqueId("user_");
     const t = Date.now() - HOUR;
-    await putLatest("user", user, "skip_rate_7d", 0.2, t);
+    await putLatest("user", user, "listening_hours_weekly", 0.2, t);
     const res = await read(user, { min_write_token: tokenFor(user, t - 1000) });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as Vector).features.skip_rate_7d).toBe(0.2);
+    expect(((await res.json()) as Vector).features.listening_hours_weekly).toBe(0.2);
   });
 
   it("reads past an older value in KV to the tier that has the write; without the token KV's older value is served", async () => {
     const user = uniqueId("user_");
     const old = Date.now() - 2 * HOUR;
     const fresh = Date.now() - HOUR;
-    await putKvRow("user", user, { skip_rate_7d: [old, 0.1] });
-    await putLatest("user", user, "skip_rate_7d", 0.9, fresh);
+    await putKvRow("user", user, { listening_hours_weekly: [old, 0.1] });
+    await putLatest("user", user, "listening_hours_weekly", 0.9, fresh);
     const without = (await (await read(user)).json()) as Vector;
-    expect(without.features.skip_rate_7d).toBe(0.1);
-    expect(without.metadata.skip_rate_7d!.tier).toBe("kv");
+    expect(without.features.listening_hours_weekly).toBe(0.1);
+    expect(without.metadata.listening_hours_weekly!.tier).toBe("kv");
     const withToken = (await (await read(user, { min_write_token: tokenFor(user, fresh) })).json()) as Vector;
-    expect(withToken.features.skip_rate_7d).toBe(0.9);
-    expect(withToken.metadata.skip_rate_7d!.event_timestamp).toBe(new Date(fresh).toISOString());
+    expect(withToken.features.listening_hours_weekly).toBe(0.9);
+    expect(withToken.metadata.listening_hours_weekly!.event_timestamp).toBe(new Date(fresh).toISOString());
   });
 
   it("waits for a write that lands during the read", async () => {
     const user = uniqueId("user_");
     const fresh = Date.now() - 1000;
-    await putLatest("user", user, "skip_rate_7d", 0.3, fresh - HOUR);
+    await putLatest("user", user, "listening_hours_weekly", 0.3, fresh - HOUR);
     const pending = read(user, { min_write_token: tokenFor(user, fresh) });
     await new Promise((r) => setTimeout(r, 300));
-    await putLatest("user", user, "skip_rate_7d", 0.7, fresh);
+    await putLatest("user", user, "listening_hours_weekly", 0.7, fresh);
     const res = await pending;
     expect(res.status).toBe(200);
-    expect(((await res.json()) as Vector).features.skip_rate_7d).toBe(0.7);
+    expect(((await res.json()) as Vector).features.listening_hours_weekly).toBe(0.7);
   });
 
   it("answers 503 naming the entity when the write never becomes visible, and other reads are not held up", async () => {
@@ -64,7 +65,7 @@ describe("min_write_token on /features/get", () => {
     const res = await pending;
     expect(res.status).toBe(503);
     const body = (await res.json()) as { error: { message: string } };
-    expect(body.error.message).toContain(`user ${user}: skip_rate_7d`);
+    expect(body.error.message).toContain(`user ${user}: listening_hours_weekly`);
   });
 
   it("applies a token's marks only to the entity and features it wrote", async () => {
@@ -78,12 +79,12 @@ describe("min_write_token on /features/get", () => {
   it("takes a list of tokens (a client session's pushes) and applies those of the entity read", async () => {
     const user = uniqueId("user_");
     const fresh = Date.now() - HOUR;
-    await putKvRow("user", user, { skip_rate_7d: [fresh - HOUR, 0.1] });
-    await putLatest("user", user, "skip_rate_7d", 0.8, fresh);
+    await putKvRow("user", user, { listening_hours_weekly: [fresh - HOUR, 0.1] });
+    await putLatest("user", user, "listening_hours_weekly", 0.8, fresh);
     const tokens = [tokenFor(uniqueId("user_"), Date.now()), tokenFor(user, fresh)];
     const res = await read(user, { min_write_token: tokens });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as Vector).features.skip_rate_7d).toBe(0.8);
+    expect(((await res.json()) as Vector).features.listening_hours_weekly).toBe(0.8);
     const bad = await read(user, { min_write_token: [tokens[1], "wt1.bm90LWpzb24"] });
     expect(JSON.stringify(await bad.json())).toContain('"field":"min_write_token.1"');
   });
@@ -93,8 +94,8 @@ describe("min_write_token on /features/get", () => {
     expect(one.status).toBe(400);
     expect(JSON.stringify(await one.json())).toContain('"field":"min_write_token"');
     const batch = await post("/features/batch", [
-      { entity_id: "user_1", feature_names: ["skip_rate_7d"] },
-      { entity_id: "user_2", feature_names: ["skip_rate_7d"], min_write_token: "wt1.bm90LWpzb24" },
+      { entity_id: "user_1", feature_names: ["listening_hours_weekly"] },
+      { entity_id: "user_2", feature_names: ["listening_hours_weekly"], min_write_token: "wt1.bm90LWpzb24" },
     ]);
     expect(batch.status).toBe(400);
     expect(JSON.stringify(await batch.json())).toContain('"field":"1.min_write_token"');
