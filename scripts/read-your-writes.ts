@@ -1,0 +1,34 @@
+// npm run ryw: push-then-read trials with and without the write token on the running stack (README "Read-your-writes").
+import { parseArgs } from "node:util";
+import { EXIT_FAILED, EXIT_OK, runIfMain } from "../tools/cli";
+import { readDevStack } from "../tools/dev-stack";
+import { ProgressLine } from "../tools/progress";
+import { renderTrials, runTrials } from "../tools/read-your-writes";
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      trials: { type: "string", default: "1000" },
+      lanes: { type: "string", default: "50" },
+      feature: { type: "string", default: "listening_hours_weekly" },
+    },
+  });
+  const stack = readDevStack();
+  const servingUrl = process.env.SERVING_URL ?? stack?.servingUrl;
+  const ingestUrl = process.env.INGEST_URL ?? stack?.ingestUrl;
+  const apiKey = process.env.FEATURE_STORE_API_KEY ?? stack?.devApiKey;
+  if (!servingUrl || !ingestUrl || !apiKey)
+    throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
+  const opts = { servingUrl, ingestUrl, apiKey, trials: Number(values.trials), lanes: Number(values.lanes), feature: values.feature! };
+  const results = [];
+  for (const withToken of [true, false]) {
+    const progress = new ProgressLine(withToken ? "with token" : "without token");
+    results.push(await runTrials({ ...opts, onProgress: (n) => progress.update(n, opts.trials, `${n} trials`) }, withToken));
+    progress.finish();
+  }
+  console.log(renderTrials(results));
+  const withToken = results[0]!;
+  return withToken.stale === 0 && withToken.errors === 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+runIfMain("npm run ryw failed", import.meta.url, main);
