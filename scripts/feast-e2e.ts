@@ -82,7 +82,7 @@ async function main(): Promise<number> {
       ingestUrl: info.ingestUrl,
       apiKey: info.devApiKey,
       trials: Number(values.trials),
-      lanes: 50,
+      lanes: 20,
       feature: "listening_hours_weekly",
     };
     const results = [await runTrials(opts, true), await runTrials(opts, false)];

@@ -9,7 +9,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       trials: { type: "string", default: "1000" },
-      lanes: { type: "string", default: "50" },
+      lanes: { type: "string", default: "20" },
       feature: { type: "string", default: "listening_hours_weekly" },
     },
   });

@@ -19,6 +19,8 @@ export async function startDevStack(env: Record<string, string>, onLine?: (line:
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so that stopping it stops workerd and the services it started too.
+    detached: true,
   });
   let output = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -40,10 +42,18 @@ export async function startDevStack(env: Record<string, string>, onLine?: (line:
       reject(new Error(`the dev stack exited (${code}) before it was ready:\n${output.slice(-3000)}`));
     });
   });
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // Already gone.
+    }
+  };
   const stop = async () => {
-    if (child.exitCode === null) child.kill("SIGINT");
+    // Ctrl-C as a user would press it: dev/start.ts closes the Workers and services in order.
+    if (child.exitCode === null) signalGroup("SIGINT");
     await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    if (child.exitCode === null) child.kill("SIGKILL");
+    signalGroup("SIGKILL");
   };
   try {
     await ready;

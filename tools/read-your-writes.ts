@@ -53,7 +53,8 @@ export async function runTrials(opts: TrialOptions, withToken: boolean): Promise
     const entity = `user_ryw_${run}_${l}`;
     await client.get({ entity_id: entity, feature_names: [opts.feature] });
     for (let i = next++; i < opts.trials; i = next++) {
-      const value = i + 0.5;
+      // Within the feature's range (0–168 h), and never the lane's previous value (a lane's trials are `lanes` apart in i, fewer than 1000).
+      const value = ((i * 7) % 1000) / 10;
       await client.push({ entity_type: "user", entity_id: entity, event_timestamp: Date.now(), features: { [opts.feature]: value } });
       const started = performance.now();
       try {

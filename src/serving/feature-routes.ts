@@ -39,7 +39,7 @@ export const getFeaturesRoute = createRoute({
     ...errors([400, 401, 403, 404, 413, 422, 503], {
       404: "Unknown features or feature service (`details.unknown_features`, `details.known`)",
       413: TOO_LARGE,
-      503: "No tier could answer, or the writes of `min_write_token` were not visible within the wait (3 s)",
+      503: "No tier could answer, or the writes of `min_write_token` were not visible within the wait (5 s)",
     }),
   },
 });

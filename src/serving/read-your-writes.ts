@@ -7,9 +7,9 @@ import type { Found, Lookup } from "../stores/tiered-feature-store";
 
 /**
  * How long a read with a token waits for its writes to reach a tier before answering 503: the
- * Queue's batch timeout (1 s, wrangler.ingest.toml) plus the consumer's write of every tier, with room.
+ * Queue's batch timeout (1 s, wrangler.ingest.toml) plus the consumer's write of every tier on a loaded machine, with room.
  */
-export const WRITE_WAIT_MS = 3_000;
+export const WRITE_WAIT_MS = 5_000;
 
 export interface WriteMarks {
   waitMs: number;

@@ -48,8 +48,8 @@ export interface CallOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 2_000;
-/** Per-attempt timeout of a read with a write token: the server may wait up to 3 s for the write (WRITE_WAIT_MS). */
-export const WRITE_TOKEN_TIMEOUT_MS = 4_000;
+/** Per-attempt timeout of a read with a write token: the server may wait up to 5 s for the write (WRITE_WAIT_MS). */
+export const WRITE_TOKEN_TIMEOUT_MS = 6_000;
 
 export class FeatureStoreClient {
   private readonly fetcher: Fetcher;
