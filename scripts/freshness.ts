@@ -1,5 +1,6 @@
 // npm run freshness: push-to-visible time of a stream feature on the running stack (p50/p95 over N pushes).
 import { parseArgs } from "node:util";
+import { FeatureStoreClient } from "../packages/client/src/index";
 import { EXIT_OK, runIfMain } from "../tools/cli";
 import { readDevStack } from "../tools/dev-stack";
 import { ProgressLine } from "../tools/progress";
@@ -20,7 +21,7 @@ async function main(): Promise<number> {
   if (!servingUrl || !ingestUrl || !key)
     throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
   const n = Number(values.n);
-  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const client = new FeatureStoreClient({ url: servingUrl, ingestUrl, apiKey: key });
   const samples: number[] = [];
   let misses = 0;
   const progress = new ProgressLine("freshness");
@@ -28,21 +29,11 @@ async function main(): Promise<number> {
     const entity = `user_${(i % 200) + 1}`;
     const value = 1000 + i;
     const started = performance.now();
-    const push = await fetch(`${ingestUrl}/ingest/push`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ entity_type: "user", entity_id: entity, event_timestamp: Date.now(), features: { [values.feature!]: value } }),
-    });
-    if (push.status !== 202) throw new Error(`push answered ${push.status}: ${await push.text()}`);
+    await client.push({ entity_type: "user", entity_id: entity, event_timestamp: Date.now(), features: { [values.feature!]: value } });
     let seen = false;
     while (performance.now() - started < VISIBLE_TIMEOUT_MS) {
-      const res = await fetch(`${servingUrl}/features/get`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ entity_id: entity, feature_names: [values.feature] }),
-      });
-      const body = (await res.json()) as { features?: Record<string, unknown> };
-      if (body.features?.[values.feature!] === value) {
+      const body = await client.get({ entity_id: entity, feature_names: [values.feature!] });
+      if (body.features[values.feature!] === value) {
         seen = true;
         break;
       }
