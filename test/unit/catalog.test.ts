@@ -18,6 +18,8 @@ import { FEATURES_DIR } from "../../tools/paths";
 const ENTITIES_FILE = "entities.yaml";
 /** Event types, not a feature group (README "Streaming aggregations"). */
 const EVENTS_FILE = "events.yaml";
+/** Feature services, not a feature group (README "Registry workflow"). */
+const SERVICES_FILE = "services.yaml";
 /** The demo source tables of src/db/schema.ts: the only tables a source_query may read. */
 const DEMO_TABLES = ["users", "tracks", "artists", "listening_events", "user_actions"] as const;
 /** Stream values are pushed, so a short TTL is what stops a silent stream from looking fresh. */
@@ -91,7 +93,7 @@ function loadGroup(file: string): LoadedGroup {
 }
 
 const groupFiles = readdirSync(FEATURES_DIR)
-  .filter((file) => file.endsWith(".yaml") && file !== ENTITIES_FILE && file !== EVENTS_FILE)
+  .filter((file) => file.endsWith(".yaml") && file !== ENTITIES_FILE && file !== EVENTS_FILE && file !== SERVICES_FILE)
   .sort();
 const groups = groupFiles.map(loadGroup);
 const catalog = groups.flatMap((g) => g.features);
