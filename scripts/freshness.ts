@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { FeatureStoreClient } from "../packages/client/src/index";
 import { EXIT_OK, runIfMain } from "../tools/cli";
-import { readDevStack } from "../tools/dev-stack";
+import { stackEndpoints } from "../tools/dev-stack";
 import { ProgressLine } from "../tools/progress";
 
 /** How often a pushed value is looked for through /features/get. */
@@ -14,12 +14,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: { n: { type: "string", default: "100" }, feature: { type: "string", default: "tracks_played_1h" } },
   });
-  const stack = readDevStack();
-  const servingUrl = process.env.SERVING_URL ?? stack?.servingUrl;
-  const ingestUrl = process.env.INGEST_URL ?? stack?.ingestUrl;
-  const key = process.env.FEATURE_STORE_API_KEY ?? stack?.devApiKey;
-  if (!servingUrl || !ingestUrl || !key)
-    throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
+  const { servingUrl, ingestUrl, apiKey: key } = stackEndpoints();
   const n = Number(values.n);
   const client = new FeatureStoreClient({ url: servingUrl, ingestUrl, apiKey: key });
   const samples: number[] = [];

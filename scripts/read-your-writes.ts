@@ -1,7 +1,7 @@
 // npm run ryw: push-then-read trials with and without the write token on the running stack (README "Read-your-writes").
 import { parseArgs } from "node:util";
 import { EXIT_FAILED, EXIT_OK, runIfMain } from "../tools/cli";
-import { readDevStack } from "../tools/dev-stack";
+import { stackEndpoints } from "../tools/dev-stack";
 import { ProgressLine } from "../tools/progress";
 import { renderTrials, runTrials } from "../tools/read-your-writes";
 
@@ -13,13 +13,7 @@ async function main(): Promise<number> {
       feature: { type: "string", default: "listening_hours_weekly" },
     },
   });
-  const stack = readDevStack();
-  const servingUrl = process.env.SERVING_URL ?? stack?.servingUrl;
-  const ingestUrl = process.env.INGEST_URL ?? stack?.ingestUrl;
-  const apiKey = process.env.FEATURE_STORE_API_KEY ?? stack?.devApiKey;
-  if (!servingUrl || !ingestUrl || !apiKey)
-    throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
-  const opts = { servingUrl, ingestUrl, apiKey, trials: Number(values.trials), lanes: Number(values.lanes), feature: values.feature! };
+  const opts = { ...stackEndpoints(), trials: Number(values.trials), lanes: Number(values.lanes), feature: values.feature! };
   const results = [];
   for (const withToken of [true, false]) {
     const progress = new ProgressLine(withToken ? "with token" : "without token");

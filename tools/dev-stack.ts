@@ -39,3 +39,20 @@ export function requireDatabaseUrl(): string {
   }
   return url;
 }
+
+export interface StackEndpoints {
+  servingUrl: string;
+  ingestUrl: string;
+  apiKey: string;
+}
+
+/** SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY, each else the running dev stack's; throws when one is missing. */
+export function stackEndpoints(): StackEndpoints {
+  const stack = readDevStack();
+  const servingUrl = process.env.SERVING_URL ?? stack?.servingUrl;
+  const ingestUrl = process.env.INGEST_URL ?? stack?.ingestUrl;
+  const apiKey = process.env.FEATURE_STORE_API_KEY ?? stack?.devApiKey;
+  if (!servingUrl || !ingestUrl || !apiKey)
+    throw new Error("no running stack: start `npm run dev` or set SERVING_URL, INGEST_URL and FEATURE_STORE_API_KEY");
+  return { servingUrl, ingestUrl, apiKey };
+}

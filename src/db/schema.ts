@@ -32,27 +32,22 @@ export const entityTypes = pgTable("entity_types", {
   createdAt: tsz("created_at").notNull().defaultNow(),
 });
 
+/** A registry table of whole definitions by name: the validated definition as applied, its version and content hash. */
+const definitionsTable = (name: string) =>
+  pgTable(name, {
+    name: text("name").primaryKey(),
+    definition: jsonb("definition").notNull(),
+    version: integer("version").notNull().default(1),
+    contentHash: text("content_hash").notNull(),
+    createdAt: tsz("created_at").notNull().defaultNow(),
+    updatedAt: tsz("updated_at").notNull().defaultNow(),
+  });
+
 /** Raw event types (features/events.yaml) that aggregation features read. */
-export const eventTypes = pgTable("event_types", {
-  name: text("name").primaryKey(),
-  /** The whole validated event type, as applied. */
-  definition: jsonb("definition").notNull(),
-  version: integer("version").notNull().default(1),
-  contentHash: text("content_hash").notNull(),
-  createdAt: tsz("created_at").notNull().defaultNow(),
-  updatedAt: tsz("updated_at").notNull().defaultNow(),
-});
+export const eventTypes = definitionsTable("event_types");
 
 /** Feature services (features/services.yaml): named feature lists that models depend on. */
-export const featureServices = pgTable("feature_services", {
-  name: text("name").primaryKey(),
-  /** The whole validated service, as applied. */
-  definition: jsonb("definition").notNull(),
-  version: integer("version").notNull().default(1),
-  contentHash: text("content_hash").notNull(),
-  createdAt: tsz("created_at").notNull().defaultNow(),
-  updatedAt: tsz("updated_at").notNull().defaultNow(),
-});
+export const featureServices = definitionsTable("feature_services");
 
 export const featureDefinitions = pgTable(
   "feature_definitions",

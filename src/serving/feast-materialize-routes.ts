@@ -1,6 +1,6 @@
 // Feast's POST /materialize and /materialize-incremental on the serving Worker (the SDK has one URL),
 // handed over a service binding to the ingest Worker's /admin/materialize, which owns materialization.
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError, listedSnippets } from "../core/errors";
@@ -30,47 +30,40 @@ const DESCRIPTION =
   "Feature views are feature groups; their batch features with a source query run, stream and aggregation features are fed by pushes and events. " +
   "Without `?async=true` the answer waits for every run (as Feast's server does); with it, 202 at once and the runs go on.";
 
-export const feastMaterializeRoute = createRoute({
-  method: "post",
-  path: "/materialize",
-  summary: "Feast's materialize through the remote online store: run the views' batch features (start_ts = interval start)",
-  description: DESCRIPTION,
-  security: BEARER,
-  middleware: [requireScope("admin")],
-  request: {
-    query: FeastMaterializeQuery,
-    body: jsonBody(component(FeastMaterializeRequest, "FeastMaterializeRequest"), {
-      subject: "materialize request",
-      maxBytes: MAX_BODY_BYTES,
-    }),
-  },
-  responses: {
-    200: json(Result, "Every run finished"),
-    202: json(Result, "Accepted (?async=true); follow the runs with GET /admin/materialize/runs on the ingest Worker"),
-    ...errors([400, 401, 403, 404, 413, 503], MATERIALIZE_ERRORS),
-  },
-});
+/** Both routes: admin scope, `?async=`, a Feast body, 200 when every run finished or 202 when accepted. */
+function materializeRouteOf<P extends string, B extends z.ZodType>(path: P, summary: string, body: B, name: string) {
+  return createRoute({
+    method: "post",
+    path,
+    summary,
+    description: DESCRIPTION,
+    security: BEARER,
+    middleware: [requireScope("admin")] as const,
+    request: {
+      query: FeastMaterializeQuery,
+      body: jsonBody(component(body, name), { subject: `${path.slice(1)} request`, maxBytes: MAX_BODY_BYTES }),
+    },
+    responses: {
+      200: json(Result, "Every run finished"),
+      202: json(Result, "Accepted (?async=true); follow the runs with GET /admin/materialize/runs on the ingest Worker"),
+      ...errors([400, 401, 403, 404, 413, 503], MATERIALIZE_ERRORS),
+    },
+  });
+}
 
-export const feastMaterializeIncrementalRoute = createRoute({
-  method: "post",
-  path: "/materialize-incremental",
-  summary: "Feast's materialize-incremental: each batch feature from the end of its last successful run",
-  description: DESCRIPTION,
-  security: BEARER,
-  middleware: [requireScope("admin")],
-  request: {
-    query: FeastMaterializeQuery,
-    body: jsonBody(component(FeastMaterializeIncrementalRequest, "FeastMaterializeIncrementalRequest"), {
-      subject: "materialize-incremental request",
-      maxBytes: MAX_BODY_BYTES,
-    }),
-  },
-  responses: {
-    200: json(Result, "Every run finished"),
-    202: json(Result, "Accepted (?async=true)"),
-    ...errors([400, 401, 403, 404, 413, 503], MATERIALIZE_ERRORS),
-  },
-});
+export const feastMaterializeRoute = materializeRouteOf(
+  "/materialize",
+  "Feast's materialize through the remote online store: run the views' batch features (start_ts = interval start)",
+  FeastMaterializeRequest,
+  "FeastMaterializeRequest",
+);
+
+export const feastMaterializeIncrementalRoute = materializeRouteOf(
+  "/materialize-incremental",
+  "Feast's materialize-incremental: each batch feature from the end of its last successful run",
+  FeastMaterializeIncrementalRequest,
+  "FeastMaterializeIncrementalRequest",
+);
 
 const runnable = (f: FeatureDefinition) => f.computation_type === "batch" && Boolean(f.source_query);
 

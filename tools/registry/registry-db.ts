@@ -194,6 +194,27 @@ async function featureParams(d: FeatureDefinition): Promise<unknown[]> {
 }
 
 /**
+ * Makes a table of whole definitions (event_types, feature_services: name, definition, version,
+ * content_hash) hold exactly `items`: version + 1 where the content changed, removals deleted.
+ */
+async function replaceDefinitions(
+  client: pg.ClientBase,
+  table: "event_types" | "feature_services",
+  items: readonly { name: string }[],
+): Promise<void> {
+  for (const item of items) {
+    await client.query(
+      `INSERT INTO ${table} (name, definition, content_hash) VALUES ($1, $2::jsonb, $3)
+       ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, content_hash = excluded.content_hash,
+         version = ${table}.version + 1, updated_at = now()
+       WHERE ${table}.content_hash IS DISTINCT FROM excluded.content_hash`,
+      [item.name, JSON.stringify(item), await sha256Hex(canonicalJson(item))],
+    );
+  }
+  await client.query(`DELETE FROM ${table} WHERE name <> ALL($1::text[])`, [items.map((i) => i.name)]);
+}
+
+/**
  * Writes the catalog as the applied registry in ONE transaction: entity types, feature definitions
  * (version + 1 where the content changed), removals, and a registry_versions row holding the diff and
  * the snapshot. Returns that snapshot, ready to publish.
@@ -227,26 +248,8 @@ export async function applyRegistry(client: pg.ClientBase, input: ApplyInput): P
     for (const f of features) await client.query(UPSERT_FEATURE, await featureParams(f));
     await client.query("DELETE FROM feature_definitions WHERE name <> ALL($1::text[])", [features.map((f) => f.name)]);
     await client.query("DELETE FROM entity_types WHERE name <> ALL($1::text[])", [entities.map((e) => e.name)]);
-    for (const e of events) {
-      await client.query(
-        `INSERT INTO event_types (name, definition, content_hash) VALUES ($1, $2::jsonb, $3)
-         ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, content_hash = excluded.content_hash,
-           version = event_types.version + 1, updated_at = now()
-         WHERE event_types.content_hash IS DISTINCT FROM excluded.content_hash`,
-        [e.name, JSON.stringify(e), await sha256Hex(canonicalJson(e))],
-      );
-    }
-    await client.query("DELETE FROM event_types WHERE name <> ALL($1::text[])", [events.map((e) => e.name)]);
-    for (const s of services) {
-      await client.query(
-        `INSERT INTO feature_services (name, definition, content_hash) VALUES ($1, $2::jsonb, $3)
-         ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, content_hash = excluded.content_hash,
-           version = feature_services.version + 1, updated_at = now()
-         WHERE feature_services.content_hash IS DISTINCT FROM excluded.content_hash`,
-        [s.name, JSON.stringify(s), await sha256Hex(canonicalJson(s))],
-      );
-    }
-    await client.query("DELETE FROM feature_services WHERE name <> ALL($1::text[])", [services.map((s) => s.name)]);
+    await replaceDefinitions(client, "event_types", events);
+    await replaceDefinitions(client, "feature_services", services);
 
     const { rows } = await client.query<{ id: string; now: Date }>(
       "SELECT nextval(pg_get_serial_sequence('registry_versions', 'id')) AS id, now() AS now",
