@@ -19,6 +19,7 @@ import { type BenchReport, checkTargets, type MachineInfo, writeReport } from ".
 import { BenchSetupError, type BenchStack, servingVars, startStack } from "./lib/stack";
 import { failed, type ScenarioResult } from "./lib/stats";
 import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor } from "./scenarios/baselines";
+import { sdkL0Hit } from "./scenarios/client";
 import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
@@ -363,6 +364,7 @@ async function main(): Promise<number> {
       scenarios.push(l0);
       step(`l0-hit: p50 ${l0.p50_ms} ms, p95 ${l0.p95_ms} ms, p99 ${l0.p99_ms} ms`);
     } else scenarios.push(failed("l0-hit", "bare-hono/l0-hit pass failed"));
+    await run("sdk-l0-hit", scenarios, () => sdkL0Hit(ctx));
     await run("kv-hit", scenarios, () => kvHit(ctx));
     await run("do-hit", scenarios, () => doHit(ctx));
     await run("redis-hit", scenarios, () => redisHit(ctx));
