@@ -124,7 +124,13 @@ async function finishedRuns(res: Response): Promise<{ runs: RunSummary[]; errors
   const text = await res.text();
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
-    const event = JSON.parse(line) as MaterializeEvent;
+    let event: MaterializeEvent;
+    try {
+      event = JSON.parse(line) as MaterializeEvent;
+    } catch {
+      errs.push(`the ingest Worker sent a progress line that is not JSON: ${line.slice(0, 100)}`);
+      continue;
+    }
     if (event.type === "run_finished") runs.push(event.run);
     else if (event.type === "error") errs.push(`${event.feature}: ${event.message}`);
   }
