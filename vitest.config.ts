@@ -31,7 +31,12 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: workerBindings(inject as <T>(key: string) => T) },
+            miniflare: {
+              bindings: workerBindings(inject as <T>(key: string) => T),
+              // Miniflare's simulation of Cloudflare's rate-limiting binding, under a name of its own so
+              // only test/workers/rate-limit.test.ts uses it (the Worker itself keeps its local bucket).
+              ratelimits: { RATE_LIMITER_TEST: { namespace_id: "1", simple: { limit: 3, period: 10 } } },
+            },
           })),
         ],
         test: {
