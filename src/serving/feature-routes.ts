@@ -13,6 +13,7 @@ import {
   MAX_BATCH_ENTITIES,
   MAX_BODY_BYTES,
   MAX_FEATURES_PER_REQUEST,
+  MAX_VALUES_PER_REQUEST,
   parseBatchRequest,
 } from "../core/feature-request";
 import { log } from "../core/log";
@@ -25,7 +26,7 @@ const FeatureRequestSchema = component(FeatureRequest, "FeatureRequest");
 const FeatureResponseSchema = component(FeatureResponse, "FeatureResponse");
 const FeatureErrorResultSchema = component(FeatureErrorResult, "FeatureErrorResult");
 
-const TOO_LARGE = `Body over ${MAX_BODY_BYTES} bytes, more than ${MAX_FEATURES_PER_REQUEST} features in one request`;
+const TOO_LARGE = `Body over ${MAX_BODY_BYTES} bytes, more than ${MAX_FEATURES_PER_REQUEST} features in one request, more than ${MAX_VALUES_PER_REQUEST} entities × features`;
 
 export const getFeaturesRoute = createRoute({
   method: "post",
@@ -77,7 +78,9 @@ export const onlineFeaturesRoute = createRoute({
   },
   responses: {
     200: json(component(FeastOnlineResponse, "FeastOnlineResponse"), "Entity key columns, then one column per feature"),
-    ...errors([400, 401, 403, 404, 413, 503], { 413: `Body over ${MAX_BODY_BYTES} bytes or more than ${MAX_BATCH_ENTITIES} entities` }),
+    ...errors([400, 401, 403, 404, 413, 503], {
+      413: `Body over ${MAX_BODY_BYTES} bytes, more than ${MAX_BATCH_ENTITIES} entities, ${MAX_FEATURES_PER_REQUEST} features or ${MAX_VALUES_PER_REQUEST} entities × features`,
+    }),
   },
 });
 
@@ -107,6 +110,7 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
         },
       );
     for (const req of requests) checkFeatureCount(req.feature_names.length);
+    checkValueCount(requests.reduce((n, req) => n + req.feature_names.length, 0));
     const registry = await deps.registry();
     return c.json(await deps.service.serve(registry, requests, serveOptions(c, deps)), 200);
   });
@@ -123,6 +127,10 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
         "payload_too_large",
         `${requests.length} entities exceed the limit of ${MAX_BATCH_ENTITIES}; split the request`,
       );
+    // Every entity asks for the same features (listed, or those of the feature service).
+    const perEntity = requests[0]?.feature_names.length ?? 0;
+    checkFeatureCount(perEntity);
+    checkValueCount(requests.length * perEntity);
     const results = await deps.service.serve(registry, requests, serveOptions(c, deps));
     return c.json(feastResponse(registry, body, entityColumn, entityValues, results), 200);
   });
@@ -133,6 +141,15 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
 function checkFeatureCount(n: number): void {
   if (n > MAX_FEATURES_PER_REQUEST)
     throw new FeatureStoreError("payload_too_large", `${n} features in one request exceed the limit of ${MAX_FEATURES_PER_REQUEST}`);
+}
+
+function checkValueCount(n: number): void {
+  if (n > MAX_VALUES_PER_REQUEST)
+    throw new FeatureStoreError(
+      "payload_too_large",
+      `${n} entities × features in one request exceed the limit of ${MAX_VALUES_PER_REQUEST}; split it`,
+      { limit: MAX_VALUES_PER_REQUEST, values: n },
+    );
 }
 
 function serveOptions(c: Context<ServingHonoEnv>, deps: ServingContext): ServeOptions {
