@@ -1,6 +1,6 @@
 // Fuzz targets read from a Worker's OpenAPI document: every operation, its path and query parameters and its JSON body's fields, as hostile requests.
 import fc from "fast-check";
-import { hostileBody, hostileJson, hostileString } from "./fuzz-bodies";
+import { hostileBody, hostileJson, hostileString } from "../tools/fuzz-bodies";
 import type { OpenApiContract, OpenApiDocument } from "./openapi-contract";
 
 type Json = Record<string, unknown>;

@@ -6,7 +6,7 @@ import { ErrorBody } from "../../src/core/errors";
 import { createIngestApp } from "../../src/ingest/app";
 import { buildIngestContext } from "../../src/ingest/context";
 import { nonFinitePath } from "../../src/ingest/validate-update";
-import { FUZZ_SEED, hostileBody, hostileNumberLiteral } from "../fuzz-bodies";
+import { FUZZ_SEED, hostileBody, hostileNumberLiteral } from "../../tools/fuzz-bodies";
 import { OpenApiContract, type OpenApiDocument } from "../openapi-contract";
 import { answerProblems, fuzzTargets } from "../openapi-fuzz";
 import { applyTestRegistry, ingestEnv, recordingQueue, TEST_REGISTRY } from "./support";

@@ -6,7 +6,7 @@ import { ErrorBody } from "../../src/core/errors";
 import type { FeatureResponse } from "../../src/core/feature-request";
 import { createServingApp } from "../../src/serving/app";
 import { buildServingContext } from "../../src/serving/context";
-import { FUZZ_SEED, hostileBody } from "../fuzz-bodies";
+import { FUZZ_SEED, hostileBody } from "../../tools/fuzz-bodies";
 import { OpenApiContract, type OpenApiDocument } from "../openapi-contract";
 import { answerProblems, fuzzTargets } from "../openapi-fuzz";
 import { API_KEY, publishRegistry, putKvRow, registry, uniqueId } from "./support";
