@@ -133,12 +133,15 @@ class PushLedger {
   /** Event times are unique and shuffled, so arrival order is not event order (last-write-wins by event time). */
   private readonly base = Date.now() - 3_600_000;
 
+  /** `prefix` names the ledger's users: the accounting counts only the main ledger's (user_p…). */
+  constructor(private readonly prefix = "user_p") {}
+
   update(): Update {
     const k = this.next++;
     const ts = this.base + ((k * 7_919) % 100_003) * 10 + (k % 10);
     return {
       entity_type: "user",
-      entity_id: `user_p${k % 100}`,
+      entity_id: `${this.prefix}${k % 100}`,
       event_timestamp: ts,
       // Entity and feature vary independently: 100 users × 5 features = 500 last-write-wins cells.
       features: { [stream[Math.floor(k / 100) % FEATURES]!]: Math.round(k * 1.37 * 1000) / 1000 },
@@ -393,7 +396,7 @@ async function main(): Promise<number> {
     await seed(ingest);
     await sleep(3_000);
     step(`seeded ${KNOWN_USERS} users × ${FEATURES} stream features; warm-up and baseline`);
-    await Promise.all([openLoad(serving, READ_RATE, 10, readRequest), new PushLedger().run(ingest, 10)]);
+    await Promise.all([openLoad(serving, READ_RATE, 10, readRequest), new PushLedger("user_w").run(ingest, 10)]);
     // The baseline carries the same pushes as the fault phases, so their consumer work is in both.
     const ledger = new PushLedger();
     const [baselineSamples] = await Promise.all([openLoad(serving, READ_RATE, 15, readRequest), ledger.run(ingest, 15)]);

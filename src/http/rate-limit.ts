@@ -14,9 +14,9 @@ import { errorBody, errorMessage, FeatureStoreError } from "../core/errors";
 import { log } from "../core/log";
 
 /** Sustained requests per second per caller per isolate of the local bucket (RATE_LIMIT_PER_SECOND). */
-export const DEFAULT_RATE_LIMIT_PER_SECOND = 2_000;
+export const DEFAULT_RATE_LIMIT_PER_SECOND = 10_000;
 /** Requests a caller may send at once before the sustained rate applies (RATE_LIMIT_BURST). */
-export const DEFAULT_RATE_LIMIT_BURST = 4_000;
+export const DEFAULT_RATE_LIMIT_BURST = 20_000;
 /**
  * The window of the production binding (`simple.period` in wrangler*.toml, 10 or 60 s): the binding
  * answers only success or not, so Retry-After is the whole window. Keep equal to the toml.
