@@ -1,6 +1,7 @@
 // Fuzz targets read from a Worker's OpenAPI document: every operation, its path and query parameters and its JSON body's fields, as hostile requests.
 import fc from "fast-check";
-import { hostileBody, hostileJson, hostileString } from "../tools/fuzz-bodies";
+import { expect } from "vitest";
+import { FUZZ_SEED, hostileBody, hostileJson, hostileString } from "../tools/fuzz-bodies";
 import type { OpenApiContract, OpenApiDocument } from "./openapi-contract";
 
 type Json = Record<string, unknown>;
@@ -90,4 +91,30 @@ export function fuzzTargets(doc: OpenApiDocument, valid: Record<string, string[]
 export async function answerProblems(contract: OpenApiContract, target: FuzzTarget, res: Response): Promise<string[]> {
   if (res.status >= 500) return [`${target.method} ${target.path} answered ${res.status}: ${(await res.text()).slice(0, 200)}`];
   return contract.check(target.method, target.path, res);
+}
+
+/**
+ * Sends `runs` generated requests per target (seeded: a failure prints the seed and path to
+ * replay) through `request` with the Bearer `key`, expecting no answer problem; returns the statuses seen.
+ */
+export async function sweepOperations(
+  targets: FuzzTarget[],
+  contract: OpenApiContract,
+  key: string,
+  runs: number,
+  request: (url: string, init: RequestInit) => Response | Promise<Response>,
+): Promise<Set<number>> {
+  const statuses = new Set<number>();
+  for (const target of targets)
+    await fc.assert(
+      fc.asyncProperty(target.request, async ({ url, body }) => {
+        const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+        if (body !== undefined) headers["content-type"] = "application/json";
+        const res = await request(url, { method: target.method, headers, ...(body === undefined ? {} : { body }) });
+        statuses.add(res.status);
+        expect(await answerProblems(contract, target, res)).toEqual([]);
+      }),
+      { seed: FUZZ_SEED, numRuns: runs },
+    );
+  return statuses;
 }
