@@ -26,6 +26,8 @@ const PHASE_S = { before: 8, during: 10, after: 12 } as const;
 /** The delay the slow proxy adds to every chunk in each direction. */
 const SLOW_DELAY_MS = 200;
 const KNOWN_USERS = 200;
+/** Reads and pushes before the baseline: a fresh isolate, its Durable Objects and JIT are slow for a while. */
+const WARM_UP_S = 20;
 const FEATURES = 5;
 /** Hostile bodies replayed per second beside the normal load, and for how long. */
 const FUZZ_RATE = 50;
@@ -130,18 +132,22 @@ class PushLedger {
   private next = 0;
   readonly accepted: Update[] = [];
   refused = 0;
-  /** Event times are unique and shuffled, so arrival order is not event order (last-write-wins by event time). */
-  private readonly base = Date.now() - 3_600_000;
-
-  /** `prefix` names the ledger's users: the accounting counts only the main ledger's (user_p…). */
-  constructor(private readonly prefix = "user_p") {}
+  /**
+   * Event times are unique and shuffled, so arrival order is not event order (last-write-wins by
+   * event time). A warm-up ledger starts earlier (`ageMs`): on the same users, so their Durable
+   * Objects exist before the baseline, and older than any update the accounting counts.
+   */
+  readonly base: number;
+  constructor(ageMs = 3_600_000) {
+    this.base = Date.now() - ageMs;
+  }
 
   update(): Update {
     const k = this.next++;
     const ts = this.base + ((k * 7_919) % 100_003) * 10 + (k % 10);
     return {
       entity_type: "user",
-      entity_id: `${this.prefix}${k % 100}`,
+      entity_id: `user_p${k % 100}`,
       event_timestamp: ts,
       // Entity and feature vary independently: 100 users × 5 features = 500 last-write-wins cells.
       features: { [stream[Math.floor(k / 100) % FEATURES]!]: Math.round(k * 1.37 * 1000) / 1000 },
@@ -201,7 +207,8 @@ async function account(stack: ChaosStack, ledger: PushLedger, serving: HttpClien
   return withPgClient(stack.databaseUrl, async (db) => {
     const count = async () => {
       const rows = await db.query<{ n: string }>(
-        "select count(distinct (entity_id, feature_name, event_timestamp))::text as n from feature_values where entity_id like 'user_p%'",
+        "select count(distinct (entity_id, feature_name, event_timestamp))::text as n from feature_values where entity_id like 'user_p%' and event_timestamp >= to_timestamp($1 / 1000.0)",
+        [ledger.base],
       );
       const dl = await db.query<{ n: string; r: string }>(
         "select count(*)::text as n, count(*) filter (where jsonb_array_length(reasons) > 0)::text as r from dead_letters where message->>'entity_id' like 'user_p%'",
@@ -396,7 +403,7 @@ async function main(): Promise<number> {
     await seed(ingest);
     await sleep(3_000);
     step(`seeded ${KNOWN_USERS} users × ${FEATURES} stream features; warm-up and baseline`);
-    await Promise.all([openLoad(serving, READ_RATE, 10, readRequest), new PushLedger("user_w").run(ingest, 10)]);
+    await Promise.all([openLoad(serving, READ_RATE, WARM_UP_S, readRequest), new PushLedger(7_200_000).run(ingest, WARM_UP_S)]);
     // The baseline carries the same pushes as the fault phases, so their consumer work is in both.
     const ledger = new PushLedger();
     const [baselineSamples] = await Promise.all([openLoad(serving, READ_RATE, 15, readRequest), ledger.run(ingest, 15)]);
