@@ -36,6 +36,9 @@ export default defineConfig({
               bindings: workerBindings(inject as <T>(key: string) => T),
               // The ingest Worker is not in this runtime: its materialize API is played by a stand-in.
               serviceBindings: { INGEST: fakeIngest },
+              // Miniflare's simulation of Cloudflare's rate-limiting binding, under a name of its own so
+              // only test/workers/rate-limit.test.ts uses it (the Worker itself keeps its local bucket).
+              ratelimits: { RATE_LIMITER_TEST: { namespace_id: "1", simple: { limit: 3, period: 10 } } },
             },
           })),
         ],

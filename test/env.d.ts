@@ -3,6 +3,9 @@ import type { WorkerSecrets } from "../src/config/secrets";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerSecrets {}
+    interface Env extends WorkerSecrets {
+      /** Miniflare's rate-limiting binding (vitest.config.ts), for test/workers/rate-limit.test.ts. */
+      RATE_LIMITER_TEST?: RateLimit;
+    }
   }
 }

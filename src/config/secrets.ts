@@ -16,4 +16,10 @@ export interface WorkerSecrets {
   KV_WRITE_BACK?: string;
   /** L0 admission when full: always (default, LRU) or repeat (serving). */
   L0_ADMISSION?: string;
+  /** Cloudflare's rate-limiting binding ([[env.*.ratelimits]] in wrangler*.toml); absent → the local bucket. */
+  RATE_LIMITER?: RateLimit;
+  /** Local bucket: sustained requests per second per caller per isolate (default DEFAULT_RATE_LIMIT_PER_SECOND). */
+  RATE_LIMIT_PER_SECOND?: string;
+  /** Local bucket: requests a caller may send at once (default DEFAULT_RATE_LIMIT_BURST). */
+  RATE_LIMIT_BURST?: string;
 }

@@ -33,12 +33,18 @@ export function parseApiKeys(spec: string | undefined): Map<string, ApiKeyEntry>
 
 /** Checks the Authorization header against the key table; throws 401/403 as FeatureStoreError. */
 export async function authorize(header: string | undefined, keys: Map<string, ApiKeyEntry>, scope: Scope): Promise<void> {
-  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  if (!match?.[1]) throw new FeatureStoreError("unauthorized", "Missing API key: send Authorization: Bearer <key>");
-  const entry = findApiKey(await hashKey(match[1]), keys);
+  const hash = await bearerKeyHash(header);
+  if (!hash) throw new FeatureStoreError("unauthorized", "Missing API key: send Authorization: Bearer <key>");
+  const entry = findApiKey(hash, keys);
   if (!entry) throw new FeatureStoreError("unauthorized", "Unknown API key");
   if (!entry.scopes.has(scope) && !entry.scopes.has("admin"))
     throw new FeatureStoreError("forbidden", `This API key lacks the "${scope}" scope`, { required: scope, granted: [...entry.scopes] });
+}
+
+/** The SHA-256 hex of the Bearer key of an Authorization header; undefined without one. */
+export async function bearerKeyHash(header: string | undefined): Promise<string | undefined> {
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  return match?.[1] ? hashKey(match[1]) : undefined;
 }
 
 /**

@@ -10,6 +10,7 @@ export const ErrorCode = z.enum([
   "method_not_allowed",
   "payload_too_large",
   "unsupported_media_type",
+  "rate_limited",
   "unavailable",
   "conflict",
   "value_required",
@@ -28,6 +29,7 @@ const STATUS: Record<ErrorCode, number> = {
   value_required: 422,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 };

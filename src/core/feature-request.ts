@@ -9,6 +9,11 @@ import { MAX_WRITE_TOKENS_PER_REQUEST, WriteToken } from "./write-token";
 export const MAX_BATCH_ENTITIES = 1_000;
 /** More features than this in one request is a 413. */
 export const MAX_FEATURES_PER_REQUEST = 500;
+/**
+ * Entities × features of one call (a batch's feature names summed over its requests, Feast's
+ * entities × features): a 413 above it. 1,000 × 500 would be half a million values for one caller.
+ */
+export const MAX_VALUES_PER_REQUEST = 100_000;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A feature service's name (features/services.yaml). */

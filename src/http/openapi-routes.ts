@@ -52,6 +52,7 @@ const ERROR_MEANINGS = {
   413: "Body, batch or result over its limit; `details.limit` gives the limit",
   415: "The body's Content-Type is not JSON: send application/json (none, text/plain and the form type of `curl -d` are read as JSON too)",
   422: "A feature with null_policy reject has no value (`details.features`)",
+  429: "Too many requests from this API key (or, without a known key, this client IP); wait the `Retry-After` seconds",
   500: "Internal error (a bug, never bad input); details are in the Worker logs",
   503: "No storage tier could answer, or a tier the route needs is not configured",
 } as const;
@@ -59,26 +60,36 @@ export type ErrorStatus = keyof typeof ERROR_MEANINGS;
 
 const errorContent = { "application/json": { schema: ErrorResponse } } as const;
 const allowHeader = z.object({ Allow: z.string().meta({ description: "The methods this path serves, e.g. POST or GET, HEAD" }) });
+const retryAfterHeader = z.object({
+  "Retry-After": z.string().meta({ description: "Whole seconds until this caller's requests pass again" }),
+});
+const ERROR_HEADERS: Partial<Record<ErrorStatus, typeof allowHeader | typeof retryAfterHeader>> = {
+  405: allowHeader,
+  429: retryAfterHeader,
+};
 
-type ErrorResponseConfig = { description: string; content: typeof errorContent; headers?: typeof allowHeader };
+type ErrorResponseConfig = { description: string; content: typeof errorContent; headers?: typeof allowHeader | typeof retryAfterHeader };
 type ErrorResponses<S extends ErrorStatus> = { [K in S]: ErrorResponseConfig };
 
 /**
- * Error responses of a route. 405 and 500 are added to every route (any path answers 405 to a
- * method it does not serve; 500 is a bug); `meanings` overrides the generic descriptions.
+ * Error responses of a route. 405, 429 and 500 are added to every route (any path answers 405 to a
+ * method it does not serve; every request passes the rate limiter of src/http/rate-limit.ts; 500
+ * is a bug); `meanings` overrides the generic descriptions.
  */
 export function errors<S extends ErrorStatus>(
   statuses: readonly S[],
   meanings: Partial<Record<S, string>> = {},
-): ErrorResponses<S | 405 | 500> {
+): ErrorResponses<S | 405 | 429 | 500> {
   const out: Partial<Record<ErrorStatus, ErrorResponseConfig>> = {};
-  for (const status of [...statuses, 405 as const, 500 as const])
+  for (const status of [...statuses, 405 as const, 429 as const, 500 as const]) {
+    const headers = ERROR_HEADERS[status];
     out[status] = {
       description: meanings[status as S] ?? ERROR_MEANINGS[status],
       content: errorContent,
-      ...(status === 405 ? { headers: allowHeader } : {}),
+      ...(headers ? { headers } : {}),
     };
-  return out as ErrorResponses<S | 405 | 500>;
+  }
+  return out as ErrorResponses<S | 405 | 429 | 500>;
 }
 
 /** A JSON response. */

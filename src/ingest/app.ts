@@ -13,6 +13,7 @@ import {
   openApiDocument,
   openapiRoute,
 } from "../http/openapi-routes";
+import { rateLimitRequests } from "../http/rate-limit";
 import { checkTiers } from "../stores/tier-health";
 import { adminRoutes } from "./admin";
 import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
@@ -92,6 +93,7 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
       await next();
     }),
   );
+  app.use(rateLimitRequests<IngestHonoEnv>((c) => ({ limiter: c.get("deps").rateLimiter, keys: c.get("deps").apiKeys() })));
 
   openapiRoute(app, healthRoute, async (c) => {
     const deps = c.get("deps");

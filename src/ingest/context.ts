@@ -7,6 +7,7 @@ import { type Logger, logRecord } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
 import type { EntityState } from "../durable/entity-state";
+import { type RateLimitEnv, type RateLimiter, rateLimiterFor } from "../http/rate-limit";
 import type { MaterializerDeps } from "../materialize/materializer";
 import { PostgresFeatureWriter } from "../stores/postgres-writer";
 import { registryStoreFor } from "../stores/registry-store";
@@ -19,13 +20,15 @@ import { DeadLetterStore } from "./dead-letter-store";
 export type IngestEnv = IngestBindings & WorkerSecrets;
 
 /** What buildIngestContext reads; every binding but the dead-letter queue optional, so tests pass what they have. */
-export type IngestContextEnv = TierEnv & { DLQ: Queue };
+export type IngestContextEnv = TierEnv & RateLimitEnv & { DLQ: Queue };
 
 export interface IngestContext {
   tiers: Tiers;
   registry: () => Promise<CompiledRegistry>;
   registryVersion: () => string | null;
   apiKeys: () => Map<string, ApiKeyEntry>;
+  /** Per-caller request budget of the HTTP routes (src/http/rate-limit.ts), kept per isolate. */
+  rateLimiter: RateLimiter;
   /** Producer of feature-ingest, for the push endpoint. */
   ingestQueue: Pick<Queue, "sendBatch"> | undefined;
   consumer: IngestConsumerDeps;
@@ -60,6 +63,7 @@ export function buildIngestContext(env: IngestContextEnv, overrides: Partial<Ing
     registry: () => registryStore.get(),
     registryVersion: () => registryStore.peekVersion(),
     apiKeys: () => (keys ??= parseApiKeys(env.API_KEYS)),
+    rateLimiter: rateLimiterFor(env, now),
     ingestQueue: env.INGEST_QUEUE,
     consumer: {
       registry: () => registryStore.get(),

@@ -4,6 +4,7 @@ import { routePath } from "hono/route";
 import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
 import { answerOtherMethodsWith405, errors, openApiDocument, openapiRoute } from "../http/openapi-routes";
+import { rateLimitRequests } from "../http/rate-limit";
 import { checkTiers } from "../stores/tier-health";
 import { type ServingContext, type ServingEnv, type ServingHonoEnv, servingFactory } from "./context";
 import { feastMaterializeRoutes } from "./feast-materialize-routes";
@@ -39,6 +40,7 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
       deps.metrics.observe(routePath(c), c.res.status, (performance.now() - started) / 1000);
     }),
   );
+  app.use(rateLimitRequests<ServingHonoEnv>((c) => ({ limiter: c.get("deps").rateLimiter, keys: c.get("deps").apiKeys })));
 
   openapiRoute(app, healthRoute, async (c) => {
     const deps = c.get("deps");

@@ -6,6 +6,7 @@ import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../config/vars";
 import { type ApiKeyEntry, authorize, parseApiKeys, type Scope } from "../core/auth";
 import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
+import { type RateLimitEnv, type RateLimiter, rateLimiterFor } from "../http/rate-limit";
 import { L0_ADMISSIONS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, MemoryCache } from "../stores/memory-cache";
 import { registryStoreFor } from "../stores/registry-store";
 import { TieredFeatureStore } from "../stores/tiered-feature-store";
@@ -18,7 +19,7 @@ import { ServingMetrics } from "./metrics";
 export type ServingEnv = ServingBindings & WorkerSecrets;
 
 /** What buildServingContext reads; every binding optional, so the bench Worker and tests pass what they have. */
-export type ServingContextEnv = TierEnv;
+export type ServingContextEnv = TierEnv & RateLimitEnv;
 
 export interface ServingContext {
   tiers: Tiers;
@@ -28,6 +29,8 @@ export interface ServingContext {
   service: FeatureService;
   metrics: ServingMetrics;
   apiKeys: Map<string, ApiKeyEntry>;
+  /** Per-caller request budget (src/http/rate-limit.ts), kept per isolate. */
+  rateLimiter: RateLimiter;
   registry: () => Promise<CompiledRegistry>;
   registryVersion: () => string | null;
 }
@@ -59,6 +62,7 @@ export function buildServingContext(env: ServingContextEnv, overrides: Partial<S
     service: overrides.service ?? new FeatureService(store),
     metrics: overrides.metrics ?? new ServingMetrics(),
     apiKeys: overrides.apiKeys ?? parseApiKeys(env.API_KEYS),
+    rateLimiter: overrides.rateLimiter ?? rateLimiterFor(env),
     registry,
     registryVersion,
   };

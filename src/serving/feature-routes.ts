@@ -13,6 +13,7 @@ import {
   MAX_BATCH_ENTITIES,
   MAX_BODY_BYTES,
   MAX_FEATURES_PER_REQUEST,
+  MAX_VALUES_PER_REQUEST,
   parseBatchRequest,
 } from "../core/feature-request";
 import { log } from "../core/log";
@@ -25,7 +26,7 @@ const FeatureRequestSchema = component(FeatureRequest, "FeatureRequest");
 const FeatureResponseSchema = component(FeatureResponse, "FeatureResponse");
 const FeatureErrorResultSchema = component(FeatureErrorResult, "FeatureErrorResult");
 
-const TOO_LARGE = `Body over ${MAX_BODY_BYTES} bytes, more than ${MAX_FEATURES_PER_REQUEST} features in one request`;
+const TOO_LARGE = `Body over ${MAX_BODY_BYTES} bytes, more than ${MAX_FEATURES_PER_REQUEST} features in one request, more than ${MAX_VALUES_PER_REQUEST} entities × features`;
 
 export const getFeaturesRoute = createRoute({
   method: "post",
@@ -81,7 +82,9 @@ export const onlineFeaturesRoute = createRoute({
   },
   responses: {
     200: json(component(FeastOnlineResponse, "FeastOnlineResponse"), "Entity key columns, then one column per feature"),
-    ...errors([400, 401, 403, 404, 413, 503], { 413: `Body over ${MAX_BODY_BYTES} bytes or more than ${MAX_BATCH_ENTITIES} entities` }),
+    ...errors([400, 401, 403, 404, 413, 503], {
+      413: `Body over ${MAX_BODY_BYTES} bytes, more than ${MAX_BATCH_ENTITIES} entities, ${MAX_FEATURES_PER_REQUEST} features or ${MAX_VALUES_PER_REQUEST} entities × features`,
+    }),
   },
 });
 

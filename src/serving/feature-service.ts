@@ -9,6 +9,7 @@ import {
   type FeatureResponse,
   type FeatureStatus,
   MAX_FEATURES_PER_REQUEST,
+  MAX_VALUES_PER_REQUEST,
   type ServedTier,
 } from "../core/feature-request";
 import { entityMapKey } from "../core/keys";
@@ -83,6 +84,16 @@ export function resolveFeatureRefs(registry: CompiledRegistry, refs: Iterable<st
   return out;
 }
 
+/** Entities × features of one call (a batch, or Feast's columns): past the limit, a 413 asking to split it. */
+function checkValueCount(n: number): void {
+  if (n > MAX_VALUES_PER_REQUEST)
+    throw new FeatureStoreError(
+      "payload_too_large",
+      `${n} entities × features in one request exceed the limit of ${MAX_VALUES_PER_REQUEST}; split it`,
+      { limit: MAX_VALUES_PER_REQUEST, values: n },
+    );
+}
+
 function planRequest(
   registry: CompiledRegistry,
   req: FeatureRequest,
@@ -125,6 +136,7 @@ export class FeatureService {
     opts: ServeOptions,
   ): Promise<(FeatureResponse | FeatureErrorResult)[]> {
     const refs = requests.map((r) => requestedRefs(registry, r));
+    checkValueCount(refs.reduce((n, r) => n + r.length, 0));
     const defs = resolveFeatureRefs(registry, refs.flat());
     const planned = requests.map((req, i) => planRequest(registry, req, refs[i]!, defs));
     const marks = writeMarksOf(requests);

@@ -104,7 +104,7 @@ export const describeServiceRoute = createRoute({
       z.object({ registry_version: z.string(), feature_service: FeatureServiceSchema, features: z.array(FeatureDefinitionSchema) }),
       "The service",
     ),
-    ...errors([404, ...registryErrors], { 404: "Unknown feature service" }),
+    ...errors([400, 404, ...registryErrors], { 400: "A name longer than 128 characters", 404: "Unknown feature service" }),
   },
 });
 

@@ -6,10 +6,14 @@ import { ErrorBody } from "../../src/core/errors";
 import { createIngestApp } from "../../src/ingest/app";
 import { buildIngestContext } from "../../src/ingest/context";
 import { nonFinitePath } from "../../src/ingest/validate-update";
-import { FUZZ_SEED, hostileBody, hostileNumberLiteral } from "../fuzz-bodies";
+import { FUZZ_SEED, hostileBody, hostileNumberLiteral } from "../../tools/fuzz-bodies";
+import { OpenApiContract, type OpenApiDocument } from "../openapi-contract";
+import { fuzzTargets, sweepOperations } from "../openapi-fuzz";
 import { applyTestRegistry, ingestEnv, recordingQueue, TEST_REGISTRY } from "./support";
 
 const RUNS = 400;
+/** Requests per documented operation in the sweep of the whole document. */
+const RUNS_PER_OPERATION = 40;
 
 beforeAll(applyTestRegistry);
 
@@ -30,10 +34,9 @@ describe("fuzzing the push API from its schema", () => {
     const queue = recordingQueue();
     const deps = buildIngestContext(ingestEnv(), { ingestQueue: queue, registry: async () => TEST_REGISTRY });
     const app = createIngestApp(() => deps);
-    const doc = (await (await app.request("/openapi.json", {}, env)).json()) as {
-      paths: Record<string, { post: { responses: Record<string, unknown> } }>;
-    };
-    const documented = Object.keys(doc.paths["/ingest/push"]!.post.responses).map(Number);
+    const doc = (await (await app.request("/openapi.json", {}, env)).json()) as OpenApiDocument;
+    const contract = new OpenApiContract(doc);
+    const documented = Object.keys(doc.paths["/ingest/push"]!.post!.responses).map(Number);
     const call = (body: string) =>
       app.request(
         "/ingest/push",
@@ -47,6 +50,7 @@ describe("fuzzing the push API from its schema", () => {
         seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
         expect(res.status).toBeLessThan(500);
         expect(documented).toContain(res.status);
+        expect(await contract.check("POST", "/ingest/push", res.clone())).toEqual([]);
         const answer = (await res.json()) as unknown;
         if (res.status >= 400) expect(ErrorBody.safeParse(answer).success).toBe(true);
       }),
@@ -62,4 +66,27 @@ describe("fuzzing the push API from its schema", () => {
     const ok = await call(`{"entity_type":"user","entity_id":"user_fuzz_after","event_timestamp":"${iso}","features":{"tst_plays_1h":1}}`);
     expect(ok.status).toBe(202);
   }, 60_000);
+
+  it(`every operation of /openapi.json, ${RUNS_PER_OPERATION} hostile requests each: below 500, valid against the documented response of its status`, async () => {
+    const queue = recordingQueue();
+    const deps = buildIngestContext(ingestEnv(), { ingestQueue: queue, registry: async () => TEST_REGISTRY });
+    const app = createIngestApp(() => deps);
+    const doc = (await (await app.request("/openapi.json", {}, env)).json()) as OpenApiDocument;
+    const contract = new OpenApiContract(doc);
+    const targets = fuzzTargets(doc, {
+      entity_type: ['"user"'],
+      entity_id: ['"user_fuzz_1"'],
+      event_timestamp: [`"${iso}"`],
+      features: ['{"tst_plays_1h":2}'],
+      source: ['"push"', '"replay"'],
+    });
+    expect(targets.length).toBeGreaterThanOrEqual(5);
+    const statuses = await sweepOperations(targets, contract, inject("testApiKey"), RUNS_PER_OPERATION, (url, init) =>
+      app.request(url, init, env),
+    );
+    expect([...statuses]).toEqual(expect.arrayContaining([200, 400]));
+    const health = await app.request("/health", {}, env);
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { status: string }).status).toBe("ok");
+  }, 90_000);
 });

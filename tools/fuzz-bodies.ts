@@ -1,4 +1,4 @@
-// Seeded generators of hostile request bodies for the fuzz tests of both Workers (issue 13).
+// Seeded generators of hostile request bodies: the fuzz tests of both Workers and the chaos run replay the same corpus (issue 13).
 import fc from "fast-check";
 
 /** The seed every fuzz run uses; fast-check prints the failing seed and path (replay with `{ seed, path }` in fc.assert). */
