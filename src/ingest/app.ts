@@ -1,5 +1,6 @@
 // The ingest Worker's Hono app: push endpoint, admin materialization API, health and OpenAPI.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { routePath } from "hono/route";
 import { FeatureUpdate, PushBody, PushResult, parsePushBody } from "../core/ingest-message";
 import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
@@ -13,6 +14,8 @@ import {
   openApiDocument,
   openapiRoute,
 } from "../http/openapi-routes";
+import { waitUntilOf } from "../monitoring/hub-client";
+import { coloOf } from "../monitoring/metrics-reporter";
 import { checkTiers } from "../stores/tier-health";
 import { adminRoutes } from "./admin";
 import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
@@ -88,8 +91,11 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
   app.notFound(notFound);
   app.use(
     ingestFactory.createMiddleware(async (c, next) => {
-      c.set("deps", contextFor(c.env));
+      const deps = contextFor(c.env);
+      c.set("deps", deps);
       await next();
+      deps.metrics.request(routePath(c), c.res.status);
+      deps.metricsReporter.maybeFlush(deps.metricsHub, coloOf(c.req.raw), waitUntilOf(c));
     }),
   );
 
@@ -125,6 +131,7 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
       now: deps.now,
       log: deps.log,
     });
+    deps.metrics.lateness(result.refused);
     return c.json(result, 202);
   });
 
