@@ -41,7 +41,7 @@ export class MetricsReporter {
 
   /** Sends the deltas now; the hub's totals include everything counted before the call once it resolves. */
   async flush(hub: MetricsHubClient, colo: string): Promise<void> {
-    if (this.inFlight) await this.inFlight.catch(() => undefined);
+    if (this.inFlight) await this.inFlight;
     this.lastFlushAt = this.now();
     const counterFamilies = new Set(this.families.filter((f) => f.type !== "gauge").map((f) => f.name));
     const counters: Sample[] = [];
@@ -70,7 +70,12 @@ export class MetricsReporter {
       // Only an accepted report moves the baseline: a failed one is resent, larger, next time.
       for (const [key, value] of accepted) this.sent.set(key, value);
     });
-    this.inFlight = sending.finally(() => {
+    // The caller sees the failure through `sending`; the in-flight marker only orders reports.
+    this.inFlight = sending.then(
+      () => undefined,
+      () => undefined,
+    );
+    void this.inFlight.then(() => {
       this.inFlight = undefined;
     });
     await sending;
