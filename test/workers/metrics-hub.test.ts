@@ -14,7 +14,7 @@ beforeAll(async () => {
 const hub = () => metricsHubOf(env.METRICS_HUB)!;
 
 /** The value of one exposition line matching `name{labels}` exactly (labels in any order). */
-function valueOf(text: string, name: string, labels: Record<string, string>): number | undefined {
+function seriesValue(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split("\n")) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
@@ -81,19 +81,19 @@ describe("MetricsHub", () => {
     // This scrape includes the one before: the scraped isolate reports itself before reading the hub.
     const text = await scrape();
     const serving = (colo: string, status: string) =>
-      valueOf(text, "feature_serving_requests_total", { route, status, worker: "feature-serving", colo });
+      seriesValue(text, "feature_serving_requests_total", { route, status, worker: "feature-serving", colo });
     expect(serving("local", "200")).toBe(2);
     expect(serving("AMS", "200")).toBe(1);
     expect(serving("AMS", "500")).toBe(1);
-    const count = (colo: string) => valueOf(text, "feature_serving_duration_seconds_count", { route, worker: "feature-serving", colo });
+    const count = (colo: string) => seriesValue(text, "feature_serving_duration_seconds_count", { route, worker: "feature-serving", colo });
     expect(count("local")).toBe(2);
     const le = (colo: string, bound: string) =>
-      valueOf(text, "feature_serving_duration_seconds_bucket", { route, worker: "feature-serving", colo, le: bound });
+      seriesValue(text, "feature_serving_duration_seconds_bucket", { route, worker: "feature-serving", colo, le: bound });
     expect(le("local", "0.005")).toBe(2);
     expect(le("AMS", "0.025")).toBe(1);
     expect(le("AMS", "+Inf")).toBe(2);
     expect(
-      valueOf(text, "feature_validation_errors_total", {
+      seriesValue(text, "feature_validation_errors_total", {
         feature_name: feature,
         rule: "max_value",
         worker: "feature-ingest",
@@ -127,7 +127,7 @@ describe("MetricsHub", () => {
     await ctx.metricsReporter.flush(flaky, "local");
     await ctx.metricsReporter.flush(flaky, "local");
     const labels = { route, status: "200", worker: "feature-serving", colo: "local" };
-    expect(valueOf(await scrape(), "feature_serving_requests_total", labels)).toBe(2);
+    expect(seriesValue(await scrape(), "feature_serving_requests_total", labels)).toBe(2);
   });
 
   it("reports at most once per interval from the request path, in the background", async () => {
@@ -155,7 +155,7 @@ describe("MetricsHub", () => {
     await new MetricsReporter("feature-serving", family, gauge(0, 5)).flush(hub(), "XYZ");
     const text = await scrape();
     const labels = { tier, worker: "feature-serving", colo: "XYZ" };
-    expect(valueOf(text, "feature_tier_circuit_open", labels)).toBe(1);
-    expect(valueOf(text, "feature_memory_cache_entries", labels)).toBe(15);
+    expect(seriesValue(text, "feature_tier_circuit_open", labels)).toBe(1);
+    expect(seriesValue(text, "feature_memory_cache_entries", labels)).toBe(15);
   });
 });
