@@ -11,6 +11,7 @@ import { type ServingContext, type ServingEnv, type ServingHonoEnv, servingFacto
 import { feastWriteRoutes } from "./feast-write-routes";
 import { featureRoutes } from "./feature-routes";
 import { renderMetrics } from "./metrics-route";
+import { qualityRoutes } from "./quality-routes";
 import { registryRoutes } from "./registry-routes";
 import { trainingRoutes } from "./training-routes";
 
@@ -66,6 +67,7 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
   app.route("/", feastWriteRoutes());
   app.route("/registry", registryRoutes());
   app.route("/datasets", trainingRoutes());
+  app.route("/quality", qualityRoutes());
 
   const document = openApiDocument(
     app,
