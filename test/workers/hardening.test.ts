@@ -156,6 +156,8 @@ describe("scopes, route by route", () => {
     "GET /registry/features/:name": "serve",
     "GET /registry/entities": "serve",
     "GET /registry/versions": "serve",
+    "GET /quality": "serve",
+    "GET /quality/features/:name": "serve",
     "POST /datasets/training": "admin",
     "POST /push": "ingest",
     "POST /write-to-online-store": "ingest",
