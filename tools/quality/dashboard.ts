@@ -2,6 +2,7 @@
 import type { Dashboard, DataSourceRef, Panel } from "@grafana/schema";
 
 /** The Prometheus data source, chosen when the dashboard is imported (Grafana's ${DS_PROMETHEUS} input). */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's import placeholder, replaced by Grafana, not by JavaScript.
 const PROMETHEUS: DataSourceRef = { type: "prometheus", uid: "${DS_PROMETHEUS}" };
 
 export interface DashboardPanelSpec {
