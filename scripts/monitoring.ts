@@ -13,7 +13,8 @@ async function main(): Promise<number> {
   if (positionals[0] !== "generate") throw new UsageError("usage: npm run monitoring -- generate [--check]");
   const text = `${JSON.stringify(featureStoreDashboard(), null, 2)}\n`;
   if (values.check) {
-    const same = readFileSync(DASHBOARD_PATH, "utf8") === text;
+    // Compared as JSON: the formatter (npm run format) may wrap the file differently.
+    const same = JSON.stringify(JSON.parse(readFileSync(DASHBOARD_PATH, "utf8"))) === JSON.stringify(featureStoreDashboard());
     console.log(same ? "dashboard is up to date" : "monitoring/grafana/feature-store.json differs: run npm run monitoring -- generate");
     return same ? EXIT_OK : EXIT_FAILED;
   }
