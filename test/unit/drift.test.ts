@@ -1,5 +1,6 @@
 // The drift statistics of src/core/drift.ts against values computed by hand or printed in statistical tables.
 import { describe, expect, it } from "vitest";
+import { FeatureDefinition } from "../../src/core/definitions";
 import {
   binOf,
   chiSquareSurvival,
@@ -136,5 +137,38 @@ describe("detectDrift", () => {
     const nulls = detectDrift("numerical", { bins: { "0": 950 }, nulls: 50 }, { bins: { "0": 850 }, nulls: 150 }, t);
     expect(nulls.status).toBe("drift");
     expect(nulls.reasons.join()).toContain("null share");
+  });
+});
+
+describe("drift settings in features/*.yaml", () => {
+  const base = {
+    name: "x_rate",
+    group: "g",
+    entity_type: "user",
+    feature_type: "numerical",
+    computation_type: "stream",
+    update_frequency: "realtime",
+    retention_days: 1,
+    ttl_seconds: 60,
+    description: "d",
+    owner: "o",
+  } as const;
+
+  it("accepts thresholds, a window and a reference (an earlier period or a pinned snapshot)", () => {
+    expect(FeatureDefinition.safeParse({ ...base, drift: { psi_threshold: 0.1, window: "1d", reference: { offset: "7d" } } }).success).toBe(
+      true,
+    );
+    expect(FeatureDefinition.safeParse({ ...base, drift: { reference: { snapshot: "training_2026" } } }).success).toBe(true);
+  });
+
+  it("rejects unknown keys, a p-value outside (0, 1), a bad duration and drift on embeddings", () => {
+    const issues = (drift: unknown, extra: object = {}) => {
+      const r = FeatureDefinition.safeParse({ ...base, ...extra, drift });
+      return r.success ? [] : r.error.issues.map((i) => i.path.join("."));
+    };
+    expect(issues({ psi: 0.2 })).toEqual(["drift"]);
+    expect(issues({ ks_p_value: 1.5 })).toEqual(["drift.ks_p_value"]);
+    expect(issues({ window: "yesterday" })).toEqual(["drift.window"]);
+    expect(issues({ enabled: true }, { feature_type: "embedding", dimension: 4 })).toEqual(["drift"]);
   });
 });
