@@ -1,22 +1,12 @@
 // Reads of the quality time series (feature_quality) for GET /quality and the CLI: the newest row per feature, one feature's history.
 import type { Client } from "@neondatabase/serverless";
 import { failingChecks } from "../core/quality";
+import type { featureQuality, SqlRow } from "../db/schema";
+import type { QualityFigures } from "./quality-run";
 
 /** One quality row as the API answers it. */
-export interface QualityPoint {
-  feature_name: string;
-  entity_type: string;
-  computed_at: string;
-  entities: number;
-  with_value: number;
-  staleness_seconds: number | null;
-  stale_share: number;
-  completeness: number;
-  updates: number;
-  rejects: number;
-  validation_error_rate: number;
+export interface QualityPoint extends QualityFigures {
   drift: { status: string; psi: number | null; test: string | null; statistic: number | null; p_value: number | null; reasons: string[] };
-  score: number;
   /** Targets this row misses: stale, completeness (core features), validation, drift, score. */
   failing: string[];
 }
@@ -28,26 +18,10 @@ const COLUMNS = `feature_name, entity_type, computed_at, entities, with_value, s
   updates::float8 AS updates, rejects::float8 AS rejects, validation_error_rate, drift_status, psi, drift_test, drift_statistic,
   drift_p_value, score, details`;
 
-interface Row {
-  feature_name: string;
-  entity_type: string;
-  computed_at: Date;
-  entities: number;
-  with_value: number;
-  staleness_seconds: number | null;
-  stale_share: number;
-  completeness: number;
-  updates: number;
-  rejects: number;
-  validation_error_rate: number;
-  drift_status: string;
-  psi: number | null;
-  drift_test: string | null;
-  drift_statistic: number | null;
-  drift_p_value: number | null;
-  score: number;
+/** A selected row (COLUMNS): the table's columns, with the details quality-run.ts writes. */
+type Row = Omit<SqlRow<typeof featureQuality>, "id" | "fresh_non_null" | "details"> & {
   details: { update_frequency_seconds?: number; ttl_seconds?: number; tags?: string[]; drift?: { reasons?: string[] } };
-}
+};
 
 function toPoint(r: Row): QualityPoint {
   const failing = failingChecks({

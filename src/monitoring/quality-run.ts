@@ -3,6 +3,7 @@ import type { Client } from "@neondatabase/serverless";
 import { type FeatureDefinition, frequencySeconds } from "../core/definitions";
 import { DRIFT_DEFAULTS, type DriftResult, detectDrift, driftMonitored, thresholdsOf } from "../core/drift-detector";
 import { qualityScore } from "../core/quality";
+import type { featureQuality, SqlRow } from "../db/schema";
 import { foldNewValues, histogramOf, snapshotOf } from "./histogram-fold";
 
 /** feature_quality rows are kept this long; histograms longer, so a reference window weeks back still exists. */
@@ -16,21 +17,25 @@ export function storedFeatures(features: readonly FeatureDefinition[]): FeatureD
   return features.filter((f) => f.computation_type === "batch" || f.computation_type === "stream");
 }
 
-export interface FeatureQuality {
-  feature_name: string;
-  entity_type: string;
-  computed_at: string;
-  entities: number;
-  with_value: number;
+/** The figures of a quality row, as stored (feature_quality) and as GET /quality answers them. */
+export type QualityFigures = Pick<
+  SqlRow<typeof featureQuality>,
+  | "feature_name"
+  | "entity_type"
+  | "entities"
+  | "with_value"
+  | "staleness_seconds"
+  | "stale_share"
+  | "completeness"
+  | "updates"
+  | "rejects"
+  | "validation_error_rate"
+  | "score"
+> & { computed_at: string };
+
+export interface FeatureQuality extends QualityFigures {
   fresh_non_null: number;
-  staleness_seconds: number | null;
-  stale_share: number;
-  completeness: number;
-  updates: number;
-  rejects: number;
-  validation_error_rate: number;
   drift: DriftResult;
-  score: number;
   update_frequency_seconds: number;
   ttl_seconds: number;
   tags: string[];

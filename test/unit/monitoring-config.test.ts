@@ -5,17 +5,10 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../tools/paths";
 import { dashboardQueries, featureStoreDashboard, PANELS } from "../../tools/quality/dashboard";
+import { hasBinary } from "../support/binaries";
 
 const MONITORING = path.join(PROJECT_ROOT, "monitoring");
-const hasPromtool = (() => {
-  try {
-    execFileSync("promtool", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasPromtool) console.warn("\n!!! SKIPPING promtool checks: `promtool` is not installed (apt-get install -y prometheus) !!!\n");
+const hasPromtool = hasBinary("promtool", "the promtool checks");
 
 describe.skipIf(!hasPromtool)("promtool", () => {
   it("check rules: monitoring/prometheus/alerts.yml", () => {

@@ -1,6 +1,6 @@
 // A real Prometheus (Debian's prometheus) scrapes both Workers through the serving Worker's GET /metrics, with the shipped
 // config and alert rules: every dashboard query returns data, every alert expression evaluates, and a staleness alert fires.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -12,23 +12,14 @@ import { type LocalWorkers, startLocalWorkers } from "../../dev/local-workers";
 import { resolvePostgres, startRelay } from "../../dev/services";
 import { sha256Hex } from "../../src/core/hash";
 import { REGISTRY_SNAPSHOT_KEY, REGISTRY_VERSION_KEY } from "../../src/core/keys";
-import type { RegistrySnapshot } from "../../src/core/registry";
 import { migrateDatabase } from "../../tools/migrate";
-import { DATA_DIR, FEATURES_DIR, PROJECT_ROOT } from "../../tools/paths";
+import { DATA_DIR, PROJECT_ROOT } from "../../tools/paths";
 import { createDatabase, dropDatabase, withPgClient } from "../../tools/postgres";
 import { dashboardQueries } from "../../tools/quality/dashboard";
-import { loadDefinitions } from "../../tools/registry/load-definitions";
+import { hasBinary } from "../support/binaries";
+import { catalogSnapshot } from "../support/catalog-snapshot";
 
-const hasPrometheus = (() => {
-  try {
-    execFileSync("prometheus", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasPrometheus)
-  console.warn("\n!!! SKIPPING the real-Prometheus test: `prometheus` is not installed (apt-get install -y prometheus) !!!\n");
+const hasPrometheus = hasBinary("prometheus", "the real-Prometheus test");
 
 /** Prometheus scrapes and evaluates rules this often in the test (the shipped config says 15 s). */
 const TEST_INTERVAL = "1s";
@@ -115,16 +106,7 @@ describe.skipIf(!hasPrometheus)("real Prometheus against both Workers", () => {
     const relay = await startRelay(databaseUrl);
     closeRelay = () => relay.close();
 
-    const loaded = loadDefinitions(FEATURES_DIR);
-    const snapshot: RegistrySnapshot = {
-      version: "r-prometheus-test",
-      version_number: 1,
-      applied_at: new Date().toISOString(),
-      author: "test",
-      entities: loaded.entities,
-      features: loaded.features,
-      event_types: loaded.eventTypes,
-    };
+    const snapshot = catalogSnapshot("r-prometheus-test");
     const [servingPort, ingestPort, promPort] = [await freePort(), await freePort(), await freePort()];
     const bindings = {
       DATABASE_URL: databaseUrl,
