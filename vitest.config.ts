@@ -57,8 +57,11 @@ export default defineConfig({
             miniflare: {
               bindings: workerBindings(inject as <T>(key: string) => T),
               // The ingest Worker reaches EntityState in feature-serving via script_name; in this
-              // single-Worker test runtime the class is re-exported by the ingest entry instead.
-              durableObjects: { ENTITY_STATE: { className: "EntityState", useSQLite: true } },
+              // single-Worker test runtime the classes are re-exported by the ingest entry instead.
+              durableObjects: {
+                ENTITY_STATE: { className: "EntityState", useSQLite: true },
+                METRICS_HUB: { className: "MetricsHub", useSQLite: true },
+              },
             },
           })),
         ],

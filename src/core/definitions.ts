@@ -111,6 +111,36 @@ export const TransformRef = z.object({
 });
 export type TransformRef = z.infer<typeof TransformRef>;
 
+/**
+ * Drift monitoring of one feature (README "Monitoring"): the current window is compared with a
+ * reference, either the same length of time `offset` earlier or a pinned snapshot
+ * (`npm run drift -- snapshot`). Unset thresholds take the defaults of src/core/drift-detector.ts.
+ */
+export const DriftSettings = z
+  .object({
+    enabled: z.boolean().optional(),
+    /** Drift when PSI is above this (default 0.2). */
+    psi_threshold: z.number().positive().optional(),
+    /** Drift when the KS test's p-value is below this (numerical; default 0.01). */
+    ks_p_value: z.number().gt(0).lt(1).optional(),
+    /** Drift when the chi-square test's p-value is below this (categorical and array; default 0.01). */
+    chi2_p_value: z.number().gt(0).lt(1).optional(),
+    /** Drift when the share of nulls changed with a p-value below this (default 0.01). */
+    null_p_value: z.number().gt(0).lt(1).optional(),
+    /** The current window, ending now (default 1d). */
+    window: Duration.optional(),
+    reference: z
+      .union([
+        z.object({ offset: Duration }).strict().meta({ description: "The window of the same length, this much earlier" }),
+        z.object({ snapshot: FeatureName }).strict().meta({ description: "A pinned reference (npm run drift -- snapshot)" }),
+      ])
+      .optional(),
+    /** Fewer values than this in either window: no verdict (default 200). */
+    min_samples: z.number().int().positive().optional(),
+  })
+  .strict();
+export type DriftSettings = z.infer<typeof DriftSettings>;
+
 export const Lineage = z.object({
   tables: z.array(z.string()).default([]),
   features: z.array(z.string()).default([]),
@@ -142,6 +172,7 @@ export const FeatureDefinition = z
     transform: TransformRef.optional(),
     aggregation: AggregationSpec.optional(),
     depends_on: Lineage.default({ tables: [], features: [] }),
+    drift: DriftSettings.optional(),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -169,6 +200,8 @@ export const FeatureDefinition = z
     if (d.null_policy === "default" && d.default_value === undefined) issue("default_value", 'null_policy "default" needs a default_value');
     if (d.min_value !== undefined && d.max_value !== undefined && d.min_value > d.max_value)
       issue("min_value", `min_value ${d.min_value} is above max_value ${d.max_value}`);
+    if (d.drift && d.drift.enabled !== false && d.feature_type === "embedding")
+      issue("drift", "drift is computed for numerical, categorical and array features, not embeddings");
     if (d.allowed_values && d.feature_type !== "categorical" && d.feature_type !== "array")
       issue("allowed_values", "allowed_values applies to categorical and array features only");
   });

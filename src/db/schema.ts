@@ -217,6 +217,94 @@ export const ingestRejects = pgTable(
   ],
 );
 
+// ---------------------------------------------------------------- feature quality (README "Monitoring")
+
+/** One row per feature per quality run (the ingest cron): the time series behind GET /quality and the gauges. */
+export const featureQuality = pgTable(
+  "feature_quality",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    computedAt: tsz("computed_at").notNull(),
+    featureName: text("feature_name").notNull(),
+    entityType: text("entity_type").notNull(),
+    /** Entities of the type with any stored feature (the completeness denominator). */
+    entities: integer("entities").notNull(),
+    withValue: integer("with_value").notNull(),
+    freshNonNull: integer("fresh_non_null").notNull(),
+    /** now − newest event time; null when the feature has no value yet. */
+    stalenessSeconds: doublePrecision("staleness_seconds"),
+    staleShare: doublePrecision("stale_share").notNull(),
+    completeness: doublePrecision("completeness").notNull(),
+    updates: bigint("updates", { mode: "number" }).notNull(),
+    rejects: bigint("rejects", { mode: "number" }).notNull(),
+    validationErrorRate: doublePrecision("validation_error_rate").notNull(),
+    driftStatus: text("drift_status").notNull(),
+    psi: doublePrecision("psi"),
+    driftTest: text("drift_test"),
+    driftStatistic: doublePrecision("drift_statistic"),
+    driftPValue: doublePrecision("drift_p_value"),
+    score: doublePrecision("score").notNull(),
+    /** Drift reasons, sample sizes, the windows compared. */
+    details: jsonb("details").notNull(),
+  },
+  (t) => [index("feature_quality_feature_idx").on(t.featureName, t.computedAt.desc()), index("feature_quality_time_idx").on(t.computedAt)],
+);
+
+/**
+ * Binned values per feature per hour of event time, filled incrementally from feature_values (a
+ * watermark on its id): drift compares windows of these, never rescanning history.
+ */
+export const featureValueHistograms = pgTable(
+  "feature_value_histograms",
+  {
+    featureName: text("feature_name").notNull(),
+    bucketStart: tsz("bucket_start").notNull(),
+    /** Bin index (numerical, edges in feature_drift_edges) or category / array element -> count. */
+    bins: jsonb("bins").notNull(),
+    nulls: bigint("nulls", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.featureName, t.bucketStart] }), index("feature_value_histograms_time_idx").on(t.bucketStart)],
+);
+
+/** Bin edges of a numerical feature, fixed at first sight (quantiles of its first values) so every window bins alike. */
+export const featureDriftEdges = pgTable("feature_drift_edges", {
+  featureName: text("feature_name").primaryKey(),
+  edges: jsonb("edges").notNull(),
+  createdAt: tsz("created_at").notNull().defaultNow(),
+});
+
+/** Pinned drift references (`npm run drift -- snapshot`): a period's or a training set's histogram. */
+export const featureDriftReferences = pgTable(
+  "feature_drift_references",
+  {
+    name: text("name").notNull(),
+    featureName: text("feature_name").notNull(),
+    bins: jsonb("bins").notNull(),
+    nulls: bigint("nulls", { mode: "number" }).notNull().default(0),
+    source: text("source").notNull(),
+    createdAt: tsz("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.featureName] })],
+);
+
+/** Accepted values per UTC day of ingestion and feature: the denominator of the validation error rate. */
+export const featureUpdateCounts = pgTable(
+  "feature_update_counts",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    featureName: text("feature_name").notNull(),
+    updates: bigint("updates", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.featureName] })],
+);
+
+/** How far an incremental job has read (feature_values.id). */
+export const qualityWatermarks = pgTable("quality_watermarks", {
+  name: text("name").primaryKey(),
+  lastId: bigint("last_id", { mode: "number" }).notNull(),
+  updatedAt: tsz("updated_at").notNull().defaultNow(),
+});
+
 // ---------------------------------------------------------------- demo sources (EchoTune catalog)
 
 export const artists = pgTable("artists", {

@@ -1,5 +1,6 @@
 // The ingest Worker's Hono app: push endpoint, admin materialization API, health and OpenAPI.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { routePath } from "hono/route";
 import { FeatureUpdate, PushBody, PushResult, parsePushBody } from "../core/ingest-message";
 import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
@@ -14,6 +15,8 @@ import {
   openapiRoute,
 } from "../http/openapi-routes";
 import { rateLimitRequests } from "../http/rate-limit";
+import { waitUntilOf } from "../monitoring/hub-client";
+import { coloOf } from "../monitoring/metrics-reporter";
 import { checkTiers } from "../stores/tier-health";
 import { adminRoutes } from "./admin";
 import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
@@ -89,8 +92,11 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
   app.notFound(notFound);
   app.use(
     ingestFactory.createMiddleware(async (c, next) => {
-      c.set("deps", contextFor(c.env));
+      const deps = contextFor(c.env);
+      c.set("deps", deps);
       await next();
+      deps.metrics.request(routePath(c), c.res.status);
+      deps.metricsReporter.maybeFlush(deps.metricsHub, coloOf(c.req.raw), waitUntilOf(c));
     }),
   );
   app.use(rateLimitRequests<IngestHonoEnv>((c) => ({ limiter: c.get("deps").rateLimiter, keys: c.get("deps").apiKeys() })));
@@ -127,6 +133,7 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
       now: deps.now,
       log: deps.log,
     });
+    deps.metrics.lateness(result.refused);
     return c.json(result, 202);
   });
 

@@ -5,11 +5,15 @@ import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
 import { answerOtherMethodsWith405, errors, openApiDocument, openapiRoute } from "../http/openapi-routes";
 import { rateLimitRequests } from "../http/rate-limit";
+import { waitUntilOf } from "../monitoring/hub-client";
+import { coloOf } from "../monitoring/metrics-reporter";
 import { checkTiers } from "../stores/tier-health";
 import { type ServingContext, type ServingEnv, type ServingHonoEnv, servingFactory } from "./context";
 import { feastMaterializeRoutes } from "./feast-materialize-routes";
 import { feastWriteRoutes } from "./feast-write-routes";
 import { featureRoutes } from "./feature-routes";
+import { renderMetrics } from "./metrics-route";
+import { qualityRoutes } from "./quality-routes";
 import { registryRoutes } from "./registry-routes";
 import { trainingRoutes } from "./training-routes";
 
@@ -18,7 +22,9 @@ export type ServingApp = OpenAPIHono<ServingHonoEnv>;
 const metricsRoute = createRoute({
   method: "get",
   path: "/metrics",
-  summary: "Prometheus metrics of this isolate (text exposition format 0.0.4)",
+  summary: "Prometheus metrics of every isolate of both Workers, labelled worker and colo (text exposition format 0.0.4)",
+  description:
+    'Totals from the MetricsHub Durable Object, which every isolate reports its deltas to (README "Monitoring"). Without a METRICS_HUB binding, this isolate\'s own series.',
   security: [],
   responses: {
     200: { description: "Prometheus text", content: { "text/plain": { schema: z.string() } } },
@@ -38,6 +44,7 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
       const started = performance.now();
       await next();
       deps.metrics.observe(routePath(c), c.res.status, (performance.now() - started) / 1000);
+      deps.metricsReporter.maybeFlush(deps.metricsHub, coloOf(c.req.raw), waitUntilOf(c));
     }),
   );
   app.use(rateLimitRequests<ServingHonoEnv>((c) => ({ limiter: c.get("deps").rateLimiter, keys: c.get("deps").apiKeys })));
@@ -54,9 +61,9 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
     return report.status === "down" ? c.json(report, 503) : c.json(report, 200);
   });
 
-  openapiRoute(app, metricsRoute, (c) => {
+  openapiRoute(app, metricsRoute, async (c) => {
     const deps = c.get("deps");
-    return c.text(deps.metrics.render(deps.store, deps.registryVersion()), 200, { "content-type": "text/plain; version=0.0.4" });
+    return c.text(await renderMetrics(deps, coloOf(c.req.raw)), 200, { "content-type": "text/plain; version=0.0.4" });
   });
 
   app.route("/", featureRoutes());
@@ -64,6 +71,7 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
   app.route("/", feastMaterializeRoutes());
   app.route("/registry", registryRoutes());
   app.route("/datasets", trainingRoutes());
+  app.route("/quality", qualityRoutes());
 
   const document = openApiDocument(
     app,

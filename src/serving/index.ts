@@ -3,6 +3,7 @@ import { createServingApp } from "./app";
 import { type ServingEnv, servingContext } from "./context";
 
 export { EntityState } from "../durable/entity-state";
+export { MetricsHub } from "../durable/metrics-hub";
 export type { ServingEnv } from "./context";
 
 const app = createServingApp(servingContext);

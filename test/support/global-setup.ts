@@ -4,11 +4,10 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { resolvePostgres, resolveRedis, startRelay } from "../../dev/services";
 import { sha256Hex } from "../../src/core/hash";
-import type { RegistrySnapshot } from "../../src/core/registry";
 import { migrateDatabase } from "../../tools/migrate";
-import { DATA_DIR, FEATURES_DIR } from "../../tools/paths";
+import { DATA_DIR } from "../../tools/paths";
 import { createDatabase, dropDatabase } from "../../tools/postgres";
-import { loadDefinitions } from "../../tools/registry/load-definitions";
+import { catalogSnapshot } from "./catalog-snapshot";
 import { startFaultControl } from "./fault-control";
 
 /** Keys the workerd tests use: one per scope and one with all of them (only hashes reach the Worker). */
@@ -43,18 +42,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("redisKeyPrefix", redisKeyPrefix);
   project.provide("redisAvailable", Boolean(redis.restUrl));
   // The real catalog as a snapshot, so workerd tests serve exactly what features/ defines.
-  const loaded = loadDefinitions(FEATURES_DIR);
-  if (loaded.errors.length) throw new Error(`features/ does not validate: ${loaded.errors.length} errors`);
-  const snapshot: RegistrySnapshot = {
-    version: "r-test",
-    version_number: 1,
-    applied_at: new Date().toISOString(),
-    author: "test",
-    entities: loaded.entities,
-    features: loaded.features,
-    event_types: loaded.eventTypes,
-    feature_services: loaded.featureServices,
-  };
+  const snapshot = catalogSnapshot("r-test");
   project.provide("registrySnapshot", JSON.stringify(snapshot));
   project.provide("faultControlUrl", faults.controlUrl);
   project.provide("faultRedisRestUrl", faults.redisRestUrl);

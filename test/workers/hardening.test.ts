@@ -158,6 +158,8 @@ describe("scopes, route by route", () => {
     "GET /registry/feature-services/:name": "serve",
     "GET /registry/entities": "serve",
     "GET /registry/versions": "serve",
+    "GET /quality": "serve",
+    "GET /quality/features/:name": "serve",
     "POST /datasets/training": "admin",
     "POST /push": "ingest",
     "POST /write-to-online-store": "ingest",

@@ -39,8 +39,13 @@ describe("request metrics", () => {
     expect((await get("/registry/features/user_behavior_features:skip_rate_7d")).status).toBe(200);
     expect((await get("/features/get")).status).toBe(405);
     const text = await (await SELF.fetch("http://fs/metrics")).text();
-    expect(text).toMatch(/^feature_serving_requests_total\{route="\/registry\/features\/:name",status="200"\} \d+$/m);
-    expect(text).toMatch(/^feature_serving_requests_total\{route="\/features\/get",status="405"\} \d+$/m);
+    // The totals of every isolate (the MetricsHub) carry the worker and colo labels as well.
+    expect(text).toMatch(
+      /^feature_serving_requests_total\{route="\/registry\/features\/:name",status="200",worker="feature-serving",colo="[A-Za-z]+"\} \d+$/m,
+    );
+    expect(text).toMatch(
+      /^feature_serving_requests_total\{route="\/features\/get",status="405",worker="feature-serving",colo="[A-Za-z]+"\} \d+$/m,
+    );
     expect(text).not.toContain('skip_rate_7d"');
   });
 });

@@ -373,6 +373,6 @@ describe("discovery API and metrics", () => {
     await post("/features/get", { entity_id: "user_1", feature_names: ["skip_rate_7d"], include_metadata: true });
     const text = await (await get("/metrics", null)).text();
     expect(text).toContain("feature_serving_duration_seconds_bucket");
-    expect(text).toContain('feature_tier_hits_total{tier="memory"}');
+    expect(text).toMatch(/^feature_tier_hits_total\{tier="memory",worker="feature-serving",colo="[A-Za-z]+"\} \d+$/m);
   });
 });

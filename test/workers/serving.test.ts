@@ -118,7 +118,11 @@ describe("freshness and null policies", () => {
     const served = async () => {
       const text = await (await get("/metrics")).text();
       const count = (status: string) =>
-        Number(new RegExp(`^feature_values_served_total\\{status="${status}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+        Number(
+          new RegExp(`^feature_values_served_total\\{status="${status}",worker="feature-serving",colo="[A-Za-z]+"\\} (\\d+)$`, "m").exec(
+            text,
+          )?.[1],
+        );
       return { DEFAULTED: count("DEFAULTED"), NOT_FOUND: count("NOT_FOUND") };
     };
     const before = await served();
