@@ -8,6 +8,7 @@ import { errorMessage } from "../src/core/errors";
 import { sha256Hex } from "../src/core/hash";
 import { log } from "../src/core/log";
 import { runIfMain } from "../tools/cli";
+import { type EventStream, startDemoEvents } from "../tools/demo/event-simulator";
 import { DEV_STACK_FILE, type DevStackInfo } from "../tools/dev-stack";
 import { migrateDatabase } from "../tools/migrate";
 import { DATA_DIR, PROJECT_ROOT, TSX_BIN, WRANGLER_PERSIST_DIR } from "../tools/paths";
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
   const resources: { close(): Promise<void> }[] = [];
   let workers: LocalWorkers | undefined;
   let cronTimer: ReturnType<typeof setInterval> | undefined;
+  let eventStream: EventStream | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
     rmSync(DEV_STACK_FILE, { force: true });
     rmSync(LOCK_FILE, { force: true });
     if (cronTimer) clearInterval(cronTimer);
+    await eventStream?.stop();
     const closeAll = async () => {
       if (workers)
         await workers.close().catch((e: unknown) => log("warn", "dev_close_failed", { what: "workers", error: errorMessage(e) }));
@@ -207,6 +210,14 @@ async function main(): Promise<void> {
       step("batch features materialized");
     }
 
+    // Raw events for the aggregation features (README "Streaming aggregations"): a burst of the last 50
+    // minutes, then a small stream, so skips_1h and tracks_in_session are non-empty and move.
+    const demoEvents = await startDemoEvents({ url: ingestUrl, key, from: "npm run dev" }, postgres.url, {
+      onError: (e) => log("warn", "dev_event_stream_failed", { error: errorMessage(e) }),
+    });
+    eventStream = demoEvents.stream;
+    step(`demo events posted (${demoEvents.seeded.accepted} over the last 50 min) and streaming (npm run demo:stream for more)`);
+
     const lw = workers;
     cronTimer = setInterval(() => {
       lw.scheduled("feature-ingest", INGEST_CRON).catch((e: unknown) =>
@@ -221,7 +232,7 @@ Ready in ${((Date.now() - started) / 1000).toFixed(1)} s
   dev API key      ${key}
   try: curl -s ${servingUrl}/health
        curl -s -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
-         -d '{"entity_id":"user_1","feature_names":["skip_rate_7d","subscription_type"],"include_metadata":true}' ${servingUrl}/features/get
+         -d '{"entity_id":"user_1","feature_names":["skips_1h","tracks_played_1h","skip_rate_7d","subscription_type"],"include_metadata":true}' ${servingUrl}/features/get
 Ctrl-C stops everything.`);
   } catch (err) {
     console.error(`\nnpm run dev failed: ${errorMessage(err)}`);

@@ -36,11 +36,11 @@ describe("Prometheus label values", () => {
 
 describe("request metrics", () => {
   it("label each request with its route pattern (hono/route's routePath), not the URL", async () => {
-    expect((await get("/registry/features/user_behavior_features:skip_rate_7d")).status).toBe(200);
+    expect((await get("/registry/features/user_profile_features:listening_hours_weekly")).status).toBe(200);
     expect((await get("/features/get")).status).toBe(405);
     const text = await (await SELF.fetch("http://fs/metrics")).text();
     expect(text).toMatch(/^feature_serving_requests_total\{route="\/registry\/features\/:name",status="200"\} \d+$/m);
     expect(text).toMatch(/^feature_serving_requests_total\{route="\/features\/get",status="405"\} \d+$/m);
-    expect(text).not.toContain('skip_rate_7d"');
+    expect(text).not.toContain('listening_hours_weekly"');
   });
 });
