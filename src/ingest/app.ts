@@ -60,7 +60,7 @@ export const eventsRoute = createRoute({
   method: "post",
   path: "/ingest/events",
   summary:
-    "Raw events (one or an array): validated against their event type, appended to Postgres and folded into each entity's aggregation tiles",
+    "Raw events (one or an array): validated against their event type, appended to Postgres, queued for the event consumer and folded into each entity's aggregation tiles",
   security: BEARER,
   middleware: [requireScope("ingest")],
   request: {
@@ -72,7 +72,10 @@ export const eventsRoute = createRoute({
     }),
   },
   responses: {
-    202: json(component(EventsResult, "EventsResult"), "Durable in Postgres and folded online; a seen event_id changed nothing"),
+    202: json(
+      component(EventsResult, "EventsResult"),
+      "Durable in Postgres and queued, folded online (pending_entities: left to the consumer); a seen event_id changed nothing",
+    ),
     ...errors([400, 401, 403, 413, 503], {
       400: "Bad envelope (`bad_request`), or events that do not fit their event type (`validation_failed`); `details.issues` names each",
       413: `Body over ${MAX_EVENTS_BODY_BYTES} bytes or more than ${MAX_EVENTS_PER_REQUEST} events`,
@@ -122,6 +125,7 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
       registry: deps.registry,
       postgres: deps.postgres,
       entityState: deps.entityState,
+      eventsQueue: deps.eventsQueue,
       now: deps.now,
       log: deps.log,
     });

@@ -6,13 +6,15 @@ import { createIngestApp } from "./app";
 import { consumeIngestBatch } from "./consumer";
 import { type IngestEnv, ingestContext } from "./context";
 import { consumeDeadLetters } from "./dead-letter-consumer";
+import { consumeEventBatch } from "./event-consumer";
 
 export { EntityState } from "../durable/entity-state";
 export type { IngestEnv } from "./context";
 
 /** Which consumer a queue name belongs to; environments suffix names (feature-ingest-staging). */
-export function queueRole(name: string): "ingest" | "dead_letters" | undefined {
+export function queueRole(name: string): "ingest" | "dead_letters" | "events" | undefined {
   if (/^feature-ingest-dlq(-.+)?$/.test(name)) return "dead_letters";
+  if (/^feature-events(-.+)?$/.test(name)) return "events";
   if (/^feature-ingest(-.+)?$/.test(name)) return "ingest";
   return undefined;
 }
@@ -30,6 +32,9 @@ export default {
         return;
       case "dead_letters":
         await consumeDeadLetters(batch, deps.deadLetters);
+        return;
+      case "events":
+        await consumeEventBatch(batch, deps.events);
         return;
       default:
         // A consumer wired to a queue we do not know: never ack what we cannot handle.
