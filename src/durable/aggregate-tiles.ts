@@ -2,21 +2,21 @@
 import {
   type AggregationEvent,
   type AggregationPlan,
+  admission,
   evaluateWindow,
   foldEvent,
   oldestTileStart,
+  type RefusalReason,
   type Tile,
   type TileState,
   tileStartOf,
 } from "../core/aggregation";
 import type { TimedValue } from "../core/keys";
 
-/** An event stamped later than this after the object's clock is refused (reason "future"). */
-export const MAX_FUTURE_MS = 60_000;
+/** An event stamped later than this after the object's clock is refused (reason "future"; the rule is core's `admission`). */
+export { MAX_FUTURE_MS, type RefusalReason } from "../core/aggregation";
 /** How often the alarm prunes expired tiles and event ids while the object holds any. */
 export const PRUNE_INTERVAL_MS = 60 * 60_000;
-
-export type RefusalReason = "too_late" | "future";
 
 export interface FoldResult {
   /** Events folded into at least one tile now. */
@@ -76,8 +76,7 @@ export class AggregateTiles {
           continue;
         }
         const lateness = Math.max(...mine.map((p) => p.latenessMs));
-        const reason: RefusalReason | undefined =
-          e.event_timestamp < now - lateness ? "too_late" : e.event_timestamp > now + MAX_FUTURE_MS ? "future" : undefined;
+        const reason = admission(lateness, e.event_timestamp, now);
         if (reason) {
           result.refused[reason] = (result.refused[reason] ?? 0) + 1;
           continue;

@@ -187,7 +187,7 @@ describe("plan: event type changes", () => {
 });
 
 describe("training sets", () => {
-  it("refuse aggregation features with a clear error until they are computed offline", () => {
+  it("plan aggregation features as computed from raw events of their entity, not as a stored lookup", () => {
     const def = FeatureDefinition.parse({
       ...aggregateFeature("plays_agg_1h", { function: "count" }),
       group: "g",
@@ -195,7 +195,11 @@ describe("training sets", () => {
       owner: "o",
     });
     const registry = new CompiledRegistry({ version: "r", version_number: 1, applied_at: "", author: "", entities: [], features: [def] });
-    expect(() => planFeatures(registry, ["plays_agg_1h"])).toThrow(/Aggregation features are served online only.*plays_agg_1h/);
+    const plan = planFeatures(registry, ["plays_agg_1h"]);
+    expect(plan.lookups).toEqual([]);
+    expect(plan.entityTypes).toEqual(["user"]);
+    expect([...plan.requiredTypes]).toEqual(["user"]);
+    expect(plan.outputs).toEqual([expect.objectContaining({ ref: "plays_agg_1h", aggregateSlot: 0 })]);
   });
 });
 
