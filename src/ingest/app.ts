@@ -15,6 +15,7 @@ import {
 } from "../http/openapi-routes";
 import { checkTiers } from "../stores/tier-health";
 import { adminRoutes } from "./admin";
+import { BackfillPage, BackfillRequest, backfillPage, MAX_BACKFILL_PAGE } from "./backfill";
 import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
 import { checkEventCount, EventsBody, EventsResult, ingestEvents, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST } from "./events";
 import { checkUpdateCount, HTTP_SOURCES, MAX_PUSH_BODY_BYTES, queueUpdates } from "./push";
@@ -84,6 +85,25 @@ export const eventsRoute = createRoute({
   },
 });
 
+export const backfillRoute = createRoute({
+  method: "post",
+  path: "/admin/backfill",
+  summary: "Replay stored raw events of one page of entities into an aggregation feature's tiles (idempotent, resumable by after)",
+  security: BEARER,
+  middleware: [requireScope("admin")],
+  request: {
+    body: jsonBody(component(BackfillRequest, "BackfillRequest"), { subject: "backfill request", maxBytes: 16 * 1024 }),
+  },
+  responses: {
+    200: json(component(BackfillPage, "BackfillPage"), `One page (at most ${MAX_BACKFILL_PAGE} entities); repeat with after = next_after`),
+    ...errors([400, 401, 403, 404, 413, 503], {
+      400: "Bad input, or the feature is not a windowed aggregation feature",
+      404: "Unknown feature",
+      503: "No DATABASE_URL or ENTITY_STATE binding, or Postgres or a Durable Object failed (repeating the page is safe)",
+    }),
+  },
+});
+
 /** The app over the context `contextFor` gives for a request's env (the Worker's, built once per isolate). */
 export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): IngestApp {
   const app = new OpenAPIHono<IngestHonoEnv>();
@@ -130,6 +150,17 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
       log: deps.log,
     });
     return c.json(result, 202);
+  });
+
+  openapiRoute(app, backfillRoute, async (c) => {
+    const deps = c.get("deps");
+    const page = await backfillPage(c.req.valid("json"), {
+      registry: deps.registry,
+      postgres: deps.postgres,
+      entityState: deps.entityState,
+      now: deps.now,
+    });
+    return c.json(page, 200);
   });
 
   app.route("/", adminRoutes());
