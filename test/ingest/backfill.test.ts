@@ -63,7 +63,7 @@ function expected(events: readonly Stored[], user: string, now: number): Record<
 async function backfillAll(prefix: string, limit: number): Promise<{ pages: number; entities: number }> {
   const plays = await backfillFeature("evt_plays_1h", prefix, limit);
   const skips = await backfillFeature("evt_skips_1h", prefix, limit);
-  expect(skips).toEqual(plays);
+  expect(skips.entities).toBe(plays.entities);
   return plays;
 }
 
@@ -76,7 +76,8 @@ async function backfillFeature(feature: string, prefix: string, limit: number): 
     expect(res.status, await res.clone().text()).toBe(200);
     const page = (await res.json()) as { entities: number; next_after: string | null; total_entities: number };
     pages++;
-    entities += page.entities;
+    // The page after the last of ours may hold the next entity of another test: only ours are counted.
+    if (page.next_after?.startsWith(prefix)) entities += page.entities;
     expect(page.total_entities).toBeGreaterThanOrEqual(entities);
     after = page.next_after;
   }
@@ -101,11 +102,12 @@ describe("POST /admin/backfill", () => {
     expect(Object.values(expected(events, users[0] as string, now))[0]).toBeGreaterThan(5);
 
     const first = await backfillAll(prefix, 1);
-    expect(first).toEqual({ pages: 4, entities: 3 });
+    expect(first.entities).toBe(3);
+    expect(first.pages).toBe(4);
     const want = Object.fromEntries(users.map((u) => [u, expected(events, u, Date.now())]));
     for (const u of users) expect(await aggregates("user", u)).toEqual(want[u]);
-    // Again, all at once: nothing changes.
-    await backfillAll(prefix, 50);
+    // Again, three at a time: nothing changes.
+    expect((await backfillAll(prefix, 3)).entities).toBe(3);
     for (const u of users) expect(await aggregates("user", u)).toEqual(want[u]);
   });
 
