@@ -9,10 +9,13 @@ import { sha256Hex } from "../src/core/hash";
 import { log } from "../src/core/log";
 import { runIfMain } from "../tools/cli";
 import { type EventStream, startDemoEvents } from "../tools/demo/event-simulator";
+import { copyDemoHistory } from "../tools/demo/raw-events";
 import { DEV_STACK_FILE, type DevStackInfo } from "../tools/dev-stack";
 import { migrateDatabase } from "../tools/migrate";
-import { DATA_DIR, PROJECT_ROOT, TSX_BIN, WRANGLER_PERSIST_DIR } from "../tools/paths";
+import { DATA_DIR, FEATURES_DIR, PROJECT_ROOT, TSX_BIN, WRANGLER_PERSIST_DIR } from "../tools/paths";
 import { redactUrl, withPgClient } from "../tools/postgres";
+import { loadDefinitions } from "../tools/registry/load-definitions";
+import { runBackfill } from "../tools/stream/backfill";
 import { type LocalWorkers, startLocalWorkers } from "./local-workers";
 import type { PgWsRelay } from "./pg-ws-relay";
 import { isTcpReachable, type PostgresService, type RedisService, resolvePostgres, resolveRedis, startRelay } from "./services";
@@ -217,6 +220,13 @@ async function main(): Promise<void> {
     });
     eventStream = demoEvents.stream;
     step(`demo events posted (${demoEvents.seeded.accepted} over the last 50 min) and streaming (npm run demo:stream for more)`);
+    // The demo history as raw events, replayed into the tiles: the 7-day rates cover their whole window.
+    const copied = await copyDemoHistory(postgres.url);
+    const windowed = loadDefinitions(FEATURES_DIR).features.filter(
+      (f) => f.computation_type === "aggregation" && f.aggregation?.window !== "lifetime",
+    );
+    for (const f of windowed) await runBackfill({ url: ingestUrl, key, from: "npm run dev" }, { feature: f.name, restart: true });
+    step(`demo history: ${copied} raw events copied, ${windowed.length} aggregation features backfilled`);
 
     const lw = workers;
     cronTimer = setInterval(() => {
