@@ -109,15 +109,7 @@ export class AggregateTiles {
         result.applied++;
       }
       pending.write();
-      for (const plan of plans) {
-        this.sql.exec(
-          `INSERT INTO agg_specs (fingerprint, feature, retention_ms) VALUES (?, ?, ?)
-           ON CONFLICT(fingerprint) DO UPDATE SET feature = excluded.feature, retention_ms = excluded.retention_ms`,
-          plan.fingerprint,
-          plan.feature,
-          plan.windowMs === null ? -1 : plan.windowMs + plan.latenessMs,
-        );
-      }
+      for (const plan of plans) this.recordSpec(plan);
       for (const [reason, count] of Object.entries(result.refused)) {
         this.sql.exec(
           "INSERT INTO agg_refused (reason, count) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET count = count + excluded.count",
@@ -177,13 +169,7 @@ export class AggregateTiles {
         }
       }
       pending.write();
-      this.sql.exec(
-        `INSERT INTO agg_specs (fingerprint, feature, retention_ms) VALUES (?, ?, ?)
-         ON CONFLICT(fingerprint) DO UPDATE SET feature = excluded.feature, retention_ms = excluded.retention_ms`,
-        plan.fingerprint,
-        plan.feature,
-        plan.windowMs === null ? -1 : plan.windowMs + plan.latenessMs,
-      );
+      this.recordSpec(plan);
     });
     return { replacedTiles, applied, duplicate, cutoff };
   }
@@ -255,6 +241,17 @@ export class AggregateTiles {
     if (due.length === 0) return;
     for (const row of due) batch.fold(JSON.parse(row.plan) as AggregationPlan, JSON.parse(row.event) as AggregationEvent);
     this.sql.exec("DELETE FROM agg_held_spec WHERE event_ts <= ?", now);
+  }
+
+  /** The spec's retention (window + lateness; -1 lifetime), which the alarm prunes by. */
+  private recordSpec(plan: AggregationPlan): void {
+    this.sql.exec(
+      `INSERT INTO agg_specs (fingerprint, feature, retention_ms) VALUES (?, ?, ?)
+       ON CONFLICT(fingerprint) DO UPDATE SET feature = excluded.feature, retention_ms = excluded.retention_ms`,
+      plan.fingerprint,
+      plan.feature,
+      plan.windowMs === null ? -1 : plan.windowMs + plan.latenessMs,
+    );
   }
 
   /** Records that the spec saw the event id; false when it had (a replay within the horizon changes nothing). */

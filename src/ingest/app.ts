@@ -141,25 +141,13 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
 
   openapiRoute(app, eventsRoute, async (c) => {
     const deps = c.get("deps");
-    const result = await ingestEvents(c.req.valid("json"), {
-      registry: deps.registry,
-      postgres: deps.postgres,
-      entityState: deps.entityState,
-      eventsQueue: deps.eventsQueue,
-      now: deps.now,
-      log: deps.log,
-    });
+    const result = await ingestEvents(c.req.valid("json"), deps);
     return c.json(result, 202);
   });
 
   openapiRoute(app, backfillRoute, async (c) => {
     const deps = c.get("deps");
-    const page = await backfillPage(c.req.valid("json"), {
-      registry: deps.registry,
-      postgres: deps.postgres,
-      entityState: deps.entityState,
-      now: deps.now,
-    });
+    const page = await backfillPage(c.req.valid("json"), deps);
     return c.json(page, 200);
   });
 

@@ -1,29 +1,17 @@
 // The small event registry and helpers of the raw-event ingest tests (POST /ingest/events and the feature-events consumer).
 import { env } from "cloudflare:test";
 import type { AggregationPlan } from "../../src/core/aggregation";
-import { FeatureDefinition } from "../../src/core/definitions";
 import { EventType } from "../../src/core/event-types";
 import { durableObjectName, type TimedValue } from "../../src/core/keys";
 import { CompiledRegistry } from "../../src/core/registry";
 import { planOf } from "../../src/stores/aggregate-store";
+import { aggregationFeature } from "../support/aggregation-feature";
 import { uid } from "./support";
 
 export const MIN = 60_000;
 
 const feature = (name: string, entityType: "user" | "track", aggregation: Record<string, unknown>) =>
-  FeatureDefinition.parse({
-    name,
-    group: `evt_${entityType}`,
-    entity_type: entityType,
-    feature_type: "numerical",
-    computation_type: "aggregation",
-    update_frequency: "realtime",
-    retention_days: 30,
-    ttl_seconds: 3600,
-    description: "test aggregate",
-    owner: "tests",
-    aggregation: { source_event: "listening_event", window: "1h", tile: "1m", ...aggregation },
-  });
+  aggregationFeature(name, aggregation, { group: `evt_${entityType}`, entity_type: entityType });
 
 export const REGISTRY = new CompiledRegistry({
   version: "r-events-test",

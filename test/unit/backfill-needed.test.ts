@@ -1,25 +1,13 @@
 // `registry apply` names the aggregation features that need a backfill: new ones and changed specs, nothing else.
 import { describe, expect, it } from "vitest";
-import { FeatureDefinition } from "../../src/core/definitions";
+import type { FeatureDefinition } from "../../src/core/definitions";
 import { diffRegistry } from "../../src/core/registry";
 import type { RegistryPlan } from "../../tools/registry/plan";
 import { backfillsNeeded, renderBackfillsNeeded } from "../../tools/stream/backfill-needed";
+import { aggregationFeature } from "../support/aggregation-feature";
 
 const agg = (name: string, aggregation: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
-  FeatureDefinition.parse({
-    name,
-    group: "g",
-    entity_type: "user",
-    feature_type: "numerical",
-    computation_type: "aggregation",
-    update_frequency: "realtime",
-    retention_days: 30,
-    ttl_seconds: 86_400,
-    description: "d",
-    owner: "o",
-    aggregation: { source_event: "listening_event", function: "count", window: "1h", tile: "1m", ...aggregation },
-    ...extra,
-  });
+  aggregationFeature(name, aggregation, { ttl_seconds: 86_400, ...extra });
 
 const planOf = (applied: FeatureDefinition[], desired: FeatureDefinition[]) =>
   ({ features: diffRegistry(applied, desired, () => false) }) as RegistryPlan;

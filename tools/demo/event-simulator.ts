@@ -3,6 +3,7 @@
 import type { EventEnvelope } from "../../src/core/event-types";
 import { mulberry32 } from "../../src/core/random";
 import { normalizeToken } from "../../src/core/transforms";
+import { GENRES } from "../../src/core/vocabularies";
 import { callIngest, type IngestEndpoint, responseError } from "../ingest-client";
 import { withPgClient } from "../postgres";
 
@@ -34,24 +35,8 @@ export const EVENTS_PER_POST = 500;
 const SOURCES = ["home", "search", "discover", "playlist", "radio", "library", "other"] as const;
 const DEVICES = ["mobile", "desktop", "web", "smart_speaker", "tv", "car"] as const;
 const ACTIONS = ["playlist_created", "shared", "liked", "followed_artist", "saved_track"] as const;
-/** Genres the listening_event type allows (features/events.yaml); others are left out of the event. */
-const EVENT_GENRES = new Set([
-  "pop",
-  "rock",
-  "hip_hop",
-  "electronic",
-  "jazz",
-  "classical",
-  "r_and_b",
-  "country",
-  "latin",
-  "indie",
-  "metal",
-  "folk",
-  "reggae",
-  "blues",
-  "k_pop",
-]);
+/** Genres the listening_event type allows (features/events.yaml repeats the vocabulary); others are left out of the event. */
+const EVENT_GENRES: ReadonlySet<string> = new Set(GENRES);
 
 /** The demo catalog's users (user_1 … user_N) and tracks (the tables of DATABASE_URL); the Zipf ranks tracks in id order. */
 export async function loadDemoCatalog(databaseUrl: string): Promise<{ users: number; tracks: DemoTrack[] }> {

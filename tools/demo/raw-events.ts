@@ -1,27 +1,10 @@
 // The demo catalog's history as raw events: listening_events and user_actions copied into raw_events (the offline
 // source of aggregation features), so a backfill gives the 7-day rates of `npm run dev` their whole history.
+import { GENRES } from "../../src/core/vocabularies";
 import { withPgClient } from "../postgres";
 
 /** Demo action names → the user_action event type's allowed values (features/events.yaml). */
 const ACTION_NAMES: Readonly<Record<string, string>> = { playlist_create: "playlist_created", share: "shared" };
-/** Genres the listening_event type allows; others are left out of the event (the field is optional). */
-const EVENT_GENRES = [
-  "pop",
-  "rock",
-  "hip_hop",
-  "electronic",
-  "jazz",
-  "classical",
-  "r_and_b",
-  "country",
-  "latin",
-  "indie",
-  "metal",
-  "folk",
-  "reggae",
-  "blues",
-  "k_pop",
-];
 
 const GENRE_SQL = "lower(regexp_replace(regexp_replace(trim(t.genre_primary), '&', '_and_', 'g'), '[[:space:]_-]+', '_', 'g'))";
 
@@ -42,7 +25,7 @@ export async function copyDemoHistory(databaseUrl: string): Promise<number> {
               e.started_at
          from listening_events e join tracks t on t.id = e.track_id
        on conflict (event_id) do nothing`,
-      [EVENT_GENRES],
+      [[...GENRES]],
     );
     const actions = await client.query(
       `insert into raw_events (event_id, event_type, event_timestamp, entities, fields, received_at)
