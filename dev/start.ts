@@ -8,10 +8,14 @@ import { errorMessage } from "../src/core/errors";
 import { sha256Hex } from "../src/core/hash";
 import { log } from "../src/core/log";
 import { runIfMain } from "../tools/cli";
+import { type EventStream, startDemoEvents } from "../tools/demo/event-simulator";
+import { copyDemoHistory } from "../tools/demo/raw-events";
 import { DEV_STACK_FILE, type DevStackInfo } from "../tools/dev-stack";
 import { migrateDatabase } from "../tools/migrate";
-import { DATA_DIR, PROJECT_ROOT, TSX_BIN, WRANGLER_PERSIST_DIR } from "../tools/paths";
+import { DATA_DIR, FEATURES_DIR, PROJECT_ROOT, TSX_BIN, WRANGLER_PERSIST_DIR } from "../tools/paths";
 import { redactUrl, withPgClient } from "../tools/postgres";
+import { loadDefinitions } from "../tools/registry/load-definitions";
+import { runBackfill } from "../tools/stream/backfill";
 import { type LocalWorkers, startLocalWorkers } from "./local-workers";
 import type { PgWsRelay } from "./pg-ws-relay";
 import { isTcpReachable, type PostgresService, type RedisService, resolvePostgres, resolveRedis, startRelay } from "./services";
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
   const resources: { close(): Promise<void> }[] = [];
   let workers: LocalWorkers | undefined;
   let cronTimer: ReturnType<typeof setInterval> | undefined;
+  let eventStream: EventStream | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -123,6 +128,7 @@ async function main(): Promise<void> {
     rmSync(DEV_STACK_FILE, { force: true });
     rmSync(LOCK_FILE, { force: true });
     if (cronTimer) clearInterval(cronTimer);
+    await eventStream?.stop();
     const closeAll = async () => {
       if (workers)
         await workers.close().catch((e: unknown) => log("warn", "dev_close_failed", { what: "workers", error: errorMessage(e) }));
@@ -207,6 +213,21 @@ async function main(): Promise<void> {
       step("batch features materialized");
     }
 
+    // Raw events for the aggregation features (README "Streaming aggregations"): a burst of the last 50
+    // minutes, then a small stream, so skips_1h and tracks_in_session are non-empty and move.
+    const demoEvents = await startDemoEvents({ url: ingestUrl, key, from: "npm run dev" }, postgres.url, {
+      onError: (e) => log("warn", "dev_event_stream_failed", { error: errorMessage(e) }),
+    });
+    eventStream = demoEvents.stream;
+    step(`demo events posted (${demoEvents.seeded.accepted} over the last 50 min) and streaming (npm run demo:stream for more)`);
+    // The demo history as raw events, replayed into the tiles: the 7-day rates cover their whole window.
+    const copied = await copyDemoHistory(postgres.url);
+    const windowed = loadDefinitions(FEATURES_DIR).features.filter(
+      (f) => f.computation_type === "aggregation" && f.aggregation?.window !== "lifetime",
+    );
+    for (const f of windowed) await runBackfill({ url: ingestUrl, key, from: "npm run dev" }, { feature: f.name, restart: true });
+    step(`demo history: ${copied} raw events copied, ${windowed.length} aggregation features backfilled`);
+
     const lw = workers;
     cronTimer = setInterval(() => {
       lw.scheduled("feature-ingest", INGEST_CRON).catch((e: unknown) =>
@@ -221,7 +242,7 @@ Ready in ${((Date.now() - started) / 1000).toFixed(1)} s
   dev API key      ${key}
   try: curl -s ${servingUrl}/health
        curl -s -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
-         -d '{"entity_id":"user_1","feature_names":["skip_rate_7d","subscription_type"],"include_metadata":true}' ${servingUrl}/features/get
+         -d '{"entity_id":"user_1","feature_names":["skips_1h","tracks_played_1h","skip_rate_7d","subscription_type"],"include_metadata":true}' ${servingUrl}/features/get
 Ctrl-C stops everything.`);
   } catch (err) {
     console.error(`\nnpm run dev failed: ${errorMessage(err)}`);

@@ -36,15 +36,15 @@ const UNBOUNDED_MAX = 10;
 
 /** The features of the measured run: 14 stored lookups (user and track) and 3 on-demand. */
 const SCALE_FEATURES = [
-  "skip_rate_7d",
-  "replay_rate_7d",
+  "user_age_group",
+  "device_preferences",
   "listening_hours_weekly",
-  "recent_listening_diversity",
+  "valence",
   "subscription_type",
   "country",
   "favorite_genres",
-  "tracks_played_1h",
-  "skips_1h",
+  "play_queue_length",
+  "acousticness",
   "danceability",
   "energy",
   "tempo",

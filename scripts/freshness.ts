@@ -12,7 +12,7 @@ const VISIBLE_TIMEOUT_MS = 10_000;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { n: { type: "string", default: "100" }, feature: { type: "string", default: "tracks_played_1h" } },
+    options: { n: { type: "string", default: "100" }, feature: { type: "string", default: "play_queue_length" } },
   });
   const { servingUrl, ingestUrl, apiKey: key } = stackEndpoints();
   const n = Number(values.n);

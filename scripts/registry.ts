@@ -17,6 +17,7 @@ import { type RegistryPlan, registryVersionOf } from "../tools/registry/plan";
 import { describeTarget, type PublishTarget } from "../tools/registry/publish";
 import { type AppliedRegistry, readAppliedRegistry } from "../tools/registry/registry-db";
 import { renderDescribe, renderFeatureTable, renderPlan } from "../tools/registry/render";
+import { backfillsNeeded, renderBackfillsNeeded } from "../tools/stream/backfill-needed";
 
 /** Suggest names within this edit distance of a mistyped one. */
 const MAX_SUGGESTION_DISTANCE = 3;
@@ -214,6 +215,8 @@ async function apply(dir: string, flags: Flags): Promise<number> {
     case "applied": {
       const s = outcome.snapshot;
       console.log(`\nApplied ${s.version} (registry version ${s.version_number}, ${s.features.length} features) by ${s.author}.`);
+      const backfills = renderBackfillsNeeded(backfillsNeeded(outcome.plan, s.features));
+      if (backfills) console.log(backfills);
       break;
     }
   }

@@ -3,7 +3,7 @@
 /** A JSON array of at least `bytes` bytes (copies of `item`), streamed chunk by chunk. */
 export function chunkedJsonArray(
   bytes: number,
-  item: unknown = { entity_id: "user_1", feature_names: ["skip_rate_7d"] },
+  item: unknown = { entity_id: "user_1", feature_names: ["listening_hours_weekly"] },
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const chunk = encoder.encode(`${JSON.stringify(item)},`.repeat(Math.max(1, Math.floor(64_000 / (JSON.stringify(item).length + 1)))));

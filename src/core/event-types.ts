@@ -76,3 +76,20 @@ export function eventIssues(type: EventType, e: EventEnvelope): { path: string; 
     if (!Object.hasOwn(type.fields, name)) issues.push({ path: `fields.${name}`, message: `not a field of ${type.name}` });
   return issues;
 }
+
+/** Events one queue message holds at most (also bounded by bytes: MAX_UPDATE_MESSAGE_BYTES). */
+export const MAX_EVENTS_PER_MESSAGE = 500;
+
+/**
+ * A message of the feature-events queue: what POST /ingest/events queues and a direct producer may
+ * send (`{"events": [envelope, …]}`, at most MAX_EVENTS_PER_MESSAGE and 120 KiB). The consumer
+ * validates, appends to Postgres and folds it like the HTTP path; every step is idempotent by event_id.
+ */
+export const RawEventsMessage = z
+  .object({
+    events: z.array(EventEnvelope).min(1).max(MAX_EVENTS_PER_MESSAGE),
+    /** Epoch ms the producer took the events (for the consumer's lag metric). */
+    received_at: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type RawEventsMessage = z.infer<typeof RawEventsMessage>;

@@ -1,6 +1,6 @@
 // EntityState: one SQLite-backed Durable Object per entity holding its stream features and aggregation tiles (single writer).
 import { DurableObject } from "cloudflare:workers";
-import type { AggregationEvent, AggregationPlan } from "../core/aggregation";
+import type { AggregationEvent, AggregationPlan, Tile } from "../core/aggregation";
 import { type TimedValue, timedValue } from "../core/keys";
 import { AggregateTiles, type FoldResult, PRUNE_INTERVAL_MS } from "./aggregate-tiles";
 
@@ -87,6 +87,17 @@ export class EntityState extends DurableObject {
    */
   foldEvents(events: AggregationEvent[], plans: AggregationPlan[], now: number = Date.now()): Promise<FoldResult> {
     return this.tiles.fold(events, plans, now);
+  }
+
+  /** Backfill of one feature's tiles from stored events (AggregateTiles.backfill: idempotent, resumable). */
+  backfillAggregate(
+    plan: AggregationPlan,
+    tiles: Tile[],
+    events: AggregationEvent[],
+    fromTileStart: number,
+    now: number = Date.now(),
+  ): ReturnType<AggregateTiles["backfill"]> {
+    return this.tiles.backfill(plan, tiles, events, fromTileStart, now);
   }
 
   /** The aggregation features' values over their windows ending at `now`; no event in the window: absent. */

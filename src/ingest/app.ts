@@ -19,6 +19,7 @@ import { waitUntilOf } from "../monitoring/hub-client";
 import { coloOf } from "../monitoring/metrics-reporter";
 import { checkTiers } from "../stores/tier-health";
 import { adminRoutes } from "./admin";
+import { BackfillPage, BackfillRequest, backfillPage, MAX_BACKFILL_PAGE } from "./backfill";
 import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
 import { checkEventCount, EventsBody, EventsResult, ingestEvents, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST } from "./events";
 import { checkUpdateCount, HTTP_SOURCES, MAX_PUSH_BODY_BYTES, queueUpdates } from "./push";
@@ -64,7 +65,7 @@ export const eventsRoute = createRoute({
   method: "post",
   path: "/ingest/events",
   summary:
-    "Raw events (one or an array): validated against their event type, appended to Postgres and folded into each entity's aggregation tiles",
+    "Raw events (one or an array): validated against their event type, appended to Postgres, queued for the event consumer and folded into each entity's aggregation tiles",
   security: BEARER,
   middleware: [requireScope("ingest")],
   request: {
@@ -76,11 +77,33 @@ export const eventsRoute = createRoute({
     }),
   },
   responses: {
-    202: json(component(EventsResult, "EventsResult"), "Durable in Postgres and folded online; a seen event_id changed nothing"),
+    202: json(
+      component(EventsResult, "EventsResult"),
+      "Durable in Postgres and queued, folded online (pending_entities: left to the consumer); a seen event_id changed nothing",
+    ),
     ...errors([400, 401, 403, 413, 503], {
       400: "Bad envelope (`bad_request`), or events that do not fit their event type (`validation_failed`); `details.issues` names each",
       413: `Body over ${MAX_EVENTS_BODY_BYTES} bytes or more than ${MAX_EVENTS_PER_REQUEST} events`,
       503: "No Postgres or Durable Object binding, or a write failed: retrying the whole request is safe",
+    }),
+  },
+});
+
+export const backfillRoute = createRoute({
+  method: "post",
+  path: "/admin/backfill",
+  summary: "Replay stored raw events of one page of entities into an aggregation feature's tiles (idempotent, resumable by after)",
+  security: BEARER,
+  middleware: [requireScope("admin")],
+  request: {
+    body: jsonBody(component(BackfillRequest, "BackfillRequest"), { subject: "backfill request", maxBytes: 16 * 1024 }),
+  },
+  responses: {
+    200: json(component(BackfillPage, "BackfillPage"), `One page (at most ${MAX_BACKFILL_PAGE} entities); repeat with after = next_after`),
+    ...errors([400, 401, 403, 404, 413, 503], {
+      400: "Bad input, or the feature is not a windowed aggregation feature",
+      404: "Unknown feature",
+      503: "No DATABASE_URL or ENTITY_STATE binding, or Postgres or a Durable Object failed (repeating the page is safe)",
     }),
   },
 });
@@ -126,15 +149,15 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
 
   openapiRoute(app, eventsRoute, async (c) => {
     const deps = c.get("deps");
-    const result = await ingestEvents(c.req.valid("json"), {
-      registry: deps.registry,
-      postgres: deps.postgres,
-      entityState: deps.entityState,
-      now: deps.now,
-      log: deps.log,
-    });
+    const result = await ingestEvents(c.req.valid("json"), deps);
     deps.metrics.lateness(result.refused);
     return c.json(result, 202);
+  });
+
+  openapiRoute(app, backfillRoute, async (c) => {
+    const deps = c.get("deps");
+    const page = await backfillPage(c.req.valid("json"), deps);
+    return c.json(page, 200);
   });
 
   app.route("/", adminRoutes());

@@ -1,9 +1,10 @@
-// POST /ingest/events: validate raw events against their event types, append them to Postgres, fold them into each entity's tiles.
+// POST /ingest/events: validate raw events against their event types, append them to Postgres, queue them for the
+// event consumer, and fold them into each entity's tiles at once (for freshness; the consumer's fold is idempotent).
 import { z } from "zod";
 import type { AggregationEvent, AggregationPlan } from "../core/aggregation";
 import { errorMessage, FeatureStoreError, validationFailed } from "../core/errors";
-import { EventEnvelope, eventIssues } from "../core/event-types";
-import { eventTimeMs, MAX_FUTURE_SKEW_MS } from "../core/ingest-message";
+import { EventEnvelope, eventIssues, MAX_EVENTS_PER_MESSAGE, type RawEventsMessage } from "../core/event-types";
+import { eventTimeMs, jsonBytes, MAX_FUTURE_SKEW_MS, MAX_UPDATE_MESSAGE_BYTES, planSendBatches } from "../core/ingest-message";
 import { durableObjectName } from "../core/keys";
 import type { Logger } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
@@ -24,7 +25,12 @@ export const EventsResult = z.object({
   accepted: z.number().int().meta({ description: "Events in the request, all valid" }),
   stored: z.number().int().meta({ description: "Appended to Postgres now (the others were stored before: same event_id)" }),
   duplicates: z.number().int(),
-  entities: z.number().int().meta({ description: "Entity Durable Objects the events were folded into" }),
+  queued: z.number().int().meta({ description: "Events put on the feature-events queue (0 without the EVENTS_QUEUE binding)" }),
+  entities: z.number().int().meta({ description: "Entity Durable Objects the events were folded into at once" }),
+  pending_entities: z
+    .number()
+    .int()
+    .meta({ description: "Entities whose direct fold failed: the event consumer folds their events from the queue" }),
   refused: z
     .record(z.string(), z.number().int())
     .meta({ description: "Per reason (too_late, future), folds refused by the online tiles; still stored offline" }),
@@ -35,6 +41,8 @@ export interface EventsDeps {
   registry: () => Promise<CompiledRegistry>;
   postgres: PostgresConfig | undefined;
   entityState: DurableObjectNamespace<EntityState> | undefined;
+  /** Producer of feature-events (the consumer's durable buffer); undefined: fold directly only. */
+  eventsQueue: Pick<Queue, "sendBatch"> | undefined;
   now: () => number;
   log: Logger;
 }
@@ -49,14 +57,45 @@ export function checkEventCount(raw: unknown): void {
 }
 
 /**
- * Answers once the events are durable in Postgres and folded into every entity's tiles. Both steps
- * are idempotent by event_id, so on a 503 the client retries the whole request.
+ * Answers once the events are durable in Postgres and queued, and folded into every entity's tiles
+ * that could be reached. Without a queue, a failed fold is a 503 (retrying the whole request is safe:
+ * every step is idempotent by event_id); with one, the consumer folds what the direct path missed.
  */
 export async function ingestEvents(body: EventsBody, deps: EventsDeps): Promise<EventsResult> {
-  const single = !Array.isArray(body);
-  const events = single ? [body] : body;
+  const events = Array.isArray(body) ? body : [body];
   const registry = await deps.registry();
-  const now = deps.now();
+  const issues = eventsIssues(registry, events, deps.now(), !Array.isArray(body));
+  if (issues.length > 0) throw validationFailed("events", issues);
+  if (!deps.postgres) throw new FeatureStoreError("unavailable", "No DATABASE_URL: raw events have no offline store to be appended to");
+  if (!deps.entityState) throw new FeatureStoreError("unavailable", "No ENTITY_STATE binding: raw events cannot be folded online");
+
+  const stored = await appendEvents(deps.postgres, events);
+  const queued = deps.eventsQueue ? await queueEvents(deps.eventsQueue, events, deps.now()) : 0;
+  const fold = await foldAll(registry, events, deps.entityState, deps.log);
+  if (fold.failed.length > 0 && queued === 0)
+    throw new FeatureStoreError(
+      "unavailable",
+      `The events are stored, but folding them failed for ${fold.failed.length} of ${fold.entities} entities; retrying the whole request is safe (idempotent by event_id)`,
+      { failed_entities: fold.failed.slice(0, 20) },
+    );
+  return {
+    accepted: events.length,
+    stored,
+    duplicates: events.length - stored,
+    queued,
+    entities: fold.entities - fold.failed.length,
+    pending_entities: fold.failed.length,
+    refused: fold.refused,
+  };
+}
+
+/** Why events do not fit their event types (the path of each issue names the event's index unless `single`). */
+export function eventsIssues(
+  registry: CompiledRegistry,
+  events: readonly EventEnvelope[],
+  now: number,
+  single = false,
+): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = [];
   const at = (i: number, rest: string) => (single ? rest : `${i}.${rest}`);
   events.forEach((e, i) => {
@@ -73,17 +112,50 @@ export async function ingestEvents(body: EventsBody, deps: EventsDeps): Promise<
       issues.push({ path: at(i, "event_timestamp"), message: `is more than ${MAX_FUTURE_SKEW_MS / 60_000} min in the future` });
     for (const issue of eventIssues(type, e)) issues.push({ path: at(i, issue.path), message: issue.message });
   });
-  if (issues.length > 0) throw validationFailed("events", issues);
-  if (!deps.postgres) throw new FeatureStoreError("unavailable", "No DATABASE_URL: raw events have no offline store to be appended to");
-  if (!deps.entityState) throw new FeatureStoreError("unavailable", "No ENTITY_STATE binding: raw events cannot be folded online");
+  return issues;
+}
 
-  const stored = await appendEvents(deps.postgres, events);
-  const { entities, refused } = await foldAll(registry, events, deps);
-  return { accepted: events.length, stored, duplicates: events.length - stored, entities, refused };
+/** Packs events into feature-events messages (count and byte limits) and sends them; a refusal is a 503 (retry is safe). */
+async function queueEvents(queue: Pick<Queue, "sendBatch">, events: readonly EventEnvelope[], now: number): Promise<number> {
+  const messages: RawEventsMessage[] = [];
+  let current: EventEnvelope[] = [];
+  let bytes = 0;
+  for (const [i, e] of events.entries()) {
+    const size = jsonBytes(e) + 1;
+    if (size > MAX_UPDATE_MESSAGE_BYTES)
+      throw new FeatureStoreError(
+        "payload_too_large",
+        `Event ${i} is ${size} bytes; one event may take at most ${MAX_UPDATE_MESSAGE_BYTES}`,
+        {
+          index: i,
+          bytes: size,
+          limit: MAX_UPDATE_MESSAGE_BYTES,
+        },
+      );
+    if (current.length > 0 && (current.length >= MAX_EVENTS_PER_MESSAGE || bytes + size > MAX_UPDATE_MESSAGE_BYTES)) {
+      messages.push({ events: current, received_at: now });
+      current = [];
+      bytes = 0;
+    }
+    current.push(e);
+    bytes += size;
+  }
+  if (current.length > 0) messages.push({ events: current, received_at: now });
+  try {
+    for (const batch of planSendBatches(messages)) await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+  } catch (err) {
+    throw new FeatureStoreError(
+      "unavailable",
+      `The events are stored, but the feature-events queue refused them (${errorMessage(err)}); retrying the whole request is safe`,
+      undefined,
+      { cause: err },
+    );
+  }
+  return events.length;
 }
 
 /** One INSERT of every event; a seen event_id inserts nothing. Returns how many rows are new. */
-async function appendEvents(cfg: PostgresConfig, events: readonly EventEnvelope[]): Promise<number> {
+export async function appendEvents(cfg: PostgresConfig, events: readonly EventEnvelope[]): Promise<number> {
   try {
     return await withPostgresClient(cfg, async (client) => {
       const res = await client.query(
@@ -113,13 +185,24 @@ async function appendEvents(cfg: PostgresConfig, events: readonly EventEnvelope[
   }
 }
 
-/** One foldEvents call per entity the events carry that has aggregation features of their type. */
-async function foldAll(
+export interface FoldOutcome {
+  /** Entities that have aggregation features of the events' types (one foldEvents call each). */
+  entities: number;
+  /** "entity_type:entity_id" of the calls that failed. */
+  failed: string[];
+  refused: Partial<Record<RefusalReason, number>>;
+}
+
+/**
+ * One foldEvents call per entity the events carry that has aggregation features of their type (the
+ * issue's "one Durable Object call per entity per batch"). Failures are reported, not thrown.
+ */
+export async function foldAll(
   registry: CompiledRegistry,
   events: readonly EventEnvelope[],
-  deps: EventsDeps,
-): Promise<{ entities: number; refused: Partial<Record<RefusalReason, number>> }> {
-  const ns = deps.entityState as DurableObjectNamespace<EntityState>;
+  ns: DurableObjectNamespace<EntityState>,
+  log: Logger,
+): Promise<FoldOutcome> {
   const typeOfKey = new Map(registry.snapshot.entities.map((e) => [e.join_key, e.name]));
   const plansCache = new Map<string, AggregationPlan[]>();
   const plansFor = (entityType: string, eventType: string) => {
@@ -170,19 +253,13 @@ async function foldAll(
   settled.forEach((s, i) => {
     if (s.status === "rejected") {
       failed.push(`${entries[i]?.entityType}:${entries[i]?.entityId}`);
-      deps.log({ event: "events_fold_failed", level: "error", entity: failed.at(-1), error: errorMessage(s.reason) });
+      log({ event: "events_fold_failed", level: "error", entity: failed.at(-1), error: errorMessage(s.reason) });
       return;
     }
     for (const [reason, n] of Object.entries(s.value.refused))
       refused[reason as RefusalReason] = (refused[reason as RefusalReason] ?? 0) + (n ?? 0);
   });
   // Refused online but stored offline: logged with its reasons, so a lagging producer shows up.
-  if (Object.keys(refused).length > 0) deps.log({ event: "events_refused_online", level: "warn", refused, entities: entries.length });
-  if (failed.length > 0)
-    throw new FeatureStoreError(
-      "unavailable",
-      `The events are stored, but folding them failed for ${failed.length} of ${entries.length} entities; retrying the whole request is safe (idempotent by event_id)`,
-      { failed_entities: failed.slice(0, 20) },
-    );
-  return { entities: entries.length, refused };
+  if (Object.keys(refused).length > 0) log({ event: "events_refused_online", level: "warn", refused, entities: entries.length });
+  return { entities: entries.length, failed, refused };
 }

@@ -7,6 +7,7 @@ import { createIngestApp } from "./app";
 import { consumeIngestBatch } from "./consumer";
 import { type IngestContext, type IngestEnv, ingestContext } from "./context";
 import { consumeDeadLetters } from "./dead-letter-consumer";
+import { consumeEventBatch } from "./event-consumer";
 import { runQualityJob } from "./quality-job";
 
 export { EntityState } from "../durable/entity-state";
@@ -14,8 +15,9 @@ export { MetricsHub } from "../durable/metrics-hub";
 export type { IngestEnv } from "./context";
 
 /** Which consumer a queue name belongs to; environments suffix names (feature-ingest-staging). */
-export function queueRole(name: string): "ingest" | "dead_letters" | undefined {
+export function queueRole(name: string): "ingest" | "dead_letters" | "events" | undefined {
   if (/^feature-ingest-dlq(-.+)?$/.test(name)) return "dead_letters";
+  if (/^feature-events(-.+)?$/.test(name)) return "events";
   if (/^feature-ingest(-.+)?$/.test(name)) return "ingest";
   return undefined;
 }
@@ -47,6 +49,9 @@ export default {
       case "dead_letters":
         deps.metrics.deadLettersStored((await consumeDeadLetters(batch, deps.deadLetters)).stored);
         await reportMetrics(deps);
+        return;
+      case "events":
+        await consumeEventBatch(batch, deps.events);
         return;
       default:
         // A consumer wired to a queue we do not know: never ack what we cannot handle.

@@ -1,5 +1,5 @@
 // L1 tier for aggregation features: the entity's EntityState Durable Object evaluates its tiles over the window ending now.
-import { type AggregationPlan, aggregationPlan } from "../core/aggregation";
+import { type AggregationPlan, planOf } from "../core/aggregation";
 import type { ComputationType } from "../core/definitions";
 import type { TimedValue } from "../core/keys";
 import type { EntityRef, OnlineStoreReader } from "../core/online-store";
@@ -53,9 +53,5 @@ export class AggregateFeatureStore implements OnlineStoreReader {
   }
 }
 
-/** The plan of a registered aggregation feature, or undefined for any other name. */
-export function planOf(registry: CompiledRegistry, name: string): AggregationPlan | undefined {
-  const def = registry.resolve(name);
-  if (def?.computation_type !== "aggregation" || !def.aggregation) return undefined;
-  return aggregationPlan(def, registry.eventType(def.aggregation.source_event));
-}
+/** The plan of a registered aggregation feature (core/aggregation.ts), re-exported for the tiers' callers. */
+export { planOf } from "../core/aggregation";

@@ -20,6 +20,8 @@ export interface PlannedOutput {
   lookup?: number;
   /** On-demand features: the stored `feature:` inputs of the transform, by flat name. */
   inputs?: { name: string; lookup: number }[];
+  /** Aggregation features: the id slot whose raw events they are computed from (training-aggregates.ts). */
+  aggregateSlot?: number;
 }
 
 export interface FeaturePlan {
@@ -43,27 +45,25 @@ export function planFeatures(registry: CompiledRegistry, refs: readonly string[]
       registry_version: registry.version,
     });
   }
-  // Point-in-time aggregates from the offline events are not built yet; nulls would pass for data.
-  const aggregates = refs.filter((r) => registry.resolve(r)?.computation_type === "aggregation");
-  if (aggregates.length) {
-    throw new FeatureStoreError(
-      "bad_request",
-      `Aggregation features are served online only; training sets cannot compute them yet: ${aggregates.join(", ")}`,
-      { aggregation_features: aggregates },
-    );
-  }
   const lookups: StoredLookup[] = [];
   const entityTypes: string[] = [];
   const requiredTypes = new Set<string>();
   const lookupOf = (def: FeatureDefinition): number => {
     const found = lookups.findIndex((l) => l.def.name === def.name);
     if (found >= 0) return found;
-    let slot = entityTypes.indexOf(def.entity_type);
-    if (slot < 0) slot = entityTypes.push(def.entity_type) - 1;
-    return lookups.push({ def, slot }) - 1;
+    return lookups.push({ def, slot: slotOf(def) }) - 1;
+  };
+  const slotOf = (def: FeatureDefinition): number => {
+    const slot = entityTypes.indexOf(def.entity_type);
+    return slot >= 0 ? slot : entityTypes.push(def.entity_type) - 1;
   };
   const outputs = refs.map((ref): PlannedOutput => {
     const def = registry.resolve(ref)!;
+    if (def.computation_type === "aggregation") {
+      // Computed point-in-time from raw_events with the serving semantics, not looked up.
+      requiredTypes.add(def.entity_type);
+      return { ref, def, aggregateSlot: slotOf(def) };
+    }
     if (def.computation_type !== "on_demand") {
       requiredTypes.add(def.entity_type);
       return { ref, def, lookup: lookupOf(def) };

@@ -6,12 +6,15 @@
 // the full feature vector as of that moment. Stored values missing or older than their max age are
 // null, then the feature's null policy applies as in serving (default -> default_value; reject
 // leaves the cell empty and counts it, since a training set has no request to fail). On-demand
-// features run the serving transforms with the row's columns as context and its time as `now`.
+// features run the serving transforms with the row's columns as context and its time as `now`. Aggregation
+// features are computed from raw_events as the entity's Durable Object served them at the row's time (aggregates.ts).
 import type { FeatureDefinition } from "../core/definitions";
 import { errorMessage, FeatureStoreError } from "../core/errors";
+import type { TimedValue } from "../core/keys";
 import { log } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
+import { type AggregateRow, aggregateCells } from "./aggregates";
 import { type FeaturePlan, planFeatures, resolveSpineIds, typedEntities } from "./plan";
 import {
   createSlotOrderSql,
@@ -318,7 +321,8 @@ export class TrainingDataset {
         pending = lo <= this.totalRows ? fetch(lo) : undefined;
         // A consumer that stops early leaves the prefetch running; its error surfaces when awaited above.
         pending?.catch(() => undefined);
-        const out = rows.map((r) => this.assemble(r));
+        const aggregates = await this.aggregatesOf(rows);
+        const out = rows.map((r, i) => this.assemble(r, aggregates, i));
         this.emitted += out.length;
         if (!pending) this.finishedAt = Date.now();
         this.onProgress?.({ stage: "write", done: this.emitted, total: this.totalRows, elapsedMs: Date.now() - this.startedAt });
@@ -348,7 +352,19 @@ export class TrainingDataset {
     await endTransaction(this.runner, "commit");
   }
 
-  private assemble(r: ResultRow): DatasetRow {
+  /** The aggregation cells of a chunk, from raw_events (none requested: no query). */
+  private async aggregatesOf(rows: readonly ResultRow[]): Promise<Map<string, (TimedValue | undefined)[]>> {
+    const { plan, source, registry } = this.prepared;
+    if (!plan.outputs.some((o) => o.aggregateSlot !== undefined)) return new Map();
+    const joinKeys = plan.entityTypes.map((type) => registry.snapshot.entities.find((e) => e.name === type)?.join_key ?? `${type}_id`);
+    const asRows: AggregateRow[] = rows.map((r) => {
+      if (source.mode === "spine") return { ts: source.spine.rows[r.row_id - 1]!.ts, ids: source.ids[r.row_id - 1]! };
+      return { ts: Number(r.src_ts), ids: plan.entityTypes.map((type) => (type === r.src_type ? String(r.src_id) : undefined)) };
+    });
+    return aggregateCells(this.runner, registry, plan.outputs, (slot) => joinKeys[slot]!, asRows);
+  }
+
+  private assemble(r: ResultRow, aggregates: Map<string, (TimedValue | undefined)[]>, index: number): DatasetRow {
     const { plan, source, options } = this.prepared;
     const out: DatasetRow = {};
     let rowTs: number;
@@ -368,7 +384,9 @@ export class TrainingDataset {
     for (const o of plan.outputs) {
       const stats = this.stats[o.ref]!;
       let value: unknown = null;
-      if (o.lookup !== undefined) {
+      if (o.aggregateSlot !== undefined) {
+        value = aggregates.get(o.ref)?.[index]?.value ?? null;
+      } else if (o.lookup !== undefined) {
         const t = r[`t${o.lookup}`];
         if (t !== null && t !== undefined) value = r[`v${o.lookup}`];
         if (options.includeEventTimestamps)

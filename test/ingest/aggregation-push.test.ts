@@ -1,25 +1,13 @@
 // Aggregation features are computed from events: a pushed value for one is refused with a reason, like on_demand.
 import { describe, expect, it } from "vitest";
-import { FeatureDefinition } from "../../src/core/definitions";
 import { CompiledRegistry } from "../../src/core/registry";
 import { checkUpdate } from "../../src/ingest/validate-update";
+import { aggregationFeature } from "../support/aggregation-feature";
 import { snapshotOf, TEST_FEATURES } from "./support";
 
 describe("push of an aggregation feature", () => {
   it("is refused as not_writable, naming the event type it is computed from", () => {
-    const plays = FeatureDefinition.parse({
-      name: "tst_plays_1h",
-      group: "tst",
-      entity_type: "user",
-      feature_type: "numerical",
-      computation_type: "aggregation",
-      update_frequency: "realtime",
-      retention_days: 30,
-      ttl_seconds: 3600,
-      description: "plays in the last hour",
-      owner: "tests",
-      aggregation: { function: "count", source_event: "listening_event", window: "1h", tile: "1m" },
-    });
+    const plays = aggregationFeature("tst_plays_1h", {}, { group: "tst", description: "plays in the last hour", owner: "tests" });
     const registry = new CompiledRegistry(snapshotOf([...TEST_FEATURES, plays]));
     const now = Date.now();
     const check = checkUpdate(

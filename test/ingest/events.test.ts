@@ -1,60 +1,13 @@
 // POST /ingest/events on the ingest app with the real Postgres and Durable Objects: validation against the event
 // type, append to raw_events, fold into every entity's tiles, and a replayed request that changes nothing.
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import type { AggregationPlan } from "../../src/core/aggregation";
-import { FeatureDefinition } from "../../src/core/definitions";
-import { EventType } from "../../src/core/event-types";
-import { durableObjectName, type TimedValue } from "../../src/core/keys";
-import { CompiledRegistry } from "../../src/core/registry";
 import { createIngestApp } from "../../src/ingest/app";
 import { buildIngestContext } from "../../src/ingest/context";
 import { MAX_EVENTS_PER_REQUEST } from "../../src/ingest/events";
-import { planOf } from "../../src/stores/aggregate-store";
 import { OpenApiContract, type OpenApiDocument } from "../openapi-contract";
+import { aggregates, MIN, play, REGISTRY } from "./event-registry";
 import { ingestEnv, SERVE_ONLY_KEY, sql, uid } from "./support";
-
-const MIN = 60_000;
-
-const feature = (name: string, entityType: "user" | "track", aggregation: Record<string, unknown>) =>
-  FeatureDefinition.parse({
-    name,
-    group: `evt_${entityType}`,
-    entity_type: entityType,
-    feature_type: "numerical",
-    computation_type: "aggregation",
-    update_frequency: "realtime",
-    retention_days: 30,
-    ttl_seconds: 3600,
-    description: "test aggregate",
-    owner: "tests",
-    aggregation: { source_event: "listening_event", window: "1h", tile: "1m", ...aggregation },
-  });
-
-const REGISTRY = new CompiledRegistry({
-  version: "r-events-test",
-  version_number: 1,
-  applied_at: "2026-12-01T00:00:00.000Z",
-  author: "tests",
-  entities: [
-    { name: "user", join_key: "user_id", description: "a listener", id_prefix: "user_" },
-    { name: "track", join_key: "track_id", description: "a track", id_prefix: "track_" },
-  ],
-  features: [
-    feature("evt_plays_1h", "user", { function: "count" }),
-    feature("evt_skips_1h", "user", { function: "sum", field: "skipped" }),
-    feature("evt_track_plays_1h", "track", { function: "count" }),
-  ],
-  event_types: [
-    EventType.parse({
-      name: "listening_event",
-      description: "a play",
-      entity_keys: ["user_id", "track_id"],
-      allowed_lateness: "1h",
-      fields: { seconds_played: { type: "number" }, skipped: { type: "boolean" }, source: { type: "string" } },
-    }),
-  ],
-});
 
 const app = createIngestApp(() => buildIngestContext(ingestEnv(), { registry: async () => REGISTRY, log: () => undefined }));
 let contract: OpenApiContract;
@@ -77,23 +30,6 @@ function postEvents(body: unknown, key: string | null = inject("testApiKey")): P
   );
 }
 
-const play = (user: string, track: string, ts: number, fields: Record<string, unknown> = {}) => ({
-  event_type: "listening_event",
-  event_id: uid("evt"),
-  event_timestamp: new Date(ts).toISOString(),
-  entities: { user_id: user, track_id: track },
-  fields: { seconds_played: 31.5, skipped: false, source: "home", ...fields },
-});
-
-async function aggregates(entityType: string, entityId: string): Promise<Record<string, unknown>> {
-  const plans = REGISTRY.forEntity(entityType)
-    .map((d) => planOf(REGISTRY, d.name))
-    .filter((p): p is AggregationPlan => p !== undefined);
-  const stub = env.ENTITY_STATE.get(env.ENTITY_STATE.idFromName(durableObjectName(entityType, entityId)));
-  const got = (await stub.getAggregates(plans)) as Record<string, TimedValue>;
-  return Object.fromEntries(Object.entries(got).map(([k, v]) => [k, v.value]));
-}
-
 describe("POST /ingest/events", () => {
   it("appends events to Postgres and folds them into the user's and the track's tiles; the same request again changes nothing", async () => {
     const user = uid("user_evt");
@@ -107,7 +43,7 @@ describe("POST /ingest/events", () => {
     const first = await postEvents(events);
     expect(first.status, await first.clone().text()).toBe(202);
     expect(await contract.check("POST", "/ingest/events", first.clone())).toEqual([]);
-    expect(await first.json()).toEqual({ accepted: 3, stored: 3, duplicates: 0, entities: 3, refused: {} });
+    expect(await first.json()).toEqual({ accepted: 3, stored: 3, duplicates: 0, queued: 3, entities: 3, pending_entities: 0, refused: {} });
     const rows = await sql<{ event_id: string; entities: Record<string, string>; fields: Record<string, unknown> }>(
       "select event_id, entities, fields from raw_events where event_id = any($1::text[]) order by event_timestamp",
       [events.map((e) => e.event_id)],
@@ -118,7 +54,7 @@ describe("POST /ingest/events", () => {
     expect(await aggregates("track", track)).toEqual({ evt_track_plays_1h: 2 });
 
     const again = await postEvents([...events].reverse());
-    expect(await again.json()).toEqual({ accepted: 3, stored: 0, duplicates: 3, entities: 3, refused: {} });
+    expect(await again.json()).toEqual({ accepted: 3, stored: 0, duplicates: 3, queued: 3, entities: 3, pending_entities: 0, refused: {} });
     expect(await aggregates("user", user)).toEqual({ evt_plays_1h: 3, evt_skips_1h: 1 });
     expect(await aggregates("track", track)).toEqual({ evt_track_plays_1h: 2 });
   });
@@ -139,7 +75,15 @@ describe("POST /ingest/events", () => {
       },
       ingestEnv(),
     );
-    expect(await res.json()).toEqual({ accepted: 1, stored: 1, duplicates: 0, entities: 2, refused: { too_late: 2 } });
+    expect(await res.json()).toEqual({
+      accepted: 1,
+      stored: 1,
+      duplicates: 0,
+      queued: 1,
+      entities: 2,
+      pending_entities: 0,
+      refused: { too_late: 2 },
+    });
     expect(logged).toContainEqual(expect.objectContaining({ event: "events_refused_online", refused: { too_late: 2 } }));
     expect(await sql("select 1 from raw_events where event_id = $1", [late.event_id])).toHaveLength(1);
     expect(await aggregates("user", user)).toEqual({});

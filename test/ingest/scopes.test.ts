@@ -14,6 +14,7 @@ const REQUIRED: Record<string, RouteScope> = {
   "POST /ingest/events": "ingest",
   "POST /admin/materialize": "admin",
   "GET /admin/materialize/runs": "admin",
+  "POST /admin/backfill": "admin",
 };
 
 describe("scopes, route by route", () => {

@@ -199,7 +199,6 @@ describe("features/*.yaml catalog", () => {
     const bounded: Readonly<Record<string, readonly [number, number]>> = {
       skip_rate_7d: [0, 1],
       replay_rate_7d: [0, 1],
-      recent_listening_diversity: [0, 1],
       danceability: [0, 1],
       energy: [0, 1],
       valence: [0, 1],
@@ -249,16 +248,58 @@ describe("features/*.yaml catalog", () => {
   describe("stream features", () => {
     const stream = catalog.filter((f) => f.computation_type === "stream");
 
-    it("exist for users and sessions", () => {
-      expect(new Set(stream.map((f) => f.entity_type))).toEqual(new Set(["user", "session"]));
+    it("exist for users", () => {
+      expect(new Set(stream.map((f) => f.entity_type))).toEqual(new Set(["user"]));
     });
 
-    it("are realtime, short-lived, aggregation-described and have no source_query", () => {
+    it("are realtime, short-lived, pushed (no source_query) and never described as an aggregation we do not compute", () => {
       for (const f of stream) {
         expect(f.update_frequency, f.name).toBe("realtime");
         expect(f.ttl_seconds, f.name).toBeLessThanOrEqual(MAX_STREAM_TTL_SECONDS);
-        expect(f.aggregation, f.name).toBeDefined();
+        expect(f.aggregation, f.name).toBeUndefined();
         expect(f.source_query, f.name).toBeUndefined();
+      }
+    });
+  });
+
+  describe("aggregation features (issue 14, catalog)", () => {
+    const aggregation = catalog.filter((f) => f.computation_type === "aggregation");
+    const eventTypes = (parseYaml(readFileSync(path.join(FEATURES_DIR, EVENTS_FILE), "utf8")) as { event_types: { name: string }[] })
+      .event_types;
+
+    it("compute the design's behaviour and session features, the hourly counters and a track trending count from events", () => {
+      const expected: Readonly<Record<string, [EntityTypeName, string, string]>> = {
+        skip_rate_7d: ["user", "ratio", "7d"],
+        replay_rate_7d: ["user", "ratio", "7d"],
+        recent_listening_diversity: ["user", "distinct_count", "7d"],
+        playlist_creation_rate: ["user", "count", "7d"],
+        social_sharing_frequency: ["user", "count", "7d"],
+        tracks_played_1h: ["user", "count", "1h"],
+        skips_1h: ["user", "sum", "1h"],
+        tracks_in_session: ["session", "count", "12h"],
+        session_duration: ["session", "sum", "12h"],
+        track_plays_1h: ["track", "count", "1h"],
+      };
+      for (const [name, [entity, fn, window]] of Object.entries(expected)) {
+        const f = byName.get(name);
+        expect(f?.computation_type, name).toBe("aggregation");
+        expect([f?.entity_type, f?.aggregation?.function, f?.aggregation?.window], name).toEqual([entity, fn, window]);
+      }
+    });
+
+    it("read a declared event type, are realtime, never say they are pushed", () => {
+      const known = new Set(eventTypes.map((e) => e.name));
+      for (const f of aggregation) {
+        expect(known.has(f.aggregation?.source_event ?? ""), f.name).toBe(true);
+        expect(f.update_frequency, f.name).toBe("realtime");
+        expect(f.description, f.name).not.toMatch(/push|stream processor/i);
+      }
+    });
+
+    it("give counts and sums a floor of 0 and counters a default of 0", () => {
+      for (const f of aggregation.filter((f) => ["count", "sum", "distinct_count"].includes(f.aggregation?.function ?? ""))) {
+        expect(f.min_value, f.name).toBe(0);
+        if (f.aggregation?.function === "count") expect([f.null_policy, f.default_value], f.name).toEqual(["default", 0]);
       }
     });
   });

@@ -27,7 +27,7 @@ const WAIT_MS = 40_000;
 const TEST_TIMEOUT_MS = 120_000;
 const KEY = `prom-test-${randomBytes(6).toString("hex")}`;
 /** The feature made stale on purpose: a batch feature (6 h update frequency) whose newest value is 2 days old. */
-const STALE_FEATURE = "skip_rate_7d";
+const STALE_FEATURE = "listening_hours_weekly";
 
 interface PromAnswer<T> {
   status: string;
@@ -83,13 +83,13 @@ async function traffic(): Promise<void> {
     ]),
   });
   expect(push.status).toBe(202);
-  // A direct Queue producer (no HTTP validation): above max_value 1, the consumer rejects it and dead-letters the message.
+  // A direct Queue producer (no HTTP validation): above max_value 168, the consumer rejects it and dead-letters the message.
   const queue = await workers!.mf.getQueueProducer("INGEST_QUEUE", "feature-ingest");
   await queue.send({
     entity_type: "user",
     entity_id: "user_2",
     event_timestamp: Date.now(),
-    features: { skip_rate_7d: 7 },
+    features: { listening_hours_weekly: 700 },
     update_id: `bad-${randomBytes(4).toString("hex")}`,
     source: "push",
   });
@@ -127,7 +127,7 @@ describe.skipIf(!hasPrometheus)("real Prometheus against both Workers", () => {
     await kv.put(REGISTRY_SNAPSHOT_KEY, JSON.stringify(snapshot));
     await kv.put(REGISTRY_VERSION_KEY, snapshot.version);
 
-    // skip_rate_7d made stale on purpose: its newest value is two days old (limit: 2 × 6 h).
+    // listening_hours_weekly made stale on purpose: its newest value is two days old (limit: 2 × 6 h).
     await withPgClient(databaseUrl, async (c) => {
       await c.query(
         `insert into feature_latest (entity_type, entity_id, feature_name, feature_value, event_timestamp)

@@ -75,6 +75,7 @@ describe("event types in the catalog", () => {
       replayed: "boolean",
       source: "string",
       device_type: "string",
+      genre: "string",
     });
     expect(loaded.eventTypes.map((e) => e.name)).toEqual(["listening_event", "user_action"]);
   });
@@ -186,7 +187,7 @@ describe("plan: event type changes", () => {
 });
 
 describe("training sets", () => {
-  it("refuse aggregation features with a clear error until they are computed offline", () => {
+  it("plan aggregation features as computed from raw events of their entity, not as a stored lookup", () => {
     const def = FeatureDefinition.parse({
       ...aggregateFeature("plays_agg_1h", { function: "count" }),
       group: "g",
@@ -194,7 +195,11 @@ describe("training sets", () => {
       owner: "o",
     });
     const registry = new CompiledRegistry({ version: "r", version_number: 1, applied_at: "", author: "", entities: [], features: [def] });
-    expect(() => planFeatures(registry, ["plays_agg_1h"])).toThrow(/Aggregation features are served online only.*plays_agg_1h/);
+    const plan = planFeatures(registry, ["plays_agg_1h"]);
+    expect(plan.lookups).toEqual([]);
+    expect(plan.entityTypes).toEqual(["user"]);
+    expect([...plan.requiredTypes]).toEqual(["user"]);
+    expect(plan.outputs).toEqual([expect.objectContaining({ ref: "plays_agg_1h", aggregateSlot: 0 })]);
   });
 });
 
@@ -233,11 +238,18 @@ describe.skipIf(unreachable !== null)("apply with event types (Postgres)", () =>
       editEvents(dir, (types) => {
         types.splice(1, 1);
       });
+      // The catalog's features that read user_action go with it (an aggregation over a missing type is invalid).
+      const group = path.join(dir, "user_behavior_features.yaml");
+      const parsed = parseYaml(readFileSync(group, "utf8")) as { features: { aggregation?: { source_event?: string } }[] };
+      parsed.features = parsed.features.filter((f) => f.aggregation?.source_event !== "user_action");
+      writeFileSync(group, stringifyYaml(parsed));
       const refused = await apply();
       expect(refused.status).toBe("refused");
       if (refused.status === "refused")
         expect(refused.plan.breakingReasons).toEqual([
-          "event type user_action: event type removed: producers sending it would be rejected",
+          "playlist_creation_rate: feature removed: requests for it will fail and its stored values become orphans",
+          "social_sharing_frequency: feature removed: requests for it will fail and its stored values become orphans",
+          "event type user_action: event type removed but aggregated by playlist_creation_rate, social_sharing_frequency",
         ]);
       expect((await db.query("SELECT name FROM event_types")).rows).toHaveLength(2);
       expect((await apply({ allowBreaking: true })).status).toBe("applied");

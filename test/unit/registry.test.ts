@@ -353,13 +353,13 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
       group_name: "user_behavior_features",
       entity_type: "user",
       feature_type: "numerical",
-      computation_type: "batch",
-      ttl_seconds: 43200,
+      computation_type: "aggregation",
+      ttl_seconds: 604800,
       min_value: 0,
       max_value: 1,
       tags: ["user", "behavior", "engagement", "negative_feedback"],
       null_policy: "allow",
-      depends_on: { tables: ["users", "listening_events"], features: [] },
+      depends_on: { tables: [], features: [] },
       version: 1,
       content_hash: await featureContentHash(definition as NonNullable<typeof definition>),
     });
@@ -387,9 +387,9 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
   it("plans exactly a one-field change, then applies it as version + 1", async () => {
     const dir = await syncedCatalog();
     const versions = await versionsCount();
-    const before = await featureRow("skip_rate_7d");
+    const before = await featureRow("listening_hours_weekly");
     const newTtl = (before?.ttl_seconds ?? 0) / 6;
-    editFeature(dir, "user_behavior_features.yaml", "skip_rate_7d", (f) => (f.ttl_seconds = newTtl));
+    editFeature(dir, "user_profile_features.yaml", "listening_hours_weekly", (f) => (f.ttl_seconds = newTtl));
 
     const planned = await planCatalog(dir, databaseUrl);
     if (planned.status !== "planned") throw new Error("catalog should be valid");
@@ -398,39 +398,39 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
     expect(planned.plan.entities).toEqual([]);
     expect(planned.plan.features.updated).toEqual([
       {
-        name: "skip_rate_7d",
+        name: "listening_hours_weekly",
         kind: "updated",
         breaking: false,
         changes: [{ field: "ttl_seconds", from: before?.ttl_seconds, to: newTtl, breaking: false }],
       },
     ]);
     expect(renderPlan(planned.plan, planned.loaded.features)).toContain(
-      `  ~ skip_rate_7d\n      ttl_seconds: ${before?.ttl_seconds} -> ${newTtl}\n`,
+      `  ~ listening_hours_weekly\n      ttl_seconds: ${before?.ttl_seconds} -> ${newTtl}\n`,
     );
 
     expect((await apply(dir)).status).toBe("applied");
-    expect(await featureRow("skip_rate_7d")).toMatchObject({ ttl_seconds: newTtl, version: (before?.version ?? 0) + 1 });
+    expect(await featureRow("listening_hours_weekly")).toMatchObject({ ttl_seconds: newTtl, version: (before?.version ?? 0) + 1 });
     expect(await versionsCount()).toBe(versions + 1);
     const diff = await db.query<{ diff: { features: { updated: { name: string }[] } } }>(
       "SELECT diff FROM registry_versions ORDER BY id DESC LIMIT 1",
     );
-    expect(diff.rows[0]?.diff.features.updated.map((c) => c.name)).toEqual(["skip_rate_7d"]);
+    expect(diff.rows[0]?.diff.features.updated.map((c) => c.name)).toEqual(["listening_hours_weekly"]);
   });
 
   it("refuses a tightened max_value on a feature with stored data unless breaking changes are allowed", async () => {
     const dir = await syncedCatalog();
-    await storeValue("skip_rate_7d", "user_1", 0.8);
-    editFeature(dir, "user_behavior_features.yaml", "skip_rate_7d", (f) => (f.max_value = 0.5));
+    await storeValue("listening_hours_weekly", "user_1", 80);
+    editFeature(dir, "user_profile_features.yaml", "listening_hours_weekly", (f) => (f.max_value = 50));
     const before = await registryState();
 
     const refused = await apply(dir);
     expect(refused.status).toBe("refused");
     if (refused.status === "refused")
-      expect(refused.plan.breakingReasons).toEqual([expect.stringMatching(/^skip_rate_7d: tightened validation \(max_value\)/)]);
+      expect(refused.plan.breakingReasons).toEqual([expect.stringMatching(/^listening_hours_weekly: tightened validation \(max_value\)/)]);
     expect(await registryState()).toEqual(before);
 
     expect((await apply(dir, { allowBreaking: true })).status).toBe("applied");
-    expect((await featureRow("skip_rate_7d"))?.max_value).toBe(0.5);
+    expect((await featureRow("listening_hours_weekly"))?.max_value).toBe(50);
   });
 
   it("does not treat tightening a feature without stored data as breaking", async () => {
@@ -441,16 +441,18 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
 
   it("refuses a feature_type change unless breaking changes are allowed", async () => {
     const dir = await syncedCatalog();
-    editFeature(dir, "user_behavior_features.yaml", "replay_rate_7d", (f) => {
+    editFeature(dir, "user_profile_features.yaml", "listening_hours_weekly", (f) => {
       f.feature_type = "categorical";
       delete f.min_value;
       delete f.max_value;
+      delete f.null_policy;
+      delete f.default_value;
     });
     const before = await registryState();
     expect((await apply(dir)).status).toBe("refused");
     expect(await registryState()).toEqual(before);
     expect((await apply(dir, { allowBreaking: true })).status).toBe("applied");
-    expect((await featureRow("replay_rate_7d"))?.feature_type).toBe("categorical");
+    expect((await featureRow("listening_hours_weekly"))?.feature_type).toBe("categorical");
   });
 
   it("refuses a removal unless breaking changes are allowed", async () => {
@@ -569,17 +571,17 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
       expect(unchanged.code, unchanged.stderr).toBe(0);
       expect(unchanged.stdout).toMatch(/^No changes\. Registry is up to date \(version r-[0-9a-f]{12}\)\.$/m);
 
-      editFeature(dir, "user_behavior_features.yaml", "skip_rate_7d", (f) => (f.ttl_seconds = 3600));
+      editFeature(dir, "user_profile_features.yaml", "listening_hours_weekly", (f) => (f.ttl_seconds = 3600));
       const changed = cli("plan", "--dir", dir);
       expect(changed.code, changed.stderr).toBe(0);
-      expect(changed.stdout).toMatch(/ {2}~ skip_rate_7d\n {6}ttl_seconds: \d+ -> 3600\n/);
+      expect(changed.stdout).toMatch(/ {2}~ listening_hours_weekly\n {6}ttl_seconds: \d+ -> 3600\n/);
       expect(changed.stdout).toContain("Plan: 0 to create, 1 to update, 0 to delete.");
 
       const json = cli("plan", "--dir", dir, "--json");
       expect(json.code).toBe(0);
       expect(JSON.parse(json.stdout)).toMatchObject({
         empty: false,
-        updated: [{ name: "skip_rate_7d", changes: [{ field: "ttl_seconds", to: 3600 }] }],
+        updated: [{ name: "listening_hours_weekly", changes: [{ field: "ttl_seconds", to: 3600 }] }],
       });
     });
 
@@ -627,7 +629,8 @@ describe.skipIf(unreachable !== null)("registry against Postgres", () => {
 
       const table = cli("list", "--tag", "realtime");
       expect(table.stdout).toMatch(/^NAME\s+GROUP\s+ENTITY\s+TYPE\s+COMPUTATION\s+FRESHNESS\s+OWNER$/m);
-      expect(table.stdout).toMatch(/^tracks_played_1h\s+user_behavior_features\s+user\s+numerical\s+stream\s+realtime, ttl 10m/m);
+      expect(table.stdout).toMatch(/^tracks_played_1h\s+user_behavior_features\s+user\s+numerical\s+aggregation\s+realtime, ttl 1h/m);
+      expect(table.stdout).toMatch(/^play_queue_length\s+user_behavior_features\s+user\s+numerical\s+stream\s+realtime, ttl 10m/m);
 
       const describe = cli("describe", "user_profile_features:favorite_genres");
       expect(describe.code, describe.stderr).toBe(0);

@@ -13,12 +13,15 @@ beforeAll(async () => {
 describe("FeatureStoreClient over a service binding", () => {
   it("reads a vector, a batch and the Feast shape from the serving Worker", async () => {
     const user = uniqueId("user_");
-    await putLatest("user", user, "skip_rate_7d", 0.7, Date.now() - 60_000);
-    const one = await client.get({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true });
-    expect(one.features.skip_rate_7d).toBe(0.7);
-    const batch = await client.getBatch([{ entity_id: user, feature_names: ["skip_rate_7d"] }]);
-    expect(batch[0]).toMatchObject({ entity_id: user, features: { skip_rate_7d: 0.7 } });
-    const feast = await client.getOnlineFeatures({ entities: { user_id: [user] }, features: ["user_behavior_features:skip_rate_7d"] });
+    await putLatest("user", user, "listening_hours_weekly", 0.7, Date.now() - 60_000);
+    const one = await client.get({ entity_id: user, feature_names: ["listening_hours_weekly"], include_metadata: true });
+    expect(one.features.listening_hours_weekly).toBe(0.7);
+    const batch = await client.getBatch([{ entity_id: user, feature_names: ["listening_hours_weekly"] }]);
+    expect(batch[0]).toMatchObject({ entity_id: user, features: { listening_hours_weekly: 0.7 } });
+    const feast = await client.getOnlineFeatures({
+      entities: { user_id: [user] },
+      features: ["user_profile_features:listening_hours_weekly"],
+    });
     expect(feast.results[1]!.values).toEqual([0.7]);
   });
 

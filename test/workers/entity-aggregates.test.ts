@@ -134,7 +134,7 @@ describe("EntityState aggregation tiles", () => {
     const count = () =>
       runInDurableObject(stub, (_i: EntityState, state) => {
         const n = (q: string) => (state.storage.sql.exec<{ n: number }>(q).toArray()[0]?.n ?? 0) as number;
-        return { tiles: n("SELECT COUNT(*) AS n FROM agg_tiles"), ids: n("SELECT COUNT(*) AS n FROM agg_seen") };
+        return { tiles: n("SELECT COUNT(*) AS n FROM agg_tiles"), ids: n("SELECT COUNT(DISTINCT event_id) AS n FROM agg_seen_spec") };
       });
     // 4 windowed plans × 2 tile sets (past, recent: the two past events share their 1h tiles, and their 1m tiles differ)
     const before = await count();

@@ -19,24 +19,24 @@ describe("Feast SDK requests to /get-online-features", () => {
   it("answers the ≥0.64 one-request form, which always carries include_feature_view_version_metadata", async () => {
     const user = uniqueId("user_");
     const ts = Date.now() - HOUR;
-    await putLatest("user", user, "skip_rate_7d", 0.25, ts);
+    await putLatest("user", user, "listening_hours_weekly", 0.25, ts);
     // RemoteOnlineStore.get_online_features: entities, full_feature_names, include_feature_view_version_metadata, features.
     const res = await post("/get-online-features", {
       entities: { user_id: [user] },
       full_feature_names: false,
       include_feature_view_version_metadata: false,
-      features: ["user_behavior_features:skip_rate_7d"],
+      features: ["user_profile_features:listening_hours_weekly"],
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as FeastBody;
-    expect(body.metadata.feature_names).toEqual(["user_id", "skip_rate_7d"]);
+    expect(body.metadata.feature_names).toEqual(["user_id", "listening_hours_weekly"]);
     expect(body.results[1]).toEqual({ values: [0.25], statuses: ["PRESENT"], event_timestamps: [new Date(ts).toISOString()] });
   });
 
   it("answers the per-view form of online_read (features as view:name, one join key column)", async () => {
     const users = [uniqueId("user_"), uniqueId("user_")];
-    await putLatest("user", users[1]!, "skip_rate_7d", 0.5, Date.now() - HOUR);
-    const res = await post("/get-online-features", { features: ["user_behavior_features:skip_rate_7d"], entities: { user_id: users } });
+    await putLatest("user", users[1]!, "user_age_group", "25-34", Date.now() - HOUR);
+    const res = await post("/get-online-features", { features: ["user_profile_features:user_age_group"], entities: { user_id: users } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as FeastBody;
     expect(body.results[0]!.values).toEqual(users);
@@ -46,7 +46,7 @@ describe("Feast SDK requests to /get-online-features", () => {
   it("ignores keys a newer SDK may add instead of failing the read", async () => {
     const res = await post("/get-online-features", {
       entities: { user_id: [uniqueId("user_")] },
-      features: ["user_behavior_features:skip_rate_7d"],
+      features: ["user_profile_features:listening_hours_weekly"],
       some_future_option: { nested: true },
     });
     expect(res.status).toBe(200);
@@ -68,7 +68,7 @@ describe("Feast SDK requests to /get-online-features", () => {
   it("refuses an entities column that is neither a join key nor request data of a requested feature", async () => {
     const res = await post("/get-online-features", {
       entities: { user_id: [uniqueId("user_")], source: ["search"] },
-      features: ["user_behavior_features:skip_rate_7d"],
+      features: ["user_profile_features:listening_hours_weekly"],
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: string; message: string; details: { known: string[] } } };
@@ -110,8 +110,8 @@ describe("Feast SDK writes: /write-to-online-store and /push", () => {
   /** RemoteOnlineStore.online_write_batch: join key, feature columns, naive-UTC event_timestamp and created. */
   const frame = (users: string[]) => ({
     user_id: users,
-    skip_rate_7d: users.map((_, i) => i / 10),
-    replay_rate_7d: users.map(() => 0.05),
+    listening_hours_weekly: users.map((_, i) => i / 10),
+    user_age_group: users.map(() => "25-34"),
     event_timestamp: users.map(() => new Date(Date.now() - HOUR).toISOString().replace("Z", "")),
     created: users.map(() => null),
   });
@@ -121,7 +121,7 @@ describe("Feast SDK writes: /write-to-online-store and /push", () => {
     const users = [uniqueId("user_"), uniqueId("user_"), uniqueId("user_")];
     const res = await post(
       "/write-to-online-store",
-      { feature_view_name: "user_behavior_features", df: frame(users), allow_registry_cache: false },
+      { feature_view_name: "user_profile_features", df: frame(users), allow_registry_cache: false },
       INGEST_ONLY_KEY,
     );
     expect(res.status).toBe(200);
@@ -133,10 +133,10 @@ describe("Feast SDK writes: /write-to-online-store and /push", () => {
   it("takes /push with to online or online_and_offline, and refuses offline alone", async () => {
     const df = frame([uniqueId("user_")]);
     for (const to of ["online", "online_and_offline"]) {
-      const res = await post("/push", { push_source_name: "user_behavior_features", df, to });
+      const res = await post("/push", { push_source_name: "user_profile_features", df, to });
       expect(res.status).toBe(200);
     }
-    const offline = await post("/push", { push_source_name: "user_behavior_features", df, to: "offline" });
+    const offline = await post("/push", { push_source_name: "user_profile_features", df, to: "offline" });
     expect(offline.status).toBe(400);
     expect((await errorOf(offline)).message).toMatch(/offline/);
   });
@@ -146,14 +146,14 @@ describe("Feast SDK writes: /write-to-online-store and /push", () => {
     const cases: [unknown, number, RegExp][] = [
       [{ feature_view_name: "no_such_view", df: frame(users) }, 404, /^Unknown feature view: no_such_view/],
       [
-        { feature_view_name: "user_behavior_features", df: { ...frame(users), country: ["SE"] } },
+        { feature_view_name: "user_profile_features", df: { ...frame(users), danceability: [0.5] } },
         400,
-        /not features of user_behavior_features: country/,
+        /not features of user_profile_features: danceability/,
       ],
-      [{ feature_view_name: "user_behavior_features", df: { user_id: users, skip_rate_7d: [0.1] } }, 400, /event_timestamp/],
-      [{ feature_view_name: "user_behavior_features", df: { ...frame(users), skip_rate_7d: [0.1, 0.2] } }, 400, /same length/],
+      [{ feature_view_name: "user_profile_features", df: { user_id: users, listening_hours_weekly: [0.1] } }, 400, /event_timestamp/],
+      [{ feature_view_name: "user_profile_features", df: { ...frame(users), listening_hours_weekly: [0.1, 0.2] } }, 400, /same length/],
       [
-        { feature_view_name: "user_behavior_features", df: { ...frame(users), event_timestamp: ["yesterday"] } },
+        { feature_view_name: "user_profile_features", df: { ...frame(users), event_timestamp: ["yesterday"] } },
         400,
         /event_timestamp\[0\]/,
       ],
@@ -168,7 +168,7 @@ describe("Feast SDK writes: /write-to-online-store and /push", () => {
   it("needs the ingest scope", async () => {
     const res = await post(
       "/write-to-online-store",
-      { feature_view_name: "user_behavior_features", df: frame([uniqueId("user_")]) },
+      { feature_view_name: "user_profile_features", df: frame([uniqueId("user_")]) },
       SERVE_ONLY_KEY,
     );
     expect(res.status).toBe(403);
@@ -194,7 +194,7 @@ describe("the entity id rule in the Feast shape", () => {
     for (const bad of ["a\u0000b", "\ud800x", "u".repeat(300)]) {
       const res = await post("/get-online-features", {
         entities: { user_id: ["user_1", bad] },
-        features: ["user_behavior_features:skip_rate_7d"],
+        features: ["user_profile_features:listening_hours_weekly"],
       });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^entities\.user_id\[1\] must/);

@@ -19,7 +19,7 @@ beforeAll(() => publishRegistry());
 
 const requestFieldValues = {
   entity_id: ['"user_1"', '"user_2"', '"track_3"'],
-  feature_names: ['["skip_rate_7d"]', '["skip_rate_7d","user_behavior_features:skip_rate_7d"]'],
+  feature_names: ['["listening_hours_weekly"]', '["listening_hours_weekly","user_profile_features:listening_hours_weekly"]'],
   include_metadata: ["true", "false"],
 };
 const requestFields = Object.fromEntries(Object.entries(requestFieldValues).map(([k, v]) => [k, fc.constantFrom(...v)]));
@@ -56,10 +56,13 @@ describe("fuzzing the read API from its schemas", () => {
     expect(seen.get(400) ?? 0).toBeGreaterThan(0);
     for (const [tier, breaker] of Object.entries(deps.store.breakers)) expect(breaker?.state, tier).toBe("closed");
     const user = uniqueId("user_");
-    await putKvRow("user", user, { skip_rate_7d: [Date.now() - 60_000, 0.5] });
-    const res = await call("/features/get", JSON.stringify({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true }));
+    await putKvRow("user", user, { listening_hours_weekly: [Date.now() - 60_000, 0.5] });
+    const res = await call(
+      "/features/get",
+      JSON.stringify({ entity_id: user, feature_names: ["listening_hours_weekly"], include_metadata: true }),
+    );
     expect(res.status).toBe(200);
-    expect(((await res.json()) as FeatureResponse).metadata?.skip_rate_7d).toMatchObject({ status: "PRESENT", tier: "kv" });
+    expect(((await res.json()) as FeatureResponse).metadata?.listening_hours_weekly).toMatchObject({ status: "PRESENT", tier: "kv" });
   }, 60_000);
 
   it(`every operation of /openapi.json, ${RUNS_PER_OPERATION} hostile requests each: below 500, valid against the documented response of its status`, async () => {

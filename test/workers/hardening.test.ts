@@ -23,7 +23,7 @@ function send(path: string, body: string, headers: Record<string, string> = { "c
 describe("entity ids a tier cannot key", () => {
   it("answer 400 naming the field and the rule, on /features/get (entity_id and entities) and /features/batch", async () => {
     for (const id of HOSTILE_IDS) {
-      const single = await post("/features/get", { entity_id: id, feature_names: ["skip_rate_7d"] });
+      const single = await post("/features/get", { entity_id: id, feature_names: ["listening_hours_weekly"] });
       expect(single.status, JSON.stringify(id.slice(0, 12))).toBe(400);
       const body = (await single.json()) as ErrorAnswer;
       expect(body.error.details?.issues).toEqual([expect.objectContaining({ path: "entity_id" })]);
@@ -31,7 +31,11 @@ describe("entity ids a tier cannot key", () => {
       // The answer never carries the raw hostile characters back.
       expect(JSON.stringify(body)).not.toMatch(/\\u0000|\\ud83d"|x{100}/);
 
-      const other = await post("/features/get", { entity_id: "user_1", entities: { track: id }, feature_names: ["skip_rate_7d"] });
+      const other = await post("/features/get", {
+        entity_id: "user_1",
+        entities: { track: id },
+        feature_names: ["listening_hours_weekly"],
+      });
       expect(other.status).toBe(400);
       expect(((await other.json()) as ErrorAnswer).error.details?.issues).toEqual([expect.objectContaining({ path: "entities.track" })]);
     }
@@ -48,27 +52,27 @@ describe("entity ids a tier cannot key", () => {
         env,
       );
     for (let round = 0; round < 4; round++)
-      for (const id of HOSTILE_IDS) expect((await call({ entity_id: id, feature_names: ["skip_rate_7d"] })).status).toBe(400);
+      for (const id of HOSTILE_IDS) expect((await call({ entity_id: id, feature_names: ["listening_hours_weekly"] })).status).toBe(400);
     for (const [tier, breaker] of Object.entries(deps.store.breakers)) expect(breaker?.state, tier).toBe("closed");
     expect(Object.values(deps.store.counters.errors).reduce((a, b) => a + b, 0)).toBe(0);
 
     const user = uniqueId("user_");
-    await putKvRow("user", user, { skip_rate_7d: [Date.now() - 60_000, 0.25] });
-    const res = await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true });
+    await putKvRow("user", user, { listening_hours_weekly: [Date.now() - 60_000, 0.25] });
+    const res = await call({ entity_id: user, feature_names: ["listening_hours_weekly"], include_metadata: true });
     expect(res.status).toBe(200);
     const served = (await res.json()) as FeatureResponse;
-    expect(served.features.skip_rate_7d).toBe(0.25);
-    expect(served.metadata?.skip_rate_7d).toMatchObject({ status: "PRESENT", tier: "kv" });
+    expect(served.features.listening_hours_weekly).toBe(0.25);
+    expect(served.metadata?.listening_hours_weekly).toMatchObject({ status: "PRESENT", tier: "kv" });
   });
 });
 
 describe("answers to malformed bodies", () => {
   it("a bad item inside a batch is named by its index and field, in both batch shapes", async () => {
-    const good = { entity_id: "user_1", feature_names: ["skip_rate_7d"] };
-    const bare = await post("/features/batch", [good, good, { entity_id: "user_\u0000", feature_names: ["skip_rate_7d"] }]);
+    const good = { entity_id: "user_1", feature_names: ["listening_hours_weekly"] };
+    const bare = await post("/features/batch", [good, good, { entity_id: "user_\u0000", feature_names: ["listening_hours_weekly"] }]);
     expect(bare.status).toBe(400);
     expect(((await bare.json()) as ErrorAnswer).error.details?.issues).toEqual([expect.objectContaining({ path: "2.entity_id" })]);
-    const wrapped = await post("/features/batch", { requests: [good, { ...good, feature_names: "skip_rate_7d" }] });
+    const wrapped = await post("/features/batch", { requests: [good, { ...good, feature_names: "listening_hours_weekly" }] });
     expect(wrapped.status).toBe(400);
     expect(((await wrapped.json()) as ErrorAnswer).error.details?.issues).toEqual([
       expect.objectContaining({ path: "requests.1.feature_names" }),
@@ -76,7 +80,7 @@ describe("answers to malformed bodies", () => {
   });
 
   it("a duplicate JSON key is a 400 naming it, not the parser's last-wins choice", async () => {
-    const res = await send("/features/get", '{"entity_id":"user_1","feature_names":["skip_rate_7d"],"entity_id":"user_2"}');
+    const res = await send("/features/get", '{"entity_id":"user_1","feature_names":["listening_hours_weekly"],"entity_id":"user_2"}');
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorAnswer;
     expect(body.error.code).toBe("bad_request");
@@ -89,13 +93,13 @@ describe("answers to malformed bodies", () => {
     // Equal keys in different objects are fine.
     const fine = await send(
       "/features/batch",
-      '[{"entity_id":"user_1","feature_names":["skip_rate_7d"]},{"entity_id":"user_2","feature_names":["skip_rate_7d"]}]',
+      '[{"entity_id":"user_1","feature_names":["listening_hours_weekly"]},{"entity_id":"user_2","feature_names":["listening_hours_weekly"]}]',
     );
     expect(fine.status).toBe(200);
   });
 
   it("Content-Type: none, JSON, text/plain and the form type curl -d sends are read as JSON; anything else is 415, documented on every body route", async () => {
-    const body = JSON.stringify({ entity_id: "user_1", feature_names: ["skip_rate_7d"] });
+    const body = JSON.stringify({ entity_id: "user_1", feature_names: ["listening_hours_weekly"] });
     // Bytes, so that fetch adds no Content-Type at all (a string body would be declared text/plain).
     const none = await SELF.fetch("http://fs/features/get", {
       method: "POST",
@@ -178,7 +182,7 @@ describe("scopes, route by route", () => {
       createServingApp(() => deps),
       env,
       REQUIRED,
-      (pattern) => pattern.replace(":name", "skip_rate_7d"),
+      (pattern) => pattern.replace(":name", "listening_hours_weekly"),
     );
   });
 });

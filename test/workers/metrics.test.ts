@@ -36,7 +36,7 @@ describe("Prometheus label values", () => {
 
 describe("request metrics", () => {
   it("label each request with its route pattern (hono/route's routePath), not the URL", async () => {
-    expect((await get("/registry/features/user_behavior_features:skip_rate_7d")).status).toBe(200);
+    expect((await get("/registry/features/user_profile_features:listening_hours_weekly")).status).toBe(200);
     expect((await get("/features/get")).status).toBe(405);
     const text = await (await SELF.fetch("http://fs/metrics")).text();
     // The totals of every isolate (the MetricsHub) carry the worker and colo labels as well.
@@ -46,6 +46,6 @@ describe("request metrics", () => {
     expect(text).toMatch(
       /^feature_serving_requests_total\{route="\/features\/get",status="405",worker="feature-serving",colo="[A-Za-z]+"\} \d+$/m,
     );
-    expect(text).not.toContain('skip_rate_7d"');
+    expect(text).not.toContain('listening_hours_weekly"');
   });
 });

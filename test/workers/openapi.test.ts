@@ -60,8 +60,8 @@ describe("GET /openapi.json (serving)", () => {
 
   it("answers of every route, success and error, validate against the documented response", async () => {
     const user = uniqueId("user_");
-    await putLatest("user", user, "skip_rate_7d", 0.4, Date.now() - 60_000);
-    const one = { entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true };
+    await putLatest("user", user, "listening_hours_weekly", 0.4, Date.now() - 60_000);
+    const one = { entity_id: user, feature_names: ["listening_hours_weekly"], include_metadata: true };
     const samples: [method: string, path: string, status: number, res: Promise<Response>][] = [
       ["POST", "/features/get", 200, call("POST", "/features/get", { body: one })],
       ["POST", "/features/get", 400, call("POST", "/features/get", { body: { entity_id: 5 } })],
@@ -81,19 +81,19 @@ describe("GET /openapi.json (serving)", () => {
         "/get-online-features",
         200,
         call("POST", "/get-online-features", {
-          body: { features: ["user_behavior_features:skip_rate_7d"], entities: { user_id: [user] } },
+          body: { features: ["user_profile_features:listening_hours_weekly"], entities: { user_id: [user] } },
         }),
       ],
       [
         "POST",
         "/get-online-features",
         400,
-        call("POST", "/get-online-features", { body: { features: ["skip_rate_7d"], entities: { x: [1] } } }),
+        call("POST", "/get-online-features", { body: { features: ["listening_hours_weekly"], entities: { x: [1] } } }),
       ],
       ["GET", "/registry/features", 200, call("GET", "/registry/features?q=skip&group=user_behavior_features")],
       ["GET", "/registry/features", 400, call("GET", "/registry/features?entity_type=planet")],
       ["GET", "/registry/features", 401, call("GET", "/registry/features", { key: "wrong-key" })],
-      ["GET", "/registry/features/{name}", 200, call("GET", "/registry/features/user_behavior_features:skip_rate_7d")],
+      ["GET", "/registry/features/{name}", 200, call("GET", "/registry/features/user_profile_features:listening_hours_weekly")],
       ["GET", "/registry/features/{name}", 404, call("GET", "/registry/features/nope")],
       ["GET", "/registry/entities", 200, call("GET", "/registry/entities", { key: SERVE_ONLY_KEY })],
       ["GET", "/registry/versions", 200, call("GET", "/registry/versions?limit=5")],
@@ -104,7 +104,7 @@ describe("GET /openapi.json (serving)", () => {
         "/datasets/training",
         200,
         call("POST", "/datasets/training", {
-          body: { features: ["skip_rate_7d"], spine: [{ user_id: user, event_timestamp: new Date().toISOString() }] },
+          body: { features: ["listening_hours_weekly"], spine: [{ user_id: user, event_timestamp: new Date().toISOString() }] },
         }),
       ],
       ["POST", "/datasets/training", 400, call("POST", "/datasets/training", { body: { features: [] } })],

@@ -13,12 +13,12 @@ describe("registry snapshot reload", () => {
     const store = new RegistryStore(env.REGISTRY_KV, undefined, () => now);
     const first = await store.get();
     expect(first.version).toBe(base.version);
-    expect(first.resolve("skip_rate_7d")?.ttl_seconds).toBe(43200);
+    expect(first.resolve("listening_hours_weekly")?.ttl_seconds).toBe(43200);
 
     const changed = {
       ...base,
       version: "r-changed",
-      features: base.features.map((f) => (f.name === "skip_rate_7d" ? { ...f, ttl_seconds: 7200 } : f)),
+      features: base.features.map((f) => (f.name === "listening_hours_weekly" ? { ...f, ttl_seconds: 7200 } : f)),
     };
     await publishRegistry(changed);
     now += REGISTRY_REFRESH_MS - 1;
@@ -26,7 +26,7 @@ describe("registry snapshot reload", () => {
     now += 2;
     const reloaded = await store.get();
     expect(reloaded.version).toBe("r-changed");
-    expect(reloaded.resolve("skip_rate_7d")?.ttl_seconds).toBe(7200);
+    expect(reloaded.resolve("listening_hours_weekly")?.ttl_seconds).toBe(7200);
   });
 
   it("keeps the last good registry when KV holds an invalid snapshot", async () => {

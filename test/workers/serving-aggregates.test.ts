@@ -2,30 +2,18 @@
 // POST /features/get from the aggregate tier, computed over the window ending at request time.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AggregationEvent } from "../../src/core/aggregation";
-import { FeatureDefinition, type FeatureDefinitionInput } from "../../src/core/definitions";
+import type { FeatureDefinitionInput } from "../../src/core/definitions";
 import type { FeatureResponse } from "../../src/core/feature-request";
 import { CompiledRegistry, type RegistrySnapshot } from "../../src/core/registry";
 import { planOf } from "../../src/stores/aggregate-store";
+import { aggregationFeature } from "../support/aggregation-feature";
 import { entityStub, eventually, post, publishRegistry, snapshot, uniqueId } from "./support";
 
 const MIN = 60_000;
 const VERSION = "r-aggregates-test";
 
 const aggregate = (name: string, aggregation: Record<string, unknown>, extra: Partial<FeatureDefinitionInput> = {}) =>
-  FeatureDefinition.parse({
-    name,
-    group: "test_aggregates",
-    entity_type: "user",
-    feature_type: "numerical",
-    computation_type: "aggregation",
-    update_frequency: "realtime",
-    retention_days: 30,
-    ttl_seconds: 3600,
-    description: "test aggregate",
-    owner: "tests",
-    aggregation: { source_event: "listening_event", window: "1h", tile: "1m", ...aggregation },
-    ...extra,
-  });
+  aggregationFeature(name, aggregation, extra);
 
 const FEATURES = [
   aggregate("test_plays_1h", { function: "count" }, { null_policy: "default", default_value: 0 }),

@@ -85,27 +85,27 @@ describe("a tier that goes down degrades latency, not answers", () => {
     // A stream feature: no KV copy, so with Redis gone the answer must come from Postgres.
     const users = [uniqueId("user_"), uniqueId("user_")];
     const ts = Date.now() - 60_000;
-    for (const u of users) await putLatest("user", u, "tracks_played_1h", 12, ts);
+    for (const u of users) await putLatest("user", u, "play_queue_length", 12, ts);
     const backends = faultyBackends();
     await backends.redis!.writeIfNewer([
-      { ref: { entityType: "user", entityId: users[1]! }, values: { tracks_played_1h: { value: 12, eventTimestamp: ts } } },
+      { ref: { entityType: "user", entityId: users[1]! }, values: { play_queue_length: { value: 12, eventTimestamp: ts } } },
     ]);
 
     const { store } = appOver(backends);
-    const before = await store.read([{ entityType: "user", entityId: users[1]!, features: [registry().resolve("tracks_played_1h")!] }], {
+    const before = await store.read([{ entityType: "user", entityId: users[1]!, features: [registry().resolve("play_queue_length")!] }], {
       maxAgeMs: () => 600_000,
       waitUntil,
     });
-    expect(before[0]!.get("tracks_played_1h")).toMatchObject({ tier: "redis", value: { value: 12 } });
+    expect(before[0]!.get("play_queue_length")).toMatchObject({ tier: "redis", value: { value: 12 } });
 
     expect((await control("redis/down")).status).toBe(204);
     const fresh = appOver(faultyBackends());
     for (const u of users) {
-      const res = await fresh.call({ entity_id: u, feature_names: ["tracks_played_1h"], include_metadata: true });
+      const res = await fresh.call({ entity_id: u, feature_names: ["play_queue_length"], include_metadata: true });
       expect(res.status).toBe(200);
       const body = (await res.json()) as FeatureResponse;
-      expect(body.features.tracks_played_1h).toBe(12);
-      expect(body.metadata?.tracks_played_1h).toMatchObject({ status: "PRESENT", tier: "postgres" });
+      expect(body.features.play_queue_length).toBe(12);
+      expect(body.metadata?.play_queue_length).toMatchObject({ status: "PRESENT", tier: "postgres" });
     }
     expect(fresh.store.counters.errors.redis).toBeGreaterThan(0);
   });
@@ -146,7 +146,7 @@ describe("a tier that goes down degrades latency, not answers", () => {
       redis: new RedisFeatureStore({ url: inject("faultRedisRestUrl"), token: "x", keyPrefix: "" }),
       postgres: new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: inject("faultRelay") }),
     });
-    const res = await call({ entity_id: uniqueId("user_"), feature_names: ["skip_rate_7d"] });
+    const res = await call({ entity_id: uniqueId("user_"), feature_names: ["listening_hours_weekly"] });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ error: { code: "unavailable" } });
   });
@@ -162,21 +162,23 @@ describe("KV_WRITE_BACK", () => {
     const ts = Date.now() - HOUR;
     for (const writeBack of [false, true]) {
       const user = uniqueId("user_kvwb_");
-      await putLatest("user", user, "skip_rate_7d", 0.5, ts);
+      await putLatest("user", user, "listening_hours_weekly", 0.5, ts);
       expect(appOver(backends).store.kvWriteBack).toBe("repeat");
       const { call } = appOver(backends, writeBack ? "on" : "off");
       const body = (await (
-        await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })
+        await call({ entity_id: user, feature_names: ["listening_hours_weekly"], include_metadata: true })
       ).json()) as FeatureResponse;
-      expect(body.metadata?.skip_rate_7d?.tier).toBe("postgres");
+      expect(body.metadata?.listening_hours_weekly?.tier).toBe("postgres");
       // The write-backs of one read are issued together: once Redis has it (or after a pause without Redis), KV's would be there too.
       if (backends.redis) {
         await eventually(async () =>
-          (await backends.redis!.read([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]))[0]?.skip_rate_7d ? true : undefined,
+          (await backends.redis!.read([{ entityType: "user", entityId: user }], [["listening_hours_weekly"]]))[0]?.listening_hours_weekly
+            ? true
+            : undefined,
         );
       }
       const row = async () => env.FEATURES_KV.get<Record<string, unknown>>(`row:user:${user}`, "json");
-      if (writeBack) expect(await eventually(async () => (await row()) ?? undefined)).toMatchObject({ skip_rate_7d: [ts, 0.5] });
+      if (writeBack) expect(await eventually(async () => (await row()) ?? undefined)).toMatchObject({ listening_hours_weekly: [ts, 0.5] });
       else {
         await new Promise((r) => setTimeout(r, 300));
         expect(await row()).toBeNull();
@@ -193,12 +195,15 @@ describe("KV_WRITE_BACK=repeat (default)", () => {
     };
     const ts = Date.now() - HOUR;
     const user = uniqueId("user_kvrep_");
-    await putLatest("user", user, "skip_rate_7d", 0.25, ts);
+    await putLatest("user", user, "listening_hours_weekly", 0.25, ts);
     const { store, call } = appOver(backends);
     const row = async () => env.FEATURES_KV.get<Record<string, unknown>>(`row:user:${user}`, "json");
     const read = async () =>
-      ((await (await call({ entity_id: user, feature_names: ["skip_rate_7d"], include_metadata: true })).json()) as FeatureResponse)
-        .metadata?.skip_rate_7d?.tier;
+      (
+        (await (
+          await call({ entity_id: user, feature_names: ["listening_hours_weekly"], include_metadata: true })
+        ).json()) as FeatureResponse
+      ).metadata?.listening_hours_weekly?.tier;
 
     // First fetch below KV: served, cached in L0, but not written to KV (a one-hit wonder costs no KV write).
     expect(await read()).toBe("postgres");
@@ -209,7 +214,7 @@ describe("KV_WRITE_BACK=repeat (default)", () => {
     // Once the isolate has to fetch it below KV again (L0 dropped it), the row is written back.
     store.memory.clear();
     expect(await read()).toBe("postgres");
-    expect(await eventually(async () => (await row()) ?? undefined)).toMatchObject({ skip_rate_7d: [ts, 0.25] });
+    expect(await eventually(async () => (await row()) ?? undefined)).toMatchObject({ listening_hours_weekly: [ts, 0.25] });
     // Later reads find it in KV.
     store.memory.clear();
     expect(await read()).toBe("kv");
@@ -219,19 +224,19 @@ describe("KV_WRITE_BACK=repeat (default)", () => {
 describe("single flight", () => {
   it("N concurrent requests for one cold key cause one backend read", async () => {
     const user = uniqueId("user_");
-    await putLatest("user", user, "skip_rate_7d", 0.33, Date.now() - HOUR);
+    await putLatest("user", user, "listening_hours_weekly", 0.33, Date.now() - HOUR);
     const store = new TieredFeatureStore(
       [[new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY })]],
       new MemoryCache(),
     );
-    const def = registry().resolve("skip_rate_7d")!;
+    const def = registry().resolve("listening_hours_weekly")!;
     const N = 25;
     const results = await Promise.all(
       Array.from({ length: N }, () =>
         store.read([{ entityType: "user", entityId: user, features: [def] }], { maxAgeMs: () => 12 * HOUR, waitUntil }),
       ),
     );
-    expect(results.every((r) => r[0]!.get("skip_rate_7d")?.value?.value === 0.33)).toBe(true);
+    expect(results.every((r) => r[0]!.get("listening_hours_weekly")?.value?.value === 0.33)).toBe(true);
     expect(store.counters.backendReads).toBe(1);
     // A later request is a memory hit: still one backend read.
     await store.read([{ entityType: "user", entityId: user, features: [def] }], { maxAgeMs: () => 12 * HOUR, waitUntil });
@@ -243,18 +248,18 @@ describe("single flight", () => {
       [[new PostgresFeatureStore({ databaseUrl: env.DATABASE_URL!, wsProxy: env.NEON_WS_PROXY })]],
       new MemoryCache(),
     );
-    const def = registry().resolve("skip_rate_7d")!;
+    const def = registry().resolve("listening_hours_weekly")!;
     const lookup = [{ entityType: "user", entityId: uniqueId("user_"), features: [def] }];
     await store.read(lookup, { maxAgeMs: () => HOUR, waitUntil });
     const again = await store.read(lookup, { maxAgeMs: () => HOUR, waitUntil });
-    expect(again[0]!.get("skip_rate_7d")).toMatchObject({ tier: "memory", value: undefined });
+    expect(again[0]!.get("listening_hours_weekly")).toMatchObject({ tier: "memory", value: undefined });
     expect(store.counters.backendReads).toBe(1);
   });
 });
 
 describe("bad requests get clear 4xx JSON, never a 500", () => {
   it("401 without a key, 401 with an unknown key, 403 with a key lacking the serve scope", async () => {
-    const body = { entity_id: "user_1", feature_names: ["skip_rate_7d"] };
+    const body = { entity_id: "user_1", feature_names: ["listening_hours_weekly"] };
     const none = await post("/features/get", body, null);
     expect(none.status).toBe(401);
     expect(await none.json()).toMatchObject({ error: { code: "unauthorized" } });
@@ -269,7 +274,7 @@ describe("bad requests get clear 4xx JSON, never a 500", () => {
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { error: { message: string } }).error.message).toMatch(/Malformed JSON/);
     expect((await post("/features/get", "")).status).toBe(400);
-    const wrong = await post("/features/get", { entity_id: 5, feature_names: "skip_rate_7d", extra: true });
+    const wrong = await post("/features/get", { entity_id: 5, feature_names: "listening_hours_weekly", extra: true });
     expect(wrong.status).toBe(400);
     const err = (await wrong.json()) as { error: { details: { issues: { path: string }[] } } };
     const paths = err.error.details.issues.map((i) => i.path);
@@ -277,13 +282,13 @@ describe("bad requests get clear 4xx JSON, never a 500", () => {
   });
 
   it("404 naming every unknown feature", async () => {
-    const res = await post("/features/get", { entity_id: "user_1", feature_names: ["skip_rate_7d", "nope_a", "grp:nope_b"] });
+    const res = await post("/features/get", { entity_id: "user_1", feature_names: ["listening_hours_weekly", "nope_a", "grp:nope_b"] });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: "not_found", details: { unknown_features: ["nope_a", "grp:nope_b"] } } });
   });
 
   it("413 for a batch over the limit", async () => {
-    const requests = Array.from({ length: 1001 }, (_, i) => ({ entity_id: `user_${i}`, feature_names: ["skip_rate_7d"] }));
+    const requests = Array.from({ length: 1001 }, (_, i) => ({ entity_id: `user_${i}`, feature_names: ["listening_hours_weekly"] }));
     const res = await post("/features/batch", requests);
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: { code: "payload_too_large", details: { limit: 1000 } } });
@@ -308,7 +313,7 @@ describe("bad requests get clear 4xx JSON, never a 500", () => {
     expect(getOnPost.status).toBe(405);
     expect(getOnPost.headers.get("allow")).toBe("POST");
     expect(await getOnPost.json()).toMatchObject({ error: { code: "method_not_allowed", details: { allow: "POST" } } });
-    const postOnGet = await post("/registry/features/skip_rate_7d", {});
+    const postOnGet = await post("/registry/features/listening_hours_weekly", {});
     expect(postOnGet.status).toBe(405);
     expect(postOnGet.headers.get("allow")).toBe("GET, HEAD");
     expect((await SELF.fetch("http://fs/health", { method: "HEAD" })).status).toBe(200);
@@ -316,7 +321,7 @@ describe("bad requests get clear 4xx JSON, never a 500", () => {
   });
 
   it("reads a JSON body sent without Content-Type, as Feast's SDK and curl -d send it", async () => {
-    const body = JSON.stringify({ features: ["user_behavior_features:skip_rate_7d"], entities: { user_id: [uniqueId("user_")] } });
+    const body = JSON.stringify({ features: ["user_profile_features:listening_hours_weekly"], entities: { user_id: [uniqueId("user_")] } });
     for (const headers of [{}, { "content-type": "application/x-www-form-urlencoded" }] as Record<string, string>[]) {
       const res = await SELF.fetch("http://fs/get-online-features", {
         method: "POST",
@@ -324,13 +329,16 @@ describe("bad requests get clear 4xx JSON, never a 500", () => {
         body,
       });
       expect(res.status, await res.clone().text()).toBe(200);
-      expect(((await res.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names).toEqual(["user_id", "skip_rate_7d"]);
+      expect(((await res.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names).toEqual([
+        "user_id",
+        "listening_hours_weekly",
+      ]);
     }
   });
 
   it("400 for an unknown entity key in the Feast API", async () => {
     const res = await post("/get-online-features", {
-      features: ["user_behavior_features:skip_rate_7d"],
+      features: ["user_profile_features:listening_hours_weekly"],
       entities: { customer_id: ["c1"] },
     });
     expect(res.status).toBe(400);
@@ -355,11 +363,11 @@ describe("discovery API and metrics", () => {
     const byTag = (await (await get("/registry/features?computation_type=stream")).json()) as { features: { computation_type: string }[] };
     expect(byTag.features.length).toBeGreaterThan(0);
     expect(byTag.features.every((f) => f.computation_type === "stream")).toBe(true);
-    const one = (await (await get("/registry/features/user_behavior_features:skip_rate_7d")).json()) as {
+    const one = (await (await get("/registry/features/user_profile_features:listening_hours_weekly")).json()) as {
       definition: { name: string };
       lineage: { upstream: { tables: string[] } };
     };
-    expect(one.definition.name).toBe("skip_rate_7d");
+    expect(one.definition.name).toBe("listening_hours_weekly");
     expect(one.lineage.upstream.tables).toContain("listening_events");
     const fav = (await (await get("/registry/features/favorite_genres")).json()) as { lineage: { downstream: string[] } };
     expect(fav.lineage.downstream).toContain("user_track_genre_affinity");
@@ -370,7 +378,7 @@ describe("discovery API and metrics", () => {
   });
 
   it("exposes Prometheus metrics", async () => {
-    await post("/features/get", { entity_id: "user_1", feature_names: ["skip_rate_7d"], include_metadata: true });
+    await post("/features/get", { entity_id: "user_1", feature_names: ["listening_hours_weekly"], include_metadata: true });
     const text = await (await get("/metrics", null)).text();
     expect(text).toContain("feature_serving_duration_seconds_bucket");
     expect(text).toMatch(/^feature_tier_hits_total\{tier="memory",worker="feature-serving",colo="[A-Za-z]+"\} \d+$/m);

@@ -19,41 +19,44 @@ describe("POST /features/get — one value from each tier", () => {
   it("backfills from Postgres, then serves from memory, writing back to Redis at once and to KV on a repeat fetch", async () => {
     const user = uniqueId("user_");
     const ts = Date.now() - HOUR;
-    await putLatest("user", user, "skip_rate_7d", 0.25, ts);
+    await putLatest("user", user, "listening_hours_weekly", 0.25, ts);
     await putLatest("user", user, "subscription_type", "premium", ts);
-    await putLatest("user", user, "replay_rate_7d", 0.1, ts);
+    await putLatest("user", user, "user_age_group", "25-34", ts);
 
-    const first = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d", "user_profile_features:subscription_type"] });
-    expect(first.features).toEqual({ skip_rate_7d: 0.25, "user_profile_features:subscription_type": "premium" });
-    expect(first.metadata?.skip_rate_7d).toMatchObject({
+    const first = await getFeatures({
+      entity_id: user,
+      feature_names: ["listening_hours_weekly", "user_profile_features:subscription_type"],
+    });
+    expect(first.features).toEqual({ listening_hours_weekly: 0.25, "user_profile_features:subscription_type": "premium" });
+    expect(first.metadata?.listening_hours_weekly).toMatchObject({
       status: "PRESENT",
       tier: "postgres",
       event_timestamp: new Date(ts).toISOString(),
     });
-    expect(first.metadata?.skip_rate_7d?.age_ms).toBeGreaterThanOrEqual(HOUR - 1000);
+    expect(first.metadata?.listening_hours_weekly?.age_ms).toBeGreaterThanOrEqual(HOUR - 1000);
     expect(first.feature_store_version).toBe("r-test");
     expect(first.timestamp).toBeCloseTo(Date.now() / 1000, -1);
 
-    const second = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d"] });
-    expect(second.metadata?.skip_rate_7d?.tier).toBe("memory");
-    expect(second.features.skip_rate_7d).toBe(0.25);
+    const second = await getFeatures({ entity_id: user, feature_names: ["listening_hours_weekly"] });
+    expect(second.metadata?.listening_hours_weekly?.tier).toBe("memory");
+    expect(second.features.listening_hours_weekly).toBe(0.25);
 
     // Write-back happens after the response (waitUntil): the Redis hash appears at once.
     const { env } = await import("cloudflare:test");
     const kvRow = async () => (await env.FEATURES_KV.get<Record<string, [number, unknown]>>(`row:user:${user}`, "json")) ?? undefined;
     if (redisAvailable()) {
       const [fromRedis] = await eventually(async () => {
-        const r = await redisStore().read([{ entityType: "user", entityId: user }], [["skip_rate_7d"]]);
-        return r[0]?.skip_rate_7d ? r : undefined;
+        const r = await redisStore().read([{ entityType: "user", entityId: user }], [["listening_hours_weekly"]]);
+        return r[0]?.listening_hours_weekly ? r : undefined;
       });
-      expect(fromRedis?.skip_rate_7d).toEqual({ value: 0.25, eventTimestamp: ts });
+      expect(fromRedis?.listening_hours_weekly).toEqual({ value: 0.25, eventTimestamp: ts });
     } else await new Promise((r) => setTimeout(r, 300));
     // KV (KV_WRITE_BACK=repeat, the default) waits for this isolate's second fetch of the entity below KV.
     expect(await kvRow()).toBeUndefined();
-    const third = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"] });
-    expect(third.metadata?.replay_rate_7d?.tier).toBe("postgres");
+    const third = await getFeatures({ entity_id: user, feature_names: ["user_age_group"] });
+    expect(third.metadata?.user_age_group?.tier).toBe("postgres");
     const row = await eventually(kvRow);
-    expect(row.replay_rate_7d).toEqual([ts, 0.1]);
+    expect(row.user_age_group).toEqual([ts, "25-34"]);
   });
 
   it("serves a batch feature from KV", async () => {
@@ -68,50 +71,50 @@ describe("POST /features/get — one value from each tier", () => {
   it("serves a stream feature from the entity's Durable Object", async () => {
     const user = uniqueId("user_");
     const ts = Date.now() - 1000;
-    await entityStub("user", user).putFeatures([{ name: "tracks_played_1h", value: 7, eventTimestamp: ts }]);
-    const res = await getFeatures({ entity_id: user, feature_names: ["tracks_played_1h"] });
-    expect(res.features.tracks_played_1h).toBe(7);
-    expect(res.metadata?.tracks_played_1h).toMatchObject({ status: "PRESENT", tier: "durable_object" });
+    await entityStub("user", user).putFeatures([{ name: "play_queue_length", value: 7, eventTimestamp: ts }]);
+    const res = await getFeatures({ entity_id: user, feature_names: ["play_queue_length"] });
+    expect(res.features.play_queue_length).toBe(7);
+    expect(res.metadata?.play_queue_length).toMatchObject({ status: "PRESENT", tier: "durable_object" });
   });
 
   it.runIf(redisAvailable())("serves from Redis when the L1 tiers miss", async () => {
     const user = uniqueId("user_");
     const ts = Date.now() - HOUR;
     await redisStore().writeIfNewer([
-      { ref: { entityType: "user", entityId: user }, values: { replay_rate_7d: { value: 0.1, eventTimestamp: ts } } },
+      { ref: { entityType: "user", entityId: user }, values: { user_age_group: { value: "25-34", eventTimestamp: ts } } },
     ]);
-    const res = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"] });
-    expect(res.features.replay_rate_7d).toBe(0.1);
-    expect(res.metadata?.replay_rate_7d?.tier).toBe("redis");
+    const res = await getFeatures({ entity_id: user, feature_names: ["user_age_group"] });
+    expect(res.features.user_age_group).toBe("25-34");
+    expect(res.metadata?.user_age_group?.tier).toBe("redis");
   });
 });
 
 describe("freshness and null policies", () => {
   it("never serves a value older than its ttl as PRESENT", async () => {
     const user = uniqueId("user_");
-    const old = Date.now() - 13 * HOUR; // skip_rate_7d has ttl 12 h
-    await putLatest("user", user, "skip_rate_7d", 0.5, old);
-    const res = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d"] });
-    expect(res.features.skip_rate_7d).toBeNull();
-    expect(res.metadata?.skip_rate_7d).toMatchObject({ status: "OUTSIDE_MAX_AGE", tier: "postgres" });
+    const old = Date.now() - 49 * HOUR; // user_age_group has ttl 48 h and null_policy allow
+    await putLatest("user", user, "user_age_group", "25-34", old);
+    const res = await getFeatures({ entity_id: user, feature_names: ["user_age_group"] });
+    expect(res.features.user_age_group).toBeNull();
+    expect(res.metadata?.user_age_group).toMatchObject({ status: "OUTSIDE_MAX_AGE", tier: "postgres" });
   });
 
   it("lets a request tighten the max age with max_staleness_ms", async () => {
     const user = uniqueId("user_");
-    await putLatest("user", user, "replay_rate_7d", 0.3, Date.now() - 10 * 60_000);
-    const fresh = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"] });
-    expect(fresh.metadata?.replay_rate_7d?.status).toBe("PRESENT");
-    const strict = await getFeatures({ entity_id: user, feature_names: ["replay_rate_7d"], max_staleness_ms: 60_000 });
-    expect(strict.metadata?.replay_rate_7d?.status).toBe("OUTSIDE_MAX_AGE");
-    expect(strict.features.replay_rate_7d).toBeNull();
+    await putLatest("user", user, "user_age_group", "35-44", Date.now() - 10 * 60_000);
+    const fresh = await getFeatures({ entity_id: user, feature_names: ["user_age_group"] });
+    expect(fresh.metadata?.user_age_group?.status).toBe("PRESENT");
+    const strict = await getFeatures({ entity_id: user, feature_names: ["user_age_group"], max_staleness_ms: 60_000 });
+    expect(strict.metadata?.user_age_group?.status).toBe("OUTSIDE_MAX_AGE");
+    expect(strict.features.user_age_group).toBeNull();
   });
 
   it("answers DEFAULTED with the default value, and NOT_FOUND with null", async () => {
     const user = uniqueId("user_");
-    const res = await getFeatures({ entity_id: user, feature_names: ["subscription_type", "skip_rate_7d"] });
-    expect(res.features).toEqual({ subscription_type: "free", skip_rate_7d: null });
+    const res = await getFeatures({ entity_id: user, feature_names: ["subscription_type", "user_age_group"] });
+    expect(res.features).toEqual({ subscription_type: "free", user_age_group: null });
     expect(res.metadata?.subscription_type?.status).toBe("DEFAULTED");
-    expect(res.metadata?.skip_rate_7d).toMatchObject({ status: "NOT_FOUND", tier: null, event_timestamp: null });
+    expect(res.metadata?.user_age_group).toMatchObject({ status: "NOT_FOUND", tier: null, event_timestamp: null });
   });
 
   it("counts served values by status in /metrics, with or without include_metadata", async () => {
@@ -127,7 +130,7 @@ describe("freshness and null policies", () => {
     };
     const before = await served();
     const user = uniqueId("user_");
-    const res = await post("/features/get", { entity_id: user, feature_names: ["subscription_type", "skip_rate_7d"] });
+    const res = await post("/features/get", { entity_id: user, feature_names: ["subscription_type", "user_age_group"] });
     expect(res.status).toBe(200);
     expect(((await res.json()) as FeatureResponse).metadata).toBeUndefined();
     const after = await served();
@@ -172,10 +175,10 @@ describe("mixed entities and batches", () => {
   it("serves a user with a candidate track in one request", async () => {
     const user = uniqueId("user_");
     const track = uniqueId("track_");
-    await putLatest("user", user, "skip_rate_7d", 0.2, Date.now() - HOUR);
+    await putLatest("user", user, "listening_hours_weekly", 0.2, Date.now() - HOUR);
     await putLatest("track", track, "danceability", 0.66, Date.now() - HOUR);
-    const res = await getFeatures({ entity_id: user, entities: { track }, feature_names: ["skip_rate_7d", "danceability"] });
-    expect(res.features).toEqual({ skip_rate_7d: 0.2, danceability: 0.66 });
+    const res = await getFeatures({ entity_id: user, entities: { track }, feature_names: ["listening_hours_weekly", "danceability"] });
+    expect(res.features).toEqual({ listening_hours_weekly: 0.2, danceability: 0.66 });
   });
 
   it("names the missing entity when a feature of another type has no id", async () => {
@@ -186,14 +189,14 @@ describe("mixed entities and batches", () => {
 
   it("POST /features/batch returns one response per request, in order", async () => {
     const users = [uniqueId("user_"), uniqueId("user_"), uniqueId("user_")];
-    await Promise.all(users.map((u, i) => putLatest("user", u, "skip_rate_7d", i / 10, Date.now() - HOUR)));
+    await Promise.all(users.map((u, i) => putLatest("user", u, "listening_hours_weekly", i / 10, Date.now() - HOUR)));
     const res = await post(
       "/features/batch",
-      users.map((u) => ({ entity_id: u, feature_names: ["skip_rate_7d"] })),
+      users.map((u) => ({ entity_id: u, feature_names: ["listening_hours_weekly"] })),
     );
     expect(res.status).toBe(200);
     const body = (await res.json()) as FeatureResponse[];
-    expect(body.map((r) => [r.entity_id, r.features.skip_rate_7d])).toEqual(users.map((u, i) => [u, i / 10]));
+    expect(body.map((r) => [r.entity_id, r.features.listening_hours_weekly])).toEqual(users.map((u, i) => [u, i / 10]));
   });
 });
 
@@ -201,9 +204,9 @@ describe("Feast-compatible /get-online-features", () => {
   it("answers column-oriented with statuses and event timestamps", async () => {
     const users = [uniqueId("user_"), uniqueId("user_")];
     const ts = Date.now() - HOUR;
-    await putLatest("user", users[0]!, "skip_rate_7d", 0.4, ts);
+    await putLatest("user", users[0]!, "user_age_group", "25-34", ts);
     const res = await post("/get-online-features", {
-      features: ["user_behavior_features:skip_rate_7d", "user_profile_features:subscription_type"],
+      features: ["user_profile_features:user_age_group", "user_profile_features:subscription_type"],
       entities: { user_id: users },
     });
     expect(res.status).toBe(200);
@@ -211,9 +214,9 @@ describe("Feast-compatible /get-online-features", () => {
       metadata: { feature_names: string[] };
       results: { values: unknown[]; statuses: string[]; event_timestamps: string[] }[];
     };
-    expect(body.metadata.feature_names).toEqual(["user_id", "skip_rate_7d", "subscription_type"]);
+    expect(body.metadata.feature_names).toEqual(["user_id", "user_age_group", "subscription_type"]);
     expect(body.results[0]!.values).toEqual(users);
-    expect(body.results[1]!.values).toEqual([0.4, null]);
+    expect(body.results[1]!.values).toEqual(["25-34", null]);
     expect(body.results[1]!.statuses).toEqual(["PRESENT", "NOT_FOUND"]);
     expect(body.results[1]!.event_timestamps[0]).toBe(new Date(ts).toISOString());
     // DEFAULTED is ours, not Feast's (its SDK reads an unknown status as INVALID): a null-policy
@@ -224,13 +227,13 @@ describe("Feast-compatible /get-online-features", () => {
 
   it("uses group__name with full_feature_names", async () => {
     const res = await post("/get-online-features", {
-      features: ["user_behavior_features:skip_rate_7d"],
+      features: ["user_profile_features:listening_hours_weekly"],
       entities: { user_id: [uniqueId("user_")] },
       full_feature_names: true,
     });
     expect(((await res.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names).toEqual([
       "user_id",
-      "user_behavior_features__skip_rate_7d",
+      "user_profile_features__listening_hours_weekly",
     ]);
   });
 });
@@ -239,12 +242,12 @@ describe("the Postgres backfill", () => {
   it("serves a value feature_latest got just now as PRESENT, each with its JSON type intact", async () => {
     const user = uniqueId("user_");
     const ts = Date.now();
-    await putLatest("user", user, "skip_rate_7d", 0.9, ts);
+    await putLatest("user", user, "listening_hours_weekly", 0.9, ts);
     await putLatest("user", user, "subscription_type", "premium", ts);
     await putLatest("user", user, "favorite_genres", ["jazz", "pop"], ts);
-    const res = await getFeatures({ entity_id: user, feature_names: ["skip_rate_7d", "subscription_type", "favorite_genres"] });
-    expect(res.features).toStrictEqual({ skip_rate_7d: 0.9, subscription_type: "premium", favorite_genres: ["jazz", "pop"] });
-    for (const name of ["skip_rate_7d", "subscription_type", "favorite_genres"]) {
+    const res = await getFeatures({ entity_id: user, feature_names: ["listening_hours_weekly", "subscription_type", "favorite_genres"] });
+    expect(res.features).toStrictEqual({ listening_hours_weekly: 0.9, subscription_type: "premium", favorite_genres: ["jazz", "pop"] });
+    for (const name of ["listening_hours_weekly", "subscription_type", "favorite_genres"]) {
       expect(res.metadata?.[name]).toMatchObject({ status: "PRESENT", tier: "postgres", event_timestamp: new Date(ts).toISOString() });
       expect(res.metadata?.[name]?.age_ms).toBeLessThan(60_000);
     }

@@ -46,10 +46,10 @@ beforeAll(async () => {
   await publishRegistry();
   user = uniqueId("user_");
   track = uniqueId("track_");
-  // skip_rate_7d (ttl 12 h): 0.1 at T-2h, 0.2 at T (the row's own time: visible), 0.9 one ms later (never visible).
-  await putValue("user", user, "skip_rate_7d", 0.1, T - 2 * HOUR);
-  await putValue("user", user, "skip_rate_7d", 0.2, T);
-  await putValue("user", user, "skip_rate_7d", 0.9, T + 1, T - HOUR);
+  // listening_hours_weekly (ttl 12 h): 0.1 at T-2h, 0.2 at T (the row's own time: visible), 0.9 one ms later (never visible).
+  await putValue("user", user, "listening_hours_weekly", 0.1, T - 2 * HOUR);
+  await putValue("user", user, "listening_hours_weekly", 0.2, T);
+  await putValue("user", user, "listening_hours_weekly", 0.9, T + 1, T - HOUR);
   await putValue("track", track, "danceability", 0.7, T - 10 * MINUTE);
   await putValue("user", user, "favorite_genres", ["jazz", "pop"], T - HOUR);
 });
@@ -57,7 +57,13 @@ beforeAll(async () => {
 describe("POST /datasets/training", () => {
   it("streams a point-in-time correct CSV: as-of values, nulls for unknown entities, labels passed through", async () => {
     const res = await post("/datasets/training", {
-      features: ["skip_rate_7d", "track_audio_features:danceability", "time_of_day", "user_track_genre_affinity", "popularity_score"],
+      features: [
+        "listening_hours_weekly",
+        "track_audio_features:danceability",
+        "time_of_day",
+        "user_track_genre_affinity",
+        "popularity_score",
+      ],
       spine: [
         { user_id: user, track_id: track, event_timestamp: new Date(T).toISOString(), track_genre: "pop", label: 'a,"b"' },
         { user_id: user, track_id: track, event_timestamp: T - HOUR, track_genre: "jazz", label: "0" },
@@ -74,22 +80,22 @@ describe("POST /datasets/training", () => {
       "event_timestamp",
       "track_genre",
       "label",
-      "skip_rate_7d",
+      "listening_hours_weekly",
       "track_audio_features:danceability",
       "time_of_day",
       "user_track_genre_affinity",
       "popularity_score",
     ]);
-    // favorite_genres [jazz, pop]: pop ranks 2 of 2 -> 0.5, jazz 1 of 2 -> 1; popularity_score defaults to 0.
+    // favorite_genres [jazz, pop]: pop ranks 2 of 2 -> 0.5, jazz 1 of 2 -> 1; popularity_score and listening_hours_weekly default to 0.
     expect(rows[0]).toEqual([user, track, new Date(T).toISOString(), "pop", 'a,"b"', "0.2", "0.7", "morning", "0.5", "0"]);
     // danceability was observed 10 minutes before T: an hour before T it did not exist yet.
     expect(rows[1]).toEqual([user, track, String(T - HOUR), "jazz", "0", "0.1", "", "morning", "1", "0"]);
-    expect(rows[2]).toEqual(["user_never_seen", "track_never_seen", String(T), "", "1", "", "", "morning", "", "0"]);
+    expect(rows[2]).toEqual(["user_never_seen", "track_never_seen", String(T), "", "1", "0", "", "morning", "", "0"]);
   });
 
   it("answers JSONL with typed values and optional observation times", async () => {
     const res = await post("/datasets/training", {
-      features: ["skip_rate_7d"],
+      features: ["listening_hours_weekly"],
       format: "jsonl",
       include_event_timestamps: true,
       spine: [{ entity_id: user, event_timestamp: T + 1 }],
@@ -101,13 +107,18 @@ describe("POST /datasets/training", () => {
       .split("\n")
       .map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual([
-      { entity_id: user, event_timestamp: T + 1, skip_rate_7d: 0.9, skip_rate_7d__event_timestamp: new Date(T + 1).toISOString() },
+      {
+        entity_id: user,
+        event_timestamp: T + 1,
+        listening_hours_weekly: 0.9,
+        listening_hours_weekly__event_timestamp: new Date(T + 1).toISOString(),
+      },
     ]);
   });
 
   it("range mode: every observation in [start, end) with the vector as of each", async () => {
     const res = await post("/datasets/training", {
-      features: ["skip_rate_7d", "favorite_genres"],
+      features: ["listening_hours_weekly", "favorite_genres"],
       format: "jsonl",
       entity_ids: [user],
       start: new Date(T - 3 * HOUR).toISOString(),
@@ -118,7 +129,7 @@ describe("POST /datasets/training", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.map((l) => [l.event_timestamp, l.skip_rate_7d, l.favorite_genres])).toEqual([
+    expect(lines.map((l) => [l.event_timestamp, l.listening_hours_weekly, l.favorite_genres])).toEqual([
       [new Date(T - 2 * HOUR).toISOString(), 0.1, null],
       [new Date(T - HOUR).toISOString(), 0.1, ["jazz", "pop"]],
       [new Date(T).toISOString(), 0.2, ["jazz", "pop"]],
@@ -126,7 +137,7 @@ describe("POST /datasets/training", () => {
   });
 
   it("needs the admin scope", async () => {
-    const body = { features: ["skip_rate_7d"], spine: [{ entity_id: user, event_timestamp: T }] };
+    const body = { features: ["listening_hours_weekly"], spine: [{ entity_id: user, event_timestamp: T }] };
     expect((await post("/datasets/training", body, null)).status).toBe(401);
     const forbidden = await post("/datasets/training", body, SERVE_ONLY_KEY);
     expect(forbidden.status).toBe(403);
@@ -141,7 +152,7 @@ describe("POST /datasets/training", () => {
     expect(message).toMatch(/format: /);
 
     const badRow = await post("/datasets/training", {
-      features: ["skip_rate_7d"],
+      features: ["listening_hours_weekly"],
       spine: [{ user_id: user, event_timestamp: 1717313415 }],
     });
     expect(badRow.status).toBe(400);
@@ -150,7 +161,7 @@ describe("POST /datasets/training", () => {
     );
 
     const unknown = await post("/datasets/training", {
-      features: ["skip_rate_7d", "nope", "also_nope"],
+      features: ["listening_hours_weekly", "nope", "also_nope"],
       spine: [{ user_id: user, event_timestamp: T }],
     });
     expect(unknown.status).toBe(404);
@@ -159,7 +170,7 @@ describe("POST /datasets/training", () => {
 
   it("413 beyond 50,000 rows, pointing at the CLI", async () => {
     const spine = Array.from({ length: 50_001 }, () => ({ user_id: "user_1", event_timestamp: T }));
-    const res = await post("/datasets/training", { features: ["skip_rate_7d"], spine });
+    const res = await post("/datasets/training", { features: ["listening_hours_weekly"], spine });
     expect(res.status).toBe(413);
     expect((await errorOf(res)).message).toMatch(/50000 rows; use `npm run dataset`/);
   });
