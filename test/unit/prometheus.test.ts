@@ -79,7 +79,7 @@ async function traffic(): Promise<void> {
     method: "POST",
     headers: authed,
     body: JSON.stringify([
-      { entity_type: "user", entity_id: "user_1", event_timestamp: Date.now(), features: { listening_hours_weekly: 10 } },
+      { entity_type: "user", entity_id: "user_1", event_timestamp: Date.now(), features: { play_queue_length: 10 } },
     ]),
   });
   expect(push.status).toBe(202);

@@ -243,6 +243,12 @@ describe.skipIf(unreachable !== null)("apply with event types (Postgres)", () =>
       const parsed = parseYaml(readFileSync(group, "utf8")) as { features: { aggregation?: { source_event?: string } }[] };
       parsed.features = parsed.features.filter((f) => f.aggregation?.source_event !== "user_action");
       writeFileSync(group, stringifyYaml(parsed));
+      // ...and so do their places in the feature services that list them.
+      const servicesFile = path.join(dir, "services.yaml");
+      const services = parseYaml(readFileSync(servicesFile, "utf8")) as { feature_services: { features: string[] }[] };
+      const gone = ["playlist_creation_rate", "social_sharing_frequency"];
+      for (const s of services.feature_services) s.features = s.features.filter((f) => !gone.includes(f.slice(f.indexOf(":") + 1)));
+      writeFileSync(servicesFile, stringifyYaml(services));
       const refused = await apply();
       expect(refused.status).toBe("refused");
       if (refused.status === "refused")
@@ -250,6 +256,7 @@ describe.skipIf(unreachable !== null)("apply with event types (Postgres)", () =>
           "playlist_creation_rate: feature removed: requests for it will fail and its stored values become orphans",
           "social_sharing_frequency: feature removed: requests for it will fail and its stored values become orphans",
           "event type user_action: event type removed but aggregated by playlist_creation_rate, social_sharing_frequency",
+          "feature service churn_risk_v1: features removed from the service: user_behavior_features:playlist_creation_rate, user_behavior_features:social_sharing_frequency",
         ]);
       expect((await db.query("SELECT name FROM event_types")).rows).toHaveLength(2);
       expect((await apply({ allowBreaking: true })).status).toBe("applied");
