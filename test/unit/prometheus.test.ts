@@ -78,9 +78,7 @@ async function traffic(): Promise<void> {
   const push = await fetch(`${ingestUrl}/ingest/push`, {
     method: "POST",
     headers: authed,
-    body: JSON.stringify([
-      { entity_type: "user", entity_id: "user_1", event_timestamp: Date.now(), features: { play_queue_length: 10 } },
-    ]),
+    body: JSON.stringify([{ entity_type: "user", entity_id: "user_1", event_timestamp: Date.now(), features: { play_queue_length: 10 } }]),
   });
   expect(push.status).toBe(202);
   // A direct Queue producer (no HTTP validation): above max_value 168, the consumer rejects it and dead-letters the message.
