@@ -22,4 +22,6 @@ export interface WorkerSecrets {
   RATE_LIMIT_PER_SECOND?: string;
   /** Local bucket: requests a caller may send at once (default DEFAULT_RATE_LIMIT_BURST). */
   RATE_LIMIT_BURST?: string;
+  /** GET /metrics: "key" (default; a key with the metrics or admin scope) or "public" (wrangler.toml's dev vars). */
+  METRICS_AUTH?: string;
 }

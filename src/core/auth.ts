@@ -2,7 +2,8 @@
 import { FeatureStoreError } from "./errors";
 import { sha256Hex } from "./hash";
 
-export const SCOPES = ["serve", "ingest", "admin"] as const;
+/** `metrics`: a scrape-only key for GET /metrics (METRICS_AUTH=key), so Prometheus holds no data key. */
+export const SCOPES = ["serve", "ingest", "admin", "metrics"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKeyEntry {

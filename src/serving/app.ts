@@ -1,9 +1,10 @@
 // The serving Worker's Hono app: read path, Feast-compatible API, registry discovery, training sets, health, metrics, OpenAPI.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { routePath } from "hono/route";
+import { authorize } from "../core/auth";
 import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
-import { answerOtherMethodsWith405, errors, openApiDocument, openapiRoute } from "../http/openapi-routes";
+import { answerOtherMethodsWith405, BEARER, errors, openApiDocument, openapiRoute } from "../http/openapi-routes";
 import { rateLimitRequests } from "../http/rate-limit";
 import { waitUntilOf } from "../monitoring/hub-client";
 import { coloOf } from "../monitoring/metrics-reporter";
@@ -25,10 +26,20 @@ const metricsRoute = createRoute({
   summary: "Prometheus metrics of every isolate of both Workers, labelled worker and colo (text exposition format 0.0.4)",
   description:
     'Totals from the MetricsHub Durable Object, which every isolate reports its deltas to (README "Monitoring"). Without a METRICS_HUB binding, this isolate\'s own series.',
-  security: [],
+  security: BEARER,
+  middleware: [
+    servingFactory.createMiddleware(async (c, next) => {
+      // METRICS_AUTH=public (the dev vars of wrangler.toml) scrapes without a key; staging and production take one.
+      if (!c.get("deps").metricsPublic) await authorize(c.req.header("authorization"), c.get("deps").apiKeys, "metrics");
+      await next();
+    }),
+  ] as const,
   responses: {
     200: { description: "Prometheus text", content: { "text/plain": { schema: z.string() } } },
-    ...errors([]),
+    ...errors([401, 403], {
+      401: "METRICS_AUTH=key (the default outside dev) and no key, or an unknown one",
+      403: "A key without the metrics (or admin) scope",
+    }),
   },
 });
 

@@ -38,6 +38,8 @@ export interface ServingContext {
   apiKeys: Map<string, ApiKeyEntry>;
   /** Per-caller request budget (src/http/rate-limit.ts), kept per isolate. */
   rateLimiter: RateLimiter;
+  /** Whether GET /metrics answers without a key (METRICS_AUTH=public), else it takes the metrics scope. */
+  metricsPublic: boolean;
   registry: () => Promise<CompiledRegistry>;
   registryVersion: () => string | null;
 }
@@ -75,6 +77,7 @@ export function buildServingContext(env: ServingContextEnv, overrides: Partial<S
       new MetricsReporter("feature-serving", SERVING_FAMILIES, () => metrics.samples(store, registryVersion())),
     apiKeys: overrides.apiKeys ?? parseApiKeys(env.API_KEYS),
     rateLimiter: overrides.rateLimiter ?? rateLimiterFor(env),
+    metricsPublic: overrides.metricsPublic ?? choiceVar(env, "METRICS_AUTH", ["key", "public"] as const, "key") === "public",
     registry,
     registryVersion,
   };

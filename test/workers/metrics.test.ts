@@ -25,7 +25,10 @@ describe("Prometheus label values", () => {
 
   it("GET /metrics escapes a registry version holding them", async () => {
     const reg = registry();
-    const context = buildServingContext({}, { registry: async () => reg, registryVersion: () => 'r-"quoted"\nnext' });
+    const context = buildServingContext(
+      { METRICS_AUTH: "public" },
+      { registry: async () => reg, registryVersion: () => 'r-"quoted"\nnext' },
+    );
     const res = await createServingApp(() => context).request("/metrics");
     expect(res.status).toBe(200);
     const text = await res.text();
