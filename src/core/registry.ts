@@ -280,14 +280,44 @@ function tightens(field: string, from: unknown, to: unknown, policy: string): bo
   }
 }
 
-// ------------------------------------------------------------------ event types
+// ------------------------------------------------------------------ named definitions
 
-export interface EventTypeChange {
+/** A change of one named definition (an event type, a feature service, an entity type). */
+export interface NamedChange {
   name: string;
   kind: "created" | "updated" | "deleted";
   changes: FieldChange[];
   breaking: boolean;
 }
+
+/**
+ * Applied vs desired definitions by name: created, updated (when `changesOf` finds field changes;
+ * breaking when one of them is) and deleted (always breaking: something refers to it by name), sorted.
+ */
+export function diffByName<T extends { name: string }>(
+  applied: readonly T[],
+  desired: readonly T[],
+  changesOf: (old: T, next: T) => FieldChange[],
+): NamedChange[] {
+  const before = new Map(applied.map((d) => [d.name, d]));
+  const after = new Set(desired.map((d) => d.name));
+  const out: NamedChange[] = [];
+  for (const d of desired) {
+    const old = before.get(d.name);
+    if (!old) {
+      out.push({ name: d.name, kind: "created", changes: [], breaking: false });
+      continue;
+    }
+    const changes = changesOf(old, d);
+    if (changes.length) out.push({ name: d.name, kind: "updated", changes, breaking: changes.some((c) => c.breaking) });
+  }
+  for (const name of before.keys()) if (!after.has(name)) out.push({ name, kind: "deleted", changes: [], breaking: true });
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+// ------------------------------------------------------------------ event types
+
+export type EventTypeChange = NamedChange;
 
 /** Event fields an aggregation reads: its field, its sides' fields and every filter field. */
 export function aggregationFields(f: FeatureDefinition): string[] {
@@ -317,15 +347,8 @@ export function diffEventTypes(
     appliedFeatures
       .filter((f) => f.aggregation?.source_event === type && (field === undefined || aggregationFields(f).includes(field)))
       .map((f) => f.name);
-  const before = new Map(applied.map((e) => [e.name, e]));
-  const after = new Map(desired.map((e) => [e.name, e]));
-  const out: EventTypeChange[] = [];
-  for (const [name, e] of after) {
-    const old = before.get(name);
-    if (!old) {
-      out.push({ name, kind: "created", changes: [], breaking: false });
-      continue;
-    }
+  return diffByName(applied, desired, (old, e) => {
+    const name = e.name;
     const changes: FieldChange[] = [];
     const change = (field: string, from: unknown, to: unknown, reason?: string) =>
       changes.push({ field, from, to, breaking: reason !== undefined, ...(reason ? { reason } : {}) });
@@ -352,10 +375,8 @@ export function diffEventTypes(
       change("entity_keys", old.entity_keys, e.entity_keys, dropped.length ? `entity keys dropped: ${dropped.join(", ")}` : undefined);
     for (const key of ["description", "owner", "allowed_lateness"] as const)
       if (canonicalJson(old[key]) !== canonicalJson(e[key])) change(key, old[key], e[key]);
-    if (changes.length) out.push({ name, kind: "updated", changes, breaking: changes.some((c) => c.breaking) });
-  }
-  for (const [name] of before) if (!after.has(name)) out.push({ name, kind: "deleted", changes: [], breaking: true });
-  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+    return changes;
+  });
 }
 
 /** Why removing an event type breaks: the features that aggregate it, or its producers. */
@@ -368,12 +389,7 @@ export function deletedEventTypeReason(name: string, appliedFeatures: readonly F
 
 // ------------------------------------------------------------------ feature services
 
-export interface FeatureServiceChange {
-  name: string;
-  kind: "created" | "updated" | "deleted";
-  changes: FieldChange[];
-  breaking: boolean;
-}
+export type FeatureServiceChange = NamedChange;
 
 /**
  * Diff of applied vs desired feature services. A model reads a service by name, so removing the
@@ -383,14 +399,7 @@ export function diffFeatureServices(
   applied: readonly FeatureServiceDefinition[],
   desired: readonly FeatureServiceDefinition[],
 ): FeatureServiceChange[] {
-  const before = new Map(applied.map((s) => [s.name, s]));
-  const out: FeatureServiceChange[] = [];
-  for (const s of desired) {
-    const old = before.get(s.name);
-    if (!old) {
-      out.push({ name: s.name, kind: "created", changes: [], breaking: false });
-      continue;
-    }
+  return diffByName(applied, desired, (old, s) => {
     const changes: FieldChange[] = [];
     for (const field of ["description", "owner", "tags", "features"] as const) {
       if (canonicalJson(old[field]) === canonicalJson(s[field])) continue;
@@ -403,11 +412,8 @@ export function diffFeatureServices(
         ...(dropped.length ? { reason: `features removed from the service: ${dropped.join(", ")}` } : {}),
       });
     }
-    if (changes.length) out.push({ name: s.name, kind: "updated", changes, breaking: changes.some((c) => c.breaking) });
-  }
-  const after = new Set(desired.map((s) => s.name));
-  for (const name of before.keys()) if (!after.has(name)) out.push({ name, kind: "deleted", changes: [], breaking: true });
-  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+    return changes;
+  });
 }
 
 export const DELETED_SERVICE_REASON = "feature service removed: models that read it by name will fail";

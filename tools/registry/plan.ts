@@ -6,6 +6,7 @@ import {
   canonicalJson,
   DELETED_SERVICE_REASON,
   deletedEventTypeReason,
+  diffByName,
   diffEventTypes,
   diffFeatureServices,
   diffRegistry,
@@ -101,41 +102,22 @@ export async function planRegistry(
   };
 }
 
+const JOIN_KEY_REASON = "join_key change breaks every request keyed by the old key";
+
 /** Entity types are keyed by join key in requests, so only a join_key change or a removal breaks callers. */
 function diffEntities(applied: readonly EntityType[], desired: readonly EntityType[]): EntityChange[] {
-  const before = new Map(applied.map((e) => [e.name, e]));
-  const after = new Map(desired.map((e) => [e.name, e]));
-  const out: EntityChange[] = [];
-  for (const [name, e] of after) {
-    const old = before.get(name);
-    if (!old) {
-      out.push({ name, kind: "created", changes: [], breaking: false });
-      continue;
-    }
-    const changes: FieldChange[] = [];
-    for (const field of ["join_key", "description", "id_prefix"] as const) {
-      if (canonicalJson(old[field]) === canonicalJson(e[field])) continue;
-      const breaking = field === "join_key";
-      changes.push({
+  const changes = diffByName(applied, desired, (old, e) =>
+    (["join_key", "description", "id_prefix"] as const)
+      .filter((field) => canonicalJson(old[field]) !== canonicalJson(e[field]))
+      .map((field) => ({
         field,
         from: old[field],
         to: e[field],
-        breaking,
-        ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}),
-      });
-    }
-    if (changes.length) {
-      const breaking = changes.some((c) => c.breaking);
-      out.push({
-        name,
-        kind: "updated",
-        changes,
-        breaking,
-        ...(breaking ? { reason: "join_key change breaks every request keyed by the old key" } : {}),
-      });
-    }
-  }
-  for (const [name] of before)
-    if (!after.has(name)) out.push({ name, kind: "deleted", changes: [], breaking: true, reason: "entity type removed" });
-  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+        breaking: field === "join_key",
+        ...(field === "join_key" ? { reason: JOIN_KEY_REASON } : {}),
+      })),
+  );
+  return changes.map((c) =>
+    c.kind === "deleted" ? { ...c, reason: "entity type removed" } : c.breaking ? { ...c, reason: JOIN_KEY_REASON } : c,
+  );
 }
