@@ -32,14 +32,28 @@ export function parseApiKeys(spec: string | undefined): Map<string, ApiKeyEntry>
   return keys;
 }
 
-/** Checks the Authorization header against the key table; throws 401/403 as FeatureStoreError. */
-export async function authorize(header: string | undefined, keys: Map<string, ApiKeyEntry>, scope: Scope): Promise<void> {
-  const hash = await bearerKeyHash(header);
+/** Checks a request's key hash (requestKeyHash) against the key table; throws 401/403 as FeatureStoreError. */
+export function authorize(hash: string | undefined, keys: ReadonlyMap<string, ApiKeyEntry>, scope: Scope): void {
   if (!hash) throw new FeatureStoreError("unauthorized", "Missing API key: send Authorization: Bearer <key>");
   const entry = findApiKey(hash, keys);
   if (!entry) throw new FeatureStoreError("unauthorized", "Unknown API key");
   if (!entry.scopes.has(scope) && !entry.scopes.has("admin"))
     throw new FeatureStoreError("forbidden", `This API key lacks the "${scope}" scope`, { required: scope, granted: [...entry.scopes] });
+}
+
+const requestHashes = new WeakMap<Request, Promise<string | undefined>>();
+
+/**
+ * The hash of a request's Bearer key, computed once per request: the rate limiter and the scope
+ * check both need it. Kept by the Request object only, so no raw key outlives its request.
+ */
+export function requestKeyHash(request: Request): Promise<string | undefined> {
+  let hash = requestHashes.get(request);
+  if (!hash) {
+    hash = bearerKeyHash(request.headers.get("authorization") ?? undefined);
+    requestHashes.set(request, hash);
+  }
+  return hash;
 }
 
 /** The SHA-256 hex of the Bearer key of an Authorization header; undefined without one. */

@@ -9,7 +9,7 @@
 // budget each.
 import type { Env, MiddlewareHandler } from "hono";
 import { positiveIntVar } from "../config/vars";
-import { type ApiKeyEntry, bearerKeyHash, findApiKey } from "../core/auth";
+import { type ApiKeyEntry, findApiKey, requestKeyHash } from "../core/auth";
 import { errorBody, errorMessage, FeatureStoreError } from "../core/errors";
 import { log } from "../core/log";
 
@@ -104,8 +104,7 @@ export function rateLimiterFor(env: RateLimitEnv, now: () => number = Date.now):
 }
 
 /** `key:<sha256 of the API key>` for a known key, else `ip:<CF-Connecting-IP>` (also for unknown keys). */
-export async function callerKey(authorization: string | undefined, ip: string | undefined, keys: ReadonlyMap<string, ApiKeyEntry>) {
-  const hash = await bearerKeyHash(authorization);
+export function callerKey(hash: string | undefined, ip: string | undefined, keys: ReadonlyMap<string, ApiKeyEntry>): string {
   if (hash && findApiKey(hash, keys)) return `key:${hash}`;
   return `ip:${ip ?? "unknown"}`;
 }
@@ -122,7 +121,7 @@ export function rateLimitRequests<E extends Env>(
 ): MiddlewareHandler<E> {
   return async (c, next) => {
     const { limiter, keys } = deps(c);
-    const key = await callerKey(c.req.header("authorization"), c.req.header("cf-connecting-ip"), keys);
+    const key = callerKey(await requestKeyHash(c.req.raw), c.req.header("cf-connecting-ip"), keys);
     const decision = await limiter.take(key);
     if (decision.allowed) return next();
     const err = new FeatureStoreError(

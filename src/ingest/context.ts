@@ -2,7 +2,7 @@
 import { createFactory } from "hono/factory";
 import { perIsolate } from "../config/per-isolate";
 import type { WorkerSecrets } from "../config/secrets";
-import { type ApiKeyEntry, authorize, parseApiKeys, type Scope } from "../core/auth";
+import { type ApiKeyEntry, authorize, parseApiKeys, requestKeyHash, type Scope } from "../core/auth";
 import { type Logger, logRecord } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
@@ -109,6 +109,6 @@ export const ingestContext = perIsolate((env: IngestEnv): IngestContext => build
 /** 401 without a known key, 403 when the key lacks `scope`. */
 export const requireScope = (scope: Scope) =>
   ingestFactory.createMiddleware(async (c, next) => {
-    await authorize(c.req.header("authorization"), c.get("deps").apiKeys(), scope);
+    authorize(await requestKeyHash(c.req.raw), c.get("deps").apiKeys(), scope);
     await next();
   });

@@ -1,7 +1,7 @@
 // The serving Worker's Hono app: read path, Feast-compatible API, registry discovery, training sets, health, metrics, OpenAPI.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { routePath } from "hono/route";
-import { authorize } from "../core/auth";
+import { authorize, requestKeyHash } from "../core/auth";
 import { healthRoute, openApiJsonRoute } from "../http/common-routes";
 import { notFound, onError } from "../http/error-handler";
 import { answerOtherMethodsWith405, BEARER, errors, openApiDocument, openapiRoute } from "../http/openapi-routes";
@@ -30,7 +30,7 @@ const metricsRoute = createRoute({
   middleware: [
     servingFactory.createMiddleware(async (c, next) => {
       // METRICS_AUTH=public (the dev vars of wrangler.toml) scrapes without a key; staging and production take one.
-      if (!c.get("deps").metricsPublic) await authorize(c.req.header("authorization"), c.get("deps").apiKeys, "metrics");
+      if (!c.get("deps").metricsPublic) authorize(await requestKeyHash(c.req.raw), c.get("deps").apiKeys, "metrics");
       await next();
     }),
   ] as const,

@@ -3,7 +3,7 @@ import { createFactory } from "hono/factory";
 import { perIsolate } from "../config/per-isolate";
 import type { WorkerSecrets } from "../config/secrets";
 import { choiceVar, ON_OFF_ALIASES, positiveIntVar } from "../config/vars";
-import { type ApiKeyEntry, authorize, parseApiKeys, type Scope } from "../core/auth";
+import { type ApiKeyEntry, authorize, parseApiKeys, requestKeyHash, type Scope } from "../core/auth";
 import type { CompiledRegistry } from "../core/registry";
 import type { PostgresConfig } from "../db/postgres";
 import type { MetricsHub } from "../durable/metrics-hub";
@@ -102,6 +102,6 @@ export const servingContext = perIsolate((env: ServingEnv): ServingContext => bu
 /** 401 without a known key, 403 when the key lacks `scope`. */
 export const requireScope = (scope: Scope) =>
   servingFactory.createMiddleware(async (c, next) => {
-    await authorize(c.req.header("authorization"), c.get("deps").apiKeys, scope);
+    authorize(await requestKeyHash(c.req.raw), c.get("deps").apiKeys, scope);
     await next();
   });

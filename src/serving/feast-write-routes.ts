@@ -4,6 +4,7 @@ import { FeatureStoreError } from "../core/errors";
 import { FeastPushRequest, FeastWriteToOnlineStoreRequest } from "../core/feast-write";
 import { PushResult } from "../core/ingest-message";
 import { logRecord } from "../core/log";
+import type { CompiledRegistry } from "../core/registry";
 import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
 import { MAX_PUSH_BODY_BYTES, pushUpdates } from "../ingest/push";
 import { requireScope, type ServingContext, type ServingHonoEnv } from "./context";
@@ -54,8 +55,13 @@ export const feastPushRoute = createRoute({
   },
 });
 
-async function queueFrame(deps: ServingContext, group: string, df: Record<string, unknown[]>, what: string): Promise<PushResult> {
-  const registry = await deps.registry();
+async function queueFrame(
+  deps: ServingContext,
+  registry: CompiledRegistry,
+  group: string,
+  df: Record<string, unknown[]>,
+  what: string,
+): Promise<PushResult> {
   const updates = feastFrameToUpdates(registry, group, df, what);
   return pushUpdates(updates, "push", { queue: deps.tiers.queue, registry: deps.registry, now: Date.now, log: logRecord });
 }
@@ -65,19 +71,21 @@ export function feastWriteRoutes(): OpenAPIHono<ServingHonoEnv> {
 
   openapiRoute(r, writeToOnlineStoreRoute, async (c) => {
     const body = c.req.valid("json");
-    return c.json(await queueFrame(c.get("deps"), body.feature_view_name, body.df, "feature view"), 200);
+    const deps = c.get("deps");
+    return c.json(await queueFrame(deps, await deps.registry(), body.feature_view_name, body.df, "feature view"), 200);
   });
 
   openapiRoute(r, feastPushRoute, async (c) => {
     const body = c.req.valid("json");
     if (body.to === "offline")
       throw new FeatureStoreError("bad_request", 'to: "offline" is not supported: every write is served online; use "online_and_offline"');
-    const registry = await c.get("deps").registry();
+    const deps = c.get("deps");
+    const registry = await deps.registry();
     const name = body.push_source_name;
     // export-feast names a group's push source `<group>_push`; the group's own name works too.
     const asGroup = name.endsWith(FEAST_PUSH_SOURCE_SUFFIX) ? name.slice(0, -FEAST_PUSH_SOURCE_SUFFIX.length) : name;
     const group = registry.features.some((f) => f.group === asGroup) ? asGroup : name;
-    return c.json(await queueFrame(c.get("deps"), group, body.df, "push source"), 200);
+    return c.json(await queueFrame(deps, registry, group, body.df, "push source"), 200);
   });
 
   return r;
