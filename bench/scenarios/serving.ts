@@ -150,9 +150,10 @@ export async function batch(ctx: BenchContext, size: 10 | 100): Promise<Scenario
 
 async function backendReads(client: HttpClient): Promise<number> {
   const res = await client.get("/metrics");
-  const m = /^feature_backend_reads_total (\d+)/m.exec(res.body.toString());
-  if (!m) throw new Error("GET /metrics has no feature_backend_reads_total");
-  return Number(m[1]);
+  // One series per worker and colo since the MetricsHub adds up every isolate: their sum.
+  const found = [...res.body.toString().matchAll(/^feature_backend_reads_total(?:\{[^}]*\})? (\d+)$/gm)];
+  if (found.length === 0) throw new Error("GET /metrics has no feature_backend_reads_total");
+  return found.reduce((n, m) => n + Number(m[1]), 0);
 }
 
 /** N concurrent requests for one cold key (Postgres only, the slowest tier); backend reads from /metrics. */
