@@ -12,6 +12,9 @@ import { CpuSampler } from "./lib/cpu-sampler";
 import { benchRegistry, featureNames, Universe, VECTORS, type VectorName } from "./lib/dataset";
 import { HttpClient } from "./lib/http";
 import { type LoadEntity, loadDurableObjects, loadKv, loadPostgres, loadRedis } from "./lib/load";
+import { onlyPeer, type PeerOptions, parsePeerOptions } from "./lib/peer-config";
+import { withPeerGroup } from "./lib/peer-dataset";
+import { peerTargets } from "./lib/peer-report";
 import { freePort } from "./lib/ports";
 import { formatHeapSummary, formatSummary, summarizeHeapProfile, summarizeProfile, WorkerProfiler, writeProfile } from "./lib/profiler";
 import { updateReadme } from "./lib/readme";
@@ -22,6 +25,7 @@ import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor }
 import { sdkL0Hit } from "./scenarios/client";
 import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
+import { peerComparison } from "./scenarios/peer";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
 import { trainingSet } from "./scenarios/training";
 
@@ -44,6 +48,12 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --update-readme]
   --update-readme  write the table into the "## Performance" section of README.md
   --profile        CPU-profile the scenario's Worker during each scenario: bench/results/<timestamp>-<scenario>.cpuprofile
                    and the top functions by self time (the profiler slows the Worker: never compare such a run)
+  --peer URL       also run the shapes 1×50 and 100×50 at C = 1 and 8 against URL (a server speaking Feast's
+                   POST /get-online-features, e.g. ../shared/peer-feast) and ours, interleaved; ratios in the report.
+                   With --only peer nothing else runs and the bench's own data is not loaded
+  --peer-duration S   measured seconds per cell and server (default 20, --quick 3)
+  --peer-pid NAME=PID record the CPU of that process and its children per run (repeatable; e.g. feast=$(cat run/feast-serve.pid))
+  --peer-bearer KEY   send "authorization: Bearer KEY" to the peer
   --heap-profile   sample the allocations of the scenario's Worker that outlive a young-generation GC (what the
                    full collections behind "GC stalls" must clean up): bench/results/<timestamp>-<scenario>.heapprofile
                    and the top allocation sites
@@ -189,6 +199,10 @@ async function main(): Promise<number> {
         "update-readme": { type: "boolean", default: false },
         profile: { type: "boolean", default: false },
         "heap-profile": { type: "boolean", default: false },
+        peer: { type: "string" },
+        "peer-duration": { type: "string" },
+        "peer-pid": { type: "string", multiple: true },
+        "peer-bearer": { type: "string" },
         help: { type: "boolean", default: false },
       },
     }).values;
@@ -208,12 +222,21 @@ async function main(): Promise<number> {
     return 1;
   }
   const cfg = args.quick ? QUICK : FULL;
+  const only = args.only ? new Set(args.only.split(",").map((s) => s.trim())) : undefined;
+  let peer: PeerOptions | undefined;
+  try {
+    peer = parsePeerOptions(args, cfg.mode);
+    if (onlyPeer(only) && !peer) throw new Error("--only peer needs --peer URL");
+  } catch (err) {
+    console.error(`${errorMessage(err)}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
   const startedAt = new Date();
   const stamp = startedAt
     .toISOString()
     .replace(/[:.]/g, "-")
     .replace(/-\d{3}Z$/, "Z");
-  const registry = benchRegistry(cfg.featuresPerVector);
+  const registry = peer ? withPeerGroup(benchRegistry(cfg.featuresPerVector)) : benchRegistry(cfg.featuresPerVector);
   console.log(
     `EchoTune Feature Store bench (${cfg.mode}): ${totalEntities(cfg).toLocaleString("en-US")} entities × ${cfg.featuresPerVector} features\n`,
   );
@@ -278,11 +301,11 @@ async function main(): Promise<number> {
       >,
       log: (message) => step(`  ! ${message}`),
     };
-    const loadTimings = await loadData(ctx);
+    // The comparison loads its own users; --only peer needs nothing else.
+    const loadTimings = onlyPeer(only) ? {} : await loadData(ctx);
 
     const baselines: ScenarioResult[] = [];
     const scenarios: ScenarioResult[] = [];
-    const only = args.only ? new Set(args.only.split(",").map((s) => s.trim())) : undefined;
     /** Each scenario's wall-clock window, for the GC pauses that fall in it (placed once every line is in). */
     const windows: { result: ScenarioResult; from: number; to: number }[] = [];
     const run = async (name: string, into: ScenarioResult[], fn: () => Promise<ScenarioResult>) => {
@@ -376,6 +399,15 @@ async function main(): Promise<number> {
     await run("ingest", scenarios, () => ingest(ctx));
     await run("freshness", scenarios, () => freshness(ctx));
     await run("training-set", scenarios, () => trainingSet(ctx));
+    let peerReport: BenchReport["peer"];
+    if (peer) {
+      const opts = peer;
+      await run("peer", scenarios, async () => {
+        const { comparison, result } = await peerComparison(ctx, opts);
+        peerReport = comparison;
+        return result;
+      });
+    }
 
     if (interrupted) return EXIT_INTERRUPTED;
     if (stack.gcTrace.size) {
@@ -425,7 +457,9 @@ async function main(): Promise<number> {
         worker_log: path.relative(PROJECT_ROOT, stack.logPath),
       },
     };
-    report.targets = checkTargets(report);
+    if (peerReport) report.peer = peerReport;
+    // A peer-only run measures none of the other targets: only its own rows.
+    report.targets = [...(onlyPeer(only) ? [] : checkTargets(report)), ...(peerReport ? peerTargets(peerReport) : [])];
     const jsonPath = path.join(RESULTS_DIR, `${stamp}.json`);
     const mdPath = path.join(RESULTS_DIR, `${stamp}.md`);
     const md = writeReport(report, jsonPath, mdPath);

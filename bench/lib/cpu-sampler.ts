@@ -8,13 +8,14 @@ const SAMPLE_MS = 500;
 /** Processes that serve the bench even though they are not its children. */
 const SERVING_COMMANDS = new Set(["postgres", "redis-server"]);
 
-interface ProcSample {
+export interface ProcSample {
   ppid: number;
   comm: string;
   ticks: number;
 }
 
-function readProcs(): Map<number, ProcSample> {
+/** Every process's parent, command and CPU ticks (user + system) from /proc. */
+export function readProcs(): Map<number, ProcSample> {
   const out = new Map<number, ProcSample>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

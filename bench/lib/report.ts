@@ -2,6 +2,7 @@
 // to the baselines and the design's targets checked.
 import { writeFileSync } from "node:fs";
 import { GC_STALL_MS } from "./gc-trace";
+import { type PeerComparison, renderPeerMarkdown } from "./peer-report";
 import type { ScenarioResult } from "./stats";
 
 export interface MachineInfo {
@@ -34,6 +35,8 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
   targets: TargetCheck[];
   diagnostics: Record<string, unknown>;
+  /** `--peer URL`: the side-by-side comparison (bench/scenarios/peer.ts). */
+  peer?: PeerComparison;
 }
 
 const fmt = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? "–" : n.toFixed(digits));
@@ -222,7 +225,7 @@ export function renderMarkdown(report: BenchReport): string {
       served = `push→visible; push→Durable Object p50 ${fmt(s.extra?.push_to_durable_object_p50_ms as number)} / p95 ${fmt(s.extra?.push_to_durable_object_p95_ms as number)} ms`;
     if (s.name === "mixed-zipf")
       served += `; L0+L1 ${pct(s.tiers?.l0_l1)}; ${s.extra?.achieved_rate}/${s.extra?.target_rate} req/s achieved`;
-    if (s.name === "training-set") served = s.notes ?? "";
+    if (s.name === "training-set" || s.name === "peer") served = s.notes ?? "";
     const rps = s.rps === null ? "–" : s.rps.toFixed(s.rps >= 100 ? 0 : 1);
     lines.push(
       `| ${s.name} | ${fmt(s.p50_ms)} | ${fmt(s.p95_ms)} | ${fmt(s.p99_ms)} | ${rps} | ${s.errors} | ${vsBare} | ${vsBare99} | ${served} | ${otherCpu(s)} | ${gcCell(s)} |`,
@@ -239,6 +242,7 @@ export function renderMarkdown(report: BenchReport): string {
   );
   for (const t of report.targets)
     lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`);
+  if (report.peer) lines.push("", renderPeerMarkdown(report.peer).trimEnd());
   return `${lines.join("\n")}\n`;
 }
 
