@@ -238,7 +238,9 @@ async function main(): Promise<number> {
     .replace(/-\d{3}Z$/, "Z");
   const registry = peer ? withPeerGroup(benchRegistry(cfg.featuresPerVector)) : benchRegistry(cfg.featuresPerVector);
   console.log(
-    `EchoTune Feature Store bench (${cfg.mode}): ${totalEntities(cfg).toLocaleString("en-US")} entities × ${cfg.featuresPerVector} features\n`,
+    onlyPeer(only) && peer
+      ? `EchoTune Feature Store bench (${cfg.mode}): only ours vs ${peer.url}, ${peer.users.toLocaleString("en-US")} users × 50 features\n`
+      : `EchoTune Feature Store bench (${cfg.mode}): ${totalEntities(cfg).toLocaleString("en-US")} entities × ${cfg.featuresPerVector} features\n`,
   );
 
   let stack: BenchStack | undefined;
