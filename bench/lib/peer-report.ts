@@ -143,6 +143,25 @@ export function peerTargets(cmp: Pick<PeerComparison, "ratios" | "runs">): Targe
   });
 }
 
+/** Cores of the server's own processes in a run: ours is workerd (`ours`, `ours1`…), the peer every --peer-pid. */
+function serverCores(r: PeerRunResult): number | undefined {
+  if (!r.cpu) return undefined;
+  const mine = Object.entries(r.cpu).filter(([k]) =>
+    r.server === "ours" ? /^ours\d*$/.test(k) : !/^ours\d*$/.test(k) && k !== "client" && k !== "machine" && k !== "other",
+  );
+  return mine.length ? mine.reduce((sum, [, v]) => sum + v, 0) : undefined;
+}
+
+/**
+ * CPU milliseconds the server spent per answered request (its cores × 1000 / rps): on a machine whose
+ * cores are all busy, this, not latency, says which server does more work per request.
+ */
+export function cpuMsPerRequest(r: PeerRunResult): number | null {
+  const cores = serverCores(r);
+  if (cores === undefined || !r.rps) return null;
+  return Math.round((cores * 1000 * 100) / r.rps) / 100;
+}
+
 function cpuCell(r: PeerRunResult): string {
   if (!r.cpu) return "";
   return Object.entries(r.cpu)
@@ -178,8 +197,8 @@ export function renderPeerMarkdown(cmp: PeerComparison): string {
     "",
     "Each cell reads round 1 / round 2. rps above 1 means ours served more; p50 and p99 below 1 mean ours was faster.",
     "",
-    "| round | shape | C | server | rps | p50 ms | p95 ms | p99 ms | max ms | errors | non-null | bytes/response | CPU cores | ours served by |",
-    "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    "| round | shape | C | server | rps | p50 ms | p95 ms | p99 ms | max ms | errors | non-null | bytes/response | CPU cores | server CPU ms/request | ours served by |",
+    "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
   );
   for (const r of cmp.runs) {
     const tiers = r.tiers
@@ -189,13 +208,14 @@ export function renderPeerMarkdown(cmp: PeerComparison): string {
           .join(", ")
       : "";
     lines.push(
-      `| ${r.round} | ${shapeLabel(r.cell)} | ${r.cell.concurrency} | ${r.server} | ${fmt(r.rps, r.rps >= 100 ? 0 : 1)} | ${fmt(r.p50_ms)} | ${fmt(r.p95_ms)} | ${fmt(r.p99_ms)} | ${fmt(r.max_ms, 0)} | ${r.errors} | ${fmt(r.non_null_fraction, 3)} | ${r.response_bytes ?? "–"} | ${cpuCell(r)} | ${tiers} |`,
+      `| ${r.round} | ${shapeLabel(r.cell)} | ${r.cell.concurrency} | ${r.server} | ${fmt(r.rps, r.rps >= 100 ? 0 : 1)} | ${fmt(r.p50_ms)} | ${fmt(r.p95_ms)} | ${fmt(r.p99_ms)} | ${fmt(r.max_ms, 0)} | ${r.errors} | ${fmt(r.non_null_fraction, 3)} | ${r.response_bytes ?? "–"} | ${cpuCell(r)} | ${fmt(cpuMsPerRequest(r))} | ${tiers} |`,
     );
   }
   lines.push(
     "",
     '"CPU cores" is cores used during the measured window: `ours` is workerd (every Worker and the KV simulator), `client` the bench process (the load generator), ' +
-      "each `--peer-pid NAME` that process with its children, `other` the rest of the machine.",
+      "each `--peer-pid NAME` that process with its children, `other` the rest of the machine. " +
+      '"server CPU ms/request" is the server\'s cores (ours: workerd; the peer: every --peer-pid) × 1000 / rps.',
   );
   return `${lines.join("\n")}\n`;
 }

@@ -13,7 +13,15 @@ import {
   withPeerGroup,
 } from "../../bench/lib/peer-dataset";
 import { countValues } from "../../bench/lib/peer-load";
-import { type PeerCell, type PeerRunResult, peerPlan, peerRatios, peerTargets, renderPeerMarkdown } from "../../bench/lib/peer-report";
+import {
+  cpuMsPerRequest,
+  type PeerCell,
+  type PeerRunResult,
+  peerPlan,
+  peerRatios,
+  peerTargets,
+  renderPeerMarkdown,
+} from "../../bench/lib/peer-report";
 import { comparePeerAnswers } from "../../bench/scenarios/peer";
 import { mulberry32 } from "../../src/core/random";
 import { CompiledRegistry } from "../../src/core/registry";
@@ -228,6 +236,13 @@ describe("the comparison's plan and report", () => {
     });
     expect(md).toContain("| 1×50 | 1 | 2.00 / 2.00 | 0.50 / 0.90 | 0.50 / 0.50 |");
     expect(md.match(/^\| [12] \| 1×50 \| 1 \| (ours|peer) \|/gm)).toHaveLength(4);
+  });
+
+  it("gives the CPU each server spent per request from its own processes only", () => {
+    const cpu = { ours: 0.5, client: 0.2, feast: 0.9, redis: 0.1, machine: 2, other: 0.3 };
+    expect(cpuMsPerRequest({ ...run(1, cells[0]!, "ours", 250, 1, 2), cpu })).toBe(2);
+    expect(cpuMsPerRequest({ ...run(1, cells[0]!, "peer", 500, 1, 2), cpu })).toBe(2);
+    expect(cpuMsPerRequest(run(1, cells[0]!, "peer", 500, 1, 2))).toBeNull();
   });
 });
 
