@@ -10,7 +10,7 @@ import { requireDatabaseUrl } from "../tools/dev-stack";
 
 const USAGE = `Usage: npm run demo:labels -- --out FILE.csv [--rows N]
 
-Writes user_id, track_id, event_timestamp, ${LABEL_COLUMN}: every k-th play of the demo history (default ${DEFAULT_LABEL_ROWS} rows),
+Writes user_id, track_id, source, event_timestamp, ${LABEL_COLUMN}: every k-th play of the demo history (default ${DEFAULT_LABEL_ROWS} rows),
 read one second before the play starts, labelled 1 when the play was skipped.
 DATABASE_URL: the Postgres holding the demo tables (else the running \`npm run dev\` stack).`;
 
@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(rows) || rows < 2) throw new UsageError(`--rows must be an integer of at least 2, got ${values.rows}`);
   const labels = await skipLabels(requireDatabaseUrl(), rows);
   if (labels.length === 0) throw new Error("no listening events after the first 7 days: seed the demo catalog first (npm run demo:seed)");
-  const header = ["user_id", "track_id", "event_timestamp", LABEL_COLUMN] as const;
+  const header = ["user_id", "track_id", "source", "event_timestamp", LABEL_COLUMN] as const;
   const records = [encodeCsvRecord(header), ...labels.map((r) => encodeCsvRecord(header.map((h) => r[h])))];
   await writeFile(values.out, records.join(""));
   const skipped = labels.filter((r) => r.will_skip === 1).length;

@@ -10,7 +10,7 @@
 //   label very likely come from the same event;
 // - an on-demand feature whose transform reads the label column from the request context;
 // - a near-perfect score, which is more often a leak than a discovery.
-import { type FeatureDefinition, frequencySeconds } from "../core/definitions";
+import type { FeatureDefinition } from "../core/definitions";
 import { FeatureStoreError, snippet } from "../core/errors";
 import { auc, DEFAULT_BINS, entropy, MISSING_CELL, mutualInformation, quantileBins } from "../core/feature-ranking";
 import type { CompiledRegistry } from "../core/registry";
@@ -246,14 +246,13 @@ export async function recommendFeatures(runner: SqlRunner, registry: CompiledReg
     const coverage = n > 0 ? covered / n : 0;
     if (covered === 0) warnings.push("no values for these rows");
     else if (coverage < LOW_COVERAGE) warnings.push(`low coverage: ${covered} of ${n} rows`);
-    if (def.computation_type === "batch" && def.update_frequency !== "realtime" && frequencySeconds(def.update_frequency) >= 86_400)
-      warnings.push(`batch feature refreshed every ${def.update_frequency}: values can lag the label by up to that`);
 
     const numeric = def.feature_type === "numerical";
     const x = numeric ? quantileBins(column.map((v) => (typeof v === "number" ? v : null))) : column.map(cellOf);
     const mi = mutualInformation(x, y);
     const score: FeatureScore = { feature: ref, mutual_information: round(mi), coverage: round(coverage), leakage, warnings };
-    if (binary && numeric) {
+    // With no observed value the column is all defaults: an AUC of 0.5 would only restate that.
+    if (binary && numeric && covered > 0) {
       const scores: number[] = [];
       const pos: boolean[] = [];
       column.forEach((v, i) => {
