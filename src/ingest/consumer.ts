@@ -66,6 +66,8 @@ export interface IngestBatchSummary {
   postgresSkipped: number;
   inserted: number;
   latestChanged: number;
+  /** Wall time of each step of the write (keys = idempotency hashing, postgres, each online tier), ms. */
+  phaseMs: Record<string, number>;
   /** "feature/rule" → rejected values in this batch. */
   rejects: Record<string, number>;
   errors: Record<string, number>;
@@ -105,6 +107,7 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Ing
     postgresSkipped: 0,
     inserted: 0,
     latestChanged: 0,
+    phaseMs: {},
     rejects: {},
     errors: {},
   };
@@ -203,6 +206,12 @@ export async function consumeIngestBatch(batch: MessageBatch<unknown>, deps: Ing
 async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summary: IngestBatchSummary): Promise<Map<number, WriteFailure>> {
   const failures = new Map<number, WriteFailure>();
   if (items.length === 0) return failures;
+  let mark = deps.now();
+  const lap = (phase: string, from = mark) => {
+    const t = deps.now();
+    summary.phaseMs[phase] = t - from;
+    mark = t;
+  };
   const groups: FeatureValueRow[][] = await Promise.all(
     items.map((item) =>
       Promise.all(
@@ -219,6 +228,7 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
     ),
   );
 
+  lap("keys");
   if (deps.postgres) {
     // Messages whose Postgres part an earlier delivery made durable send no rows (no double work).
     const pgGroups = groups.map((g, i) => (items[i]!.body.pending_tiers ? [] : g));
@@ -234,6 +244,8 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
         if (!item.body.pending_tiers) failures.set(i, { error });
       });
       if (failures.size === items.length) return failures;
+    } finally {
+      lap("postgres");
     }
   }
 
@@ -245,6 +257,7 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
   // still need it.
   await Promise.all(
     deps.online.map(async (tier) => {
+      const tierStarted = deps.now();
       const { writes, owners } = coalesce(items, groups, failures, tier);
       if (writes.length === 0) return;
       const record = (messages: number[], err: unknown) => {
@@ -257,6 +270,8 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
         });
       } catch (err) {
         for (const messages of owners) record(messages, err);
+      } finally {
+        summary.phaseMs[tier.tier] = deps.now() - tierStarted;
       }
     }),
   );
@@ -404,6 +419,7 @@ function logSummary(queue: string, s: IngestBatchSummary, started: number, deps:
     retried: s.retried,
     requeued: s.requeued,
     postgres_skipped: s.postgresSkipped,
+    phase_ms: s.phaseMs,
     errors: s.errors,
     ms: deps.now() - started,
   });
