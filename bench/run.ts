@@ -22,6 +22,7 @@ import { type BenchReport, checkTargets, type MachineInfo, writeReport } from ".
 import { BenchSetupError, type BenchStack, servingVars, startStack } from "./lib/stack";
 import { failed, type ScenarioResult } from "./lib/stats";
 import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor } from "./scenarios/baselines";
+import { bulkLoad } from "./scenarios/bulk-load";
 import { sdkL0Hit } from "./scenarios/client";
 import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
@@ -400,6 +401,7 @@ async function main(): Promise<number> {
     await run("stampede", scenarios, () => stampede(ctx));
     await run("ingest", scenarios, () => ingest(ctx));
     await run("freshness", scenarios, () => freshness(ctx));
+    await run("bulk-load", scenarios, () => bulkLoad(ctx));
     await run("training-set", scenarios, () => trainingSet(ctx));
     let peerReport: BenchReport["peer"];
     if (peer) {

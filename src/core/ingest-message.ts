@@ -112,6 +112,13 @@ export const IngestMessage = FeatureUpdate.extend({
   run_id: z.number().int().positive().optional(),
   /** When the producer accepted the update (epoch ms), for ingest-lag metrics. */
   received_at: z.number().int().nonnegative().optional(),
+  /**
+   * Set by the consumer when it re-queues a message whose Postgres write is durable but whose online
+   * tiers (by OnlineStore.tier name) failed: only these are written again, Postgres is not.
+   */
+  pending_tiers: z.array(z.string().min(1).max(32)).min(1).max(8).optional(),
+  /** Failed deliveries of the message(s) this one continues, so backoff and dead-lettering count across re-queues. */
+  prior_attempts: z.number().int().nonnegative().max(1000).optional(),
 }).strip();
 export type IngestMessage = z.infer<typeof IngestMessage>;
 

@@ -9,18 +9,12 @@ import { type IngestContext, type IngestEnv, ingestContext } from "./context";
 import { consumeDeadLetters } from "./dead-letter-consumer";
 import { consumeEventBatch } from "./event-consumer";
 import { runQualityJob } from "./quality-job";
+import { queueRole } from "./queues";
 
 export { EntityState } from "../durable/entity-state";
 export { MetricsHub } from "../durable/metrics-hub";
 export type { IngestEnv } from "./context";
-
-/** Which consumer a queue name belongs to; environments suffix names (feature-ingest-staging). */
-export function queueRole(name: string): "ingest" | "dead_letters" | "events" | undefined {
-  if (/^feature-ingest-dlq(-.+)?$/.test(name)) return "dead_letters";
-  if (/^feature-events(-.+)?$/.test(name)) return "events";
-  if (/^feature-ingest(-.+)?$/.test(name)) return "ingest";
-  return undefined;
-}
+export { queueRole } from "./queues";
 
 const app = createIngestApp(ingestContext);
 

@@ -37,6 +37,9 @@ export class IngestMetrics {
     const c = this.counters;
     c.inc("feature_ingest_messages_total", { outcome: "written" }, s.written);
     c.inc("feature_ingest_messages_total", { outcome: "retried" }, s.retried);
+    // Acked and re-queued with only their failed online tiers: the copy is not counted as enqueued
+    // either, so the backlog gauge (enqueued − consumed) stays balanced.
+    c.inc("feature_ingest_messages_total", { outcome: "requeued_tiers" }, s.requeued);
     let dead = 0;
     for (const [source, n] of Object.entries(s.deadLettered)) {
       c.inc("feature_ingest_messages_total", { outcome: `dead_lettered_${source}` }, n);

@@ -72,24 +72,49 @@ export class KvFeatureStore implements OnlineStore {
     return keys.map((k, i) => rowToValues(rows.get(k), features[i] ?? []));
   }
 
-  /** One read-merge-write per entity, in parallel; each entity's outcome is its own. */
-  writeIfNewer(entries: readonly OnlineWrite[]): Promise<(string[] | Error)[]> {
-    return Promise.all(
-      entries.map((e) =>
-        this.merge(e.ref, e.values).then(
-          (changed) => changed,
-          (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-        ),
-      ),
+  /**
+   * Read-merge-write for a batch of entities: the current rows in bulk gets (100 keys a call, not
+   * one get per entity), then one put per entity that changed, in parallel. Each entity's outcome is
+   * its own (a failed bulk get fails the entities of its chunk). KV is a cache; the event-time merge
+   * keeps it monotonic per writer.
+   */
+  async writeIfNewer(entries: readonly OnlineWrite[]): Promise<(string[] | Error)[]> {
+    const keys = entries.map((e) => kvEntityKey(e.ref.entityType, e.ref.entityId));
+    const out = new Array<string[] | Error>(entries.length);
+    const chunks: number[][] = [];
+    for (let i = 0; i < keys.length; i += KV_BULK_GET_MAX) chunks.push(keys.slice(i, i + KV_BULK_GET_MAX).map((_, k) => i + k));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let current: Map<string, KvRow | null>;
+        try {
+          current = await this.readRows(chunk.map((i) => keys[i]!));
+        } catch (err) {
+          for (const i of chunk) out[i] = asError(err);
+          return;
+        }
+        await Promise.all(
+          chunk.map(async (i) => {
+            const { row, changed } = mergeRow(current.get(keys[i]!) ?? null, entries[i]!.values);
+            try {
+              if (changed.length) await this.kv.put(keys[i]!, JSON.stringify(row));
+              out[i] = changed;
+            } catch (err) {
+              out[i] = asError(err);
+            }
+          }),
+        );
+      }),
     );
+    return out;
   }
 
-  /** Read-merge-write of one entity row; KV is a cache, the event-time merge keeps it monotonic per writer. */
-  private async merge(ref: EntityRef, values: Record<string, TimedValue>): Promise<string[]> {
-    const key = kvEntityKey(ref.entityType, ref.entityId);
-    const current = await this.kv.get<KvRow>(key, { type: "json" });
-    const { row, changed } = mergeRow(current, values);
-    if (changed.length) await this.kv.put(key, JSON.stringify(row));
-    return changed;
+  /** Uncached current rows of up to 100 keys (a write must merge into the stored row, not an edge copy). */
+  private async readRows(keys: string[]): Promise<Map<string, KvRow | null>> {
+    if (keys.length === 1) return new Map([[keys[0]!, await this.kv.get<KvRow>(keys[0]!, { type: "json" })]]);
+    return this.kv.get<KvRow>(keys, { type: "json" });
   }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

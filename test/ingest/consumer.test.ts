@@ -425,26 +425,72 @@ describe("feature-ingest consumer: failures retry with backoff, then dead-letter
     }
   });
 
-  it("writes Postgres and retries the message while Redis is down; the retry fills Redis once it is back", async () => {
+  it("writes Postgres and re-queues only Redis' part while Redis is down; the copy fills Redis without a Postgres statement", async () => {
     const down = testDeps({ UPSTASH_REDIS_REST_URL: UNREACHABLE_REDIS_URL, UPSTASH_REDIS_REST_TOKEN: "any" });
     const m = message({ id: uid("user_redisdown") }, Date.now() - MINUTE, { tst_plays_1h: 42 });
     const ref = { entityType: "user", entityId: m.entity_id };
     const first = queued(m);
-    const { result, summary } = await consumeWith({ ...down.consumer, dlq: recordingQueue() }, [first]);
-    expect(result.explicitAcks).toEqual([]);
-    expect(result.retryMessages).toEqual([{ msgId: first.id, delaySeconds: retryDelaySeconds(1) }]);
+    const requeue = recordingQueue();
+    const { result, summary } = await consumeWith({ ...down.consumer, dlq: recordingQueue(), requeue: () => requeue }, [first]);
+    // Postgres is durable, so the message is done; a copy carrying only the Redis part goes back on the queue.
+    expect(result.explicitAcks).toEqual([first.id]);
+    expect(result.retryMessages).toEqual([]);
     expect(summary.errors.redis).toBe(1);
+    expect(summary.requeued).toBe(1);
+    expect(requeue.sent).toEqual([{ ...m, pending_tiers: ["redis"], prior_attempts: 1 }]);
     const want = { tst_plays_1h: { value: 42, eventTimestamp: m.event_timestamp } };
     expect(await latestInPostgres("user", m.entity_id)).toEqual(want);
     expect(plain(await inDurableObject(ref, ["tst_plays_1h"]))).toEqual(want);
 
-    if (!redisOrSkip("Redis filled by the retry")) return;
+    if (!redisOrSkip("Redis filled by the re-queued copy")) return;
     expect(await inRedis(ref, ["tst_plays_1h"])).toEqual({});
-    const retry = queued(m, 2);
-    const again = await consumeWith(testDeps().consumer, [retry]);
-    expect(again.result.explicitAcks).toEqual([retry.id]);
+    const healthy = testDeps().consumer;
+    const rows: number[] = [];
+    const counting = {
+      write: (groups: Parameters<PostgresFeatureWriter["write"]>[0]) => {
+        rows.push(groups.flat().length);
+        return healthy.postgres!.write(groups);
+      },
+    } as PostgresFeatureWriter;
+    const copy = queued(requeue.sent[0] as IngestMessage);
+    const again = await consumeWith({ ...healthy, postgres: counting }, [copy]);
+    expect(again.result.explicitAcks).toEqual([copy.id]);
+    expect(again.summary.postgresSkipped).toBe(1);
+    expect(rows.reduce((a, n) => a + n, 0)).toBe(0);
     expect(plain(await inRedis(ref, ["tst_plays_1h"]))).toEqual(want);
     expect(await featureValueCount("user", m.entity_id)).toBe(1);
+  });
+
+  it("retries the whole message (idempotently) when its Redis-only copy cannot be queued", async () => {
+    const down = testDeps({ UPSTASH_REDIS_REST_URL: UNREACHABLE_REDIS_URL, UPSTASH_REDIS_REST_TOKEN: "any" });
+    const m = message({ id: uid("user_requeuefail") }, Date.now() - MINUTE, { tst_plays_1h: 7 });
+    const first = queued(m, 2);
+    const refusing = { sendBatch: () => Promise.reject(new Error("queue unavailable")) };
+    const { result, summary } = await consumeWith({ ...down.consumer, dlq: recordingQueue(), requeue: () => refusing }, [first]);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toEqual([{ msgId: first.id, delaySeconds: retryDelaySeconds(2) }]);
+    expect(summary.requeued).toBe(0);
+    expect(await latestInPostgres("user", m.entity_id)).toEqual({ tst_plays_1h: { value: 7, eventTimestamp: m.event_timestamp } });
+  });
+
+  it("dead-letters a re-queued copy once the attempts across copies pass max_retries", async () => {
+    const down = testDeps({ UPSTASH_REDIS_REST_URL: UNREACHABLE_REDIS_URL, UPSTASH_REDIS_REST_TOKEN: "any" });
+    const m = message(
+      { id: uid("user_requeue_dl") },
+      Date.now() - MINUTE,
+      { tst_plays_1h: 8 },
+      { pending_tiers: ["redis"], prior_attempts: MAX_RETRIES },
+    );
+    const dlq = recordingQueue();
+    const requeue = recordingQueue();
+    const last = queued(m, 1);
+    const { result } = await consumeWith({ ...down.consumer, dlq, requeue: () => requeue }, [last]);
+    expect(result.explicitAcks).toEqual([last.id]);
+    expect(requeue.sent).toEqual([]);
+    const envelope = dlq.sent[0] as DeadLetterEnvelope;
+    expect(envelope.dead_letter.source).toBe("retries_exhausted");
+    expect(envelope.dead_letter.attempts).toBe(MAX_RETRIES + 1);
+    expect(envelope.dead_letter.error).toMatch(/^redis: /);
   });
 
   it("isolates a message Postgres refuses (data error): only it is retried, its batch neighbours are written", async () => {

@@ -4,7 +4,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstashGateway, type UpstashGateway } from "../../dev/upstash-gateway";
-import { REDIS_READ_TIMEOUT_MS, REDIS_WRITE_TIMEOUT_MS, RedisFeatureStore } from "../../src/stores/redis-store";
+import {
+  REDIS_READ_TIMEOUT_MS,
+  REDIS_WRITE_TIMEOUT_MAX_MS,
+  REDIS_WRITE_TIMEOUT_MS,
+  RedisFeatureStore,
+  redisWriteTimeoutMs,
+} from "../../src/stores/redis-store";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const TOKEN = "timeouts-test-token";
@@ -59,6 +65,13 @@ afterAll(async () => {
 describe("RedisFeatureStore timeouts", () => {
   it("has a write timeout of its own, longer than the read abort", () => {
     expect(REDIS_WRITE_TIMEOUT_MS).toBeGreaterThan(ADDED_LATENCY_MS);
+  });
+
+  it("fits the write timeout to the pipeline: longer for a batch of 100 × 50 fields, capped", () => {
+    expect(redisWriteTimeoutMs(1)).toBeGreaterThanOrEqual(REDIS_WRITE_TIMEOUT_MS);
+    expect(redisWriteTimeoutMs(5_000)).toBeGreaterThan(redisWriteTimeoutMs(50));
+    expect(redisWriteTimeoutMs(5_000)).toBeGreaterThanOrEqual(2 * REDIS_WRITE_TIMEOUT_MS);
+    expect(redisWriteTimeoutMs(1_000_000)).toBe(REDIS_WRITE_TIMEOUT_MAX_MS);
   });
 
   it("abandons a slow read but completes a write of the same latency", async () => {

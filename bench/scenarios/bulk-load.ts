@@ -1,0 +1,217 @@
+// bulk-load: N entities × 50 batch features through POST /ingest/push → feature-push Queue → consumer →
+// every tier (Postgres feature_values + feature_latest, Redis, KV); timed until every tier holds every
+// value, counted in each store. Feast's `feast materialize` of the same 100,000 × 50 here: 26–35 s.
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import type pg from "pg";
+import { kvEntityKey, redisEntityKey } from "../../src/core/keys";
+import { withPgClient } from "../../tools/postgres";
+import { featureNames, featureValue } from "../lib/dataset";
+import { msSince, nowNs } from "../lib/http";
+import { RespClient } from "../lib/resp";
+import { round, type ScenarioResult, summarize } from "../lib/stats";
+import type { BenchContext } from "./context";
+
+const PUSH = "/ingest/push";
+const FEATURES = 50;
+/** Full run: the issue's size (Feast's materialize comparison); --quick: a slice, the rate is what counts. */
+const ENTITIES = { full: 100_000, quick: 2_000 } as const;
+const UPDATES_PER_PUSH = 1_000;
+const PUSH_CONCURRENCY = 4;
+const POLL_MS = 500;
+const TIMEOUT_MS = { full: 900_000, quick: 240_000 } as const;
+/** HLENs per Redis pipeline when counting, KV keys per list page. */
+const REDIS_COUNT_CHUNK = 5_000;
+const KV_LIST_LIMIT = 1_000;
+
+async function pgCounts(db: pg.Client, like: string): Promise<{ values: number; latest: number; deadLetters: number }> {
+  const res = await db.query<{ v: string; l: string; d: string }>(
+    `select (select count(*) from feature_values where entity_id like $1)::text as v,
+            (select count(*) from feature_latest where entity_id like $1)::text as l,
+            (select count(*) from dead_letters)::text as d`,
+    [like],
+  );
+  const r = res.rows[0]!;
+  return { values: Number(r.v), latest: Number(r.l), deadLetters: Number(r.d) };
+}
+
+/** Values present in Redis over the entities (sum of HLEN; each field is one feature). */
+async function redisValues(redis: RespClient, prefix: string, ids: string[]): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < ids.length; i += REDIS_COUNT_CHUNK) {
+    const replies = await redis.pipeline(ids.slice(i, i + REDIS_COUNT_CHUNK).map((id) => ["HLEN", redisEntityKey(prefix, "user", id)]));
+    for (const r of replies) total += Number(r);
+  }
+  return total;
+}
+
+/** KV rows present for the run's entities (list by prefix), and the values in a sample of them. */
+async function kvRows(ctx: BenchContext, keyPrefix: string): Promise<number> {
+  const kv = await ctx.stack.mf.getKVNamespace("FEATURES_KV", "feature-ingest");
+  let n = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await kv.list({ prefix: keyPrefix, limit: KV_LIST_LIMIT, ...(cursor ? { cursor } : {}) });
+    n += page.keys.length;
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return n;
+}
+
+async function kvSampleValues(ctx: BenchContext, ids: string[]): Promise<{ rows: number; values: number }> {
+  const kv = await ctx.stack.mf.getKVNamespace("FEATURES_KV", "feature-ingest");
+  const step = Math.max(1, Math.floor(ids.length / 200));
+  let rows = 0;
+  let values = 0;
+  for (let i = 0; i < ids.length; i += step) {
+    const row = (await kv.get(kvEntityKey("user", ids[i]!), "json")) as Record<string, unknown> | null;
+    rows++;
+    values += row ? Object.keys(row).length : 0;
+  }
+  return { rows, values };
+}
+
+/**
+ * The consumer's own account of the run (its ingest_batch log lines on feature-push since `sinceIso`):
+ * batches, wall time inside the handler, and per step (keys, postgres, redis, kv) the mean ms per
+ * batch, which isolates the local KV simulator's share from our code's.
+ */
+function consumerPhases(logPath: string, sinceIso: string): Record<string, number> {
+  let batches = 0;
+  let retried = 0;
+  let requeued = 0;
+  let handlerMs = 0;
+  const phase: Record<string, number> = {};
+  let text = "";
+  try {
+    text = readFileSync(logPath, "utf8");
+  } catch {
+    return {};
+  }
+  for (const line of text.split("\n")) {
+    if (!line.includes('"ingest_batch"') || !line.includes('"feature-push"') || line.slice(0, sinceIso.length) < sinceIso) continue;
+    const json = line.slice(line.indexOf("{"));
+    try {
+      const b = JSON.parse(json) as { ms: number; retried: number; requeued?: number; phase_ms?: Record<string, number> };
+      batches++;
+      retried += b.retried;
+      requeued += b.requeued ?? 0;
+      handlerMs += b.ms;
+      for (const [k, v] of Object.entries(b.phase_ms ?? {})) phase[k] = (phase[k] ?? 0) + v;
+    } catch {
+      // A line cut by the log writer: skipped.
+    }
+  }
+  const out: Record<string, number> = { consumer_batches: batches, consumer_retried: retried, consumer_requeued: requeued };
+  if (batches === 0) return out;
+  out.consumer_batch_mean_ms = Math.round(handlerMs / batches);
+  for (const [k, v] of Object.entries(phase)) out[`consumer_${k}_mean_ms`] = Math.round(v / batches);
+  return out;
+}
+
+export async function bulkLoad(ctx: BenchContext): Promise<ScenarioResult> {
+  const n = ENTITIES[ctx.cfg.mode];
+  const timeoutMs = TIMEOUT_MS[ctx.cfg.mode];
+  const names = featureNames("userBatch", FEATURES);
+  const tag = `user_bl_${Date.now().toString(36)}_`;
+  const ids = Array.from({ length: n }, (_, i) => `${tag}${i}`);
+  const eventTime = Date.now() - 60_000;
+  const pushes = Array.from({ length: Math.ceil(n / UPDATES_PER_PUSH) }, (_, p) =>
+    ids.slice(p * UPDATES_PER_PUSH, (p + 1) * UPDATES_PER_PUSH).map((id, k) => {
+      const e = p * UPDATES_PER_PUSH + k + 1;
+      return {
+        entity_type: "user",
+        entity_id: id,
+        event_timestamp: eventTime,
+        features: Object.fromEntries(names.map((f, j) => [f, featureValue(e, j)])),
+      };
+    }),
+  );
+  const expected = n * FEATURES;
+  const redis = ctx.stack.redisUrl ? await RespClient.connect(ctx.stack.redisUrl) : undefined;
+  try {
+    return await withPgClient(ctx.stack.databaseUrl, async (db) => {
+      const deadBefore = (await pgCounts(db, `${tag}%`)).deadLetters;
+      const pushLatencies: number[] = [];
+      let pushErrors = 0;
+      const startedIso = new Date().toISOString();
+      const started = nowNs();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: PUSH_CONCURRENCY }, async () => {
+          while (next < pushes.length) {
+            const body = pushes[next++]!;
+            const res = await ctx.ingest.post(PUSH, body).catch((err: unknown) => {
+              ctx.log(`bulk-load push failed: ${err instanceof Error ? err.message : String(err)}`);
+              return undefined;
+            });
+            if (res?.status === 202) pushLatencies.push(res.ms);
+            else {
+              pushErrors++;
+              if (res) ctx.log(`bulk-load push answered ${res.status}: ${res.body.toString().slice(0, 200)}`);
+            }
+          }
+        }),
+      );
+      const pushedMs = msSince(started);
+      // When each tier first held every value (ms since the first push), polled together.
+      const doneAt: Record<"postgres" | "redis" | "kv", number | null> = { postgres: null, redis: null, kv: null };
+      let last = { values: 0, latest: 0, redis: 0, kvRows: 0 };
+      while (msSince(started) < timeoutMs && (doneAt.postgres === null || doneAt.redis === null || doneAt.kv === null)) {
+        const [pgc, r, k] = await Promise.all([
+          doneAt.postgres === null ? pgCounts(db, `${tag}%`) : undefined,
+          redis && doneAt.redis === null ? redisValues(redis, ctx.stack.redisPrefix, ids) : undefined,
+          doneAt.kv === null ? kvRows(ctx, kvEntityKey("user", tag)) : undefined,
+        ]);
+        const t = msSince(started);
+        if (pgc) {
+          last = { ...last, values: pgc.values, latest: pgc.latest };
+          if (pgc.values >= expected && pgc.latest >= expected) doneAt.postgres = t;
+        }
+        if (r !== undefined) {
+          last.redis = r;
+          if (r >= expected) doneAt.redis = t;
+        }
+        if (!redis) doneAt.redis = 0;
+        if (k !== undefined) {
+          last.kvRows = k;
+          if (k >= n) doneAt.kv = t;
+        }
+        if (doneAt.postgres === null || doneAt.redis === null || doneAt.kv === null) await sleep(POLL_MS);
+      }
+      const allMs = Math.max(doneAt.postgres ?? timeoutMs, doneAt.redis ?? timeoutMs, doneAt.kv ?? timeoutMs);
+      const sample = await kvSampleValues(ctx, ids);
+      const deadLetters = (await pgCounts(db, `${tag}%`)).deadLetters - deadBefore;
+      const lost = expected - Math.min(last.values, last.latest, redis ? last.redis : expected);
+      const result = summarize("bulk-load", pushLatencies, { errors: pushErrors, elapsedMs: pushedMs, requests: pushes.length });
+      result.rps = round((n / allMs) * 1000, 0);
+      result.errors = pushErrors + Math.max(0, lost) + (n - last.kvRows) + (sample.rows * FEATURES - sample.values) + deadLetters;
+      result.extra = {
+        entities: n,
+        features: FEATURES,
+        values: expected,
+        push_requests: pushes.length,
+        updates_per_push: UPDATES_PER_PUSH,
+        push_accept_s: round(pushedMs / 1000, 2),
+        postgres_all_s: doneAt.postgres === null ? null : round(doneAt.postgres / 1000, 2),
+        redis_all_s: doneAt.redis === null ? null : round(doneAt.redis / 1000, 2),
+        kv_all_s: doneAt.kv === null ? null : round(doneAt.kv / 1000, 2),
+        all_tiers_s: round(allMs / 1000, 2),
+        values_per_s: round((expected / allMs) * 1000, 0),
+        feature_values_rows: last.values,
+        feature_latest_rows: last.latest,
+        redis_values: redis ? last.redis : null,
+        kv_rows: last.kvRows,
+        kv_sample_values: `${sample.values}/${sample.rows * FEATURES}`,
+        lost: Math.max(0, lost),
+        dead_letters: deadLetters,
+        projected_100k_s: round((100_000 / n) * (allMs / 1000), 1),
+        ...consumerPhases(ctx.stack.logPath, startedIso),
+      };
+      result.notes = `rps = entities/s (×${FEATURES} values) from the first push until Postgres, Redis and KV hold every value; p50/95/99 = POST /ingest/push (${UPDATES_PER_PUSH} updates); target ≤ 35 s for 100,000 × 50`;
+      return result;
+    });
+  } finally {
+    redis?.close();
+  }
+}
