@@ -99,10 +99,12 @@ export async function backfillPage(req: BackfillRequest, deps: BackfillDeps): Pr
         ? []
         : (
             await client.query<EventRow>(
-              `select entities ->> $2 as entity_id, event_id, round(extract(epoch from event_timestamp) * 1000)::float8 as ts,
-                      round(extract(epoch from received_at) * 1000)::float8 as arrived, fields
-                 from raw_events
-                where event_type = $1 and event_timestamp >= $3 and entities ->> $2 = any($4::text[])`,
+              // One lookup per id in raw_events_entities_idx (GIN over entities; see src/training/aggregates.ts).
+              `select ids.id as entity_id, r.event_id, round(extract(epoch from r.event_timestamp) * 1000)::float8 as ts,
+                      round(extract(epoch from r.received_at) * 1000)::float8 as arrived, r.fields
+                 from unnest($4::text[]) as ids(id)
+                 join raw_events r on r.entities @> jsonb_build_object($2::text, ids.id)
+                where r.event_type = $1 and r.event_timestamp >= $3`,
               [source, joinKey, new Date(from).toISOString(), ids],
             )
           ).rows;
