@@ -22,6 +22,7 @@ import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor }
 import { sdkL0Hit } from "./scenarios/client";
 import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
+import { aggregateRead, streamFreshness, streamHotObject, streamIngest } from "./scenarios/stream";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
 import { trainingSet } from "./scenarios/training";
 
@@ -286,7 +287,9 @@ async function main(): Promise<number> {
     /** Each scenario's wall-clock window, for the GC pauses that fall in it (placed once every line is in). */
     const windows: { result: ScenarioResult; from: number; to: number }[] = [];
     const run = async (name: string, into: ScenarioResult[], fn: () => Promise<ScenarioResult>) => {
-      if (interrupted || (only && !only.has(name) && !(name === "bare-hono" && only.has("l0-hit")))) return;
+      // A selected scenario's same-run baseline runs with it: bare-hono for l0-hit, do-get-floor for aggregate-read.
+      const baselineOf: Record<string, string> = { "bare-hono": "l0-hit", "do-get-floor": "aggregate-read" };
+      if (interrupted || (only && !only.has(name) && !only.has(baselineOf[name] ?? ""))) return;
       const t = Date.now();
       const sampler = new CpuSampler();
       sampler.start();
@@ -376,6 +379,10 @@ async function main(): Promise<number> {
     await run("ingest", scenarios, () => ingest(ctx));
     await run("freshness", scenarios, () => freshness(ctx));
     await run("training-set", scenarios, () => trainingSet(ctx));
+    await run("stream-freshness", scenarios, () => streamFreshness(ctx));
+    await run("stream-ingest", scenarios, () => streamIngest(ctx));
+    await run("aggregate-read", scenarios, () => aggregateRead(ctx));
+    await run("stream-hot-object", scenarios, () => streamHotObject(ctx));
 
     if (interrupted) return EXIT_INTERRUPTED;
     if (stack.gcTrace.size) {
