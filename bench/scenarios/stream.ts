@@ -31,7 +31,7 @@ const SIZES = {
   full: { freshness: 200, freshnessRate: 10, ingestEvents: 100_000, tracks: 10_000, users: 20_000, history: 48, hotEvents: 40_000 },
 } as const;
 /** Events per POST /ingest/events of stream-ingest and the history loads (the consumer's batch is 100 messages). */
-const EVENTS_PER_POST = 500;
+const EVENTS_PER_POST = 100;
 const POST_CONCURRENCY = 4;
 const POLL_MS = 5;
 const VISIBLE_TIMEOUT_MS = 10_000;

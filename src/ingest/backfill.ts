@@ -1,7 +1,15 @@
 // Backfill of an aggregation feature: replays the raw_events of a page of entities into their Durable Objects' tiles
 // (POST /admin/backfill; `npm run stream -- backfill` pages through every entity, resumable by cursor).
 import { z } from "zod";
-import { type AggregationEvent, admission, foldIntoTiles, planOf, tileStartOf } from "../core/aggregation";
+import {
+  type AggregationEvent,
+  admission,
+  aggregateObjectName,
+  foldIntoTiles,
+  planOf,
+  shardOf,
+  tileStartOf,
+} from "../core/aggregation";
 import { errorMessage, FeatureStoreError } from "../core/errors";
 import { durableObjectName } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
@@ -130,9 +138,17 @@ export async function backfillPage(req: BackfillRequest, deps: BackfillDeps): Pr
   const ns = deps.entityState;
   const cutoff = backfillCutoff(plan, now);
   let replaced = 0;
+  // A sharded feature's shards each get the events of their own shard (the live path's shardOf), every shard
+  // rebuilt even when it has none (its old tiles in range are then removed).
+  const calls = [...byEntity].flatMap(([id, events]) =>
+    Array.from({ length: plan.shards }, (_, k) => ({
+      name: aggregateObjectName(durableObjectName(def.entity_type, id), plan.shards, k),
+      events: plan.shards <= 1 ? events : events.filter((e) => shardOf(e.event_id, plan.shards) === k),
+    })),
+  );
   const settled = await Promise.allSettled(
-    [...byEntity].map(async ([id, events]) => {
-      const stub = ns.get(ns.idFromName(durableObjectName(def.entity_type, id)));
+    calls.map(async ({ name, events }) => {
+      const stub = ns.get(ns.idFromName(name));
       const tiles = foldIntoTiles(
         plan,
         events.filter((e) => e.event_timestamp < cutoff),

@@ -30,7 +30,7 @@ export interface EventBatchSummary {
   invalidEvents: number;
   /** Rows new in raw_events. */
   stored: number;
-  /** Durable Object calls (one per entity of the batch). */
+  /** Durable Object calls (one per entity of the batch, plus one per shard a sharded feature's events reach). */
   entities: number;
   failedEntities: number;
   retried: number;
@@ -112,7 +112,7 @@ export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Even
     return summary;
   }
   const fold = await foldAll(registry, events, deps.entityState, deps.log);
-  summary.entities = fold.entities;
+  summary.entities = fold.objects;
   summary.failedEntities = fold.failed.length;
   summary.refused = fold.refused;
   const failed = new Set(fold.failed);
