@@ -22,8 +22,8 @@ import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor }
 import { sdkL0Hit } from "./scenarios/client";
 import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
-import { aggregateRead, streamFreshness, streamHotObject, streamIngest } from "./scenarios/stream";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
+import { aggregateRead, streamFreshness, streamHotObject, streamIngest } from "./scenarios/stream";
 import { trainingSet } from "./scenarios/training";
 
 const RESULTS_DIR = path.join(PROJECT_ROOT, "bench", "results");

@@ -149,7 +149,13 @@ export const USER_AGGREGATES: Agg[] = [
   { name: "ua_skips_1h", spec: { function: "sum", field: "skipped", window: "1h", tile: "1m" } },
   {
     name: "ua_skip_rate_7d",
-    spec: { function: "ratio", numerator: { function: "sum", field: "skipped" }, denominator: { function: "count" }, window: "7d", tile: "1h" },
+    spec: {
+      function: "ratio",
+      numerator: { function: "sum", field: "skipped" },
+      denominator: { function: "count" },
+      window: "7d",
+      tile: "1h",
+    },
   },
   { name: "ua_avg_seconds_7d", spec: { function: "avg", field: "seconds_played", window: "7d", tile: "1h" } },
   { name: "ua_max_seconds_7d", spec: { function: "max", field: "seconds_played", window: "7d", tile: "1h" } },

@@ -310,7 +310,6 @@ export async function streamHotObject(ctx: BenchContext): Promise<ScenarioResult
   const result = summarize("stream-hot-object", [], { errors, elapsedMs: 0, requests: 0 });
   result.rps = rates.track_1_features_batch_100_events_per_s ?? null;
   result.extra = rates;
-  result.notes =
-    "events/s one EntityState folds (foldEvents calls one after another, timed in workerd); rps = 1 feature, batches of 100";
+  result.notes = "events/s one EntityState folds (foldEvents calls one after another, timed in workerd); rps = 1 feature, batches of 100";
   return result;
 }

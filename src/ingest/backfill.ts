@@ -1,15 +1,7 @@
 // Backfill of an aggregation feature: replays the raw_events of a page of entities into their Durable Objects' tiles
 // (POST /admin/backfill; `npm run stream -- backfill` pages through every entity, resumable by cursor).
 import { z } from "zod";
-import {
-  type AggregationEvent,
-  admission,
-  aggregateObjectName,
-  foldIntoTiles,
-  planOf,
-  shardOf,
-  tileStartOf,
-} from "../core/aggregation";
+import { type AggregationEvent, admission, aggregateObjectName, foldIntoTiles, planOf, shardOf, tileStartOf } from "../core/aggregation";
 import { errorMessage, FeatureStoreError } from "../core/errors";
 import { durableObjectName } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";

@@ -284,14 +284,24 @@ describe("aggregation oracle", () => {
     const one = evaluateWindow(plan, foldIntoTiles(plan, events), t);
     const sharded = evaluateWindow(
       plan,
-      Array.from({ length: 4 }, (_, k) => foldIntoTiles(plan, events.filter((e) => shardOf(e.event_id, 4) === k))).flat(),
+      Array.from({ length: 4 }, (_, k) =>
+        foldIntoTiles(
+          plan,
+          events.filter((e) => shardOf(e.event_id, 4) === k),
+        ),
+      ).flat(),
       t,
     );
     expect(one?.value).toBe(DISTINCT_EXACT_LIMIT);
     expect(sharded).toEqual(one);
     // Below the bound, exact: 600 distinct values.
     const few = events.map((e, i) => ({ ...e, fields: { track: `t${i % 600}` } }));
-    const fewSharded = Array.from({ length: 4 }, (_, k) => foldIntoTiles(plan, few.filter((e) => shardOf(e.event_id, 4) === k))).flat();
+    const fewSharded = Array.from({ length: 4 }, (_, k) =>
+      foldIntoTiles(
+        plan,
+        few.filter((e) => shardOf(e.event_id, 4) === k),
+      ),
+    ).flat();
     expect(evaluateWindow(plan, fewSharded, t)?.value).toBe(600);
   });
 
