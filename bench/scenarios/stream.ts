@@ -71,18 +71,37 @@ interface EventsAnswer {
   refused: Record<string, number>;
 }
 
-/** Posts `events` in EVENTS_PER_POST chunks, POST_CONCURRENCY at a time; throws on any non-202. */
-async function postAll(ctx: BenchContext, events: readonly Play[], latencies?: number[]): Promise<{ pending: number; refused: number }> {
+/** Attempts per POST: a 503 or a timeout is retried, as the route says is safe (idempotent by event_id). */
+const POST_ATTEMPTS = 5;
+
+/** Posts `events` in EVENTS_PER_POST chunks, POST_CONCURRENCY at a time, retrying 503s and timeouts; throws on anything else. */
+async function postAll(
+  ctx: BenchContext,
+  events: readonly Play[],
+  latencies?: number[],
+): Promise<{ pending: number; refused: number; retries: number }> {
   let next = 0;
   let pending = 0;
   let refused = 0;
+  let retries = 0;
+  const postOnce = async (chunk: readonly Play[]) => {
+    for (let attempt = 1; ; attempt++) {
+      const res = await ctx.ingest.post(EVENTS, chunk).catch((err: unknown) => err as Error);
+      if (!(res instanceof Error) && res.status === 202) return res;
+      const why = res instanceof Error ? res.message : `${res.status}: ${res.body.toString().slice(0, 300)}`;
+      if (attempt >= POST_ATTEMPTS || (!(res instanceof Error) && res.status !== 503))
+        throw new Error(`POST ${EVENTS} failed ${attempt} times, last: ${why}`);
+      retries++;
+      ctx.log(`POST ${EVENTS} retried after ${why.slice(0, 160)}`);
+      await sleep(200 * attempt);
+    }
+  };
   await Promise.all(
     Array.from({ length: POST_CONCURRENCY }, async () => {
       while (next * EVENTS_PER_POST < events.length) {
         const chunk = events.slice(next * EVENTS_PER_POST, (next + 1) * EVENTS_PER_POST);
         next++;
-        const res = await ctx.ingest.post(EVENTS, chunk);
-        if (res.status !== 202) throw new Error(`POST ${EVENTS} answered ${res.status}: ${res.body.toString().slice(0, 300)}`);
+        const res = await postOnce(chunk);
         latencies?.push(res.ms);
         const body = parseBody<EventsAnswer>(res);
         pending += body.pending_entities;
@@ -90,7 +109,7 @@ async function postAll(ctx: BenchContext, events: readonly Play[], latencies?: n
       }
     }),
   );
-  return { pending, refused };
+  return { pending, refused, retries };
 }
 
 /** Sum of one numeric feature over entities, read 100 per /features/batch. */
@@ -116,6 +135,9 @@ export async function streamFreshness(ctx: BenchContext): Promise<ScenarioResult
   const tag = runTag();
   const visible: number[] = [];
   const accept: number[] = [];
+  /** Latency of the first read after the 202, and how often it already had the event (the fold precedes the 202). */
+  const firstRead: number[] = [];
+  let visibleOnFirstRead = 0;
   let errors = 0;
   const random = prng(11);
   const started = Date.now();
@@ -130,10 +152,14 @@ export async function streamFreshness(ctx: BenchContext): Promise<ScenarioResult
     }
     accept.push(res.ms);
     const t0 = nowNs();
+    let reads = 0;
     while (msSince(t0) < VISIBLE_TIMEOUT_MS) {
       const got = await ctx.serving.post(GET, { entity_id: user, feature_names: ["ua_plays_1h"] });
+      reads++;
+      if (reads === 1) firstRead.push(got.ms);
       if (got.status === 200 && parseBody<FeatureResponseBody>(got).features.ua_plays_1h === 1) {
         visible.push(msSince(t0));
+        if (reads === 1) visibleOnFirstRead++;
         return;
       }
       await sleep(POLL_MS);
@@ -155,6 +181,19 @@ export async function streamFreshness(ctx: BenchContext): Promise<ScenarioResult
     poll_interval_ms: POLL_MS,
     post_to_202_p50_ms: round(percentile(sortedAccept, 50)),
     post_to_202_p95_ms: round(percentile(sortedAccept, 95)),
+    visible_on_first_read: visibleOnFirstRead,
+    first_read_p50_ms: round(
+      percentile(
+        [...firstRead].sort((a, b) => a - b),
+        50,
+      ),
+    ),
+    first_read_p95_ms: round(
+      percentile(
+        [...firstRead].sort((a, b) => a - b),
+        95,
+      ),
+    ),
   };
   result.notes = "202 of POST /ingest/events (one play of a fresh user) → ua_plays_1h = 1 in POST /features/get; extra: POST → 202";
   return result;
@@ -177,7 +216,7 @@ export async function streamIngest(ctx: BenchContext): Promise<ScenarioResult> {
   );
   const latencies: number[] = [];
   const t0 = nowNs();
-  const { pending, refused } = await postAll(ctx, events, latencies);
+  const { pending, refused, retries } = await postAll(ctx, events, latencies);
   const acceptedMs = msSince(t0);
   const trackIds = Array.from({ length: tracks }, (_, r) => `track_si_${tag}_${r + 1}`);
   const userIds = Array.from({ length: Math.min(users, n) }, (_, u) => `user_si_${tag}_${u}`);
@@ -211,6 +250,7 @@ export async function streamIngest(ctx: BenchContext): Promise<ScenarioResult> {
     lost,
     pending_entities: pending,
     refused,
+    post_retries: retries,
     first_post_to_all_folded_s: round(foldedMs / 1000, 2),
   };
   result.notes =
@@ -235,7 +275,7 @@ export async function aggregateRead(ctx: BenchContext): Promise<ScenarioResult> 
       play(`ar-${tag}-${i}-${h}`, h === 0 ? now - 60_000 : now - Math.floor(random() * week), id, `track_ar_${i % 50}`, random()),
     ),
   );
-  await postAll(ctx, events);
+  const load = await postAll(ctx, events);
   const names = USER_AGGREGATES.map((a) => a.name);
   const body = (i: number) => ({ entity_id: ids[i]!, feature_names: names, include_metadata: true });
   await sequential(ctx.serving, WARM_READS, GET, body);
@@ -247,7 +287,12 @@ export async function aggregateRead(ctx: BenchContext): Promise<ScenarioResult> 
     (res) => (res.status === 200 ? expectServed(res, "durable_object") : `HTTP ${res.status}: ${res.body.toString().slice(0, 200)}`),
   );
   const result = summarize("aggregate-read", out.latencies, { errors: out.errors, elapsedMs: out.elapsedMs });
-  result.extra = { features: names.length, history_events_per_entity: history, error_samples: out.errorSamples };
+  result.extra = {
+    features: names.length,
+    history_events_per_entity: history,
+    history_post_retries: load.retries,
+    error_samples: out.errorSamples,
+  };
   result.notes = `POST /features/get of ${names.length} aggregation features (7d/1h and 1h/1m) of a never-read user (${history} events in its week)`;
   return result;
 }
