@@ -69,9 +69,12 @@ export async function ingestEvents(body: EventsBody, deps: EventsDeps): Promise<
   if (!deps.postgres) throw new FeatureStoreError("unavailable", "No DATABASE_URL: raw events have no offline store to be appended to");
   if (!deps.entityState) throw new FeatureStoreError("unavailable", "No ENTITY_STATE binding: raw events cannot be folded online");
 
+  // Stored, then folded, then queued: a 202 means all three. The queue is the consumer's durable copy for the
+  // entities whose fold failed; when none failed the messages say `folded`, so the consumer does not fold them
+  // again (half the Durable Object calls of the path). A failure after the fold is a 503 whose retry is safe.
   const stored = await appendEvents(deps.postgres, events);
-  const queued = deps.eventsQueue ? await queueEvents(deps.eventsQueue, events, deps.now()) : 0;
   const fold = await foldAll(registry, events, deps.entityState, deps.log);
+  const queued = deps.eventsQueue ? await queueEvents(deps.eventsQueue, events, deps.now(), fold.failed.length === 0) : 0;
   if (fold.failed.length > 0 && queued === 0)
     throw new FeatureStoreError(
       "unavailable",
@@ -116,7 +119,13 @@ export function eventsIssues(
 }
 
 /** Packs events into feature-events messages (count and byte limits) and sends them; a refusal is a 503 (retry is safe). */
-async function queueEvents(queue: Pick<Queue, "sendBatch">, events: readonly EventEnvelope[], now: number): Promise<number> {
+async function queueEvents(
+  queue: Pick<Queue, "sendBatch">,
+  events: readonly EventEnvelope[],
+  now: number,
+  folded: boolean,
+): Promise<number> {
+  const message = (list: EventEnvelope[]): RawEventsMessage => ({ events: list, received_at: now, ...(folded ? { folded: true } : {}) });
   const messages: RawEventsMessage[] = [];
   let current: EventEnvelope[] = [];
   let bytes = 0;
@@ -133,14 +142,14 @@ async function queueEvents(queue: Pick<Queue, "sendBatch">, events: readonly Eve
         },
       );
     if (current.length > 0 && (current.length >= MAX_EVENTS_PER_MESSAGE || bytes + size > MAX_UPDATE_MESSAGE_BYTES)) {
-      messages.push({ events: current, received_at: now });
+      messages.push(message(current));
       current = [];
       bytes = 0;
     }
     current.push(e);
     bytes += size;
   }
-  if (current.length > 0) messages.push({ events: current, received_at: now });
+  if (current.length > 0) messages.push(message(current));
   try {
     for (const batch of planSendBatches(messages)) await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
   } catch (err) {
