@@ -28,6 +28,7 @@ import type { BenchContext, TierSets } from "./scenarios/context";
 import { freshness, ingest } from "./scenarios/ingest";
 import { peerComparison } from "./scenarios/peer";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
+import { aggregateRead, streamFreshness, streamHotObject, streamIngest } from "./scenarios/stream";
 import { trainingSet } from "./scenarios/training";
 
 const RESULTS_DIR = path.join(PROJECT_ROOT, "bench", "results");
@@ -312,7 +313,9 @@ async function main(): Promise<number> {
     /** Each scenario's wall-clock window, for the GC pauses that fall in it (placed once every line is in). */
     const windows: { result: ScenarioResult; from: number; to: number }[] = [];
     const run = async (name: string, into: ScenarioResult[], fn: () => Promise<ScenarioResult>) => {
-      if (interrupted || (only && !only.has(name) && !(name === "bare-hono" && only.has("l0-hit")))) return;
+      // A selected scenario's same-run baseline runs with it: bare-hono for l0-hit, do-get-floor for aggregate-read.
+      const baselineOf: Record<string, string> = { "bare-hono": "l0-hit", "do-get-floor": "aggregate-read" };
+      if (interrupted || (only && !only.has(name) && !only.has(baselineOf[name] ?? ""))) return;
       const t = Date.now();
       const sampler = new CpuSampler();
       sampler.start();
@@ -403,6 +406,10 @@ async function main(): Promise<number> {
     await run("freshness", scenarios, () => freshness(ctx));
     await run("bulk-load", scenarios, () => bulkLoad(ctx));
     await run("training-set", scenarios, () => trainingSet(ctx));
+    await run("stream-freshness", scenarios, () => streamFreshness(ctx));
+    await run("stream-ingest", scenarios, () => streamIngest(ctx));
+    await run("aggregate-read", scenarios, () => aggregateRead(ctx));
+    await run("stream-hot-object", scenarios, () => streamHotObject(ctx));
     let peerReport: BenchReport["peer"];
     if (peer) {
       const opts = peer;

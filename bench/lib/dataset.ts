@@ -117,6 +117,77 @@ function definition(vector: VectorName, f: number, name: string): FeatureDefinit
   return base;
 }
 
+// ------------------------------------------------------------------ raw events and aggregation features (bench/scenarios/stream.ts)
+
+/** The bench's one event type: a play, carrying the user and the track (both have aggregation features). */
+export const BENCH_EVENT_TYPE = "bench_play";
+export const BENCH_SOURCES = ["home", "search", "discover"] as const;
+export const BENCH_GENRES = GENRES;
+/**
+ * A week of lateness, so aggregate-read can load a week of history through POST /ingest/events (a shorter
+ * one would refuse it as too late); it costs one (event id, spec) row per event and feature for a week.
+ */
+const BENCH_EVENT_LATENESS = "7d";
+
+const benchEventType = {
+  name: BENCH_EVENT_TYPE,
+  description: "Bench play of a track by a user",
+  entity_keys: ["user_id", "track_id"],
+  allowed_lateness: BENCH_EVENT_LATENESS,
+  fields: {
+    seconds_played: { type: "number" },
+    skipped: { type: "boolean" },
+    source: { type: "string", allowed_values: [...BENCH_SOURCES] },
+    genre: { type: "string", allowed_values: [...GENRES] },
+  },
+};
+
+type Agg = { name: string; spec: Record<string, unknown> };
+/** The user's 10 aggregation features (aggregate-read reads all of them): 7d in 1h tiles and 1h in 1m tiles, every function. */
+export const USER_AGGREGATES: Agg[] = [
+  { name: "ua_plays_1h", spec: { function: "count", window: "1h", tile: "1m" } },
+  { name: "ua_skips_1h", spec: { function: "sum", field: "skipped", window: "1h", tile: "1m" } },
+  {
+    name: "ua_skip_rate_7d",
+    spec: {
+      function: "ratio",
+      numerator: { function: "sum", field: "skipped" },
+      denominator: { function: "count" },
+      window: "7d",
+      tile: "1h",
+    },
+  },
+  { name: "ua_avg_seconds_7d", spec: { function: "avg", field: "seconds_played", window: "7d", tile: "1h" } },
+  { name: "ua_max_seconds_7d", spec: { function: "max", field: "seconds_played", window: "7d", tile: "1h" } },
+  { name: "ua_min_seconds_1h", spec: { function: "min", field: "seconds_played", window: "1h", tile: "1m" } },
+  { name: "ua_genres_7d", spec: { function: "distinct_count", field: "genre", window: "7d", tile: "1h" } },
+  { name: "ua_discover_plays_7d", spec: { function: "count", filter: { source: "discover" }, window: "7d", tile: "1h" } },
+  { name: "ua_seconds_7d", spec: { function: "sum", field: "seconds_played", window: "7d", tile: "1h" } },
+  { name: "ua_last_genres_1h", spec: { function: "last_n", field: "genre", n: 5, window: "1h", tile: "1m" } },
+];
+/** The track's trending count (stream-ingest sums it over every track to check that no event was lost). */
+export const TRACK_PLAYS_1H = "ta_plays_1h";
+const TRACK_AGGREGATES: Agg[] = [{ name: TRACK_PLAYS_1H, spec: { function: "count", window: "1h", tile: "1m" } }];
+
+function aggregationDefinition(entityType: "user" | "track", a: Agg): FeatureDefinitionInput {
+  return {
+    name: a.name,
+    group: `bench_${entityType}_aggregates`,
+    entity_type: entityType,
+    feature_type: a.spec.function === "last_n" ? "array" : "numerical",
+    ...(a.spec.function === "last_n" ? { item_type: "string" as const } : {}),
+    computation_type: "aggregation",
+    update_frequency: "realtime",
+    retention_days: 30,
+    ttl_seconds: 7 * 86_400,
+    description: `Bench aggregation ${a.spec.function} of ${BENCH_EVENT_TYPE}`,
+    owner: "bench",
+    tags: ["bench"],
+    null_policy: "allow",
+    aggregation: { source_event: BENCH_EVENT_TYPE, ...a.spec },
+  } as FeatureDefinitionInput;
+}
+
 /** A registry snapshot with the four 50-feature vectors, validated by the same schema the Workers use. */
 export function benchRegistry(featuresPerVector: number): RegistrySnapshot {
   const features = (Object.keys(VECTORS) as VectorName[]).flatMap((vector) =>
@@ -132,7 +203,12 @@ export function benchRegistry(featuresPerVector: number): RegistrySnapshot {
       { name: "track", join_key: "track_id", description: "Bench track", id_prefix: "track_" },
       { name: "artist", join_key: "artist_id", description: "Bench artist", id_prefix: "artist_" },
     ],
-    features,
+    features: [
+      ...features,
+      ...USER_AGGREGATES.map((a) => aggregationDefinition("user", a)),
+      ...TRACK_AGGREGATES.map((a) => aggregationDefinition("track", a)),
+    ],
+    event_types: [benchEventType],
   });
 }
 

@@ -112,6 +112,53 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
         }
       : { target: "freshness p95 < 2 s (stream features)", measured: fr?.skipped ?? fr?.failed ?? "not run", met: null },
   );
+  out.push(...streamTargets(report));
+  return out;
+}
+
+/** The streaming-aggregation targets (issue 14; bench/scenarios/stream.ts). */
+function streamTargets(report: Pick<BenchReport, "baselines" | "scenarios">): TargetCheck[] {
+  const ok = (s: ScenarioResult | undefined) => s && !s.skipped && !s.failed;
+  const notRun = (target: string, s: ScenarioResult | undefined): TargetCheck => ({
+    target,
+    measured: s?.skipped ?? s?.failed ?? "not run",
+    met: null,
+  });
+  const out: TargetCheck[] = [];
+  const fr = find(report, "stream-freshness");
+  const frTarget = "stream-freshness: event accepted (202) → visible in /features/get, p95 < 250 ms";
+  out.push(
+    ok(fr) && fr!.p95_ms !== null
+      ? {
+          target: frTarget,
+          measured: `p95 ${fmt(fr!.p95_ms)} ms, p50 ${fmt(fr!.p50_ms)} ms, ${fr!.errors} not visible in ${fr!.requests}`,
+          met: fr!.p95_ms! < 250 && fr!.errors === 0,
+        }
+      : notRun(frTarget, fr),
+  );
+  const si = find(report, "stream-ingest");
+  const siTarget = "stream-ingest: ≥ 2,000 events/s folded end to end (Zipf(1.1) tracks), 0 lost";
+  out.push(
+    ok(si) && si!.rps !== null
+      ? {
+          target: siTarget,
+          measured: `${si!.rps} events/s, ${si!.extra?.lost} lost of ${si!.extra?.events}`,
+          met: si!.rps! >= 2000 && si!.extra?.lost === 0,
+        }
+      : notRun(siTarget, si),
+  );
+  const ar = find(report, "aggregate-read");
+  const floor = find(report, "do-get-floor");
+  const arTarget = "aggregate-read p50 ≤ 2 × do-get-floor p50 (10 aggregation features, 7d/1h and 1h/1m)";
+  out.push(
+    ok(ar) && ok(floor) && ar!.p50_ms !== null && floor!.p50_ms !== null
+      ? {
+          target: arTarget,
+          measured: `${fmt(ar!.p50_ms, 3)} vs ${fmt(floor!.p50_ms, 3)} ms = ${fmt(ar!.p50_ms! / floor!.p50_ms!)}×, ${ar!.errors} errors`,
+          met: ar!.p50_ms! <= 2 * floor!.p50_ms! && ar!.errors === 0,
+        }
+      : notRun(arTarget, ok(ar) ? floor : ar),
+  );
   return out;
 }
 

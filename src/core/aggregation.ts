@@ -38,6 +38,8 @@ export interface AggregationPlan {
   tileMs: number | null;
   /** The source event type's allowed lateness. */
   latenessMs: number;
+  /** Durable Objects an entity's tiles of this feature are spread over (1: the entity's own object). */
+  shards: number;
 }
 
 /** A raw event as folded: the envelope's id, event time (epoch ms) and fields. */
@@ -89,7 +91,21 @@ export function aggregationPlan(def: FeatureDefinition, eventType: EventType | u
     windowMs: lifetime ? null : durationMs(spec.window),
     tileMs: lifetime ? null : durationMs(spec.tile ?? spec.window),
     latenessMs: eventType ? durationMs(eventType.allowed_lateness) : 0,
+    shards: spec.shards ?? 1,
   };
+}
+
+/**
+ * The shard (0 … shards − 1) of an event's tiles for a sharded plan: by its event_id, so every redelivery
+ * of an event reaches the same object, whose dedup keeps the effect exactly once.
+ */
+export function shardOf(eventId: string, shards: number): number {
+  return shards <= 1 ? 0 : Number.parseInt(fingerprint64(eventId).slice(0, 8), 16) % shards;
+}
+
+/** The Durable Object holding shard k of an entity's tiles (`entityObject`: its own object's name, core/keys.ts durableObjectName). */
+export function aggregateObjectName(entityObject: string, shards: number, k: number): string {
+  return shards <= 1 ? entityObject : `${entityObject}#agg${k}/${shards}`;
 }
 
 /** The plan of a registered aggregation feature, or undefined for any other name (`registry`: a CompiledRegistry). */
@@ -110,13 +126,16 @@ function specKey(spec: AggregationSpec): unknown[] {
     p.n ?? null,
     filterKey(p.filter),
   ];
-  return [
+  const key: unknown[] = [
     spec.source_event,
     spec.tile ?? null,
     part(spec),
     spec.numerator ? part(spec.numerator) : null,
     spec.denominator ? part(spec.denominator) : null,
   ];
+  // A new shard count routes events to other objects: new tiles (a backfill fills them). 1 keeps the old fingerprints.
+  if ((spec.shards ?? 1) > 1) key.push(["shards", spec.shards]);
+  return key;
 }
 
 function filterKey(filter: EventFilter | undefined): unknown {
@@ -301,9 +320,13 @@ function partValue(rule: PartRule, p: PartState): unknown {
 
 /**
  * The aggregate at time t over the tiles the window rule includes (`includes` is the rule; tests
- * pass a mutated one to show the oracle notices). undefined when no event of the source type is in
- * the window; otherwise the value with the newest event time in the window. Empty matches give
- * count/sum/distinct_count 0, avg/min/max null, last_n [], and a ratio over a zero denominator null.
+ * pass a mutated one to show the oracle notices). The tiles may come from several shards (the same
+ * tile start more than once): merging is the same as for the tiles of a window, so a sharded
+ * entity's value equals the one object's (distinct_count too: each shard's tile keeps its 1,000
+ * smallest values, so the union reaches the bound exactly when the events have that many). undefined
+ * when no event of the source type is in the window; otherwise the value with the newest event time
+ * in the window. Empty matches give count/sum/distinct_count 0, avg/min/max null, last_n [], and a
+ * ratio over a zero denominator null.
  */
 export function evaluateWindow(
   plan: AggregationPlan,

@@ -43,6 +43,9 @@ const aggregateShape = {
   n: z.number().int().min(1).max(LAST_N_MAX).optional(),
 };
 
+/** An aggregation's tiles of one entity spread over at most this many Durable Objects (one read fans out to all). */
+export const MAX_AGGREGATE_SHARDS = 16;
+
 /** One side of a ratio. */
 export const AggregatePart = z.object({ function: AggregateFunction, ...aggregateShape }).strict();
 export type AggregatePart = z.infer<typeof AggregatePart>;
@@ -63,6 +66,11 @@ export const AggregationSpec = z
     ...aggregateShape,
     numerator: AggregatePart.optional(),
     denominator: AggregatePart.optional(),
+    /**
+     * Hot entities: the entity's tiles of this feature are spread over this many Durable Objects (by
+     * event_id hash) and merged at read time (README "Streaming aggregations": hot entities). Default 1.
+     */
+    shards: z.number().int().min(1).max(MAX_AGGREGATE_SHARDS).optional(),
   })
   .strict()
   .superRefine((a, ctx) => {

@@ -90,6 +90,12 @@ export const RawEventsMessage = z
     events: z.array(EventEnvelope).min(1).max(MAX_EVENTS_PER_MESSAGE),
     /** Epoch ms the producer took the events (for the consumer's lag metric). */
     received_at: z.number().int().nonnegative().optional(),
+    /**
+     * Set by POST /ingest/events when it stored these events in Postgres and folded them into every
+     * entity's tiles before queueing them: the consumer acks such a message without a second fold
+     * (which would change nothing and cost a Durable Object call per entity). Direct producers leave it out.
+     */
+    folded: z.literal(true).optional(),
   })
   .strict();
 export type RawEventsMessage = z.infer<typeof RawEventsMessage>;

@@ -114,7 +114,12 @@ export const rawEvents = pgTable(
     fields: jsonb("fields").notNull(),
     receivedAt: tsz("received_at").notNull().defaultNow(),
   },
-  (t) => [index("raw_events_type_time_idx").on(t.eventType, t.eventTimestamp)],
+  (t) => [
+    index("raw_events_type_time_idx").on(t.eventType, t.eventTimestamp),
+    // Per-entity reads (training sets, backfill) filter by `entities @> {"<join key>": id}`, one lookup per id: a GIN
+    // over every join key at once, since the join keys come from the registry (no expression index per key to add).
+    index("raw_events_entities_idx").using("gin", sql`${t.entities} jsonb_path_ops`),
+  ],
 );
 
 // ---------------------------------------------------------------- feature data

@@ -177,6 +177,20 @@ export class AggregateTiles {
   /** The aggregates at `now` over the window ending then; a feature with no event in its window is absent. */
   evaluate(plans: readonly AggregationPlan[], now: number): Record<string, TimedValue> {
     const out: Record<string, TimedValue> = {};
+    const tiles = this.windowTiles(plans, now);
+    for (const plan of plans) {
+      const value = evaluateWindow(plan, tiles[plan.feature] ?? [], now);
+      if (value) out[plan.feature] = value;
+    }
+    return out;
+  }
+
+  /**
+   * The stored tiles each plan's window at `now` reads (held events whose time has come folded first): what
+   * a shard of a sharded feature answers, merged by the reader with the other shards' (core evaluateWindow).
+   */
+  windowTiles(plans: readonly AggregationPlan[], now: number): Record<string, Tile[]> {
+    const out: Record<string, Tile[]> = {};
     this.storage.transactionSync(() => {
       const pending = new TileBatch(this.sql);
       this.releaseHeld(pending, now);
@@ -190,8 +204,7 @@ export class AggregateTiles {
         );
         const tiles: Tile[] = [];
         for (const row of rows) tiles.push({ start: row.tile_start, state: JSON.parse(row.state) as TileState });
-        const value = evaluateWindow(plan, tiles, now);
-        if (value) out[plan.feature] = value;
+        out[plan.feature] = tiles;
       }
     });
     return out;

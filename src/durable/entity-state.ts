@@ -105,6 +105,11 @@ export class EntityState extends DurableObject {
     return this.tiles.evaluate(plans, now);
   }
 
+  /** The tiles each plan's window at `now` reads: one shard's part of a sharded feature (AggregateTiles.windowTiles). */
+  getAggregateTiles(plans: AggregationPlan[], now: number = Date.now()): Record<string, Tile[]> {
+    return this.tiles.windowTiles(plans, now);
+  }
+
   /** Events refused since the object exists, by reason ("too_late", "future"). */
   aggregateRefusals(): Record<string, number> {
     return this.tiles.refusals();

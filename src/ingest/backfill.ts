@@ -1,7 +1,7 @@
 // Backfill of an aggregation feature: replays the raw_events of a page of entities into their Durable Objects' tiles
 // (POST /admin/backfill; `npm run stream -- backfill` pages through every entity, resumable by cursor).
 import { z } from "zod";
-import { type AggregationEvent, admission, foldIntoTiles, planOf, tileStartOf } from "../core/aggregation";
+import { type AggregationEvent, admission, aggregateObjectName, foldIntoTiles, planOf, shardOf, tileStartOf } from "../core/aggregation";
 import { errorMessage, FeatureStoreError } from "../core/errors";
 import { durableObjectName } from "../core/keys";
 import type { CompiledRegistry } from "../core/registry";
@@ -99,10 +99,12 @@ export async function backfillPage(req: BackfillRequest, deps: BackfillDeps): Pr
         ? []
         : (
             await client.query<EventRow>(
-              `select entities ->> $2 as entity_id, event_id, round(extract(epoch from event_timestamp) * 1000)::float8 as ts,
-                      round(extract(epoch from received_at) * 1000)::float8 as arrived, fields
-                 from raw_events
-                where event_type = $1 and event_timestamp >= $3 and entities ->> $2 = any($4::text[])`,
+              // One lookup per id in raw_events_entities_idx (GIN over entities; see src/training/aggregates.ts).
+              `select ids.id as entity_id, r.event_id, round(extract(epoch from r.event_timestamp) * 1000)::float8 as ts,
+                      round(extract(epoch from r.received_at) * 1000)::float8 as arrived, r.fields
+                 from unnest($4::text[]) as ids(id)
+                 join raw_events r on r.entities @> jsonb_build_object($2::text, ids.id)
+                where r.event_type = $1 and r.event_timestamp >= $3`,
               [source, joinKey, new Date(from).toISOString(), ids],
             )
           ).rows;
@@ -128,9 +130,17 @@ export async function backfillPage(req: BackfillRequest, deps: BackfillDeps): Pr
   const ns = deps.entityState;
   const cutoff = backfillCutoff(plan, now);
   let replaced = 0;
+  // A sharded feature's shards each get the events of their own shard (the live path's shardOf), every shard
+  // rebuilt even when it has none (its old tiles in range are then removed).
+  const calls = [...byEntity].flatMap(([id, events]) =>
+    Array.from({ length: plan.shards }, (_, k) => ({
+      name: aggregateObjectName(durableObjectName(def.entity_type, id), plan.shards, k),
+      events: plan.shards <= 1 ? events : events.filter((e) => shardOf(e.event_id, plan.shards) === k),
+    })),
+  );
   const settled = await Promise.allSettled(
-    [...byEntity].map(async ([id, events]) => {
-      const stub = ns.get(ns.idFromName(durableObjectName(def.entity_type, id)));
+    calls.map(async ({ name, events }) => {
+      const stub = ns.get(ns.idFromName(name));
       const tiles = foldIntoTiles(
         plan,
         events.filter((e) => e.event_timestamp < cutoff),

@@ -28,9 +28,11 @@ export interface EventBatchSummary {
   invalidMessages: number;
   /** Events that do not fit their event type: logged and left out; the rest of their message is processed. */
   invalidEvents: number;
+  /** Events of `folded` messages (stored and folded by POST /ingest/events already): acked as they are. */
+  alreadyFolded: number;
   /** Rows new in raw_events. */
   stored: number;
-  /** Durable Object calls (one per entity of the batch). */
+  /** Durable Object calls (one per entity of the batch, plus one per shard a sharded feature's events reach). */
   entities: number;
   failedEntities: number;
   retried: number;
@@ -50,6 +52,7 @@ export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Even
     events: 0,
     invalidMessages: 0,
     invalidEvents: 0,
+    alreadyFolded: 0,
     stored: 0,
     entities: 0,
     failedEntities: 0,
@@ -87,6 +90,12 @@ export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Even
       msg.ack();
       continue;
     }
+    if (parsed.data.folded) {
+      // POST /ingest/events stored and folded these before queueing them: a second fold would change nothing.
+      summary.alreadyFolded += parsed.data.events.length;
+      msg.ack();
+      continue;
+    }
     const issues = eventsIssues(registry, parsed.data.events, now);
     const bad = new Set(issues.map((i) => Number(i.path.split(".")[0])));
     if (bad.size > 0) {
@@ -112,7 +121,7 @@ export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Even
     return summary;
   }
   const fold = await foldAll(registry, events, deps.entityState, deps.log);
-  summary.entities = fold.entities;
+  summary.entities = fold.objects;
   summary.failedEntities = fold.failed.length;
   summary.refused = fold.refused;
   const failed = new Set(fold.failed);
@@ -133,6 +142,7 @@ export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Even
     queue: batch.queue,
     messages: summary.messages,
     events: summary.events,
+    already_folded: summary.alreadyFolded,
     stored: summary.stored,
     entities: summary.entities,
     failed_entities: summary.failedEntities,

@@ -1,7 +1,7 @@
 // POST /ingest/events: validate raw events against their event types, append them to Postgres, queue them for the
 // event consumer, and fold them into each entity's tiles at once (for freshness; the consumer's fold is idempotent).
 import { z } from "zod";
-import type { AggregationEvent, AggregationPlan } from "../core/aggregation";
+import { type AggregationEvent, type AggregationPlan, aggregateObjectName, shardOf } from "../core/aggregation";
 import { errorMessage, FeatureStoreError, validationFailed } from "../core/errors";
 import { EventEnvelope, eventIssues, MAX_EVENTS_PER_MESSAGE, type RawEventsMessage } from "../core/event-types";
 import { eventTimeMs, jsonBytes, MAX_FUTURE_SKEW_MS, MAX_UPDATE_MESSAGE_BYTES, planSendBatches } from "../core/ingest-message";
@@ -69,9 +69,12 @@ export async function ingestEvents(body: EventsBody, deps: EventsDeps): Promise<
   if (!deps.postgres) throw new FeatureStoreError("unavailable", "No DATABASE_URL: raw events have no offline store to be appended to");
   if (!deps.entityState) throw new FeatureStoreError("unavailable", "No ENTITY_STATE binding: raw events cannot be folded online");
 
+  // Stored, then folded, then queued: a 202 means all three. The queue is the consumer's durable copy for the
+  // entities whose fold failed; when none failed the messages say `folded`, so the consumer does not fold them
+  // again (half the Durable Object calls of the path). A failure after the fold is a 503 whose retry is safe.
   const stored = await appendEvents(deps.postgres, events);
-  const queued = deps.eventsQueue ? await queueEvents(deps.eventsQueue, events, deps.now()) : 0;
   const fold = await foldAll(registry, events, deps.entityState, deps.log);
+  const queued = deps.eventsQueue ? await queueEvents(deps.eventsQueue, events, deps.now(), fold.failed.length === 0) : 0;
   if (fold.failed.length > 0 && queued === 0)
     throw new FeatureStoreError(
       "unavailable",
@@ -116,7 +119,13 @@ export function eventsIssues(
 }
 
 /** Packs events into feature-events messages (count and byte limits) and sends them; a refusal is a 503 (retry is safe). */
-async function queueEvents(queue: Pick<Queue, "sendBatch">, events: readonly EventEnvelope[], now: number): Promise<number> {
+async function queueEvents(
+  queue: Pick<Queue, "sendBatch">,
+  events: readonly EventEnvelope[],
+  now: number,
+  folded: boolean,
+): Promise<number> {
+  const message = (list: EventEnvelope[]): RawEventsMessage => ({ events: list, received_at: now, ...(folded ? { folded: true } : {}) });
   const messages: RawEventsMessage[] = [];
   let current: EventEnvelope[] = [];
   let bytes = 0;
@@ -133,14 +142,14 @@ async function queueEvents(queue: Pick<Queue, "sendBatch">, events: readonly Eve
         },
       );
     if (current.length > 0 && (current.length >= MAX_EVENTS_PER_MESSAGE || bytes + size > MAX_UPDATE_MESSAGE_BYTES)) {
-      messages.push({ events: current, received_at: now });
+      messages.push(message(current));
       current = [];
       bytes = 0;
     }
     current.push(e);
     bytes += size;
   }
-  if (current.length > 0) messages.push({ events: current, received_at: now });
+  if (current.length > 0) messages.push(message(current));
   try {
     for (const batch of planSendBatches(messages)) await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
   } catch (err) {
@@ -186,16 +195,23 @@ export async function appendEvents(cfg: PostgresConfig, events: readonly EventEn
 }
 
 export interface FoldOutcome {
-  /** Entities that have aggregation features of the events' types (one foldEvents call each). */
+  /** Entities that have aggregation features of the events' types. */
   entities: number;
-  /** "entity_type:entity_id" of the calls that failed. */
+  /** foldEvents calls: one per entity, plus one per shard of its sharded features that the events reach. */
+  objects: number;
+  /** "entity_type:entity_id" of the entities with a failed call. */
   failed: string[];
   refused: Partial<Record<RefusalReason, number>>;
 }
 
+/** An entity's plans for one event type, grouped by shard count (1: the entity's own object). */
+type ShardGroups = { shards: number; plans: AggregationPlan[] }[];
+
 /**
  * One foldEvents call per entity the events carry that has aggregation features of their type (the
- * issue's "one Durable Object call per entity per batch"). Failures are reported, not thrown.
+ * issue's "one Durable Object call per entity per batch"), and per shard object of a hot entity's
+ * sharded features (an event goes to shard shardOf(event_id), the same on every redelivery). Failures
+ * are reported, not thrown.
  */
 export async function foldAll(
   registry: CompiledRegistry,
@@ -204,24 +220,25 @@ export async function foldAll(
   log: Logger,
 ): Promise<FoldOutcome> {
   const typeOfKey = new Map(registry.snapshot.entities.map((e) => [e.join_key, e.name]));
-  const plansCache = new Map<string, AggregationPlan[]>();
+  const plansCache = new Map<string, ShardGroups>();
   const plansFor = (entityType: string, eventType: string) => {
     const key = `${entityType}/${eventType}`;
-    let plans = plansCache.get(key);
-    if (!plans) {
-      plans = registry
+    let groups = plansCache.get(key);
+    if (!groups) {
+      const plans = registry
         .forEntity(entityType)
         .filter((d) => d.computation_type === "aggregation" && d.aggregation?.source_event === eventType)
         .map((d) => planOf(registry, d.name))
         .filter((p) => p !== undefined);
-      plansCache.set(key, plans);
+      const byShards = new Map<number, AggregationPlan[]>();
+      for (const p of plans) byShards.set(p.shards, [...(byShards.get(p.shards) ?? []), p]);
+      groups = [...byShards].map(([shards, list]) => ({ shards, plans: list }));
+      plansCache.set(key, groups);
     }
-    return plans;
+    return groups;
   };
-  const byEntity = new Map<
-    string,
-    { entityType: string; entityId: string; events: AggregationEvent[]; plans: Map<string, AggregationPlan> }
-  >();
+  const byObject = new Map<string, { entity: string; events: AggregationEvent[]; plans: Map<string, AggregationPlan> }>();
+  const entities = new Set<string>();
   for (const e of events) {
     const folded: AggregationEvent = {
       event_type: e.event_type,
@@ -232,34 +249,39 @@ export async function foldAll(
     for (const [joinKey, entityId] of Object.entries(e.entities)) {
       const entityType = typeOfKey.get(joinKey);
       if (!entityType) continue;
-      const plans = plansFor(entityType, e.event_type);
-      if (plans.length === 0) continue;
-      const key = `${entityType}:${entityId}`;
-      let entry = byEntity.get(key);
-      if (!entry) {
-        entry = { entityType, entityId, events: [], plans: new Map() };
-        byEntity.set(key, entry);
+      const groups = plansFor(entityType, e.event_type);
+      if (groups.length === 0) continue;
+      const entity = durableObjectName(entityType, entityId);
+      entities.add(entity);
+      for (const group of groups) {
+        const name = aggregateObjectName(entity, group.shards, shardOf(e.event_id, group.shards));
+        let entry = byObject.get(name);
+        if (!entry) {
+          entry = { entity, events: [], plans: new Map() };
+          byObject.set(name, entry);
+        }
+        entry.events.push(folded);
+        for (const p of group.plans) entry.plans.set(p.feature, p);
       }
-      entry.events.push(folded);
-      for (const p of plans) entry.plans.set(p.feature, p);
     }
   }
-  const entries = [...byEntity.values()];
+  const entries = [...byObject];
   const settled = await Promise.allSettled(
-    entries.map((x) => ns.get(ns.idFromName(durableObjectName(x.entityType, x.entityId))).foldEvents(x.events, [...x.plans.values()])),
+    entries.map(([name, x]) => ns.get(ns.idFromName(name)).foldEvents(x.events, [...x.plans.values()])),
   );
   const refused: Partial<Record<RefusalReason, number>> = {};
-  const failed: string[] = [];
+  const failed = new Set<string>();
   settled.forEach((s, i) => {
     if (s.status === "rejected") {
-      failed.push(`${entries[i]?.entityType}:${entries[i]?.entityId}`);
-      log({ event: "events_fold_failed", level: "error", entity: failed.at(-1), error: errorMessage(s.reason) });
+      const [name, entry] = entries[i] as (typeof entries)[number];
+      failed.add(entry.entity);
+      log({ event: "events_fold_failed", level: "error", entity: entry.entity, object: name, error: errorMessage(s.reason) });
       return;
     }
     for (const [reason, n] of Object.entries(s.value.refused))
       refused[reason as RefusalReason] = (refused[reason as RefusalReason] ?? 0) + (n ?? 0);
   });
   // Refused online but stored offline: logged with its reasons, so a lagging producer shows up.
-  if (Object.keys(refused).length > 0) log({ event: "events_refused_online", level: "warn", refused, entities: entries.length });
-  return { entities: entries.length, failed, refused };
+  if (Object.keys(refused).length > 0) log({ event: "events_refused_online", level: "warn", refused, entities: entities.size });
+  return { entities: entities.size, objects: entries.length, failed: [...failed], refused };
 }

@@ -1,7 +1,7 @@
 // L1 tier for aggregation features: the entity's EntityState Durable Object evaluates its tiles over the window ending now.
-import { type AggregationPlan, planOf } from "../core/aggregation";
+import { type AggregationPlan, aggregateObjectName, evaluateWindow, planOf, type Tile } from "../core/aggregation";
 import type { ComputationType } from "../core/definitions";
-import type { TimedValue } from "../core/keys";
+import { durableObjectName, type TimedValue } from "../core/keys";
 import type { EntityRef, OnlineStoreReader } from "../core/online-store";
 import type { CompiledRegistry } from "../core/registry";
 import type { EntityState } from "../durable/entity-state";
@@ -32,16 +32,54 @@ export class AggregateFeatureStore implements OnlineStoreReader {
     return pingEntityState(this.ns);
   }
 
-  /** One RPC per entity, in parallel; a name the registry does not know as an aggregation is left out. */
+  /**
+   * One RPC per entity, in parallel, plus one per shard of its sharded features (their tiles merged here
+   * with core's evaluateWindow, at one `now` for every shard); a name the registry does not know as an
+   * aggregation is left out.
+   */
   async read(refs: readonly EntityRef[], features: readonly (readonly string[])[]): Promise<Record<string, TimedValue>[]> {
     const registry = await this.registry();
     return Promise.all(
-      refs.map((ref, i) => {
+      refs.map(async (ref, i) => {
         const plans = (features[i] ?? []).map((name) => this.plan(registry, name)).filter((p) => p !== undefined);
         if (plans.length === 0) return {};
-        return entityStateOf(this.ns, ref).getAggregates(plans) as Promise<Record<string, TimedValue>>;
+        const own = plans.filter((p) => p.shards <= 1);
+        const sharded = plans.filter((p) => p.shards > 1);
+        if (sharded.length === 0) return entityStateOf(this.ns, ref).getAggregates(own) as Promise<Record<string, TimedValue>>;
+        const [values, shardValues] = await Promise.all([
+          own.length === 0 ? {} : (entityStateOf(this.ns, ref).getAggregates(own) as Promise<Record<string, TimedValue>>),
+          this.readShards(ref, sharded),
+        ]);
+        return { ...values, ...shardValues };
       }),
     );
+  }
+
+  /** Sharded features of one entity: every shard's window tiles, merged (the same value one object would give). */
+  private async readShards(ref: EntityRef, plans: readonly AggregationPlan[]): Promise<Record<string, TimedValue>> {
+    const now = Date.now();
+    const byShards = new Map<number, AggregationPlan[]>();
+    for (const p of plans) byShards.set(p.shards, [...(byShards.get(p.shards) ?? []), p]);
+    const entity = durableObjectName(ref.entityType, ref.entityId);
+    const out: Record<string, TimedValue> = {};
+    await Promise.all(
+      [...byShards].map(async ([shards, group]) => {
+        const parts = await Promise.all(
+          Array.from({ length: shards }, (_, k) =>
+            this.ns.get(this.ns.idFromName(aggregateObjectName(entity, shards, k))).getAggregateTiles(group, now),
+          ),
+        );
+        for (const plan of group) {
+          const value = evaluateWindow(
+            plan,
+            parts.flatMap((p) => (p[plan.feature] ?? []) as Tile[]),
+            now,
+          );
+          if (value) out[plan.feature] = value;
+        }
+      }),
+    );
+    return out;
   }
 
   /** Plans compiled once per registry version. */

@@ -210,4 +210,33 @@ describe("POST /ingest/events with the feature-events queue", () => {
     expect(await aggregates("user", user)).toEqual({ evt_plays_1h: 2, evt_skips_1h: 1 });
     expect(await aggregates("track", track)).toEqual({ evt_track_plays_1h: 2 });
   });
+
+  it("queues events folded by every entity as `folded`; the consumer acks them with no Durable Object call", async () => {
+    const user = uid("user_fold");
+    const track = uid("track_fold");
+    const events = [play(user, track, Date.now() - 2 * MIN, { skipped: true }), play(user, track, Date.now() - MIN)];
+    const queue = recordingQueue();
+    const app = createIngestApp(() =>
+      buildIngestContext(ingestEnv(), { registry: async () => REGISTRY, log: () => undefined, eventsQueue: queue }),
+    );
+    const res = await app.request(
+      "/ingest/events",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${inject("testApiKey")}` },
+        body: JSON.stringify(events),
+      },
+      ingestEnv(),
+    );
+    expect(res.status, await res.clone().text()).toBe(202);
+    expect(await res.json()).toMatchObject({ stored: 2, queued: 2, entities: 2, pending_entities: 0 });
+    expect(queue.sent).toEqual([{ events, received_at: expect.any(Number), folded: true }]);
+    const { ns, calls } = flakyNamespace(new Set());
+    const { summary, result } = await deliver(queue.sent, deps({ entityState: ns }));
+    expect(summary).toMatchObject({ messages: 1, alreadyFolded: 2, events: 0, entities: 0 });
+    expect(calls.size).toBe(0);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await aggregates("user", user)).toEqual({ evt_plays_1h: 2, evt_skips_1h: 1 });
+    expect(await aggregates("track", track)).toEqual({ evt_track_plays_1h: 2 });
+  });
 });

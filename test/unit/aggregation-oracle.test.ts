@@ -9,6 +9,8 @@ import {
   evaluateWindow,
   foldIntoTiles,
   SUM_SCALE,
+  shardOf,
+  type Tile,
 } from "../../src/core/aggregation";
 import type { AggregatePart, AggregationSpec } from "../../src/core/definitions";
 import { FeatureDefinition } from "../../src/core/definitions";
@@ -205,20 +207,29 @@ function queryTimes(seed: number): number[] {
   });
 }
 
-function mismatches(seed: number, rule?: Rule): { cells: number; wrong: string[] } {
+/**
+ * How a reader combines the tiles of a sharded entity (`shards` lists, one per shard): the real one
+ * hands every shard's tiles to evaluateWindow; tests pass a naive one to show the oracle notices.
+ */
+type ShardMerge = (shards: Tile[][]) => Tile[];
+const concatShards: ShardMerge = (shards) => shards.flat();
+
+function mismatches(seed: number, rule?: Rule, shards = 1, merge: ShardMerge = concatShards): { cells: number; wrong: string[] } {
   const { stream } = history(seed);
   const rand = mulberry32(seed + 1);
   const shuffled = stream
     .map((a) => ({ a, k: rand() }))
     .sort((x, y) => x.a.arrivesAt - y.a.arrivesAt || x.k - y.k)
     .map((x) => x.a);
+  // A sharded entity: each shard folds only the arrivals of its events (shardOf(event_id), as foldAll routes them).
+  const shardStreams = Array.from({ length: shards }, (_, k) => shuffled.filter((a) => shardOf(a.event.event_id, shards) === k));
   const wrong: string[] = [];
   let cells = 0;
   for (const t of queryTimes(seed)) {
     const known = knownAt(stream, t);
     for (const plan of PLANS) {
       cells++;
-      const tiles = tilesAt(plan, shuffled, t);
+      const tiles = shards <= 1 ? tilesAt(plan, shuffled, t) : merge(shardStreams.map((stream) => tilesAt(plan, stream, t)));
       const got = rule ? evaluateWindow(plan, tiles, t, rule) : evaluateWindow(plan, tiles, t);
       const want = brute(plan.spec, known, t);
       if (JSON.stringify(got) !== JSON.stringify(want))
@@ -243,6 +254,55 @@ describe("aggregation oracle", () => {
     expect(unique.filter((a) => !accepted(a)).length).toBeGreaterThan(EVENTS / 20);
     expect(unique.filter((a) => a.event.event_timestamp > a.arrivesAt).length).toBeGreaterThan(EVENTS / 20);
     expect(unique.filter((a) => a.event.event_timestamp % MIN === 0).length).toBeGreaterThan(EVENTS / 20);
+  });
+
+  it("the tiles of an entity sharded over 4 or 3 objects by event_id, merged at read time, agree with brute force", () => {
+    for (const [seed, shards] of [
+      [SEED, 4],
+      [SEED + 1, 3],
+    ] as const) {
+      const { cells, wrong } = mismatches(seed, undefined, shards);
+      expect(cells).toBe(QUERIES * PLANS.length);
+      expect(wrong.slice(0, 5)).toEqual([]);
+    }
+  });
+
+  it("a merge that keeps one tile per start (the last shard's) is caught", () => {
+    const lastShardWins: ShardMerge = (shards) => [...new Map(shards.flat().map((tile) => [tile.start, tile])).values()];
+    expect(mismatches(SEED, undefined, 4, lastShardWins).wrong.length).toBeGreaterThan(0);
+  });
+
+  it("distinct_count above its bound: shards' 1,000 smallest values merged still reach exactly the bound", () => {
+    const plan = PLANS.find((p) => p.feature === "distinct_tracks_2h") as AggregationPlan;
+    const t = START + HOUR;
+    const events: AggregationEvent[] = Array.from({ length: 4_000 }, (_, i) => ({
+      event_type: "listening_event",
+      event_id: `d-${i}`,
+      event_timestamp: t - 1 - (i % 3_000) * 1_000,
+      fields: { track: `t${i % 2_500}` },
+    }));
+    const one = evaluateWindow(plan, foldIntoTiles(plan, events), t);
+    const sharded = evaluateWindow(
+      plan,
+      Array.from({ length: 4 }, (_, k) =>
+        foldIntoTiles(
+          plan,
+          events.filter((e) => shardOf(e.event_id, 4) === k),
+        ),
+      ).flat(),
+      t,
+    );
+    expect(one?.value).toBe(DISTINCT_EXACT_LIMIT);
+    expect(sharded).toEqual(one);
+    // Below the bound, exact: 600 distinct values.
+    const few = events.map((e, i) => ({ ...e, fields: { track: `t${i % 600}` } }));
+    const fewSharded = Array.from({ length: 4 }, (_, k) =>
+      foldIntoTiles(
+        plan,
+        few.filter((e) => shardOf(e.event_id, 4) === k),
+      ),
+    ).flat();
+    expect(evaluateWindow(plan, fewSharded, t)?.value).toBe(600);
   });
 
   it("a window edge off by one tile edge (start ≥ t − W instead of >) is caught", () => {

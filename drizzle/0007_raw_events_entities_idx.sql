@@ -1,0 +1,1 @@
+CREATE INDEX "raw_events_entities_idx" ON "raw_events" USING gin ("entities" jsonb_path_ops);
