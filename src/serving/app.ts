@@ -9,6 +9,7 @@ import { rateLimitRequests } from "../http/rate-limit";
 import { waitUntilOf } from "../monitoring/hub-client";
 import { coloOf } from "../monitoring/metrics-reporter";
 import { checkTiers } from "../stores/tier-health";
+import { consoleRoutes } from "../ui/routes";
 import { type ServingContext, type ServingEnv, type ServingHonoEnv, servingFactory } from "./context";
 import { feastMaterializeRoutes } from "./feast-materialize-routes";
 import { feastWriteRoutes } from "./feast-write-routes";
@@ -83,6 +84,11 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
   app.route("/registry", registryRoutes());
   app.route("/datasets", trainingRoutes());
   app.route("/quality", qualityRoutes());
+  // The web console (README "Console"): pages that call the routes above in process, with the session's key.
+  app.route(
+    "/ui",
+    consoleRoutes((request, env, ctx) => Promise.resolve(app.fetch(request, env, ctx))),
+  );
 
   const document = openApiDocument(
     app,
