@@ -7,20 +7,19 @@ import { MemoryCache } from "../stores/memory-cache";
 import { TieredFeatureStore } from "../stores/tiered-feature-store";
 
 /**
- * Serves `req` from the Durable Objects, Redis and Postgres only. Its L0 is new and tiny, so no value
+ * Serves `requests` from the Durable Objects, Redis and Postgres only. Its L0 is new and tiny, so no value
  * comes from this isolate's memory; KV is left out of the read order, so none comes from KV either.
  */
 export async function serveBypassingCaches(
   deps: ServingContext,
   registry: CompiledRegistry,
-  req: FeatureRequest,
+  requests: FeatureRequest[],
   waitUntil: (p: Promise<unknown>) => void,
-): Promise<FeatureResponse | FeatureErrorResult> {
+): Promise<(FeatureResponse | FeatureErrorResult)[]> {
   const t = deps.tiers;
   const levels = [[t.durableObject, t.aggregates], [t.redis], [t.postgres]]
     .map((level) => level.filter((s) => s !== undefined))
     .filter((level) => level.length > 0);
   const store = new TieredFeatureStore(levels, new MemoryCache(1, 1024));
-  const [result] = await new FeatureService(store).serve(registry, [req], { now: Date.now(), waitUntil });
-  return result!;
+  return new FeatureService(store).serve(registry, requests, { now: Date.now(), waitUntil });
 }

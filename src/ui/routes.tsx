@@ -3,8 +3,14 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
-import { authorize, requestKeyHash } from "../core/auth";
-import { type FeatureMetadata, FeatureRequest, type FeatureResponse, MAX_FEATURES_PER_REQUEST } from "../core/feature-request";
+import { authorize, bearerKeyHash } from "../core/auth";
+import {
+  type FeatureErrorResult,
+  type FeatureMetadata,
+  FeatureRequest,
+  type FeatureResponse,
+  MAX_BATCH_ENTITIES,
+} from "../core/feature-request";
 import type { ServingHonoEnv } from "../serving/context";
 import { type ApiResult, type AppFetch, consoleApi, executionCtxOf } from "./api";
 import { serveBypassingCaches } from "./bypass-read";
@@ -237,41 +243,35 @@ export function consoleRoutes(appFetch: AppFetch): Hono<ServingHonoEnv> {
       return render({ error: { status: 400, message: `Cannot tell the entity type of ${entityId}: choose one` } }, 400);
     // Stored features only: an on-demand feature needs its request context, which a lookup does not have.
     const defs = registry.forEntity(type).filter((d) => d.computation_type !== "on_demand");
+    // One request per feature in a batch: a feature that cannot be served (null_policy reject) fails alone.
+    const requests = defs.map((d) => ({ entity_id: entityId, entity_type: type, feature_names: [d.name], include_metadata: true }));
     const features: LookupResult["features"] = [];
-    for (let i = 0; i < defs.length; i += MAX_FEATURES_PER_REQUEST) {
-      const request = {
-        entity_id: entityId,
-        entity_type: type,
-        feature_names: defs.slice(i, i + MAX_FEATURES_PER_REQUEST).map((d) => d.name),
-        include_metadata: true,
-      };
-      let answer: ApiResult<FeatureResponse>;
+    for (let i = 0; i < requests.length; i += MAX_BATCH_ENTITIES) {
+      const chunk = requests.slice(i, i + MAX_BATCH_ENTITIES);
+      let answer: ApiResult<(FeatureResponse | FeatureErrorResult)[]>;
       if (bypass) {
-        const parsed = FeatureRequest.safeParse(request);
+        const parsed = z.array(FeatureRequest).safeParse(chunk);
         if (!parsed.success) return render({ error: { status: 400, message: parsed.error.issues[0]?.message ?? "bad entity id" } }, 400);
-        // The same scope as POST /features/get: a key of another scope sees nothing here either.
-        authorize(
-          await requestKeyHash(new Request(c.req.url, { headers: { authorization: `Bearer ${session.key}` } })),
-          deps.apiKeys,
-          "serve",
-        );
+        // The same scope as POST /features/batch: a key of another scope sees nothing here either.
+        authorize(await bearerKeyHash(`Bearer ${session.key}`), deps.apiKeys, "serve");
         const served = await serveBypassingCaches(deps, registry, parsed.data, (p) => {
           const ctx = executionCtxOf(c);
           if (ctx) ctx.waitUntil(p);
           else void p;
         });
-        answer =
-          "error" in served
-            ? { ok: false, status: 422, code: served.error.code, message: served.error.message, body: served }
-            : { ok: true, status: 200, body: served, text: "" };
-      } else answer = await consoleApi(c, appFetch, session).serving<FeatureResponse>("/features/get", "POST", request);
+        answer = { ok: true, status: 200, body: served, text: "" };
+      } else
+        answer = await consoleApi(c, appFetch, session).serving<(FeatureResponse | FeatureErrorResult)[]>("/features/batch", "POST", chunk);
       if (!answer.ok)
         return render(
           { error: { status: answer.status, message: answer.message } },
           answer.status === 403 ? 403 : answer.status === 404 ? 404 : 400,
         );
-      for (const [name, value] of Object.entries(answer.body.features))
-        features.push({ name, value, meta: answer.body.metadata?.[name] as FeatureMetadata | undefined });
+      answer.body.forEach((item, j) => {
+        const name = chunk[j]!.feature_names[0]!;
+        if ("error" in item) features.push({ name, value: null, meta: undefined, error: item.error.message });
+        else features.push({ name, value: item.features[name], meta: item.metadata?.[name] as FeatureMetadata | undefined });
+      });
     }
     const joinKey = registry.snapshot.entities.find((e) => e.name === type)?.join_key ?? `${type}_id`;
     const feastRequest = { features: defs.map((d) => `${d.group}:${d.name}`), entities: { [joinKey]: [entityId] } };

@@ -5,7 +5,8 @@ import { ApiError } from "../layout";
 export interface LookupResult {
   entityType: string;
   bypass: boolean;
-  features: { name: string; value: unknown; meta: FeatureMetadata | undefined }[];
+  /** `error`: this feature could not be served (e.g. null_policy reject without a value). */
+  features: { name: string; value: unknown; meta: FeatureMetadata | undefined; error?: string }[];
   feastRequest: unknown;
   curl: string;
 }
@@ -83,7 +84,9 @@ export function EntityPage(props: {
                     <td>
                       <code>{shown(f.value).slice(0, 200)}</code>
                     </td>
-                    <td class={`status-${f.meta?.status ?? "none"}`}>{f.meta?.status ?? "—"}</td>
+                    <td class={f.error ? "status-ERROR" : `status-${f.meta?.status ?? "none"}`}>
+                      {f.error ? `REFUSED: ${f.error}` : (f.meta?.status ?? "—")}
+                    </td>
                     <td>{f.meta?.event_timestamp ?? "—"}</td>
                     <td class="num">{age(f.meta?.age_ms)}</td>
                     <td data-tier={f.meta?.tier ?? ""}>{f.meta?.tier ?? "—"}</td>
