@@ -11,7 +11,7 @@ import {
   type FeatureResponse,
   MAX_BATCH_ENTITIES,
 } from "../core/feature-request";
-import type { ServingHonoEnv } from "../serving/context";
+import type { ServingContext, ServingEnv, ServingHonoEnv } from "../serving/context";
 import { type ApiResult, type AppFetch, consoleApi, executionCtxOf } from "./api";
 import { serveBypassingCaches } from "./bypass-read";
 import { CONSOLE_CSS } from "./console.css";
@@ -113,7 +113,21 @@ export function sumByLabel(metrics: string, name: string, label: string): { reas
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-export function consoleRoutes(appFetch: AppFetch): Hono<ServingHonoEnv> {
+/** /ui and everything under it. */
+export const isConsolePath = (path: string) => path === "/ui" || path.startsWith("/ui/");
+
+/** The console as an app of its own (mounted by src/serving/app.ts ahead of the API routes), with the Worker's context. */
+export function consoleApp(contextFor: (env: ServingEnv) => ServingContext, appFetch: AppFetch): Hono<ServingHonoEnv> {
+  const app = new Hono<ServingHonoEnv>();
+  app.use(async (c, next) => {
+    c.set("deps", contextFor(c.env));
+    await next();
+  });
+  app.route("/ui", consoleRoutes(appFetch));
+  return app;
+}
+
+function consoleRoutes(appFetch: AppFetch): Hono<ServingHonoEnv> {
   const ui = new Hono<ServingHonoEnv>();
 
   ui.use(async (c, next) => {
