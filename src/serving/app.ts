@@ -17,7 +17,9 @@ import { feastWriteRoutes } from "./feast-write-routes";
 import { featureRoutes } from "./feature-routes";
 import { renderMetrics } from "./metrics-route";
 import { qualityRoutes } from "./quality-routes";
+import { recommendRoutes } from "./recommend-routes";
 import { registryRoutes } from "./registry-routes";
+import { relatedRoutes } from "./related-routes";
 import { trainingRoutes } from "./training-routes";
 
 export type ServingApp = OpenAPIHono<ServingHonoEnv>;
@@ -87,8 +89,10 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
   app.route("/", feastWriteRoutes());
   app.route("/", feastMaterializeRoutes());
   app.route("/registry", registryRoutes());
+  app.route("/registry", relatedRoutes());
   app.route("/datasets", trainingRoutes());
   app.route("/quality", qualityRoutes());
+  app.route("/recommendations", recommendRoutes());
 
   const document = openApiDocument(
     app,

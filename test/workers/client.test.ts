@@ -30,4 +30,24 @@ describe("FeatureStoreClient over a service binding", () => {
     expect(err).toBeInstanceOf(FeatureStoreClientError);
     expect(err).toMatchObject({ status: 404, code: "not_found" });
   });
+
+  it("asks for related features and for a recommendation", async () => {
+    const related = await client.relatedFeatures("skip_rate_7d", { limit: 3 });
+    expect(related.feature).toBe("skip_rate_7d");
+    expect(related.related).toHaveLength(3);
+    const user = uniqueId("user_");
+    const now = new Date().toISOString();
+    const answer = await client.recommendFeatures({
+      spine: [
+        { entity_id: user, event_timestamp: now, clicked: true },
+        { entity_id: uniqueId("user_"), event_timestamp: now, clicked: false },
+      ],
+      label: "clicked",
+      candidates: ["user_profile_features:listening_hours_weekly"],
+    });
+    expect(answer).toMatchObject({ label: "clicked", rows: 2, binary: true, positive_label: true });
+    expect(answer.ranking.map((r) => r.feature)).toEqual(["user_profile_features:listening_hours_weekly"]);
+    const err = await client.recommendFeatures({ spine: [], label: "clicked" }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: "bad_request" });
+  });
 });

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "../../src/core/feature-request";
 import { createServingApp } from "../../src/serving/app";
 import { servingContext } from "../../src/serving/context";
+import { MAX_RECOMMEND_BODY_BYTES } from "../../src/serving/recommend-routes";
 import { MAX_TRAINING_BODY_BYTES } from "../../src/serving/training-routes";
 import { chunkedJsonArray, chunkedPost } from "../chunked-body";
 import { OpenApiContract, type OpenApiDocument } from "../openapi-contract";
@@ -95,6 +96,26 @@ describe("GET /openapi.json (serving)", () => {
       ["GET", "/registry/features", 401, call("GET", "/registry/features", { key: "wrong-key" })],
       ["GET", "/registry/features/{name}", 200, call("GET", "/registry/features/user_profile_features:listening_hours_weekly")],
       ["GET", "/registry/features/{name}", 404, call("GET", "/registry/features/nope")],
+      ["GET", "/registry/features/{name}/related", 200, call("GET", "/registry/features/skip_rate_7d/related?limit=3")],
+      ["GET", "/registry/features/{name}/related", 404, call("GET", "/registry/features/nope/related")],
+      ["GET", "/registry/features/{name}/related", 400, call("GET", "/registry/features/skip_rate_7d/related?limit=-1")],
+      [
+        "POST",
+        "/recommendations/features",
+        200,
+        call("POST", "/recommendations/features", {
+          body: {
+            candidates: ["user_profile_features:listening_hours_weekly"],
+            spine: [
+              { user_id: user, event_timestamp: new Date().toISOString(), label: 1 },
+              { user_id: "user_openapi_none", event_timestamp: new Date().toISOString(), label: 0 },
+            ],
+          },
+        }),
+      ],
+      ["POST", "/recommendations/features", 400, call("POST", "/recommendations/features", { body: { spine: [] } })],
+      ["POST", "/recommendations/features", 403, call("POST", "/recommendations/features", { body: { spine: [] }, key: SERVE_ONLY_KEY })],
+      ["POST", "/recommendations/features", 413, call("POST", "/recommendations/features", { chunked: MAX_RECOMMEND_BODY_BYTES + 1 })],
       ["GET", "/registry/entities", 200, call("GET", "/registry/entities", { key: SERVE_ONLY_KEY })],
       ["GET", "/registry/versions", 200, call("GET", "/registry/versions?limit=5")],
       ["GET", "/registry/versions", 400, call("GET", "/registry/versions?limit=0")],

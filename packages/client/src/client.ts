@@ -13,6 +13,45 @@ import { errorFrom, FeatureStoreClientError } from "./errors";
 import { DEFAULT_RETRIES, RETRYABLE_STATUSES, type RetryOptions, retryDelayMs, sleep } from "./retry";
 import { WriteSession } from "./write-session";
 
+/** A recommendation builds a training set of up to 10,000 rows per candidate: seconds, not milliseconds. */
+export const RECOMMEND_TIMEOUT_MS = 60_000;
+
+export interface RelatedFeaturesResponse {
+  registry_version: string;
+  feature: string;
+  count: number;
+  related: { name: string; group: string; score: number; reasons: string[] }[];
+}
+
+export interface RecommendFeaturesRequest {
+  /** Rows with entity_id (or join-key columns such as user_id), event_timestamp and the label column. */
+  spine: Record<string, unknown>[];
+  /** The label column (default label). */
+  label?: string;
+  /** Feature groups or feature references (default every feature of the spine's entity types). */
+  candidates?: string[];
+}
+
+export interface RecommendFeaturesResponse {
+  registry_version: string;
+  label: string;
+  rows: number;
+  binary: boolean;
+  positive_label?: unknown;
+  label_entropy: number;
+  estimators: Record<string, string>;
+  ranking: {
+    feature: string;
+    mutual_information: number;
+    auc?: number;
+    auc_direction?: "higher" | "lower";
+    coverage: number;
+    leakage: boolean;
+    warnings: string[];
+  }[];
+  skipped: { feature: string; reason: string }[];
+}
+
 /** Something that answers fetch: the global fetch, or a Worker's service binding (no network hop). */
 export interface Fetcher {
   fetch(input: string, init?: RequestInit): Promise<Response>;
@@ -123,6 +162,24 @@ export class FeatureStoreClient {
   ): Promise<unknown> {
     const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined)).toString();
     return this.request(`/registry/features${query ? `?${query}` : ""}`, undefined, { method: "GET", idempotent: true, ...call });
+  }
+
+  /** Features related to one by lineage, event source, feature-service co-use and tags (GET /registry/features/{name}/related). */
+  relatedFeatures(name: string, options: { limit?: number } = {}, call?: CallOptions): Promise<RelatedFeaturesResponse> {
+    const query = options.limit === undefined ? "" : `?limit=${options.limit}`;
+    return this.request(`/registry/features/${encodeURIComponent(name)}/related${query}`, undefined, {
+      method: "GET",
+      idempotent: true,
+      ...call,
+    });
+  }
+
+  /**
+   * Candidate features ranked by predictive power for a labelled spine (POST /recommendations/features,
+   * admin scope). Not retried: it builds a training set in Postgres, which a retry would build again.
+   */
+  recommendFeatures(body: RecommendFeaturesRequest, call?: CallOptions): Promise<RecommendFeaturesResponse> {
+    return this.request("/recommendations/features", body, { idempotent: false, hedge: false, timeoutMs: RECOMMEND_TIMEOUT_MS, ...call });
   }
 
   /** A training set as a stream of CSV or JSONL (POST /datasets/training, admin scope). */

@@ -7,6 +7,16 @@ export type {
   FeatureResponse,
 } from "../../../src/core/feature-request";
 export type { FeatureUpdate, PushResult } from "../../../src/core/ingest-message";
-export { type CallOptions, type ClientOptions, DEFAULT_TIMEOUT_MS, FeatureStoreClient, type Fetcher } from "./client";
+export {
+  type CallOptions,
+  type ClientOptions,
+  DEFAULT_TIMEOUT_MS,
+  FeatureStoreClient,
+  type Fetcher,
+  RECOMMEND_TIMEOUT_MS,
+  type RecommendFeaturesRequest,
+  type RecommendFeaturesResponse,
+  type RelatedFeaturesResponse,
+} from "./client";
 export { FeatureStoreClientError } from "./errors";
 export { RETRYABLE_STATUSES, type RetryOptions, retryDelayMs } from "./retry";
