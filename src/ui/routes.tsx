@@ -399,7 +399,7 @@ function consoleRoutes(appFetch: AppFetch): Hono<ServingHonoEnv> {
           .filter(Boolean)
       : undefined;
     const res = await consoleApi(c, appFetch, session).serving<Ranking>("/recommendations/features", "POST", {
-      spine: spine.rows.map((r) => ({ entity_id: r.entity_id, event_timestamp: r.event_timestamp, label: r.label })),
+      spine: spine.rows,
       label: input.label,
       ...(candidates ? { candidates } : {}),
     });

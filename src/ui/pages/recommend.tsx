@@ -9,16 +9,13 @@ export interface Ranking {
   ranking: { feature: string; mutual_information: number; auc?: number | null; coverage: number; leakage: boolean; warnings: string[] }[];
 }
 
-export interface SpineRow {
-  entity_id: string;
-  event_timestamp: string;
-  label: string | number;
-}
+/** One spine row: every CSV column (entity_id or join keys such as user_id, event_timestamp, the label, others). */
+export type SpineRow = Record<string, string | number>;
 
 /** Rows of spine a console request may carry: enough to rank on, small enough for one form post. */
 export const MAX_SPINE_ROWS = 5_000;
 
-/** CSV with a header naming entity_id, event_timestamp and the label column; numbers stay numbers. */
+/** CSV with a header naming event_timestamp, the label column and entity_id or a join key (…_id); numbers stay numbers. */
 export function parseSpineCsv(text: string, labelColumn: string): { rows: SpineRow[] } | { error: string } {
   const lines = text
     .split(/\r?\n/)
@@ -26,17 +23,22 @@ export function parseSpineCsv(text: string, labelColumn: string): { rows: SpineR
     .filter(Boolean);
   if (lines.length < 2) return { error: "the spine needs a header line and at least one row" };
   const header = lines[0]!.split(",").map((h) => h.trim());
-  const col = (name: string) => header.indexOf(name);
-  const [ei, ti, li] = [col("entity_id"), col("event_timestamp"), col(labelColumn)];
-  if (ei < 0 || ti < 0 || li < 0)
-    return { error: `the header must name entity_id, event_timestamp and ${labelColumn}; it has ${header.join(", ")}` };
+  if (!header.includes("event_timestamp") || !header.includes(labelColumn) || !header.some((h) => h === "entity_id" || h.endsWith("_id")))
+    return {
+      error: `the header must name event_timestamp, ${labelColumn} and entity_id (or a join key such as user_id); it has ${header.join(", ")}`,
+    };
   if (lines.length - 1 > MAX_SPINE_ROWS) return { error: `at most ${MAX_SPINE_ROWS} rows here; use npm run recommend for more` };
   const rows: SpineRow[] = [];
   for (const [n, line] of lines.slice(1).entries()) {
     const cells = line.split(",").map((c) => c.trim());
-    const [entity_id, event_timestamp, raw] = [cells[ei], cells[ti], cells[li]];
-    if (!entity_id || !event_timestamp || raw === undefined || raw === "") return { error: `row ${n + 2} misses a value` };
-    rows.push({ entity_id, event_timestamp, label: raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw });
+    if (cells.length !== header.length) return { error: `row ${n + 2} has ${cells.length} values for ${header.length} columns` };
+    const row: SpineRow = {};
+    header.forEach((h, i) => {
+      const cell = cells[i]!;
+      row[h] = h === labelColumn && cell !== "" && Number.isFinite(Number(cell)) ? Number(cell) : cell;
+    });
+    if (row[labelColumn] === "" || row.event_timestamp === "") return { error: `row ${n + 2} misses its label or event_timestamp` };
+    rows.push(row);
   }
   return { rows };
 }
@@ -53,9 +55,9 @@ export function RecommendPage(props: {
     <>
       <h1>Feature recommendation</h1>
       <p>
-        Paste a labelled spine (CSV with <code>entity_id,event_timestamp,label</code>) or upload one; the candidate features are joined
-        point in time and ranked by mutual information with the label (and univariate AUC for a binary label). The same ranking:{" "}
-        <code>npm run recommend -- --spine labels.csv</code>.
+        Paste a labelled spine (CSV with <code>entity_id,event_timestamp,label</code>, or join keys such as <code>user_id,track_id</code>)
+        or upload one; the candidate features are joined point in time and ranked by mutual information with the label (and univariate AUC
+        for a binary label). The same ranking: <code>npm run recommend -- --spine labels.csv</code>.
       </p>
       <form method="post" action="/ui/recommend" enctype="multipart/form-data">
         <input type="hidden" name="_csrf" value={props.session.csrf} />
