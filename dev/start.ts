@@ -210,7 +210,9 @@ async function main(): Promise<void> {
     writeFileSync(DEV_STACK_FILE, JSON.stringify(info, null, 2));
 
     if (existsSync(path.join(PROJECT_ROOT, "scripts", "materialize.ts"))) {
-      await runScript("scripts/materialize.ts", ["--all", "--trigger", "dev"], env);
+      // A loaded machine (CI, several stacks' worth of work) may need longer than materialize's default wait.
+      const wait = process.env.DEV_MATERIALIZE_TIMEOUT_S ? ["--timeout", process.env.DEV_MATERIALIZE_TIMEOUT_S] : [];
+      await runScript("scripts/materialize.ts", ["--all", "--trigger", "dev", ...wait], env);
       step("batch features materialized");
     }
 

@@ -263,6 +263,7 @@ async function main(): Promise<number> {
       stack = await startDevStack({
         ...(db ? { DATABASE_URL: db.url } : {}),
         FEATURE_STORE_EXTRA_API_KEYS: `${await sha256Hex(serveKey)}:serve`,
+        DEV_MATERIALIZE_TIMEOUT_S: "600",
       });
       info = stack.info;
     }
