@@ -111,6 +111,12 @@ export function sumByLabel(metrics: string, name: string, label: string): { reas
   return [...sums].map(([reason, count]) => ({ reason, count })).filter((x) => x.count > 0);
 }
 
+/** The origin the browser used (a local proxy may rewrite the request URL's host, not its Host header). */
+function publicOrigin(c: C): string {
+  const url = new URL(c.req.url);
+  return `${url.protocol}//${c.req.header("host") ?? url.host}`;
+}
+
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** /ui and everything under it. */
@@ -289,7 +295,7 @@ function consoleRoutes(appFetch: AppFetch): Hono<ServingHonoEnv> {
     }
     const joinKey = registry.snapshot.entities.find((e) => e.name === type)?.join_key ?? `${type}_id`;
     const feastRequest = { features: defs.map((d) => `${d.group}:${d.name}`), entities: { [joinKey]: [entityId] } };
-    const curl = `curl -s -H "authorization: Bearer $FEATURE_STORE_API_KEY" -H 'content-type: application/json' \\\n  -d ${shellQuote(JSON.stringify(feastRequest))} \\\n  ${new URL(c.req.url).origin}/get-online-features`;
+    const curl = `curl -s -H "authorization: Bearer $FEATURE_STORE_API_KEY" -H 'content-type: application/json' \\\n  -d ${shellQuote(JSON.stringify(feastRequest))} \\\n  ${publicOrigin(c)}/get-online-features`;
     return render({ result: { entityType: type, bypass, features, feastRequest, curl } });
   });
 

@@ -63,8 +63,18 @@ export function endSession(c: Context<ServingHonoEnv>): void {
   deleteCookie(c, SESSION_COOKIE, { path: "/ui", secure: !isLocalhost(c.req.url) });
 }
 
-/** A form post is ours when its Origin (sent by every current browser on POST) is this console's; absent Origin: a non-browser client. */
+/**
+ * A form post is ours when the browser says so: Sec-Fetch-Site same-origin, or an Origin equal to this
+ * console's (by the request URL or its Host header: a local proxy may rewrite the URL's host). A
+ * cross-site or same-site post is refused; no Origin and no Sec-Fetch-Site: a non-browser client,
+ * which cannot ride a browser's cookie (the CSRF token is checked as well).
+ */
 export function sameOrigin(c: Context<ServingHonoEnv>): boolean {
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined && site !== "same-origin" && site !== "none") return false;
   const origin = c.req.header("origin");
-  return origin === undefined || origin === new URL(c.req.url).origin;
+  if (origin === undefined || site === "same-origin") return true;
+  const url = new URL(c.req.url);
+  const host = c.req.header("host");
+  return origin === url.origin || (host !== undefined && origin === `${url.protocol}//${host}`);
 }

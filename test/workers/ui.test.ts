@@ -80,6 +80,13 @@ describe("console /ui", () => {
     });
     expect(crossSite.status).toBe(403);
     expect(crossSite.headers.get("set-cookie")).toBeNull();
+    const crossSiteFetch = await SELF.fetch("http://fs/ui/login", {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "cross-site" },
+      body: new URLSearchParams({ key: API_KEY }).toString(),
+    });
+    expect(crossSiteFetch.status).toBe(403);
     // An open redirect is not possible: `next` outside /ui goes to /ui.
     const next = await SELF.fetch("http://fs/ui/login", {
       method: "POST",
