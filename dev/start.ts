@@ -179,7 +179,8 @@ async function main(): Promise<void> {
     const bindings: Record<string, string> = {
       DATABASE_URL: postgres.url,
       NEON_WS_PROXY: `127.0.0.1:${RELAY_PORT}`,
-      API_KEYS: `${await sha256Hex(key)}:serve+ingest+admin`,
+      // FEATURE_STORE_EXTRA_API_KEYS ("<sha256hex>:scope+scope,…") adds keys, e.g. the serve-only key of npm run ui:test.
+      API_KEYS: [`${await sha256Hex(key)}:serve+ingest+admin`, process.env.FEATURE_STORE_EXTRA_API_KEYS].filter(Boolean).join(","),
       REDIS_KEY_PREFIX: "dev:",
       ...(redis.restUrl && redis.restToken ? { UPSTASH_REDIS_REST_URL: redis.restUrl, UPSTASH_REDIS_REST_TOKEN: redis.restToken } : {}),
     };
@@ -209,7 +210,9 @@ async function main(): Promise<void> {
     writeFileSync(DEV_STACK_FILE, JSON.stringify(info, null, 2));
 
     if (existsSync(path.join(PROJECT_ROOT, "scripts", "materialize.ts"))) {
-      await runScript("scripts/materialize.ts", ["--all", "--trigger", "dev"], env);
+      // A loaded machine (CI, several stacks' worth of work) may need longer than materialize's default wait.
+      const wait = process.env.DEV_MATERIALIZE_TIMEOUT_S ? ["--timeout", process.env.DEV_MATERIALIZE_TIMEOUT_S] : [];
+      await runScript("scripts/materialize.ts", ["--all", "--trigger", "dev", ...wait], env);
       step("batch features materialized");
     }
 
@@ -239,6 +242,7 @@ async function main(): Promise<void> {
 Ready in ${((Date.now() - started) / 1000).toFixed(1)} s
   feature-serving  ${servingUrl}   (GET /health, POST /features/get, /registry/features)
   feature-ingest   ${ingestUrl}   (GET /health, POST /ingest/push)
+  console          ${servingUrl}/ui   (sign in with the dev API key)
   dev API key      ${key}
   try: curl -s ${servingUrl}/health
        curl -s -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\

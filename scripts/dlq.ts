@@ -1,8 +1,8 @@
-// npm run dlq: lists dead letters with their reasons and replays them through the ingest Worker's push endpoint.
+// npm run dlq: lists dead letters with their reasons and replays them through the ingest Worker's push endpoint (src/ingest/dead-letter-replay.ts).
 import { parseArgs } from "node:util";
 import type pg from "pg";
-import { type DeadLetterReason, type FeatureUpdate, IngestMessage, updateOf } from "../src/core/ingest-message";
-import type { deadLetters, SqlRow } from "../src/db/schema";
+import type { DeadLetterReason } from "../src/core/ingest-message";
+import { DEFAULT_DEAD_LETTER_LIMIT, listDeadLetters, type ReplayPush, replayDeadLetters } from "../src/ingest/dead-letter-replay";
 import { EXIT_OK, EXIT_USAGE, isParseArgsError, runIfMain, UsageError } from "../tools/cli";
 import { requireDatabaseUrl } from "../tools/dev-stack";
 import { callIngest, type IngestEndpoint, ingestEndpoint, responseError } from "../tools/ingest-client";
@@ -19,19 +19,8 @@ const USAGE = `Usage:
 Postgres comes from DATABASE_URL, else the running dev stack; the ingest Worker from INGEST_URL and
 FEATURE_STORE_API_KEY, else the dev stack.`;
 
-const DEFAULT_LIST_LIMIT = 50;
-/** Updates per replay push; far below the endpoint's limit so one bad letter costs little to isolate. */
-const REPLAY_CHUNK = 100;
 /** Characters of the reasons column in the table. */
 const REASONS_WIDTH = 90;
-
-/** A dead_letters row; `reasons` is what the ingest Worker stored in the jsonb column. */
-type DeadLetter = Omit<SqlRow<typeof deadLetters>, "reasons"> & { reasons: DeadLetterReason[] };
-
-function entityOf(message: unknown): string {
-  const m = message as { entity_type?: unknown; entity_id?: unknown } | null;
-  return m && typeof m.entity_type === "string" && typeof m.entity_id === "string" ? `${m.entity_type}:${m.entity_id}` : "?";
-}
 
 /** "tst_affinity max_value, tst_plays_1h min_value"; a whole-message reason shows its message. */
 function summarizeReasons(reasons: DeadLetterReason[], width = REASONS_WIDTH): string {
@@ -48,7 +37,7 @@ function summarizeReasons(reasons: DeadLetterReason[], width = REASONS_WIDTH): s
   return text;
 }
 
-const when = (d: Date) => `${d.toISOString().replace("T", " ").slice(0, 19)}Z`;
+const when = (iso: string) => `${iso.replace("T", " ").slice(0, 19)}Z`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -77,35 +66,16 @@ async function list(argv: string[]): Promise<number> {
     args: argv,
     options: {
       json: { type: "boolean", default: false },
-      limit: { type: "string", default: String(DEFAULT_LIST_LIMIT) },
+      limit: { type: "string", default: String(DEFAULT_DEAD_LETTER_LIMIT) },
       pending: { type: "boolean", default: false },
     },
     strict: true,
   });
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, not "${values.limit}"`);
-  const rows = await withDb(async (client) => {
-    const res = await client.query<DeadLetter>(
-      `select id, message_id, created_at, source, attempts, message, reasons, replayed_at
-         from dead_letters where ($2::boolean is false or replayed_at is null)
-        order by id desc limit $1`,
-      [limit, values.pending],
-    );
-    return res.rows;
-  });
+  const rows = await withDb((client) => listDeadLetters(client, { limit, pending: values.pending }));
   if (values.json) {
-    console.log(
-      JSON.stringify(
-        rows.map((r) => ({
-          ...r,
-          entity: entityOf(r.message),
-          created_at: r.created_at.toISOString(),
-          replayed_at: r.replayed_at?.toISOString() ?? null,
-        })),
-        null,
-        2,
-      ),
-    );
+    console.log(JSON.stringify(rows, null, 2));
     return 0;
   }
   if (rows.length === 0) {
@@ -120,7 +90,7 @@ async function list(argv: string[]): Promise<number> {
         when(r.created_at),
         r.source,
         String(r.attempts),
-        entityOf(r.message),
+        r.entity,
         summarizeReasons(r.reasons),
         r.replayed_at ? when(r.replayed_at) : "-",
       ]),
@@ -129,31 +99,15 @@ async function list(argv: string[]): Promise<number> {
   return 0;
 }
 
-interface Replayable {
-  id: number;
-  update: FeatureUpdate;
-}
-
-/** Pushes updates with source=replay; returns the ids accepted and, for refused ones, why. */
-async function pushReplays(
-  ep: IngestEndpoint,
-  items: Replayable[],
-): Promise<{ accepted: number[]; refused: { id: number; error: string }[] }> {
-  const res = await callIngest(ep, "/ingest/push?source=replay", { method: "POST", body: JSON.stringify(items.map((i) => i.update)) });
-  if (res.status === 202) return { accepted: items.map((i) => i.id), refused: [] };
-  const error = await responseError(res);
-  if ((res.status === 400 || res.status === 413) && items.length > 1) {
-    // One bad letter refuses the whole push: isolate it by pushing one at a time.
-    const out = { accepted: [] as number[], refused: [] as { id: number; error: string }[] };
-    for (const item of items) {
-      const one = await pushReplays(ep, [item]);
-      out.accepted.push(...one.accepted);
-      out.refused.push(...one.refused);
-    }
-    return out;
-  }
-  if (res.status === 400 || res.status === 413) return { accepted: [], refused: [{ id: items[0]!.id, error }] };
-  throw new Error(`the ingest Worker answered ${res.status}: ${error}`);
+/** The ingest Worker's push endpoint over HTTP, as the replay's push. */
+function httpPush(ep: IngestEndpoint): ReplayPush {
+  return async (updates) => {
+    const res = await callIngest(ep, "/ingest/push?source=replay", { method: "POST", body: JSON.stringify(updates) });
+    if (res.status === 202) return { accepted: true };
+    const error = await responseError(res);
+    if (res.status === 400 || res.status === 413) return { accepted: false, error };
+    throw new Error(`the ingest Worker answered ${res.status}: ${error}`);
+  };
 }
 
 async function replay(argv: string[]): Promise<number> {
@@ -163,49 +117,22 @@ async function replay(argv: string[]): Promise<number> {
     return Number(p);
   });
   const ep = ingestEndpoint();
-  return withDb(async (client) => {
-    const res = await client.query<Pick<DeadLetter, "id" | "message" | "replayed_at" | "source">>(
-      ids.length > 0
-        ? "select id, message, replayed_at, source from dead_letters where id = any($1::int[]) order by id"
-        : "select id, message, replayed_at, source from dead_letters where replayed_at is null order by id",
-      ids.length > 0 ? [ids] : [],
-    );
-    const missing = ids.filter((id) => !res.rows.some((r) => r.id === id));
-    for (const id of missing) console.error(`dead letter ${id} does not exist`);
-    if (res.rows.length === 0) {
-      console.log(ids.length > 0 ? "nothing to replay" : "no dead letters waiting for a replay");
-      return missing.length > 0 ? 1 : 0;
-    }
-    const items: Replayable[] = [];
-    let unusable = 0;
-    for (const row of res.rows) {
-      if (row.replayed_at) console.log(`dead letter ${row.id} was already replayed at ${when(row.replayed_at)}; replaying it again`);
-      const parsed = IngestMessage.safeParse(row.message);
-      if (!parsed.success) {
-        unusable += 1;
-        console.error(
-          `dead letter ${row.id} (${row.source}) holds no valid update and cannot be replayed: ${parsed.error.issues[0]?.message ?? "invalid"}`,
-        );
-        continue;
-      }
-      items.push({ id: row.id, update: updateOf(parsed.data) });
-    }
-    const accepted: number[] = [];
-    const refused: { id: number; error: string }[] = [];
-    for (let i = 0; i < items.length; i += REPLAY_CHUNK) {
-      const out = await pushReplays(ep, items.slice(i, i + REPLAY_CHUNK));
-      accepted.push(...out.accepted);
-      refused.push(...out.refused);
-      if (out.accepted.length > 0)
-        await client.query("update dead_letters set replayed_at = now() where id = any($1::int[])", [out.accepted]);
-    }
-    for (const r of refused) console.error(`dead letter ${r.id} refused by the push endpoint: ${r.error}`);
-    console.log(
-      `replayed ${accepted.length} of ${res.rows.length} dead letter${res.rows.length === 1 ? "" : "s"} (queued again with source "replay")` +
-        (refused.length + unusable > 0 ? `; ${refused.length + unusable} could not be replayed` : ""),
-    );
-    return refused.length + unusable + missing.length > 0 ? 1 : 0;
-  });
+  const report = await withDb((client) => replayDeadLetters(client, ids, httpPush(ep)));
+  for (const id of report.missing) console.error(`dead letter ${id} does not exist`);
+  if (report.considered === 0) {
+    console.log(ids.length > 0 ? "nothing to replay" : "no dead letters waiting for a replay");
+    return report.missing.length > 0 ? 1 : 0;
+  }
+  for (const a of report.again) console.log(`dead letter ${a.id} was already replayed at ${when(a.replayed_at)}; replaying it again`);
+  for (const u of report.unusable)
+    console.error(`dead letter ${u.id} (${u.source}) holds no valid update and cannot be replayed: ${u.error}`);
+  for (const r of report.refused) console.error(`dead letter ${r.id} refused by the push endpoint: ${r.error}`);
+  const failed = report.refused.length + report.unusable.length;
+  console.log(
+    `replayed ${report.replayed.length} of ${report.considered} dead letter${report.considered === 1 ? "" : "s"} (queued again with source "replay")` +
+      (failed > 0 ? `; ${failed} could not be replayed` : ""),
+  );
+  return failed + report.missing.length > 0 ? 1 : 0;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -21,6 +21,7 @@ import { checkTiers } from "../stores/tier-health";
 import { adminRoutes } from "./admin";
 import { BackfillPage, BackfillRequest, backfillPage, MAX_BACKFILL_PAGE } from "./backfill";
 import { type IngestContext, type IngestEnv, type IngestHonoEnv, ingestFactory, requireScope } from "./context";
+import { deadLetterRoutes } from "./dead-letter-routes";
 import { checkEventCount, EventsBody, EventsResult, ingestEvents, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST } from "./events";
 import { checkUpdateCount, HTTP_SOURCES, MAX_PUSH_BODY_BYTES, queueUpdates } from "./push";
 
@@ -161,6 +162,7 @@ export function createIngestApp(contextFor: (env: IngestEnv) => IngestContext): 
   });
 
   app.route("/", adminRoutes());
+  app.route("/", deadLetterRoutes());
 
   const document = openApiDocument(
     app,

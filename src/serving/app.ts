@@ -9,6 +9,8 @@ import { rateLimitRequests } from "../http/rate-limit";
 import { waitUntilOf } from "../monitoring/hub-client";
 import { coloOf } from "../monitoring/metrics-reporter";
 import { checkTiers } from "../stores/tier-health";
+import { executionCtxOf } from "../ui/api";
+import { consoleApp, isConsolePath } from "../ui/routes";
 import { type ServingContext, type ServingEnv, type ServingHonoEnv, servingFactory } from "./context";
 import { feastMaterializeRoutes } from "./feast-materialize-routes";
 import { feastWriteRoutes } from "./feast-write-routes";
@@ -61,6 +63,10 @@ export function createServingApp(contextFor: (env: ServingEnv) => ServingContext
     }),
   );
   app.use(rateLimitRequests<ServingHonoEnv>((c) => ({ limiter: c.get("deps").rateLimiter, keys: c.get("deps").apiKeys })));
+  // The web console (README "Console"): HTML pages, not API operations, so kept out of the OpenAPI routes;
+  // its pages call the routes below in process with the session's key.
+  const ui = consoleApp(contextFor, (request, env, ctx) => Promise.resolve(app.fetch(request, env, ctx)));
+  app.use(async (c, next) => (isConsolePath(c.req.path) ? ui.fetch(c.req.raw, c.env, executionCtxOf(c)) : next()));
 
   openapiRoute(app, healthRoute, async (c) => {
     const deps = c.get("deps");

@@ -15,6 +15,8 @@ const REQUIRED: Record<string, RouteScope> = {
   "POST /admin/materialize": "admin",
   "GET /admin/materialize/runs": "admin",
   "POST /admin/backfill": "admin",
+  "GET /admin/dead-letters": "admin",
+  "POST /admin/dead-letters/replay": "admin",
 };
 
 describe("scopes, route by route", () => {
