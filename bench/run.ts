@@ -21,6 +21,7 @@ import { failed, type ScenarioResult } from "./lib/stats";
 import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor } from "./scenarios/baselines";
 import { sdkL0Hit } from "./scenarios/client";
 import type { BenchContext, TierSets } from "./scenarios/context";
+import { hedgedBatch } from "./scenarios/hedged";
 import { freshness, ingest } from "./scenarios/ingest";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
 import { trainingSet } from "./scenarios/training";
@@ -371,6 +372,13 @@ async function main(): Promise<number> {
     await run("postgres-backfill", scenarios, () => postgresBackfill(ctx));
     await run("batch-10", scenarios, () => batch(ctx, 10));
     await run("batch-100", scenarios, () => batch(ctx, 100));
+    // One scenario, four rows: hedging on/off over a slow in-memory KV and over the KV simulator.
+    let hedged: ScenarioResult[] = [];
+    await run("hedged-batch-100", scenarios, async () => {
+      hedged = await hedgedBatch(ctx);
+      return hedged[0]!;
+    });
+    for (const r of hedged.slice(1)) scenarios.push(r);
     await run("mixed-zipf", scenarios, () => mixedZipf(ctx));
     await run("stampede", scenarios, () => stampede(ctx));
     await run("ingest", scenarios, () => ingest(ctx));
