@@ -142,10 +142,14 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileLine[] {
     .slice(0, top);
 }
 
-/** Every sampled byte of the profile (with all allocations sampled: an estimate of the bytes allocated). */
-export function heapProfileBytes(profile: HeapProfile): number {
+/**
+ * Every sampled byte of the profile (with all allocations sampled: an estimate of the bytes allocated),
+ * less what was allocated under a function named in `exclude` (a Worker's set-up, not its requests).
+ */
+export function heapProfileBytes(profile: HeapProfile, exclude: ReadonlySet<string> = new Set()): number {
   let total = 0;
   const walk = (n: HeapNode) => {
+    if (exclude.has(n.callFrame.functionName)) return;
     total += n.selfSize;
     for (const c of n.children) walk(c);
   };
