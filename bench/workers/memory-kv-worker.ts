@@ -54,7 +54,7 @@ class InMemoryKv {
 let served: { app: ServingApp; context: ServingContext; hedged: Partial<Record<HedgedVariant, ServingApp>> } | undefined;
 
 /** POST /setup (its allocations are left out of --alloc-profile's bytes per request by this name). */
-export function setUpMemoryKv(setup: Setup, env: Env): number {
+function setUpMemoryKv(setup: Setup, env: Env): number {
   const kv = new InMemoryKv();
   for (const e of setup.entities) {
     for (let n = 1; n <= e.count; n++) {
