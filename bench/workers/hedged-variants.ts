@@ -1,6 +1,8 @@
 // Bench-only: the serving app over KV (a slow-for-a-seeded-share in-memory KV, or the local KV
 // simulator) with Redis below it, each with hedging on and off, so hedged-batch-100 compares them in
 // one run on one workerd. Mounted by memory-kv-worker.ts under /hedged/<variant>/.
+import type { ComputationType } from "../../src/core/definitions";
+import type { EntityRef, OnlineStoreReader } from "../../src/core/online-store";
 import type { CompiledRegistry } from "../../src/core/registry";
 import { createServingApp, type ServingApp } from "../../src/serving/app";
 import { buildServingContext } from "../../src/serving/context";
@@ -23,6 +25,34 @@ export interface HedgedSetup {
 }
 
 type KvGet = (key: string | string[], options?: unknown) => Promise<unknown>;
+
+/**
+ * The slow variants' KV deadline: long enough that without hedging a slow read is waited for (as a
+ * production KV cold read of ~250 ms would be by a deployment with a longer deadline), not cut off at
+ * KV_DEADLINE_MS and passed to Redis, which would itself be a hedge at the deadline.
+ */
+export const SLOW_KV_DEADLINE_MS = 1_000;
+
+/** The KV tier as it is, with SLOW_KV_DEADLINE_MS (read-only: the variants write nothing back). */
+class SlowKvStore implements OnlineStoreReader {
+  private readonly inner: KvFeatureStore;
+  readonly tier = "kv";
+  readonly serves: ReadonlySet<ComputationType>;
+  readonly deadlineMs = SLOW_KV_DEADLINE_MS;
+
+  constructor(kv: KVNamespace) {
+    this.inner = new KvFeatureStore(kv);
+    this.serves = this.inner.serves;
+  }
+
+  read(refs: readonly EntityRef[], features: readonly (readonly string[])[]) {
+    return this.inner.read(refs, features);
+  }
+
+  ping() {
+    return this.inner.ping();
+  }
+}
 
 /** A KV whose reads are delayed by `slowMs` for a seeded share of them: the injected tail. */
 function slowKv(inner: { get: KvGet }, setup: HedgedSetup): KVNamespace {
@@ -51,7 +81,8 @@ export function buildHedgedVariants(
     if (!kv) continue;
     const redis = new RedisFeatureStore(setup.redis);
     // No write-backs: the variants share Redis and the simulator's KV, and must not change each other's data.
-    const store = new TieredFeatureStore([[new KvFeatureStore(kv)], [redis]], new MemoryCache(), {
+    const kvStore = kvKind === "slow" ? new SlowKvStore(kv) : new KvFeatureStore(kv);
+    const store = new TieredFeatureStore([[kvStore], [redis]], new MemoryCache(), {
       kvWriteBack: "off",
       ...(hedge === "off" ? { hedge: false as const } : {}),
     });
