@@ -182,11 +182,11 @@ export class FeatureService {
         prev && prev.feature_service === req.feature_service && sameNames(prev.feature_names, req.feature_names) ? plans[i - 1] : undefined;
       plan ??= cachedPlan(registry, req);
       if (!plan) {
-        // An unknown name: resolving every request's names throws the 404 that lists all of them.
-        resolveFeatureRefs(
-          registry,
-          requests.flatMap((r) => requestedRefs(registry, r)),
-        );
+        // An unknown name: a call too large is a 413 first; else resolving every request's names
+        // throws the 404 that lists all of them.
+        const refs = requests.map((r) => requestedRefs(registry, r));
+        checkValueCount(refs.reduce((n, r) => n + r.length, 0));
+        resolveFeatureRefs(registry, refs.flat());
         throw new Error("a feature list failed to resolve, then resolved");
       }
       plans.push(plan);
