@@ -16,7 +16,15 @@ import { onlyPeer, type PeerOptions, parsePeerOptions } from "./lib/peer-config"
 import { withPeerGroup } from "./lib/peer-dataset";
 import { peerTargets } from "./lib/peer-report";
 import { freePort } from "./lib/ports";
-import { formatHeapSummary, formatSummary, summarizeHeapProfile, summarizeProfile, WorkerProfiler, writeProfile } from "./lib/profiler";
+import {
+  formatHeapSummary,
+  formatSummary,
+  heapProfileBytes,
+  summarizeHeapProfile,
+  summarizeProfile,
+  WorkerProfiler,
+  writeProfile,
+} from "./lib/profiler";
 import { updateReadme } from "./lib/readme";
 import { type BenchReport, checkTargets, type MachineInfo, writeReport } from "./lib/report";
 import { BenchSetupError, type BenchStack, servingVars, startStack } from "./lib/stack";
@@ -25,6 +33,7 @@ import { bareBatch, doFloor, kvFloors, memoryKvBatch, redisHmget, upstashFloor }
 import { bulkLoad } from "./scenarios/bulk-load";
 import { sdkL0Hit } from "./scenarios/client";
 import type { BenchContext, TierSets } from "./scenarios/context";
+import { hedgedBatch } from "./scenarios/hedged";
 import { freshness, ingest } from "./scenarios/ingest";
 import { peerComparison } from "./scenarios/peer";
 import { bareAndL0, batch, doHit, kvHit, mixedZipf, postgresBackfill, redisHit, stampede } from "./scenarios/serving";
@@ -59,6 +68,8 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --update-readme]
   --heap-profile   sample the allocations of the scenario's Worker that outlive a young-generation GC (what the
                    full collections behind "GC stalls" must clean up): bench/results/<timestamp>-<scenario>.heapprofile
                    and the top allocation sites
+  --alloc-profile  as --heap-profile, but every allocation (garbage included), and the bytes allocated per request
+                   served by the Worker (its feature_serving_requests_total) in the scenario's extra.alloc_bytes_per_request
 
 Needs Postgres (DATABASE_URL, else 127.0.0.1:5432; the bench creates and drops its own database) and
 Redis (REDIS_URL, else 127.0.0.1:6379; optional: without it the redis-* scenarios are skipped).
@@ -190,6 +201,24 @@ async function tierErrors(ctx: BenchContext): Promise<Record<string, number>> {
   return out;
 }
 
+/** Requests the Worker has answered (its feature_serving_requests_total; 0 before the in-memory-KV Worker is set up). */
+async function servedRequests(ctx: BenchContext, worker: string): Promise<number> {
+  const client =
+    worker === "bench-memory-kv"
+      ? new HttpClient(ctx.stack.urls.memoryKv, { authorization: `Bearer ${ctx.stack.apiKey}` }, 1)
+      : ctx.serving;
+  try {
+    const res = await client.get("/metrics");
+    if (res.status !== 200) return 0;
+    return [...res.body.toString().matchAll(/^feature_serving_requests_total(?:\{[^}]*\})? (\d+)$/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+  } finally {
+    if (client !== ctx.serving) client.close();
+  }
+}
+
 async function main(): Promise<number> {
   // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from parseArgs' overloads at the assignment below
   let args;
@@ -205,6 +234,7 @@ async function main(): Promise<number> {
         "peer-duration": { type: "string" },
         "peer-pid": { type: "string", multiple: true },
         "peer-bearer": { type: "string" },
+        "alloc-profile": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
     }).values;
@@ -268,8 +298,8 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  if ((args.profile || args["heap-profile"]) && !process.env.BENCH_INSPECTOR_PORT)
-    process.env.BENCH_INSPECTOR_PORT = String(await freePort());
+  const heapSampling = args["heap-profile"] || args["alloc-profile"];
+  if ((args.profile || heapSampling) && !process.env.BENCH_INSPECTOR_PORT) process.env.BENCH_INSPECTOR_PORT = String(await freePort());
   /** One inspector session per profiled Worker (the scenario's own Worker: serving, or the in-memory-KV one). */
   const profilers = new Map<string, WorkerProfiler>();
   const profilerFor = async (scenario: string) => {
@@ -321,8 +351,9 @@ async function main(): Promise<number> {
       sampler.start();
       const profiling = args.profile ? await profilerFor(name) : undefined;
       await profiling?.profiler.start();
-      const heapProfiling = args["heap-profile"] ? await profilerFor(name) : undefined;
-      await heapProfiling?.profiler.startHeapSampling();
+      const heapProfiling = heapSampling ? await profilerFor(name) : undefined;
+      const servedBefore = args["alloc-profile"] && heapProfiling ? await servedRequests(ctx, heapProfiling.worker) : 0;
+      await heapProfiling?.profiler.startHeapSampling(args["alloc-profile"]);
       let result: ScenarioResult;
       try {
         result = await fn();
@@ -341,8 +372,16 @@ async function main(): Promise<number> {
         const profile = await heapProfiling.profiler.stopHeapSampling();
         const file = path.join(RESULTS_DIR, `${stamp}-${name}.heapprofile`);
         writeProfile(profile, file);
+        let perRequest = "";
+        if (args["alloc-profile"]) {
+          const served = (await servedRequests(ctx, heapProfiling.worker)) - servedBefore;
+          // The in-memory-KV Worker's /setup (20,000 rows) runs inside the scenario: not a request's garbage.
+          const bytes = served > 0 ? Math.round(heapProfileBytes(profile, new Set(["setUpMemoryKv"])) / served) : null;
+          result.extra = { ...result.extra, alloc_bytes_per_request: bytes, alloc_requests_served: served };
+          perRequest = `, ${bytes ?? "?"} bytes allocated per request (${served} requests)`;
+        }
         step(
-          `${name}: ${heapProfiling.worker} allocations that outlived a young-generation GC ${path.relative(PROJECT_ROOT, file)}; top sites:\n` +
+          `${name}: ${heapProfiling.worker} ${args["alloc-profile"] ? "allocations" : "allocations that outlived a young-generation GC"} ${path.relative(PROJECT_ROOT, file)}${perRequest}; top sites:\n` +
             formatHeapSummary(summarizeHeapProfile(profile, 20)),
         );
       }
@@ -400,6 +439,13 @@ async function main(): Promise<number> {
     await run("postgres-backfill", scenarios, () => postgresBackfill(ctx));
     await run("batch-10", scenarios, () => batch(ctx, 10));
     await run("batch-100", scenarios, () => batch(ctx, 100));
+    // One scenario, four rows: hedging on/off over a slow in-memory KV and over the KV simulator.
+    let hedged: ScenarioResult[] = [];
+    await run("hedged-batch-100", scenarios, async () => {
+      hedged = await hedgedBatch(ctx);
+      return hedged[0]!;
+    });
+    for (const r of hedged.slice(1)) scenarios.push(r);
     await run("mixed-zipf", scenarios, () => mixedZipf(ctx));
     await run("stampede", scenarios, () => stampede(ctx));
     await run("ingest", scenarios, () => ingest(ctx));

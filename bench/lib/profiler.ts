@@ -92,13 +92,14 @@ export class WorkerProfiler {
   /**
    * Samples allocations (one per 16 KB) that a young-generation collection did not free: objects
    * that were promoted to the old generation (or are still alive), i.e. the work of the full,
-   * stop-the-world collections behind the "GC stalls" column.
+   * stop-the-world collections behind the "GC stalls" column. With `all`, every allocation is sampled
+   * (also what a young-generation collection freed): the garbage a request makes, for bytes/request.
    */
-  async startHeapSampling(): Promise<void> {
+  async startHeapSampling(all = false): Promise<void> {
     await this.send("HeapProfiler.enable");
     await this.send("HeapProfiler.startSampling", {
       samplingInterval: 16_384,
-      includeObjectsCollectedByMinorGC: false,
+      includeObjectsCollectedByMinorGC: all,
       includeObjectsCollectedByMajorGC: true,
     });
   }
@@ -139,6 +140,21 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileLine[] {
     .map((l) => ({ ...l, self_ms: Math.round(l.self_ms * 10) / 10, self_pct: Math.round((l.self_ms * 1e7) / total) / 100 }))
     .sort((a, b) => b.self_ms - a.self_ms)
     .slice(0, top);
+}
+
+/**
+ * Every sampled byte of the profile (with all allocations sampled: an estimate of the bytes allocated),
+ * less what was allocated under a function named in `exclude` (a Worker's set-up, not its requests).
+ */
+export function heapProfileBytes(profile: HeapProfile, exclude: ReadonlySet<string> = new Set()): number {
+  let total = 0;
+  const walk = (n: HeapNode) => {
+    if (exclude.has(n.callFrame.functionName)) return;
+    total += n.selfSize;
+    for (const c of n.children) walk(c);
+  };
+  walk(profile.head);
+  return total;
 }
 
 /** Sampled bytes by allocation site (function plus two callers), largest first. */

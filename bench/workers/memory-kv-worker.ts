@@ -2,15 +2,19 @@
 // TieredFeatureStore, FeatureService, JSON) with Workers KV replaced by rows held in this isolate.
 // It isolates what our code costs on this workerd from Miniflare's KV simulator, which reads a bulk
 // get's keys one after another (bench/README.md, "Local-runtime limits"). Only bench/run.ts starts it.
+// Under /hedged/<variant>/ it also serves hedged-batch-100's variants (hedged-variants.ts).
 import { CompiledRegistry, RegistrySnapshot } from "../../src/core/registry";
 import { createServingApp, type ServingApp } from "../../src/serving/app";
 import { buildServingContext, type ServingContext } from "../../src/serving/context";
 import { KvFeatureStore } from "../../src/stores/kv-store";
 import { TieredFeatureStore } from "../../src/stores/tiered-feature-store";
 import { kvRow, type VectorName } from "../lib/dataset";
+import { buildHedgedVariants, type HedgedSetup, type HedgedVariant } from "./hedged-variants";
 
 interface Env {
   API_KEYS?: string;
+  /** The serving Worker's KV namespace (the local simulator), for the hedged `sim-*` variants. */
+  FEATURES_KV?: KVNamespace;
 }
 
 /** POST /setup: the registry to serve and the entities whose rows to hold (ids `${idPrefix}${n}`, n in 1..count). */
@@ -19,6 +23,8 @@ interface Setup {
   loadedAt: number;
   featuresPerVector: number;
   entities: { type: string; idPrefix: string; count: number; vector: VectorName }[];
+  /** hedged-batch-100: build its variants too. */
+  hedged?: HedgedSetup;
 }
 
 /**
@@ -45,9 +51,10 @@ class InMemoryKv {
   }
 }
 
-let served: { app: ServingApp; context: ServingContext } | undefined;
+let served: { app: ServingApp; context: ServingContext; hedged: Partial<Record<HedgedVariant, ServingApp>> } | undefined;
 
-function build(setup: Setup, env: Env): number {
+/** POST /setup (its allocations are left out of --alloc-profile's bytes per request by this name). */
+function setUpMemoryKv(setup: Setup, env: Env): number {
   const kv = new InMemoryKv();
   for (const e of setup.entities) {
     for (let n = 1; n <= e.count; n++) {
@@ -62,7 +69,8 @@ function build(setup: Setup, env: Env): number {
     { API_KEYS: env.API_KEYS },
     { store, registry: async () => registry, registryVersion: () => registry.version },
   );
-  served = { app: createServingApp(() => context), context };
+  const hedged = setup.hedged ? buildHedgedVariants(setup.hedged, kv, env.FEATURES_KV, registry, env.API_KEYS) : {};
+  served = { app: createServingApp(() => context), context, hedged };
   return kv.rows.size;
 }
 
@@ -70,10 +78,18 @@ export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (request.method === "POST" && pathname === "/setup") {
-      const rows = build((await request.json()) as Setup, env);
+      const rows = setUpMemoryKv((await request.json()) as Setup, env);
       return Response.json({ rows });
     }
     if (!served) return Response.json({ error: { code: "not_ready", message: "POST /setup first" } }, { status: 503 });
+    const hedged = /^\/hedged\/([a-z-]+)(\/.*)$/.exec(pathname);
+    if (hedged) {
+      const app = served.hedged[hedged[1] as HedgedVariant];
+      if (!app) return Response.json({ error: { code: "not_found", message: `no hedged variant ${hedged[1]}` } }, { status: 404 });
+      const url = new URL(request.url);
+      url.pathname = hedged[2]!;
+      return app.fetch(new Request(url, request), env, ctx);
+    }
     return served.app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

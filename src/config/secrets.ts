@@ -14,6 +14,8 @@ export interface WorkerSecrets {
   L0_MAX_MB?: string;
   /** KV write-backs of Redis/Postgres hits: repeat (default), on, off (serving). */
   KV_WRITE_BACK?: string;
+  /** Hedged tier reads: on (default) or off (serving; src/stores/hedge-policy.ts). */
+  HEDGE?: string;
   /** L0 admission when full: always (default, LRU) or repeat (serving). */
   L0_ADMISSION?: string;
   /** Cloudflare's rate-limiting binding ([[env.*.ratelimits]] in wrangler*.toml); absent → the local bucket. */

@@ -93,6 +93,8 @@ function tieredStore(env: ServingContextEnv, tiers: Tiers): TieredFeatureStore {
   );
   return new TieredFeatureStore(readOrder(tiers), memory, {
     kvWriteBack: choiceVar(env, "KV_WRITE_BACK", KV_WRITE_BACK_MODES, "repeat", ON_OFF_ALIASES),
+    // Hedged tier reads (src/stores/hedge-policy.ts); HEDGE=off is the bench's same-run baseline.
+    ...(choiceVar(env, "HEDGE", ["on", "off"] as const, "on") === "off" ? { hedge: false as const } : {}),
   });
 }
 

@@ -26,15 +26,69 @@ export interface ServeOptions {
   statuses?: Record<string, number>;
 }
 
-interface PlannedFeature {
-  ref: string;
-  def: FeatureDefinition;
-  entityId: string | undefined;
+/**
+ * A request's feature list resolved against one registry: shared by every request that asks for the
+ * same list (a batch's requests mostly do), cached per registry object so a new version starts afresh.
+ */
+interface FeaturePlan {
+  refs: readonly string[];
+  defs: readonly FeatureDefinition[];
+  /** The one entity type of every feature, when they share one (the primary type of a request without entity_type). */
+  singleType: string | undefined;
+  /** Entity types of the features that are read from storage (each needs an id in the request). */
+  storedTypes: readonly string[];
 }
 
 interface PlannedRequest {
   req: FeatureRequest;
-  features: PlannedFeature[];
+  plan: FeaturePlan;
+  /** The entity type `req.entity_id` is of. */
+  primaryType: string | undefined;
+}
+
+/** Plans kept per registry (distinct feature lists; past this the cache starts over). */
+export const PLAN_CACHE_MAX = 512;
+const planCaches = new WeakMap<CompiledRegistry, Map<string, FeaturePlan>>();
+
+/** The entity id a request gives for an entity type: its entity_id for the primary type, else `entities`. */
+function entityOf(p: PlannedRequest, type: string): string | undefined {
+  return type === p.primaryType ? p.req.entity_id : p.req.entities?.[type as keyof NonNullable<FeatureRequest["entities"]>];
+}
+
+function sameNames(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The cached plan of a request's features, or undefined when one of them is unknown (the caller reports them all). */
+function cachedPlan(registry: CompiledRegistry, req: FeatureRequest): FeaturePlan | undefined {
+  let cache = planCaches.get(registry);
+  if (!cache) {
+    cache = new Map();
+    planCaches.set(registry, cache);
+  }
+  const key = `${req.feature_service ?? ""}\u0000${(req.feature_names ?? []).join("\u0000")}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const refs = requestedRefs(registry, req);
+  const defs: FeatureDefinition[] = [];
+  for (const ref of refs) {
+    const def = registry.resolve(ref);
+    if (!def) return undefined;
+    defs.push(def);
+  }
+  const types = new Set(defs.map((d) => d.entity_type));
+  const plan: FeaturePlan = {
+    refs,
+    defs,
+    singleType: types.size === 1 ? [...types][0] : undefined,
+    storedTypes: [...new Set(defs.filter((d) => d.computation_type !== "on_demand").map((d) => d.entity_type))],
+  };
+  if (cache.size >= PLAN_CACHE_MAX) cache.clear();
+  cache.set(key, plan);
+  return plan;
 }
 
 /**
@@ -94,36 +148,19 @@ function checkValueCount(n: number): void {
     );
 }
 
-function planRequest(
-  registry: CompiledRegistry,
-  req: FeatureRequest,
-  refs: readonly string[],
-  defs: Map<string, FeatureDefinition>,
-): PlannedRequest {
-  const primaryType = req.entity_type ?? registry.entityTypeOf(req.entity_id) ?? singleEntityType(refs.map((r) => defs.get(r)!));
-  const idFor = (type: string): string | undefined =>
-    type === primaryType ? req.entity_id : req.entities?.[type as keyof typeof req.entities];
-  const features: PlannedFeature[] = [];
+function planRequest(registry: CompiledRegistry, req: FeatureRequest, plan: FeaturePlan): PlannedRequest {
+  const planned: PlannedRequest = { req, plan, primaryType: req.entity_type ?? registry.entityTypeOf(req.entity_id) ?? plan.singleType };
+  if (plan.storedTypes.every((t) => entityOf(planned, t) !== undefined)) return planned;
   const missingEntities: string[] = [];
-  for (const ref of refs) {
-    const def = defs.get(ref)!;
-    const entityId = idFor(def.entity_type);
-    if (entityId === undefined && def.computation_type !== "on_demand") missingEntities.push(`${ref} (needs entities.${def.entity_type})`);
-    features.push({ ref, def, entityId });
-  }
-  if (missingEntities.length) {
-    throw new FeatureStoreError(
-      "bad_request",
-      `entity_id ${snippet(req.entity_id)} is of type ${primaryType ?? "unknown"}; these features belong to other entity types: ${missingEntities.join(", ")}`,
-      { features: missingEntities },
-    );
-  }
-  return { req, features };
-}
-
-function singleEntityType(defs: FeatureDefinition[]): string | undefined {
-  const types = new Set(defs.map((d) => d.entity_type));
-  return types.size === 1 ? [...types][0] : undefined;
+  plan.defs.forEach((def, i) => {
+    if (def.computation_type !== "on_demand" && entityOf(planned, def.entity_type) === undefined)
+      missingEntities.push(`${plan.refs[i]} (needs entities.${def.entity_type})`);
+  });
+  throw new FeatureStoreError(
+    "bad_request",
+    `entity_id ${snippet(req.entity_id)} is of type ${planned.primaryType ?? "unknown"}; these features belong to other entity types: ${missingEntities.join(", ")}`,
+    { features: missingEntities },
+  );
 }
 
 export class FeatureService {
@@ -135,10 +172,28 @@ export class FeatureService {
     requests: FeatureRequest[],
     opts: ServeOptions,
   ): Promise<(FeatureResponse | FeatureErrorResult)[]> {
-    const refs = requests.map((r) => requestedRefs(registry, r));
-    checkValueCount(refs.reduce((n, r) => n + r.length, 0));
-    const defs = resolveFeatureRefs(registry, refs.flat());
-    const planned = requests.map((req, i) => planRequest(registry, req, refs[i]!, defs));
+    // One plan per distinct feature list: a request asking what the one before it asked reuses its plan.
+    const plans: FeaturePlan[] = [];
+    let values = 0;
+    for (let i = 0; i < requests.length; i++) {
+      const req = requests[i]!;
+      const prev = requests[i - 1];
+      let plan =
+        prev && prev.feature_service === req.feature_service && sameNames(prev.feature_names, req.feature_names) ? plans[i - 1] : undefined;
+      plan ??= cachedPlan(registry, req);
+      if (!plan) {
+        // An unknown name: a call too large is a 413 first; else resolving every request's names
+        // throws the 404 that lists all of them.
+        const refs = requests.map((r) => requestedRefs(registry, r));
+        checkValueCount(refs.reduce((n, r) => n + r.length, 0));
+        resolveFeatureRefs(registry, refs.flat());
+        throw new Error("a feature list failed to resolve, then resolved");
+      }
+      plans.push(plan);
+      values += plan.refs.length;
+    }
+    checkValueCount(values);
+    const planned = requests.map((req, i) => planRequest(registry, req, plans[i]!));
     const marks = writeMarksOf(requests);
 
     // One lookup per entity, union of its stored features (including transform inputs).
@@ -164,14 +219,13 @@ export class FeatureService {
       }
     };
     for (const p of planned) {
-      for (const f of p.features) {
-        if (f.def.computation_type !== "on_demand") {
-          need(f.def.entity_type, f.entityId!, f.def);
+      for (const def of p.plan.defs) {
+        if (def.computation_type !== "on_demand") {
+          need(def.entity_type, entityOf(p, def.entity_type)!, def);
           continue;
         }
-        const inputs = registry.storedInputsOf(f.def);
-        for (const input of inputs) {
-          const id = input.entity_type === f.def.entity_type ? f.entityId : entityIdFor(p, input.entity_type);
+        for (const input of registry.storedInputsOf(def)) {
+          const id = entityOf(p, input.entity_type);
           if (id !== undefined) need(input.entity_type, id, input);
         }
       }
@@ -242,33 +296,34 @@ export class FeatureService {
     let isoOf = Number.NaN;
     let iso = "";
     let lastType: string | undefined;
-    let lastId: string | undefined;
     let lastFound: Map<string, Found> | undefined;
     const tally: Record<FeatureStatus, number> = { PRESENT: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0, DEFAULTED: 0 };
-    for (const f of p.features) {
+    const { refs, defs } = p.plan;
+    for (let k = 0; k < defs.length; k++) {
+      const def = defs[k]!;
+      const ref = refs[k]!;
       let value: unknown = null;
       let status: FeatureStatus;
       let tier: ServedTier | null = null;
       let eventTs: number | null = null;
-      if (f.def.computation_type === "on_demand") {
+      if (def.computation_type === "on_demand") {
         const inputs: Record<string, unknown> = {};
-        for (const input of registry.storedInputsOf(f.def)) {
-          const id = input.entity_type === f.def.entity_type ? f.entityId : entityIdFor(p, input.entity_type);
+        for (const input of registry.storedInputsOf(def)) {
+          const id = entityOf(p, input.entity_type);
           const got = id === undefined ? undefined : byEntity.get(entityMapKey(input.entity_type, id))?.get(input.name);
           if (got?.value && now - got.value.eventTimestamp <= input.ttl_seconds * 1000) inputs[input.name] = got.value.value;
         }
-        value = computeOnDemand(f.def, p.req.context ?? {}, inputs, now);
+        value = computeOnDemand(def, p.req.context ?? {}, inputs, now);
         status = value === null || value === undefined ? "NOT_FOUND" : "PRESENT";
         tier = "computed";
         eventTs = now;
       } else {
-        if (f.def.entity_type !== lastType || f.entityId !== lastId) {
-          lastType = f.def.entity_type;
-          lastId = f.entityId;
-          lastFound = byEntity.get(entityMapKey(lastType, lastId!));
+        if (def.entity_type !== lastType) {
+          lastType = def.entity_type;
+          lastFound = byEntity.get(entityMapKey(lastType, entityOf(p, lastType)!));
         }
-        const got = lastFound?.get(f.def.name);
-        const maxAge = Math.min(f.def.ttl_seconds * 1000, p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY);
+        const got = lastFound?.get(def.name);
+        const maxAge = Math.min(def.ttl_seconds * 1000, p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY);
         if (!got?.value) status = "NOT_FOUND";
         else {
           tier = got.tier;
@@ -282,18 +337,18 @@ export class FeatureService {
       }
       if (value === null || value === undefined) {
         value = null;
-        if (f.def.null_policy === "default") {
-          value = f.def.default_value ?? null;
+        if (def.null_policy === "default") {
+          value = def.default_value ?? null;
           status = "DEFAULTED";
-        } else if (f.def.null_policy === "reject") rejected.push(f.ref);
+        } else if (def.null_policy === "reject") rejected.push(ref);
       }
-      features[f.ref] = value;
+      features[ref] = value;
       tally[status]++;
       if (eventTs !== null && eventTs !== isoOf) {
         isoOf = eventTs;
         iso = new Date(eventTs).toISOString();
       }
-      metadata[f.ref] = {
+      metadata[ref] = {
         status,
         event_timestamp: eventTs === null ? null : iso,
         age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
@@ -319,11 +374,6 @@ export class FeatureService {
       ...(p.req.include_metadata ? { metadata } : {}),
     };
   }
-}
-
-function entityIdFor(p: PlannedRequest, type: string): string | undefined {
-  const primary = p.features.find((f) => f.def.entity_type === type && f.entityId !== undefined);
-  return primary?.entityId ?? p.req.entities?.[type as keyof NonNullable<FeatureRequest["entities"]>];
 }
 
 function computeOnDemand(

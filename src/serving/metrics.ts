@@ -14,6 +14,17 @@ export const SERVING_FAMILIES: readonly HubFamily[] = [
   { name: "feature_tier_hits_total", type: "counter", help: "Feature values served per tier." },
   { name: "feature_tier_errors_total", type: "counter", help: "Tier reads that failed or timed out." },
   { name: "feature_backend_reads_total", type: "counter", help: "Fetches below L0 (single-flight merges concurrent misses)." },
+  {
+    name: "feature_hedged_reads_total",
+    type: "counter",
+    help: "Hedged tier reads: the tier was slower than its p95, so the next tier (hedge_tier) was asked too.",
+  },
+  {
+    name: "feature_hedged_read_wins_total",
+    type: "counter",
+    help: "Hedged reads whose answer (from hedge_tier) came before the slow tier's.",
+  },
+  { name: "feature_hedges_capped_total", type: "counter", help: "Hedges the token bucket refused (the cap of hedges per backend fetch)." },
   { name: "feature_values_served_total", type: "counter", help: "Served feature values by status." },
   { name: "feature_memory_cache_entries", type: "gauge", help: "L0 cached feature values (bounded by MEMORY_MAX_ENTRIES)." },
   { name: "feature_memory_cache_entities", type: "gauge", help: "L0 entities (one LRU entry per entity)." },
@@ -69,6 +80,13 @@ export class ServingMetrics {
     for (const [tier, n] of Object.entries(store.counters.hits)) add("feature_tier_hits_total", { tier }, n);
     for (const [tier, n] of Object.entries(store.counters.errors)) add("feature_tier_errors_total", { tier }, n);
     add("feature_backend_reads_total", {}, store.counters.backendReads);
+    if (store.hedge) {
+      for (const h of store.hedge.hedgeCounts()) {
+        add("feature_hedged_reads_total", { tier: h.tier, hedge_tier: h.hedgeTier }, h.sent);
+        add("feature_hedged_read_wins_total", { tier: h.tier, hedge_tier: h.hedgeTier }, h.won);
+      }
+      add("feature_hedges_capped_total", {}, store.hedge.capped);
+    }
     for (const [status, n] of Object.entries(this.featureStatuses)) add("feature_values_served_total", { status }, n);
     const mem = store.memory.stats();
     add("feature_memory_cache_entries", {}, mem.entries);

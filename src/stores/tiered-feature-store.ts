@@ -1,7 +1,7 @@
 // The read path: L0 memory, then each level of the tier list in order (KV and the Durable Object,
 // then Redis, then Postgres in the default list of tiers.ts), with write-back to the tiers above.
 
-import type { FeatureDefinition } from "../core/definitions";
+import type { ComputationType, FeatureDefinition } from "../core/definitions";
 import type { ServedTier } from "../core/feature-request";
 import { entityMapKey, isNewer, type TimedValue } from "../core/keys";
 import { log } from "../core/log";
@@ -14,6 +14,7 @@ import {
   type TierLevels,
 } from "../core/online-store";
 import { CircuitBreaker } from "./circuit-breaker";
+import { type HedgeOptions, HedgePolicy } from "./hedge-policy";
 import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache, type MemoryWrite } from "./memory-cache";
 import { awaitShared } from "./shared-promise";
 import { type KvWriteBack, kvWriteBackPolicy, type WriteBackPolicy } from "./write-back-policy";
@@ -61,6 +62,8 @@ export interface TieredStoreOptions {
   /** Write-back rules of other tiers; a tier without one takes write-backs while its breaker is closed. */
   writeBack?: Partial<Record<StoredTier, WriteBackPolicy>>;
   now?: () => number;
+  /** Hedged tier reads (hedge-policy.ts): on by default; `false` turns them off. */
+  hedge?: HedgeOptions | false;
 }
 
 type ResultMap = Map<string, Found>;
@@ -82,6 +85,16 @@ function flightCovers(flight: Flight, wanted: readonly FeatureDefinition[]): boo
 }
 
 const entityKey = (r: EntityRef) => entityMapKey(r.entityType, r.entityId);
+
+/** One read of one tier: the lookups asked (by index) and, for each, the feature names. */
+interface TierRead {
+  slot: TierSlot;
+  idx: number[];
+  fields: string[][];
+}
+
+/** Boxes a tier's answer so "no answer yet" (a hedge delay's undefined) is told apart from "no rows". */
+const wrapRows = (rows: Record<string, TimedValue>[] | undefined) => ({ rows });
 
 /** A tier with the writable tiers above it (earlier levels) that a value it served is written back to. */
 interface TierSlot {
@@ -115,11 +128,14 @@ export class TieredFeatureStore {
   private readonly levels: readonly (readonly TierSlot[])[];
   private readonly writeBack: Partial<Record<StoredTier, WriteBackPolicy>>;
   private readonly now: () => number;
+  /** The hedging policy of the tier loop; undefined when hedging is off. */
+  readonly hedge: HedgePolicy | undefined;
 
   constructor(levels: TierLevels, memory?: MemoryCache, opts: TieredStoreOptions = {}) {
     this.memory = memory ?? new MemoryCache();
     this.now = opts.now ?? Date.now;
     this.kvWriteBack = opts.kvWriteBack ?? "repeat";
+    this.hedge = opts.hedge === false ? undefined : new HedgePolicy(opts.hedge);
     this.writeBack = { kv: kvWriteBackPolicy(this.kvWriteBack), ...opts.writeBack };
     const writableAbove: OnlineStore[] = [];
     this.levels = levels.map((level) => {
@@ -218,6 +234,7 @@ export class TieredFeatureStore {
 
   private async fetchFromBackends(lookups: Lookup[], opts: ReadOptions): Promise<ResultMap[]> {
     this.counters.backendReads++;
+    this.hedge?.credit();
     const now = this.now();
     const best: ResultMap[] = lookups.map(() => new Map());
     /** Per lookup: features still lacking a fresh value. */
@@ -229,63 +246,165 @@ export class TieredFeatureStore {
      * level-0 hit, the common case, records nothing: later levels always have more tiers above).
      */
     const servedBy: (Map<string, TierSlot> | undefined)[] = [];
+    /** Tiers a hedge already read, per lookup the names they answered: their own level does not ask again. */
+    let hedged: Map<TierSlot, Set<string>[]> | undefined;
 
-    const readTier = async (slot: TierSlot) => {
-      const { store, breaker } = slot;
+    /** Which lookups (and which of their pending features) to ask a tier for; `only`: of these types too. */
+    const plan = (slot: TierSlot, only?: ReadonlySet<ComputationType>): TierRead | undefined => {
+      const { serves } = slot.store;
+      const done = hedged?.get(slot);
       const idx: number[] = [];
       const fields: string[][] = [];
-      pending.forEach((defs, i) => {
-        const names: string[] = [];
-        for (const d of defs) if (store.serves.has(d.computation_type)) names.push(d.name);
-        if (names.length) {
+      for (let i = 0; i < pending.length; i++) {
+        let names: string[] | undefined;
+        for (const d of pending[i]!) {
+          if (!serves.has(d.computation_type) || (only && !only.has(d.computation_type)) || done?.[i]?.has(d.name)) continue;
+          names ??= [];
+          names.push(d.name);
+        }
+        if (names) {
           idx.push(i);
           fields.push(names);
         }
-      });
-      if (idx.length === 0) return;
-      let rows: Record<string, TimedValue>[];
+      }
+      return idx.length ? { slot, idx, fields } : undefined;
+    };
+
+    /** The tier's rows, or undefined when its breaker is open or it failed (counted, logged). */
+    const call = async (r: TierRead): Promise<Record<string, TimedValue>[] | undefined> => {
+      const { store, breaker } = r.slot;
+      const started = this.hedge?.clock();
       try {
         const got = await breaker.run(
           () =>
             store.read(
-              idx.map((i) => lookups[i]!),
-              fields,
+              r.idx.map((i) => lookups[i]!),
+              r.fields,
             ),
           store.deadlineMs,
         );
-        if (!got) return; // breaker open: skip the tier
-        rows = got.value;
+        if (got && started !== undefined) this.hedge!.record(store.tier, this.hedge!.clock() - started);
+        return got?.value; // undefined: breaker open, the tier is skipped
       } catch (err) {
+        // A failure or timeout weighs in the tier's latency as its deadline, so a failing tier is hedged sooner.
+        if (started !== undefined) this.hedge!.record(store.tier, store.deadlineMs);
         this.counters.errors[store.tier] = (this.counters.errors[store.tier] ?? 0) + 1;
         log("warn", "tier_read_failed", { tier: store.tier, error: err });
-        return;
+        return undefined;
       }
-      idx.forEach((i, j) => {
+    };
+
+    /**
+     * Takes a tier's answer into `best` and `pending`; returns how many features it settled. A row holds only the features asked of the tier
+     * (the port's contract), so a pending feature absent from it stays pending without a second look
+     * at what the tier serves.
+     */
+    const apply = (r: TierRead, rows: Record<string, TimedValue>[]): number => {
+      const { slot, idx } = r;
+      let settled = 0;
+      for (let j = 0; j < idx.length; j++) {
+        const i = idx[j]!;
         answered[i] = true;
-        const row = rows[j] ?? {};
+        const row = rows[j];
+        if (!row) continue;
         const still: FeatureDefinition[] = [];
         for (const def of pending[i]!) {
-          const value = store.serves.has(def.computation_type) ? row[def.name] : undefined;
+          const value = row[def.name];
           if (!value) {
             still.push(def);
             continue;
           }
           const cur = best[i]!.get(def.name);
           if (isNewer(value, cur?.value)) {
-            best[i]!.set(def.name, { value, tier: store.tier });
+            best[i]!.set(def.name, { value, tier: slot.store.tier });
             if (slot.above.length) {
               servedBy[i] ??= new Map();
               servedBy[i]!.set(def.name, slot);
             }
           }
           if (now - value.eventTimestamp > opts.maxAgeMs(def) || belowMark(lookups[i]!, def, value)) still.push(def);
+          else settled++;
         }
         pending[i] = still;
-      });
+      }
+      return settled;
     };
 
-    for (const level of this.levels) {
-      if (level.length === 1) await readTier(level[0]!);
+    const readTier = async (slot: TierSlot) => {
+      const r = plan(slot);
+      if (!r) return;
+      const rows = await call(r);
+      if (rows) apply(r, rows);
+    };
+
+    /** Is any feature the read asked for still pending (its lookups not all answered fresh)? */
+    const stillWanted = (r: TierRead) => {
+      const { serves } = r.slot.store;
+      return r.idx.some((i) => pending[i]!.some((d) => serves.has(d.computation_type)));
+    };
+
+    /**
+     * A tier read that, when the tier has not answered within its hedge delay, also asks the next level
+     * for the same missing features; per lookup the first fresh answer counts and the slower answer is
+     * dropped (a late primary is applied only where the hedge left a feature pending).
+     */
+    const readHedged = async (slot: TierSlot, next: readonly TierSlot[], policy: HedgePolicy) => {
+      const r = plan(slot);
+      if (!r) return;
+      const primary = call(r);
+      const delay = policy.delayFor(slot.store.tier, slot.store.deadlineMs);
+      const first = delay === undefined ? { rows: await primary } : await awaitShared(primary.then(wrapRows), delay);
+      if (first) {
+        if (first.rows) apply(r, first.rows);
+        return;
+      }
+      // Only tiers whose breaker is closed are hedged into: an open or half-open one is not loaded more.
+      const reads: TierRead[] = [];
+      for (const t of next) {
+        if (t.breaker.state !== "closed") continue;
+        const h = plan(t, slot.store.serves);
+        if (h) reads.push(h);
+      }
+      if (reads.length === 0 || !policy.take()) {
+        const rows = await primary;
+        if (rows) apply(r, rows);
+        return;
+      }
+      for (const h of reads) policy.sent(slot.store.tier, h.slot.store.tier);
+      const hedge = Promise.all(reads.map(async (h) => ({ h, rows: await call(h) })));
+      const winner = await Promise.race([primary.then((rows) => ({ primary: rows })), hedge.then((answers) => ({ answers }))]);
+      if ("primary" in winner && winner.primary) {
+        apply(r, winner.primary);
+        return; // the hedge's answer, whenever it comes, is dropped
+      }
+      const answers = "answers" in winner ? winner.answers : await hedge;
+      for (const { h, rows } of answers) {
+        if (!rows) continue;
+        // A win: the hedge served a fresh value (a stale or missing one leaves the feature to the slow tier).
+        if (apply(h, rows) > 0) policy.won(slot.store.tier, h.slot.store.tier);
+        hedged ??= new Map();
+        let done = hedged.get(h.slot);
+        if (!done) {
+          done = [];
+          hedged.set(h.slot, done);
+        }
+        h.idx.forEach((i, j) => {
+          done[i] ??= new Set();
+          for (const n of h.fields[j]!) done[i].add(n);
+        });
+      }
+      if ("primary" in winner || !stillWanted(r)) return;
+      const rows = await primary;
+      if (rows) apply(r, rows);
+    };
+
+    const levels = this.levels;
+    for (let li = 0; li < levels.length; li++) {
+      const level = levels[li]!;
+      const next = levels[li + 1];
+      const policy = this.hedge;
+      if (policy && next) await Promise.all(level.map((slot) => readHedged(slot, next, policy)));
+      else if (level.length === 1) await readTier(level[0]!);
       else await Promise.all(level.map(readTier));
     }
 
