@@ -1,4 +1,5 @@
 // Counters of one ingest isolate (consumer outcomes, validation errors, dead letters, enqueues, runs, lateness drops).
+import { DEAD_LETTER_SOURCES } from "../core/ingest-message";
 import type { RefusalReason } from "../durable/aggregate-tiles";
 import type { HubFamily } from "../durable/metrics-hub";
 import type { RunSummary } from "../materialize/events";
@@ -28,6 +29,11 @@ export const INGEST_FAMILIES: readonly HubFamily[] = [
 
 export class IngestMetrics {
   private readonly counters = new CounterSet();
+
+  constructor() {
+    // Alerts take increase() of these (DeadLettersGrowing): they must exist at 0 before the first dead letter.
+    for (const source of DEAD_LETTER_SOURCES) this.counters.declare("feature_dead_letters_total", { source });
+  }
 
   request(route: string, status: number): void {
     this.counters.inc("feature_ingest_requests_total", { route, status: String(status) });

@@ -12,6 +12,16 @@ export class CounterSet {
     else this.series.set(key, { family, name, labels, value: by });
   }
 
+  /**
+   * Starts a series at 0 before anything is counted in it. Prometheus' increase() and rate() need a
+   * sample before the first increment: a series that first appears at 3 shows no increase, so an
+   * alert on its first dead letters would stay silent.
+   */
+  declare(family: string, labels: Record<string, string>, name = family): void {
+    const key = seriesKey(name, labels);
+    if (!this.series.has(key)) this.series.set(key, { family, name, labels, value: 0 });
+  }
+
   /** Copies, so a report in flight does not see later increments. */
   samples(): Sample[] {
     return [...this.series.values()].map((s) => ({ ...s, labels: { ...s.labels } }));

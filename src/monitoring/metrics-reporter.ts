@@ -54,7 +54,8 @@ export class MetricsReporter {
       }
       const key = seriesKey(s.name, s.labels);
       const delta = s.value - (this.sent.get(key) ?? 0);
-      if (delta !== 0) counters.push({ ...s, value: delta });
+      // A series the hub has not seen yet goes even at 0 (CounterSet.declare), so it exists before its first increment.
+      if (delta !== 0 || !this.sent.has(key)) counters.push({ ...s, value: delta });
       accepted.push([key, s.value]);
     }
     const report: MetricsReport = {

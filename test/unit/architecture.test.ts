@@ -73,7 +73,7 @@ function tsFiles(dir: string): string[] {
     if (SKIPPED_DIRS.has(name)) continue;
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) out.push(...tsFiles(full));
-    else if (name.endsWith(".ts")) out.push(full);
+    else if (name.endsWith(".ts") || name.endsWith(".tsx")) out.push(full);
   }
   return out;
 }
@@ -86,10 +86,10 @@ const MODULES: Module[] = LAYERS.flatMap((layer) =>
 );
 const KNOWN_FILES = new Set(MODULES.map((m) => m.file));
 
-/** The project file a relative specifier names (`./x` → x.ts, x.d.ts or x/index.ts), or the path it points at. */
+/** The project file a relative specifier names (`./x` → x.ts, x.tsx, x.d.ts or x/index.ts), or the path it points at. */
 function resolveRelative(from: string, specifier: string): string {
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
-  for (const candidate of [base, `${base}.ts`, `${base}.d.ts`, `${base}/index.ts`]) if (KNOWN_FILES.has(candidate)) return candidate;
+  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, `${base}.d.ts`, `${base}/index.ts`]) if (KNOWN_FILES.has(candidate)) return candidate;
   return base;
 }
 

@@ -30,6 +30,22 @@ export interface QualityPoint {
   drift: { status: string; psi: number | null; test: string | null; statistic: number | null; p_value: number | null; reasons: string[] };
 }
 
+/** Related features listed before the rest fold away (a catalog feature can have twenty). */
+const RELATED_SHOWN = 6;
+
+function RelatedList(props: { items: RelatedFeature[] }) {
+  return (
+    <ul data-testid="related">
+      {props.items.map((r) => (
+        <li>
+          <a href={`/ui/features/${encodeURIComponent(r.name)}`}>{r.name}</a> <span class="muted">{r.score.toFixed(2)}</span>
+          <div class="muted">{r.reasons.join("; ")}</div>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export interface RelatedFeature {
   name: string;
   score: number;
@@ -130,14 +146,15 @@ export function FeaturePage(props: {
           <h2 id="related-h">Related features</h2>
           {props.related.ok ? (
             props.related.body.related.length ? (
-              <ul data-testid="related">
-                {props.related.body.related.map((r) => (
-                  <li>
-                    <a href={`/ui/features/${encodeURIComponent(r.name)}`}>{r.name}</a> <span class="muted">{r.score.toFixed(2)}</span>
-                    <div class="muted">{r.reasons.join("; ")}</div>
-                  </li>
-                ))}
-              </ul>
+              <>
+                <RelatedList items={props.related.body.related.slice(0, RELATED_SHOWN)} />
+                {props.related.body.related.length > RELATED_SHOWN && (
+                  <details>
+                    <summary>{`${props.related.body.related.length - RELATED_SHOWN} more`}</summary>
+                    <RelatedList items={props.related.body.related.slice(RELATED_SHOWN)} />
+                  </details>
+                )}
+              </>
             ) : (
               <p class="muted">No related features.</p>
             )
