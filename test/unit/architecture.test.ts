@@ -89,7 +89,8 @@ const KNOWN_FILES = new Set(MODULES.map((m) => m.file));
 /** The project file a relative specifier names (`./x` → x.ts, x.tsx, x.d.ts or x/index.ts), or the path it points at. */
 function resolveRelative(from: string, specifier: string): string {
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
-  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, `${base}.d.ts`, `${base}/index.ts`]) if (KNOWN_FILES.has(candidate)) return candidate;
+  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, `${base}.d.ts`, `${base}/index.ts`])
+    if (KNOWN_FILES.has(candidate)) return candidate;
   return base;
 }
 
