@@ -1,7 +1,6 @@
 // npm run feast:e2e: Feast's real Python SDK against our Workers (a dev stack of its own), then the
 // read-your-writes trials. Ends with "e2e: N passed, N failed" (.ci/run adds these to its count).
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -10,7 +9,7 @@ import { EXIT_FAILED, EXIT_OK, runIfMain } from "../tools/cli";
 import { readDevStack } from "../tools/dev-stack";
 import { type RunningStack, startDevStack } from "../tools/dev-stack-process";
 import { DATA_DIR, PROJECT_ROOT, TSX_BIN } from "../tools/paths";
-import { createDatabase, dropDatabase, withPgClient } from "../tools/postgres";
+import { scratchDatabase } from "../tools/postgres";
 import { renderTrials, runTrials } from "../tools/read-your-writes";
 
 const USAGE = `npm run feast:e2e [-- --use-running] [--trials N]
@@ -26,18 +25,6 @@ function run(what: string, cmd: string, args: string[], opts: { cwd?: string; en
   const r = spawnSync(cmd, args, { cwd: opts.cwd ?? PROJECT_ROOT, env: { ...process.env, ...opts.env }, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${what} failed (${r.status}):\n${(r.stdout + r.stderr).slice(-3000)}`);
   return r.stdout;
-}
-
-/** A fresh database on the local Postgres server, or undefined when none answers (the stack then embeds one). */
-async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
-  const server = process.env.POSTGRES_SERVER_URL ?? "postgres://root@127.0.0.1:5432/postgres";
-  try {
-    await withPgClient(server, (c) => c.query("SELECT 1"));
-  } catch {
-    return undefined;
-  }
-  const name = `fs_e2e_${randomBytes(4).toString("hex")}`;
-  return { url: await createDatabase(server, name), drop: () => dropDatabase(server, name) };
 }
 
 async function main(): Promise<number> {
@@ -58,7 +45,7 @@ async function main(): Promise<number> {
     let info = values["use-running"] ? readDevStack() : undefined;
     if (values["use-running"] && !info) throw new Error("--use-running: no running `npm run dev` stack (.data/dev-stack.json)");
     if (!info) {
-      db = await scratchDatabase();
+      db = await scratchDatabase("fs_e2e");
       console.log(`starting a dev stack on ${db ? "a fresh database" : "the embedded Postgres"} …`);
       stack = await startDevStack(db ? { DATABASE_URL: db.url } : {});
       info = stack.info;

@@ -1,4 +1,5 @@
 // Postgres from Node tooling (node-postgres over TCP); Workers use src/db/postgres.ts (Neon over WebSocket).
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { errorMessage } from "../src/core/errors";
 import { log } from "../src/core/log";
@@ -54,6 +55,21 @@ export async function createDatabase(serverUrl: string, database: string): Promi
 /** Drops a database made by createDatabase, even with clients still connected. */
 export async function dropDatabase(serverUrl: string, database: string): Promise<void> {
   await withPgClient(serverUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`));
+}
+
+/**
+ * A fresh database named `<prefix>_<hex>` on the local server (POSTGRES_SERVER_URL, else 127.0.0.1:5432),
+ * or undefined when no server answers (a dev stack then embeds one). For scripts that start a stack of their own.
+ */
+export async function scratchDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
+  const server = process.env.POSTGRES_SERVER_URL ?? "postgres://root@127.0.0.1:5432/postgres";
+  try {
+    await withPgClient(server, (c) => c.query("SELECT 1"));
+  } catch {
+    return undefined;
+  }
+  const name = `${prefix}_${randomBytes(4).toString("hex")}`;
+  return { url: await createDatabase(server, name), drop: () => dropDatabase(server, name) };
 }
 
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;

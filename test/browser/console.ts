@@ -15,7 +15,7 @@ import { skipLabels } from "../../tools/demo/labels";
 import { readDevStack } from "../../tools/dev-stack";
 import { type RunningStack, startDevStack } from "../../tools/dev-stack-process";
 import { PROJECT_ROOT } from "../../tools/paths";
-import { createDatabase, dropDatabase, withPgClient } from "../../tools/postgres";
+import { scratchDatabase, withPgClient } from "../../tools/postgres";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const RESULTS = path.join(PROJECT_ROOT, "test-results", "console");
@@ -234,17 +234,6 @@ const TESTS: { name: string; run: (ctx: Ctx) => Promise<void> }[] = [
   },
 ];
 
-async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
-  const server = process.env.POSTGRES_SERVER_URL ?? "postgres://root@127.0.0.1:5432/postgres";
-  try {
-    await withPgClient(server, (c) => c.query("SELECT 1"));
-  } catch {
-    return undefined;
-  }
-  const name = `fs_ui_${randomBytes(4).toString("hex")}`;
-  return { url: await createDatabase(server, name), drop: () => dropDatabase(server, name) };
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { docs: { type: "boolean" }, "use-running": { type: "boolean" }, only: { type: "string" } } });
   if (!existsSync(CHROMIUM)) {
@@ -261,7 +250,7 @@ async function main(): Promise<number> {
   try {
     let info = values["use-running"] ? readDevStack() : undefined;
     if (!info) {
-      db = await scratchDatabase();
+      db = await scratchDatabase("fs_ui");
       console.log(`starting a dev stack on ${db ? "a fresh database" : "the embedded Postgres"} …`);
       stack = await startDevStack({
         ...(db ? { DATABASE_URL: db.url } : {}),

@@ -1,15 +1,15 @@
 // The feature-events consumer in workerd with the real Postgres and Durable Objects: one Durable Object call per entity per
 // batch, the same batch three times shuffled changes nothing, a failed entity retries only its messages, and the HTTP path
 // answers 202 with the entity pending when its object is down, the consumer then folding it exactly once.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { mulberry32 } from "../../src/core/random";
-import type { EntityState } from "../../src/durable/entity-state";
 import { createIngestApp } from "../../src/ingest/app";
 import { buildIngestContext } from "../../src/ingest/context";
 import { consumeEventBatch, type EventConsumerDeps } from "../../src/ingest/event-consumer";
 import { queueRole } from "../../src/ingest/index";
 import { aggregates, MIN, play, REGISTRY } from "./event-registry";
+import { flakyNamespace } from "./flaky-namespace";
 import { ingestEnv, recordingQueue, sql, uid } from "./support";
 
 type Play = ReturnType<typeof play>;
@@ -44,26 +44,6 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 /** Messages of `size` events each. */
 const messagesOf = (events: readonly Play[], size: number) =>
   Array.from({ length: Math.ceil(events.length / size) }, (_, i) => ({ events: events.slice(i * size, (i + 1) * size) }));
-
-/** An ENTITY_STATE whose objects for `down` entity names fail every call, and that counts foldEvents calls per name. */
-function flakyNamespace(down: Set<string>) {
-  const real = env.ENTITY_STATE;
-  const calls = new Map<string, number>();
-  const ns = {
-    idFromName: (name: string) => ({ name }) as unknown as DurableObjectId,
-    get: (id: DurableObjectId) => {
-      const name = (id as unknown as { name: string }).name;
-      const stub = real.get(real.idFromName(name));
-      return {
-        foldEvents: (...args: Parameters<EntityState["foldEvents"]>) => {
-          calls.set(name, (calls.get(name) ?? 0) + 1);
-          return down.has(name) ? Promise.reject(new Error(`object ${name} is down`)) : stub.foldEvents(...args);
-        },
-      };
-    },
-  } as unknown as DurableObjectNamespace<EntityState>;
-  return { ns, calls };
-}
 
 describe("feature-events consumer", () => {
   it("is what the Worker runs for feature-events, environment suffixes included", () => {

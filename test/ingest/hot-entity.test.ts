@@ -14,6 +14,7 @@ import { consumeEventBatch, type EventConsumerDeps } from "../../src/ingest/even
 import { AggregateFeatureStore } from "../../src/stores/aggregate-store";
 import { aggregationFeature } from "../support/aggregation-feature";
 import { MIN, play } from "./event-registry";
+import { flakyNamespace } from "./flaky-namespace";
 import { ingestEnv, sql, uid } from "./support";
 
 const SHARDS = 4;
@@ -60,26 +61,6 @@ const REGISTRY = new CompiledRegistry({
 const TRACK_FEATURES = REGISTRY.forEntity("track").map((d) => d.name);
 
 type Play = ReturnType<typeof play>;
-
-/** A namespace that counts foldEvents calls per object name (and passes them to the real objects). */
-function countingNamespace() {
-  const real = env.ENTITY_STATE;
-  const calls = new Map<string, number>();
-  const ns = {
-    idFromName: (name: string) => ({ name }) as unknown as DurableObjectId,
-    get: (id: DurableObjectId) => {
-      const name = (id as unknown as { name: string }).name;
-      const stub = real.get(real.idFromName(name));
-      return {
-        foldEvents: (...args: Parameters<EntityState["foldEvents"]>) => {
-          calls.set(name, (calls.get(name) ?? 0) + 1);
-          return stub.foldEvents(...args);
-        },
-      };
-    },
-  } as unknown as DurableObjectNamespace<EntityState>;
-  return { ns, calls };
-}
 
 async function deliver(events: readonly Play[], ns: DurableObjectNamespace<EntityState>) {
   const { events: base } = buildIngestContext(ingestEnv());
@@ -136,7 +117,7 @@ describe("hot entities", () => {
     const hotEvents = events.filter((e) => e.entities.track_id === hot);
     expect(hotEvents.length / events.length).toBeGreaterThan(0.2);
 
-    const { ns, calls } = countingNamespace();
+    const { ns, calls } = flakyNamespace();
     const summary = await deliver(events, ns);
     expect(summary).toMatchObject({ events: 600, stored: 600, failedEntities: 0, retried: 0 });
 
@@ -168,7 +149,7 @@ describe("hot entities", () => {
 
     // At least once in, exactly once out: the whole batch again, shuffled, changes no value.
     const again = [...events].sort(() => random() - 0.5);
-    const second = await deliver(again, countingNamespace().ns);
+    const second = await deliver(again, flakyNamespace().ns);
     expect(second).toMatchObject({ stored: 0, failedEntities: 0 });
     expect(await read()).toEqual(want);
     const [row] = await sql<{ n: string }>("select count(*)::text as n from raw_events where event_id = any($1::text[])", [
