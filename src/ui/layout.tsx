@@ -54,6 +54,19 @@ export function Layout(props: { title: string; session?: Session; section: Secti
 }
 
 /** An error answer of a route the page called, shown where its data would be. */
+/** A table's header row: every column a `th scope="col"` (screen readers announce it per cell). */
+export function ColumnHeads(props: { names: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {props.names.map((name) => (
+          <th scope="col">{name}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 export function ApiError(props: { what: string; status: number; message: string }) {
   return (
     <p class="error" role="alert">

@@ -1,5 +1,7 @@
 // Catalog: every feature of the current registry, searched (name, description, tags, owner) and filtered (entity type, group, computation type).
+
 import type { FeatureDefinition } from "../../core/definitions";
+import { ColumnHeads } from "../layout";
 
 export interface CatalogQuery {
   q: string;
@@ -68,17 +70,7 @@ export function CatalogPage(props: { version: string; all: readonly FeatureDefin
       <div class="table-wrap">
         <table>
           <caption class="muted">Features matching the search</caption>
-          <thead>
-            <tr>
-              <th scope="col">Feature</th>
-              <th scope="col">Entity</th>
-              <th scope="col">Type</th>
-              <th scope="col">Computation</th>
-              <th scope="col">Owner</th>
-              <th scope="col">Tags</th>
-              <th scope="col">Description</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={["Feature", "Entity", "Type", "Computation", "Owner", "Tags", "Description"]} />
           <tbody>
             {shown.map((f) => (
               <tr>

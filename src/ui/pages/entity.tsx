@@ -1,6 +1,6 @@
 // Entity lookup: one entity's every stored feature with value, status, event time, age and serving tier; the Feast request and curl to copy.
 import type { FeatureMetadata } from "../../core/feature-request";
-import { ApiError } from "../layout";
+import { ApiError, ColumnHeads } from "../layout";
 
 export interface LookupResult {
   entityType: string;
@@ -65,16 +65,7 @@ export function EntityPage(props: {
           </h2>
           <div class="table-wrap">
             <table data-testid="entity-values">
-              <thead>
-                <tr>
-                  <th scope="col">Feature</th>
-                  <th scope="col">Value</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Event time</th>
-                  <th scope="col">Age</th>
-                  <th scope="col">Tier</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={["Feature", "Value", "Status", "Event time", "Age", "Tier"]} />
               <tbody>
                 {r.features.map((f) => (
                   <tr>

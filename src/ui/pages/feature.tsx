@@ -1,7 +1,7 @@
 // Feature page: definition, validation rules, owner and tags, related features, versions with their field diffs, lineage SVG, quality charts.
 import type { FeatureDefinition } from "../../core/definitions";
 import type { FeatureChange } from "../../core/registry";
-import { ApiError } from "../layout";
+import { ApiError, ColumnHeads } from "../layout";
 import { LineageGraph, LineChart } from "../svg";
 
 export interface FeatureDescription {
@@ -248,14 +248,7 @@ export function FeaturePage(props: {
                 {change!.changes.length ? (
                   <div class="table-wrap">
                     <table>
-                      <thead>
-                        <tr>
-                          <th scope="col">Field</th>
-                          <th scope="col">From</th>
-                          <th scope="col">To</th>
-                          <th scope="col">Breaking</th>
-                        </tr>
-                      </thead>
+                      <ColumnHeads names={["Field", "From", "To", "Breaking"]} />
                       <tbody>
                         {change!.changes.map((fc) => (
                           <tr>

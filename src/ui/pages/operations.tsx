@@ -1,5 +1,5 @@
 // Operations: dead letters with a replay button (admin), materialization runs, stream lateness drops and backfills, tier health.
-import { ApiError } from "../layout";
+import { ApiError, ColumnHeads } from "../layout";
 import type { Session } from "../session";
 
 export interface DeadLetterRow {
@@ -45,13 +45,7 @@ function Health(props: { title: string; report: Loaded<HealthReport> }) {
         {props.title}: <span class={r.status === "ok" ? "ok" : r.status === "down" ? "bad" : "warn"}>{r.status}</span>
       </h3>
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Tier</th>
-            <th scope="col">Status</th>
-            <th scope="col">Detail</th>
-          </tr>
-        </thead>
+        <ColumnHeads names={["Tier", "Status", "Detail"]} />
         <tbody>
           {tiers.map(([name, t]) => (
             <tr>
@@ -101,17 +95,7 @@ export function OperationsPage(props: {
             props.deadLetters.body.dead_letters.length ? (
               <div class="table-wrap">
                 <table data-testid="dead-letters">
-                  <thead>
-                    <tr>
-                      <th scope="col">Id</th>
-                      <th scope="col">When</th>
-                      <th scope="col">Source</th>
-                      <th scope="col">Entity</th>
-                      <th scope="col">Reasons</th>
-                      <th scope="col">Replayed</th>
-                      <th scope="col">Action</th>
-                    </tr>
-                  </thead>
+                  <ColumnHeads names={["Id", "When", "Source", "Entity", "Reasons", "Replayed", "Action"]} />
                   <tbody>
                     {props.deadLetters.body.dead_letters.map((d) => (
                       <tr>
@@ -153,17 +137,7 @@ export function OperationsPage(props: {
           {props.runs.ok ? (
             <div class="table-wrap">
               <table data-testid="runs">
-                <thead>
-                  <tr>
-                    <th scope="col">Id</th>
-                    <th scope="col">Feature</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Trigger</th>
-                    <th scope="col">Rows read / written / rejected</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Duration</th>
-                  </tr>
-                </thead>
+                <ColumnHeads names={["Id", "Feature", "Status", "Trigger", "Rows read / written / rejected", "Started", "Duration"]} />
                 <tbody>
                   {props.runs.body.runs.map((r) => (
                     <tr>
@@ -191,12 +165,7 @@ export function OperationsPage(props: {
           <h2 id="late-h">Stream lateness drops</h2>
           {props.lateness.length ? (
             <table data-testid="lateness">
-              <thead>
-                <tr>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Events refused since start</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={["Reason", "Events refused since start"]} />
               <tbody>
                 {props.lateness.map((l) => (
                   <tr>

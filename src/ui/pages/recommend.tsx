@@ -1,5 +1,5 @@
 // Recommendation (admin): paste or upload a labelled spine (entity_id,event_timestamp,label) and see candidate features ranked by predictive power.
-import { ApiError } from "../layout";
+import { ApiError, ColumnHeads } from "../layout";
 import type { Session } from "../session";
 
 export interface Ranking {
@@ -89,16 +89,7 @@ export function RecommendPage(props: {
           <h2 id="rank-h">{`Ranking for ${r.body.label} (${r.body.rows} rows, ${r.body.binary ? "binary" : "non-binary"} label)`}</h2>
           <div class="table-wrap">
             <table data-testid="ranking">
-              <thead>
-                <tr>
-                  <th scope="col">#</th>
-                  <th scope="col">Feature</th>
-                  <th scope="col">Mutual information</th>
-                  <th scope="col">AUC</th>
-                  <th scope="col">Coverage</th>
-                  <th scope="col">Warnings</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={["#", "Feature", "Mutual information", "AUC", "Coverage", "Warnings"]} />
               <tbody>
                 {r.body.ranking.map((f, i) => (
                   <tr>
