@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { kvEntityKey, redisEntityKey } from "../../src/core/keys";
 import { withPgClient } from "../../tools/postgres";
-import { featureNames, featureValue } from "../lib/dataset";
+import { featureNames, featureValue, featureValueSql } from "../lib/dataset";
 import { msSince, nowNs } from "../lib/http";
 import { RespClient } from "../lib/resp";
 import { round, type ScenarioResult, summarize } from "../lib/stats";
@@ -20,6 +20,12 @@ const UPDATES_PER_PUSH = 1_000;
 const PUSH_CONCURRENCY = 4;
 const POLL_MS = 500;
 const TIMEOUT_MS = { full: 900_000, quick: 240_000 } as const;
+/**
+ * Entities in the Postgres floor: the same rows inserted by Postgres itself (INSERT … SELECT, no
+ * client, no network, no Worker) into empty copies of feature_values and feature_latest with their
+ * indexes, scaled to the run's size. Capped so the floor adds seconds, not minutes, to a full run.
+ */
+const FLOOR_ENTITIES = 20_000;
 /** HLENs per Redis pipeline when counting, KV keys per list page. */
 const REDIS_COUNT_CHUNK = 5_000;
 const KV_LIST_LIMIT = 1_000;
@@ -109,6 +115,42 @@ function consumerPhases(logPath: string, sinceIso: string): Record<string, numbe
   return out;
 }
 
+/**
+ * What Postgres alone needs for `entities` × FEATURES values: one statement into a copy of
+ * feature_values (its four indexes, the same idempotency-key width) and one upsert into a copy of
+ * feature_latest, on the bench database, the copies dropped after. Seconds for `entities`.
+ */
+async function postgresFloorSeconds(db: pg.Client, names: string[], entities: number): Promise<{ values_s: number; latest_s: number }> {
+  const suffix = Date.now().toString(36);
+  const values = `bench_floor_values_${suffix}`;
+  const latest = `bench_floor_latest_${suffix}`;
+  const rows = `from generate_series(0, ${entities * FEATURES - 1}) as g, lateral (select g / ${FEATURES} as e, g % ${FEATURES} as f) as x`;
+  const name = `($1::text[])[1 + x.f]`;
+  try {
+    await db.query(`create table ${values} (like feature_values including all)`);
+    await db.query(`create table ${latest} (like feature_latest including all)`);
+    let t = nowNs();
+    await db.query(
+      `insert into ${values} (feature_name, entity_type, entity_id, feature_value, event_timestamp, idempotency_key)
+       select ${name}, 'user', 'user_floor_' || x.e, ${featureValueSql("x.e", "x.f")}, now(), encode(sha256(g::text::bytea), 'hex') ${rows}`,
+      [names],
+    );
+    const valuesMs = msSince(t);
+    t = nowNs();
+    await db.query(
+      `insert into ${latest} as l (entity_type, entity_id, feature_name, feature_value, event_timestamp, ingested_at, tiebreak)
+       select 'user', 'user_floor_' || x.e, ${name}, ${featureValueSql("x.e", "x.f")}, now(), now(), left(encode(sha256(g::text::bytea), 'hex'), 16) ${rows}
+       on conflict (entity_type, entity_id, feature_name) do update
+          set feature_value = excluded.feature_value, event_timestamp = excluded.event_timestamp, tiebreak = excluded.tiebreak
+        where excluded.event_timestamp > l.event_timestamp`,
+      [names],
+    );
+    return { values_s: valuesMs / 1000, latest_s: msSince(t) / 1000 };
+  } finally {
+    await db.query(`drop table if exists ${values}, ${latest}`);
+  }
+}
+
 export async function bulkLoad(ctx: BenchContext): Promise<ScenarioResult> {
   const n = ENTITIES[ctx.cfg.mode];
   const timeoutMs = TIMEOUT_MS[ctx.cfg.mode];
@@ -181,6 +223,9 @@ export async function bulkLoad(ctx: BenchContext): Promise<ScenarioResult> {
       }
       const allMs = Math.max(doneAt.postgres ?? timeoutMs, doneAt.redis ?? timeoutMs, doneAt.kv ?? timeoutMs);
       const sample = await kvSampleValues(ctx, ids);
+      const floorEntities = Math.min(n, FLOOR_ENTITIES);
+      const floor = await postgresFloorSeconds(db, names, floorEntities);
+      const floorScaled = ((floor.values_s + floor.latest_s) * n) / floorEntities;
       const deadLetters = (await pgCounts(db, `${tag}%`)).deadLetters - deadBefore;
       const lost = expected - Math.min(last.values, last.latest, redis ? last.redis : expected);
       const result = summarize("bulk-load", pushLatencies, { errors: pushErrors, elapsedMs: pushedMs, requests: pushes.length });
@@ -206,9 +251,16 @@ export async function bulkLoad(ctx: BenchContext): Promise<ScenarioResult> {
         lost: Math.max(0, lost),
         dead_letters: deadLetters,
         projected_100k_s: round((100_000 / n) * (allMs / 1000), 1),
+        // Postgres's own time for the same rows (no client, network or Worker), from floor_entities scaled to entities.
+        floor_entities: floorEntities,
+        postgres_floor_values_s: round(floor.values_s, 2),
+        postgres_floor_latest_s: round(floor.latest_s, 2),
+        postgres_floor_s: round(floorScaled, 1),
+        postgres_floor_100k_s: round((floorScaled * 100_000) / n, 1),
+        all_tiers_vs_postgres_floor: round(allMs / 1000 / floorScaled, 2),
         ...consumerPhases(ctx.stack.logPath, startedIso),
       };
-      result.notes = `rps = entities/s (×${FEATURES} values) from the first push until Postgres, Redis and KV hold every value; p50/95/99 = POST /ingest/push (${UPDATES_PER_PUSH} updates); target ≤ 35 s for 100,000 × 50`;
+      result.notes = `rps = entities/s (×${FEATURES} values) from the first push until Postgres, Redis and KV hold every value; p50/95/99 = POST /ingest/push (${UPDATES_PER_PUSH} updates); target ≤ 35 s for 100,000 × 50; postgres_floor_s = Postgres alone inserting the same rows (INSERT … SELECT into empty copies of both tables)`;
       return result;
     });
   } finally {

@@ -212,20 +212,16 @@ async function writeAccepted(items: Accepted[], deps: IngestConsumerDeps, summar
     summary.phaseMs[phase] = t - from;
     mark = t;
   };
-  const groups: FeatureValueRow[][] = await Promise.all(
-    items.map((item) =>
-      Promise.all(
-        item.writes.map(async (w) => ({
-          entityType: item.body.entity_type,
-          entityId: item.body.entity_id,
-          featureName: w.def.name,
-          value: w.value ?? null,
-          eventTimestamp: item.eventTimestamp,
-          idempotencyKey: await idempotencyKey(item.body.entity_type, item.body.entity_id, w.def.name, item.eventTimestamp, w.value),
-          runId: item.body.run_id,
-        })),
-      ),
-    ),
+  const groups: FeatureValueRow[][] = items.map((item) =>
+    item.writes.map((w) => ({
+      entityType: item.body.entity_type,
+      entityId: item.body.entity_id,
+      featureName: w.def.name,
+      value: w.value ?? null,
+      eventTimestamp: item.eventTimestamp,
+      idempotencyKey: idempotencyKey(item.body.entity_type, item.body.entity_id, w.def.name, item.eventTimestamp, w.value),
+      runId: item.body.run_id,
+    })),
   );
 
   lap("keys");

@@ -1,10 +1,10 @@
 // Write side of the source of truth: feature_values (idempotent append) and feature_latest (LWW by event time).
 
 import type { Client } from "@neondatabase/serverless";
-import { sha256Hex } from "../core/hash";
 import { TIEBREAK_CHARS } from "../core/keys";
 import { log } from "../core/log";
 import { canonicalJson } from "../core/registry";
+import { sha256HexSync } from "../core/sha256";
 import { type PostgresConfig, withPostgresClient } from "../db/postgres";
 
 /** One feature value of one message, ready to be written. */
@@ -32,16 +32,10 @@ export interface WriteResult {
 
 /**
  * The identity of a value: the same entity, feature, event time and value always hash the same,
- * so a redelivered or replayed message inserts nothing new.
+ * so a redelivered or replayed message inserts nothing new. Synchronous (one per value written).
  */
-export async function idempotencyKey(
-  entityType: string,
-  entityId: string,
-  featureName: string,
-  eventTimestampMs: number,
-  value: unknown,
-): Promise<string> {
-  return sha256Hex(canonicalJson([entityType, entityId, featureName, Math.trunc(eventTimestampMs), value ?? null]));
+export function idempotencyKey(entityType: string, entityId: string, featureName: string, eventTimestampMs: number, value: unknown): string {
+  return sha256HexSync(canonicalJson([entityType, entityId, featureName, Math.trunc(eventTimestampMs), value ?? null]));
 }
 
 /**
