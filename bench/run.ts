@@ -65,6 +65,8 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --update-readme]
   --peer-duration S   measured seconds per cell and server (default 20, --quick 3)
   --peer-pid NAME=PID record the CPU of that process and its children per run (repeatable; e.g. feast=$(cat run/feast-serve.pid))
   --peer-bearer KEY   send "authorization: Bearer KEY" to the peer
+  --ours-processes N  serve ours from N workerd processes on one port (SO_REUSEPORT), as the peer's N workers
+                      (needs --only peer and a C compiler; each process has its own L0 and KV, loaded alike)
   --heap-profile   sample the allocations of the scenario's Worker that outlive a young-generation GC (what the
                    full collections behind "GC stalls" must clean up): bench/results/<timestamp>-<scenario>.heapprofile
                    and the top allocation sites
@@ -234,6 +236,7 @@ async function main(): Promise<number> {
         "peer-duration": { type: "string" },
         "peer-pid": { type: "string", multiple: true },
         "peer-bearer": { type: "string" },
+        "ours-processes": { type: "string" },
         "alloc-profile": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
@@ -259,6 +262,8 @@ async function main(): Promise<number> {
   try {
     peer = parsePeerOptions(args, cfg.mode);
     if (onlyPeer(only) && !peer) throw new Error("--only peer needs --peer URL");
+    // Replicas split L0 and KV between processes: every other scenario assumes one serving isolate.
+    if (peer && peer.oursProcesses > 1 && !onlyPeer(only)) throw new Error("--ours-processes needs --only peer");
   } catch (err) {
     console.error(`${errorMessage(err)}\n\n${USAGE}`);
     return EXIT_USAGE;
@@ -317,6 +322,7 @@ async function main(): Promise<number> {
       logPath: path.join(RESULTS_DIR, `${stamp}.log`),
       step,
       registerClose: (close) => (closeStack = close),
+      servingProcesses: peer?.oursProcesses ?? 1,
     });
     const auth = { authorization: `Bearer ${stack.apiKey}` };
     const ctx: BenchContext = {

@@ -17,6 +17,8 @@ export const PEER_DURATION_S = { full: 20, quick: 3 } as const;
 export const PEER_WARMUP_S = { full: 2, quick: 1 } as const;
 /** Users loaded into ours and drawn from (the rig holds 100,000; --quick loads and draws from fewer). */
 export const PEER_USERS = { full: 100_000, quick: 10_000 } as const;
+/** Most accepted --ours-processes: the machines here have two cores, a few more is for bigger ones. */
+export const MAX_OURS_PROCESSES = 8;
 /** Longest accepted --peer-duration: 4 cells × 2 servers × 2 rounds of it must stay a bench, not a soak. */
 const MAX_DURATION_S = 600;
 
@@ -34,6 +36,8 @@ export interface PeerOptions {
   users: number;
   /** Processes of the peer whose CPU (with their children) is recorded per run. */
   pids: PeerPid[];
+  /** workerd processes serving ours on one port (--ours-processes; default 1), as the peer's own worker processes. */
+  oursProcesses: number;
 }
 
 export interface PeerArgs {
@@ -41,6 +45,7 @@ export interface PeerArgs {
   "peer-duration"?: string;
   "peer-pid"?: string[];
   "peer-bearer"?: string;
+  "ours-processes"?: string;
 }
 
 /** `NAME=PID`, as load.py's --watch-pid. */
@@ -58,7 +63,7 @@ export function parsePeerPid(raw: string): PeerPid {
  */
 export function parsePeerOptions(args: PeerArgs, mode: BenchMode): PeerOptions | undefined {
   if (args.peer === undefined) {
-    const stray = (["peer-duration", "peer-pid", "peer-bearer"] as const).filter((k) => args[k] !== undefined);
+    const stray = (["peer-duration", "peer-pid", "peer-bearer", "ours-processes"] as const).filter((k) => args[k] !== undefined);
     if (stray.length) throw new UsageError(`${stray.map((k) => `--${k}`).join(", ")} need --peer URL`);
     return undefined;
   }
@@ -77,6 +82,14 @@ export function parsePeerOptions(args: PeerArgs, mode: BenchMode): PeerOptions |
     if (!Number.isFinite(durationS) || durationS <= 0 || durationS > MAX_DURATION_S)
       throw new UsageError(`--peer-duration takes seconds per cell (0 < s ≤ ${MAX_DURATION_S}), got "${args["peer-duration"]}"`);
   }
+  let oursProcesses = 1;
+  if (args["ours-processes"] !== undefined) {
+    oursProcesses = Number(args["ours-processes"]);
+    if (!Number.isSafeInteger(oursProcesses) || oursProcesses < 1 || oursProcesses > MAX_OURS_PROCESSES)
+      throw new UsageError(
+        `--ours-processes takes a whole number of workerd processes, 1 to ${MAX_OURS_PROCESSES}, got "${args["ours-processes"]}"`,
+      );
+  }
   const pids = (args["peer-pid"] ?? []).map(parsePeerPid);
   const names = new Set<string>();
   for (const p of pids) {
@@ -90,6 +103,7 @@ export function parsePeerOptions(args: PeerArgs, mode: BenchMode): PeerOptions |
     warmupS: PEER_WARMUP_S[mode],
     users: PEER_USERS[mode],
     pids,
+    oursProcesses,
   };
 }
 

@@ -73,6 +73,8 @@ export interface PeerComparison {
   rounds: number;
   /** Where ours read from, and why that is fair. */
   ours_tiers: string;
+  /** workerd processes serving ours on one port (--ours-processes). */
+  ours_processes: number;
   load_s: Record<string, number>;
   check: PeerCheck;
   runs: PeerRunResult[];
@@ -180,7 +182,7 @@ export function renderPeerMarkdown(cmp: PeerComparison): string {
     "",
     `${cmp.users.toLocaleString("en-US")} users × ${cmp.features} features, uniform random users, ${cmp.duration_s} s measured per cell after ${cmp.warmup_s} s of warm-up, ` +
       `${cmp.rounds} interleaved rounds (the server that goes first alternates per cell and round), the same client and the same bodies for both. ` +
-      `Ours: ${cmp.ours_tiers}. Check: same shape ${cmp.check.same_shape ? "yes" : "**no**"}, our values as loaded ${cmp.check.ours_values_match ? "yes" : "**no**"}, ` +
+      `Ours: ${cmp.ours_tiers}; ${(cmp.ours_processes ?? 1) === 1 ? "one workerd process" : `${cmp.ours_processes} workerd processes on one port (--ours-processes, SO_REUSEPORT), each with its own L0 and KV`}. Check: same shape ${cmp.check.same_shape ? "yes" : "**no**"}, our values as loaded ${cmp.check.ours_values_match ? "yes" : "**no**"}, ` +
       `peer non-null ${fmt(cmp.check.peer_non_null_fraction, 3)}${cmp.check.notes.length ? ` (${cmp.check.notes.join("; ")})` : ""}.`,
     "",
     "| shape | C | ours/peer rps | ours/peer p50 | ours/peer p99 |",

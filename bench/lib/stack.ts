@@ -19,6 +19,7 @@ import { databaseUrlFor, dropDatabase, PgConnectError, redactUrl, withPgClient }
 import { GcTrace, withGcTraceFlags } from "./gc-trace";
 import { freePort } from "./ports";
 import { RespClient } from "./resp";
+import { reusePortWorkerd } from "./reuse-port";
 
 /** A problem the user can fix (missing Postgres, wrong Node ...): printed as a message, not a stack. */
 export class BenchSetupError extends Error {}
@@ -45,6 +46,12 @@ export interface BenchStack {
   upstash: { url: string; token: string } | null;
   urls: { serving: string; ingest: string; bare: string; loader: string; memoryKv: string };
   mf: Miniflare;
+  /**
+   * workerd processes answering on `urls.serving` (StackOptions.servingProcesses): the stack's own
+   * and the replicas', whose loader URLs are `replicaLoaders` (each process has its own KV and DOs).
+   */
+  servingProcesses: number;
+  replicaLoaders: string[];
   stateDir: string;
   stateOnTmpfs: boolean;
   logPath: string;
@@ -61,6 +68,13 @@ export interface StackOptions {
   step: (message: string) => void;
   /** Receives the stack's close function before anything starts, so an interrupt can clean up a half-started stack. */
   registerClose?: (close: () => Promise<void>) => void;
+  /**
+   * workerd processes serving on one port (default 1): more start replicas of the serving Worker
+   * (with the ingest Worker it binds to, and a loader for their own KV) on the same port through SO_REUSEPORT (reuse-port.ts), the
+   * kernel spreading connections over them, so a comparison can give ours the cores a
+   * multi-process peer uses. Each has its own L0, KV and Durable Objects; Postgres and Redis are shared.
+   */
+  servingProcesses?: number;
 }
 
 function pickStateDir(): { dir: string; tmpfs: boolean } {
@@ -219,6 +233,9 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     process.env.MINIFLARE_WORKERD_V8_FLAGS = withGcTraceFlags(process.env.MINIFLARE_WORKERD_V8_FLAGS);
 
     opts.step("bundling 5 Workers with wrangler deploy --dry-run (serving, ingest, bare Hono, loader, serving over in-memory KV)");
+    const servingProcesses = Math.max(1, opts.servingProcesses ?? 1);
+    // Every process on the shared port must set SO_REUSEPORT, the stack's own included.
+    if (servingProcesses > 1) process.env.MINIFLARE_WORKERD_PATH = reusePortWorkerd(path.join(DATA_DIR, "bench-build"));
     const ports = {
       serving: await freePort(),
       ingest: await freePort(),
@@ -255,9 +272,39 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
       `workerd (Miniflare) up: serving ${workers.urls["feature-serving"]}, ingest ${workers.urls["feature-ingest"]}, bare ${workers.urls["bench-bare-hono"]}; state on ${state.tmpfs ? "tmpfs" : "disk"}`,
     );
 
-    const registryKv = await workers.mf.getKVNamespace("REGISTRY_KV", "feature-serving");
-    await registryKv.put(REGISTRY_SNAPSHOT_KEY, JSON.stringify(opts.registry));
-    await registryKv.put(REGISTRY_VERSION_KEY, opts.registry.version);
+    await publishRegistry(workers.mf, opts.registry);
+
+    const replicaLoaders: string[] = [];
+    for (let r = 1; r < servingProcesses; r++) {
+      const loaderPort = await freePort();
+      const replicaState = path.join(state.dir, `replica-${r}`);
+      mkdirSync(replicaState, { recursive: true });
+      let replica: LocalWorkers;
+      try {
+        replica = await startLocalWorkers(
+          [
+            { configPath: "wrangler.toml", port: ports.serving, bindings: { ...bindings, ...servingVars() } },
+            // The serving Worker's INGEST service binding needs its Worker; nothing is pushed to a replica.
+            { configPath: "wrangler.ingest.toml", port: await freePort(), bindings },
+            { configPath: "bench/wrangler.loader.toml", port: loaderPort, bindings: {} },
+          ],
+          {
+            buildDir: path.join(DATA_DIR, `bench-build-replica-${r}`),
+            stateDir: replicaState,
+            onLog: (level, message) => {
+              if (!gcTrace.add(message)) logCounts[level] = (logCounts[level] ?? 0) + 1;
+              log.write(`${new Date().toISOString()} ${level} [replica ${r}] ${message}\n`);
+            },
+          },
+        );
+      } catch (err) {
+        throw new BenchSetupError(`Could not start serving replica ${r}: ${errorMessage(err)}`);
+      }
+      cleanups.push({ what: `stop serving replica ${r}`, fn: () => replica.close() });
+      await publishRegistry(replica.mf, opts.registry);
+      replicaLoaders.push(replica.urls["bench-loader"]!);
+    }
+    if (servingProcesses > 1) opts.step(`${servingProcesses} workerd processes serve ${workers.urls["feature-serving"]} (SO_REUSEPORT)`);
 
     return {
       serverUrl,
@@ -277,6 +324,8 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
         memoryKv: workers.urls["bench-memory-kv"]!,
       },
       mf: workers.mf,
+      servingProcesses,
+      replicaLoaders,
       stateDir: state.dir,
       stateOnTmpfs: state.tmpfs,
       logPath: opts.logPath,
@@ -291,6 +340,13 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
 }
 
 /** SCAN + UNLINK of every key under the run's prefix. */
+/** The bench registry, where the serving Worker of one Miniflare reads it. */
+async function publishRegistry(mf: Miniflare, registry: RegistrySnapshot): Promise<void> {
+  const registryKv = await mf.getKVNamespace("REGISTRY_KV", "feature-serving");
+  await registryKv.put(REGISTRY_SNAPSHOT_KEY, JSON.stringify(registry));
+  await registryKv.put(REGISTRY_VERSION_KEY, registry.version);
+}
+
 export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
   const r = await RespClient.connect(redisUrl);
   try {

@@ -110,7 +110,8 @@ export async function peerComparison(
   ctx.log(`peer: loading ${opts.users.toLocaleString("en-US")} users × ${PEER_FEATURES} features into KV, Redis and Postgres`);
   const { stack } = ctx;
   await Promise.all([
-    timed("kv", () => loadPeerKv(stack.urls.loader, opts.users, loadedAt)),
+    // Every serving process has its own KV (a replica's loader writes its KV), loaded alike.
+    timed("kv", () => Promise.all([stack.urls.loader, ...stack.replicaLoaders].map((url) => loadPeerKv(url, opts.users, loadedAt)))),
     stack.redisUrl ? timed("redis", () => loadPeerRedis(stack.redisUrl!, stack.redisPrefix, opts.users, loadedAt)) : Promise.resolve(),
     timed("postgres", () => loadPeerPostgres(stack.databaseUrl, opts.users, loadedAt)),
   ]);
@@ -182,7 +183,8 @@ export async function peerComparison(
   for (const planned of peerPlan(cells, PEER_ROUNDS)) {
     // Same seed for both servers of a (round, cell): the same sequence of bodies.
     const seed = planned.round * 100 + cells.indexOf(planned.cell);
-    const before = planned.server === "ours" ? await tierHits(ctx).catch(() => undefined) : undefined;
+    // With replicas a /metrics answer is one process's counters: tier shares only with one.
+    const before = planned.server === "ours" && stack.servingProcesses === 1 ? await tierHits(ctx).catch(() => undefined) : undefined;
     const m = await run(planned.server, planned.cell, seed, opts.warmupS, opts.durationS);
     const after = before ? await tierHits(ctx).catch(() => undefined) : undefined;
     runs.push({ ...planned, ...m, ...(before && after ? { tiers: shares(before, after) } : {}) });
@@ -199,6 +201,7 @@ export async function peerComparison(
     warmup_s: opts.warmupS,
     rounds: PEER_ROUNDS,
     ours_tiers: OURS_TIERS,
+    ours_processes: stack.servingProcesses,
     load_s,
     check,
     runs,

@@ -42,6 +42,7 @@ describe("parsePeerOptions", () => {
       warmupS: 2,
       users: 100_000,
       pids: [],
+      oursProcesses: 1,
     });
     const quick = parsePeerOptions(
       { peer: "http://127.0.0.1:6566/", "peer-duration": "7.5s", "peer-pid": ["feast=12", "redis=34"] },
@@ -56,6 +57,7 @@ describe("parsePeerOptions", () => {
       ],
     });
     expect(parsePeerOptions({ peer: "http://h:1", "peer-bearer": "k" }, "full")!.bearer).toBe("k");
+    expect(parsePeerOptions({ peer: "http://h:1", "ours-processes": "2" }, "full")!.oursProcesses).toBe(2);
   });
 
   it.each([
@@ -66,6 +68,9 @@ describe("parsePeerOptions", () => {
     [{ peer: "http://h:1", "peer-duration": "abc" }, /seconds per cell/],
     [{ peer: "http://h:1", "peer-duration": "601" }, /seconds per cell/],
     [{ peer: "http://h:1", "peer-pid": ["feast=1", "feast=2"] }, /given twice/],
+    [{ peer: "http://h:1", "ours-processes": "0" }, /1 to 8/],
+    [{ peer: "http://h:1", "ours-processes": "1.5" }, /1 to 8/],
+    [{ "ours-processes": "2" }, /need --peer URL/],
   ])("refuses %j", (args, message) => {
     expect(() => parsePeerOptions(args, "full")).toThrow(message);
   });
@@ -229,6 +234,7 @@ describe("the comparison's plan and report", () => {
       warmup_s: 2,
       rounds: 2,
       ours_tiers: "KV",
+      ours_processes: 1,
       load_s: {},
       check: { same_shape: true, ours_values_match: true, peer_non_null_fraction: 1, notes: [] },
       runs,
