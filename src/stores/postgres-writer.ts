@@ -34,7 +34,13 @@ export interface WriteResult {
  * The identity of a value: the same entity, feature, event time and value always hash the same,
  * so a redelivered or replayed message inserts nothing new. Synchronous (one per value written).
  */
-export function idempotencyKey(entityType: string, entityId: string, featureName: string, eventTimestampMs: number, value: unknown): string {
+export function idempotencyKey(
+  entityType: string,
+  entityId: string,
+  featureName: string,
+  eventTimestampMs: number,
+  value: unknown,
+): string {
   return sha256HexSync(canonicalJson([entityType, entityId, featureName, Math.trunc(eventTimestampMs), value ?? null]));
 }
 

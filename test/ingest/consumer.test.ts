@@ -160,8 +160,7 @@ describe("feature-ingest consumer: last-write-wins by event time", () => {
 
 describe("feature-ingest consumer: equal event times", () => {
   /** The tiebreak of a value as the consumer computes it (first 16 hex characters of its idempotency key). */
-  const tb = async (id: string, feature: string, ts: number, value: unknown) =>
-    tiebreakOf(idempotencyKey("user", id, feature, ts, value));
+  const tb = async (id: string, feature: string, ts: number, value: unknown) => tiebreakOf(idempotencyKey("user", id, feature, ts, value));
 
   async function expectEverywhere(id: string, ts: number, plays: number, affinity: number) {
     const ref = { entityType: "user", entityId: id };
