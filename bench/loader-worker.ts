@@ -36,6 +36,7 @@ interface DoWrites {
 }
 interface KvRead {
   keys: string[];
+  timerMs?: number;
 }
 interface UpstashRead {
   url: string;
@@ -75,7 +76,11 @@ export default {
       }
       // Runtime floors: what one KV read costs in this workerd, without the feature store around it.
       if (request.method === "POST" && pathname === "/kv/get") {
-        const { keys } = (await request.json()) as KvRead;
+        const { keys, timerMs } = (await request.json()) as KvRead;
+        // With timerMs: did a timer of that many ms, set as the read starts, fire before the read answered?
+        // (A hedge is such a timer: on one workerd thread the KV simulator's work can hold it back.)
+        let timerFired = false;
+        const timer = timerMs === undefined ? undefined : setTimeout(() => (timerFired = true), timerMs);
         const found =
           keys.length === 1
             ? (await env.FEATURES_KV.get(keys[0]!, { type: "json", cacheTtl: KV_CACHE_TTL_SECONDS })) === null
@@ -83,7 +88,9 @@ export default {
               : 1
             : [...(await env.FEATURES_KV.get(keys, { type: "json", cacheTtl: KV_CACHE_TTL_SECONDS })).values()].filter((v) => v !== null)
                 .length;
-        return Response.json({ found });
+        const timerFirst = timer === undefined ? undefined : timerFired;
+        clearTimeout(timer);
+        return Response.json({ found, ...(timerFirst === undefined ? {} : { timer_first: timerFirst }) });
       }
       // The Redis tier's floor: one HMGET through the Upstash REST /pipeline endpoint, as @upstash/redis sends it.
       if (request.method === "POST" && pathname === "/upstash/hmget") {
