@@ -1,4 +1,5 @@
-// --update-readme: replaces the body of README.md's "## Performance" section (and nothing else).
+// --update-readme: replaces the body of README.md's "## Performance" section up to its first "###"
+// subsection (the hand-written analysis below it, e.g. "Against Feast", is kept), and nothing else.
 import { readFileSync, writeFileSync } from "node:fs";
 import { type BenchReport, gcArrivalShare } from "./report";
 
@@ -51,7 +52,9 @@ export function updateReadme(readmePath: string, report: BenchReport, table: str
   const start = text.indexOf(`\n${HEADING}\n`);
   if (start < 0) throw new Error(`README.md has no "${HEADING}" section`);
   const bodyStart = start + HEADING.length + 2;
-  const next = text.indexOf("\n## ", bodyStart);
+  const nextSection = text.indexOf("\n## ", bodyStart);
+  const sub = text.indexOf("\n### ", bodyStart);
+  const next = sub >= 0 && (nextSection < 0 || sub < nextSection) ? sub : nextSection;
   const end = next < 0 ? text.length : next + 1;
   const body = performanceSection(report, table);
   writeFileSync(readmePath, `${text.slice(0, bodyStart)}${body}${next < 0 ? "" : "\n"}${text.slice(end)}`);

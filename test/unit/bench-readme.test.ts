@@ -1,0 +1,39 @@
+// --update-readme rewrites the Performance section's generated part only: the hand-written
+// subsections under it and every other section stay as they are.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { updateReadme } from "../../bench/lib/readme";
+import type { BenchReport } from "../../bench/lib/report";
+
+const report = {
+  started_at: "2026-12-02T12:00:00.000Z",
+  duration_s: 600,
+  config: { entities: { total: 1_000_000 }, features_per_vector: 50 },
+  scenarios: [],
+} as unknown as BenchReport;
+
+describe("updateReadme", () => {
+  it("replaces the generated table and keeps the ### subsections and the next section", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "readme-"));
+    const file = path.join(dir, "README.md");
+    writeFileSync(file, "# X\n\n## Performance\n\nold table\n\n### Against Feast\n\nanalysis\n\n## Next\n\nkept\n");
+    updateReadme(file, report, "| new | table |");
+    const text = readFileSync(file, "utf8");
+    expect(text).toContain("| new | table |");
+    expect(text).not.toContain("old table");
+    expect(text).toContain("### Against Feast\n\nanalysis\n\n## Next\n\nkept\n");
+    expect(text.indexOf("| new | table |")).toBeLessThan(text.indexOf("### Against Feast"));
+  });
+
+  it("replaces up to the next section when there is no subsection", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "readme-"));
+    const file = path.join(dir, "README.md");
+    writeFileSync(file, "# X\n\n## Performance\n\nold\n\n## Next\n\nkept\n");
+    updateReadme(file, report, "T");
+    const text = readFileSync(file, "utf8");
+    expect(text).not.toContain("old");
+    expect(text.endsWith("\n## Next\n\nkept\n")).toBe(true);
+  });
+});
