@@ -15,6 +15,7 @@ import {
   MAX_FEATURES_PER_REQUEST,
   MAX_VALUES_PER_REQUEST,
   parseBatchRequest,
+  parseFeatureRequest,
 } from "../core/feature-request";
 import { log } from "../core/log";
 import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
@@ -34,7 +35,9 @@ export const getFeaturesRoute = createRoute({
   summary: "The feature vector of one entity (the design's FeatureRequest → FeatureResponse)",
   security: BEARER,
   middleware: [requireScope("serve")],
-  request: { body: jsonBody(FeatureRequestSchema, { subject: "feature request", maxBytes: MAX_BODY_BYTES }) },
+  request: {
+    body: jsonBody(FeatureRequestSchema, { subject: "feature request", maxBytes: MAX_BODY_BYTES, parse: parseFeatureRequest }),
+  },
   responses: {
     200: json(FeatureResponseSchema, "The vector; `metadata` (status, event time, age, tier per feature) with include_metadata"),
     ...errors([400, 401, 403, 404, 413, 422, 503], {
