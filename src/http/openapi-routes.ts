@@ -203,7 +203,7 @@ function parseJsonBody(schema: z.ZodType, options: JsonBodyOptions<unknown>): Mi
       throw new FeatureStoreError("bad_request", `Malformed JSON body: ${snippet(errorMessage(err), 120)}`);
     }
     // JSON.parse keeps the last of two equal keys; a body whose meaning depends on that is refused.
-    const duplicate = duplicateKeyPath(text);
+    const duplicate = duplicateKeyPath(text, raw);
     if (duplicate !== undefined)
       throw new FeatureStoreError("bad_request", `Duplicate key in JSON body: ${snippet(duplicate)}`, {
         issues: [{ path: snippet(duplicate), message: "is given twice" }],
