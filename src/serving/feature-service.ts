@@ -12,11 +12,13 @@ import {
   MAX_VALUES_PER_REQUEST,
   type ServedTier,
 } from "../core/feature-request";
+import type { JsonText } from "../core/json-text";
 import { entityMapKey } from "../core/keys";
 import { log } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
 import type { Found, Lookup, ReadOptions, TieredFeatureStore } from "../stores/tiered-feature-store";
+import { type PlanJsonKeys, planJsonKeys, type VectorParts, writeFeatureResponse } from "./feature-json";
 import { type WriteMarks, writeMarksOf } from "./read-your-writes";
 
 export interface ServeOptions {
@@ -37,6 +39,8 @@ interface FeaturePlan {
   singleType: string | undefined;
   /** Entity types of the features that are read from storage (each needs an id in the request). */
   storedTypes: readonly string[];
+  /** Its keys as JSON text (feature-json.ts), made on the first JSON answer; null when it cannot be written so. */
+  json?: PlanJsonKeys | null;
 }
 
 interface PlannedRequest {
@@ -172,6 +176,53 @@ export class FeatureService {
     requests: FeatureRequest[],
     opts: ServeOptions,
   ): Promise<(FeatureResponse | FeatureErrorResult)[]> {
+    const { planned, byEntity } = await this.read(registry, requests, opts);
+    const parts = vectorParts();
+    return planned.map((p) => {
+      const rejected = this.fill(p, byEntity, registry, opts.now, opts.statuses, parts);
+      return rejected ? rejectedResult(p, rejected) : responseObject(p, parts, registry, opts.now);
+    });
+  }
+
+  /**
+   * `serve`, each answer written as its JSON text (feature-json.ts) instead of an object: the same
+   * bytes JSON.stringify gives, without the object graph. A request that failed alone is its object.
+   */
+  async serveJson(
+    registry: CompiledRegistry,
+    requests: FeatureRequest[],
+    opts: ServeOptions,
+  ): Promise<(JsonText<FeatureResponse> | FeatureErrorResult)[]> {
+    const { planned, byEntity } = await this.read(registry, requests, opts);
+    const parts = vectorParts();
+    const timestamp = Math.floor(opts.now / 1000);
+    const versionJson = JSON.stringify(registry.version);
+    return planned.map((p) => {
+      const rejected = this.fill(p, byEntity, registry, opts.now, opts.statuses, parts);
+      if (rejected) return rejectedResult(p, rejected);
+      const { plan } = p;
+      if (plan.json === undefined) plan.json = planJsonKeys(plan.refs);
+      const text =
+        plan.json &&
+        writeFeatureResponse(
+          plan.json,
+          parts,
+          JSON.stringify(p.req.entity_id),
+          timestamp,
+          versionJson,
+          p.req.include_metadata === true,
+          opts.now,
+        );
+      return text ?? (JSON.stringify(responseObject(p, parts, registry, opts.now)) as JsonText<FeatureResponse>);
+    });
+  }
+
+  /** Plans the requests and reads their entities through the tiers. */
+  private async read(
+    registry: CompiledRegistry,
+    requests: FeatureRequest[],
+    opts: ServeOptions,
+  ): Promise<{ planned: PlannedRequest[]; byEntity: Map<string, Map<string, Found>> }> {
     // One plan per distinct feature list: a request asking what the one before it asked reuses its plan.
     const plans: FeaturePlan[] = [];
     let values = 0;
@@ -249,7 +300,7 @@ export class FeatureService {
         "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out",
       );
     }
-    return planned.map((p) => this.assemble(p, byEntity, registry, opts.now, opts.statuses));
+    return { planned, byEntity };
   }
 
   /**
@@ -281,27 +332,31 @@ export class FeatureService {
     }
   }
 
-  private assemble(
+  /**
+   * Fills `parts` with the request's values, statuses, tiers and event times (its plan's order) and
+   * tallies its statuses; returns the features with null_policy reject that have no value (the
+   * request then failed alone, and nothing is tallied), else undefined.
+   */
+  private fill(
     p: PlannedRequest,
     byEntity: Map<string, Map<string, Found>>,
     registry: CompiledRegistry,
     now: number,
     statuses: Record<string, number> | undefined,
-  ): FeatureResponse | FeatureErrorResult {
-    const features: Record<string, unknown> = {};
-    const metadata: Record<string, FeatureMetadata> = {};
-    const rejected: string[] = [];
-    // Features of one entity usually share their entity and event time: look each up and format
-    // each timestamp once per run of equal ones (toISOString was a third of serving 100 × 50 values).
-    let isoOf = Number.NaN;
-    let iso = "";
+    parts: VectorParts,
+  ): string[] | undefined {
+    let rejected: string[] | undefined;
+    // Features of one entity usually share their entity: look it up once per run of equal types.
     let lastType: string | undefined;
     let lastFound: Map<string, Found> | undefined;
-    const tally: Record<FeatureStatus, number> = { PRESENT: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0, DEFAULTED: 0 };
+    let present = 0;
+    let notFound = 0;
+    let outsideMaxAge = 0;
+    let defaulted = 0;
     const { refs, defs } = p.plan;
+    const maxStaleness = p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY;
     for (let k = 0; k < defs.length; k++) {
       const def = defs[k]!;
-      const ref = refs[k]!;
       let value: unknown = null;
       let status: FeatureStatus;
       let tier: ServedTier | null = null;
@@ -323,7 +378,7 @@ export class FeatureService {
           lastFound = byEntity.get(entityMapKey(lastType, entityOf(p, lastType)!));
         }
         const got = lastFound?.get(def.name);
-        const maxAge = Math.min(def.ttl_seconds * 1000, p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY);
+        const maxAge = Math.min(def.ttl_seconds * 1000, maxStaleness);
         if (!got?.value) status = "NOT_FOUND";
         else {
           tier = got.tier;
@@ -340,40 +395,78 @@ export class FeatureService {
         if (def.null_policy === "default") {
           value = def.default_value ?? null;
           status = "DEFAULTED";
-        } else if (def.null_policy === "reject") rejected.push(ref);
+        } else if (def.null_policy === "reject") {
+          rejected ??= [];
+          rejected.push(refs[k]!);
+        }
       }
-      features[ref] = value;
-      tally[status]++;
-      if (eventTs !== null && eventTs !== isoOf) {
-        isoOf = eventTs;
-        iso = new Date(eventTs).toISOString();
-      }
-      metadata[ref] = {
-        status,
-        event_timestamp: eventTs === null ? null : iso,
-        age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
-        tier,
-      };
+      parts.values[k] = value;
+      parts.statuses[k] = status;
+      parts.tiers[k] = tier;
+      parts.eventTs[k] = eventTs;
+      if (status === "PRESENT") present++;
+      else if (status === "NOT_FOUND") notFound++;
+      else if (status === "OUTSIDE_MAX_AGE") outsideMaxAge++;
+      else defaulted++;
     }
-    if (statuses && !rejected.length) for (const [s, n] of Object.entries(tally)) statuses[s] = (statuses[s] ?? 0) + n;
-    if (rejected.length) {
-      return {
-        entity_id: p.req.entity_id,
-        error: {
-          code: "value_required",
-          message: `No value for ${rejected.join(", ")} (null_policy: reject) for entity ${p.req.entity_id}`,
-          details: { features: rejected },
-        },
-      };
+    if (rejected) return rejected;
+    if (statuses) {
+      statuses.PRESENT = (statuses.PRESENT ?? 0) + present;
+      statuses.NOT_FOUND = (statuses.NOT_FOUND ?? 0) + notFound;
+      statuses.OUTSIDE_MAX_AGE = (statuses.OUTSIDE_MAX_AGE ?? 0) + outsideMaxAge;
+      statuses.DEFAULTED = (statuses.DEFAULTED ?? 0) + defaulted;
     }
-    return {
-      entity_id: p.req.entity_id,
-      features,
-      timestamp: Math.floor(now / 1000),
-      feature_store_version: registry.version,
-      ...(p.req.include_metadata ? { metadata } : {}),
+    return undefined;
+  }
+}
+
+/** Scratch arrays for one request's values at a time (`fill` overwrites them, the writers read them at once). */
+function vectorParts(): VectorParts {
+  return { values: [], statuses: [], tiers: [], eventTs: [] };
+}
+
+/** The answer of a request with a reject-policy feature left without a value. */
+function rejectedResult(p: PlannedRequest, rejected: string[]): FeatureErrorResult {
+  return {
+    entity_id: p.req.entity_id,
+    error: {
+      code: "value_required",
+      message: `No value for ${rejected.join(", ")} (null_policy: reject) for entity ${p.req.entity_id}`,
+      details: { features: rejected },
+    },
+  };
+}
+
+/** The FeatureResponse object of filled `parts`. */
+function responseObject(p: PlannedRequest, parts: VectorParts, registry: CompiledRegistry, now: number): FeatureResponse {
+  const features: Record<string, unknown> = {};
+  const metadata: Record<string, FeatureMetadata> = {};
+  const { refs } = p.plan;
+  // Format each timestamp once per run of equal ones (toISOString was a third of serving 100 × 50 values).
+  let isoOf = Number.NaN;
+  let iso = "";
+  for (let k = 0; k < refs.length; k++) {
+    const ref = refs[k]!;
+    const eventTs = parts.eventTs[k]!;
+    features[ref] = parts.values[k];
+    if (eventTs !== null && eventTs !== isoOf) {
+      isoOf = eventTs;
+      iso = new Date(eventTs).toISOString();
+    }
+    metadata[ref] = {
+      status: parts.statuses[k]!,
+      event_timestamp: eventTs === null ? null : iso,
+      age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
+      tier: parts.tiers[k]!,
     };
   }
+  return {
+    entity_id: p.req.entity_id,
+    features,
+    timestamp: Math.floor(now / 1000),
+    feature_store_version: registry.version,
+    ...(p.req.include_metadata ? { metadata } : {}),
+  };
 }
 
 function computeOnDemand(
