@@ -6,7 +6,13 @@
 // path (FeatureService.assemble) stays for the Feast route, in-process callers, and whatever this
 // writer declines: a plan naming a feature twice (an object keeps the first key with the last value)
 // and a value JSON has no text for.
-import type { FeatureResponse, FeatureStatus, ServedTier } from "../core/feature-request";
+import {
+  type FeatureResponse,
+  type FeatureStatus,
+  FeatureStatus as FeatureStatusSchema,
+  type ServedTier,
+  ServedTier as ServedTierSchema,
+} from "../core/feature-request";
 import type { JsonText } from "../core/json-text";
 
 /** One request's answer before it is written: per feature of its plan, in order. */
@@ -17,20 +23,35 @@ export interface VectorParts {
   eventTs: (number | null)[];
 }
 
-/** A plan's feature keys as JSON, escaped once: `"ref":` for `features` and `"ref":{"status":"` for `metadata`, each after a comma but the first. */
+/**
+ * A plan's keys as JSON text, escaped once: per feature `"ref":` for `features`, and for
+ * `metadata` `"ref":{"status":"<status>","event_timestamp":` for each status; each after a comma
+ * but the first.
+ */
 export interface PlanJsonKeys {
   features: readonly string[];
-  metadata: readonly string[];
+  metadata: readonly Readonly<Record<FeatureStatus, string>>[];
 }
+
+const STATUSES: readonly FeatureStatus[] = FeatureStatusSchema.options;
 
 /** The keys of a plan's references, or null when a reference repeats (the object path writes those). */
 export function planJsonKeys(refs: readonly string[]): PlanJsonKeys | null {
   if (new Set(refs).size !== refs.length) return null;
   return {
     features: refs.map((r, i) => `${i ? "," : ""}${JSON.stringify(r)}:`),
-    metadata: refs.map((r, i) => `${i ? "," : ""}${JSON.stringify(r)}:{"status":"`),
+    metadata: refs.map((r, i) => {
+      const prefix = `${i ? "," : ""}${JSON.stringify(r)}:{"status":"`;
+      return Object.fromEntries(STATUSES.map((st) => [st, `${prefix}${st}","event_timestamp":`])) as Record<FeatureStatus, string>;
+    }),
   };
 }
+
+/** The end of a value's metadata: its tier and the closing brace. */
+const TIER_ENDS = new Map<ServedTier | null, string>([
+  [null, ',"tier":null}'],
+  ...ServedTierSchema.options.map((t): [ServedTier, string] => [t, `,"tier":"${t}"}`]),
+]);
 
 /** JSON text of a value as JSON.stringify writes it inside an object; undefined when it would drop the key. */
 export function jsonValue(v: unknown): string | undefined {
@@ -79,21 +100,29 @@ export function writeFeatureResponse(
 ): JsonText<FeatureResponse> | undefined {
   const { values, statuses, tiers, eventTs } = parts;
   const n = keys.features.length;
+  // One string appended to per piece: each `+` is a rope node, so pieces are few and made once
+  // (the keys per plan, the event time and age once per run of equal event times).
   let out = `{"entity_id":${entityIdJson},"features":{`;
   for (let k = 0; k < n; k++) {
     const v = jsonValue(values[k]);
     if (v === undefined) return undefined;
-    out += keys.features[k]! + v;
+    out += keys.features[k]!;
+    out += v;
   }
   out += `},"timestamp":${timestamp},"feature_store_version":${versionJson}`;
   if (includeMetadata) {
     out += ',"metadata":{';
+    let runOf: number | null | undefined;
+    let time = "";
     for (let k = 0; k < n; k++) {
       const ts = eventTs[k]!;
-      const tier = tiers[k]!;
-      out += `${keys.metadata[k]!}${statuses[k]!}","event_timestamp":${ts === null ? "null" : isoJson(ts)},"age_ms":${
-        ts === null ? "null" : jsonValue(Math.max(0, now - ts))
-      },"tier":${tier === null ? "null" : `"${tier}"`}}`;
+      if (ts !== runOf) {
+        runOf = ts;
+        time = ts === null ? 'null,"age_ms":null' : `${isoJson(ts)},"age_ms":${jsonValue(Math.max(0, now - ts))}`;
+      }
+      out += keys.metadata[k]![statuses[k]!];
+      out += time;
+      out += TIER_ENDS.get(tiers[k]!)!;
     }
     out += "}";
   }

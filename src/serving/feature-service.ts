@@ -39,6 +39,13 @@ interface FeaturePlan {
   singleType: string | undefined;
   /** Entity types of the features that are read from storage (each needs an id in the request). */
   storedTypes: readonly string[];
+  /**
+   * What it reads per entity type, in the order a request's lookups are made: the stored features
+   * of that type and the stored inputs of its on-demand features, each once. A lookup of one
+   * request's entity takes its list as it is; only an entity that requests with other plans share
+   * gets a merged copy.
+   */
+  reads: readonly { type: string; defs: readonly FeatureDefinition[] }[];
   /** Its keys as JSON text (feature-json.ts), made on the first JSON answer; null when it cannot be written so. */
   json?: PlanJsonKeys | null;
 }
@@ -84,11 +91,25 @@ function cachedPlan(registry: CompiledRegistry, req: FeatureRequest): FeaturePla
     defs.push(def);
   }
   const types = new Set(defs.map((d) => d.entity_type));
+  const reads = new Map<string, Set<FeatureDefinition>>();
+  const read = (def: FeatureDefinition) => {
+    let set = reads.get(def.entity_type);
+    if (!set) {
+      set = new Set();
+      reads.set(def.entity_type, set);
+    }
+    set.add(def);
+  };
+  for (const def of defs) {
+    if (def.computation_type !== "on_demand") read(def);
+    else for (const input of registry.storedInputsOf(def)) read(input);
+  }
   const plan: FeaturePlan = {
     refs,
     defs,
     singleType: types.size === 1 ? [...types][0] : undefined,
     storedTypes: [...new Set(defs.filter((d) => d.computation_type !== "on_demand").map((d) => d.entity_type))],
+    reads: [...reads].map(([type, set]) => ({ type, defs: [...set] })),
   };
   if (cache.size >= PLAN_CACHE_MAX) cache.clear();
   cache.set(key, plan);
@@ -177,7 +198,7 @@ export class FeatureService {
     opts: ServeOptions,
   ): Promise<(FeatureResponse | FeatureErrorResult)[]> {
     const { planned, byEntity } = await this.read(registry, requests, opts);
-    const parts = vectorParts();
+    const parts = scratch;
     return planned.map((p) => {
       const rejected = this.fill(p, byEntity, registry, opts.now, opts.statuses, parts);
       return rejected ? rejectedResult(p, rejected) : responseObject(p, parts, registry, opts.now);
@@ -194,7 +215,7 @@ export class FeatureService {
     opts: ServeOptions,
   ): Promise<(JsonText<FeatureResponse> | FeatureErrorResult)[]> {
     const { planned, byEntity } = await this.read(registry, requests, opts);
-    const parts = vectorParts();
+    const parts = scratch;
     const timestamp = Math.floor(opts.now / 1000);
     const versionJson = JSON.stringify(registry.version);
     return planned.map((p) => {
@@ -247,54 +268,32 @@ export class FeatureService {
     const planned = requests.map((req, i) => planRequest(registry, req, plans[i]!));
     const marks = writeMarksOf(requests);
 
-    // One lookup per entity, union of its stored features (including transform inputs).
-    type Pending = Lookup & { has: Set<FeatureDefinition> };
-    const lookups = new Map<string, Pending>();
-    // A request's features mostly share one entity: remember the last lookup instead of building and
-    // hashing its key for each of them (that was a tenth of a 100 × 50 batch).
-    let last: Pending | undefined;
-    const need = (type: string, id: string, def: FeatureDefinition) => {
-      let l = last;
-      if (!l || l.entityId !== id || l.entityType !== type) {
-        const key = entityMapKey(type, id);
-        l = lookups.get(key);
-        if (!l) {
-          l = { entityType: type, entityId: id, features: [], has: new Set() };
-          lookups.set(key, l);
-        }
-        last = l;
-      }
-      if (!l.has.has(def)) {
-        l.has.add(def);
-        l.features.push(def);
-      }
-    };
+    // One lookup per entity, union of its stored features (including transform inputs), in the
+    // order the requests first name them; a lookup keeps its plan's list unless another plan adds to it.
+    const lookups = new Map<string, Lookup>();
+    let tightest = Number.POSITIVE_INFINITY;
     for (const p of planned) {
-      for (const def of p.plan.defs) {
-        if (def.computation_type !== "on_demand") {
-          need(def.entity_type, entityOf(p, def.entity_type)!, def);
-          continue;
-        }
-        for (const input of registry.storedInputsOf(def)) {
-          const id = entityOf(p, input.entity_type);
-          if (id !== undefined) need(input.entity_type, id, input);
-        }
+      if (p.req.max_staleness_ms !== undefined && p.req.max_staleness_ms < tightest) tightest = p.req.max_staleness_ms;
+      for (const r of p.plan.reads) {
+        const id = entityOf(p, r.type);
+        if (id === undefined) continue;
+        const key = entityMapKey(r.type, id);
+        const l = lookups.get(key);
+        if (!l) lookups.set(key, { entityType: r.type, entityId: id, features: r.defs });
+        else if (l.features !== r.defs) l.features = unionDefs(l.features, r.defs);
       }
     }
     const lookupList = [...lookups.values()];
     if (marks) for (const l of lookupList) marks.attach(l);
-    const staleness = new Map<FeatureRequest, number | undefined>(planned.map((p) => [p.req, p.req.max_staleness_ms]));
-    const tightest = Math.min(...[...staleness.values()].map((v) => v ?? Number.POSITIVE_INFINITY));
     const maxAgeMs = (def: FeatureDefinition) => Math.min(def.ttl_seconds * 1000, tightest);
     const readOptions = { maxAgeMs, waitUntil: opts.waitUntil };
     const found = await this.store.read(lookupList, readOptions);
     if (marks) await this.awaitWrites(lookupList, found, marks, readOptions);
     const byEntity = new Map<string, Map<string, Found>>();
-    lookupList.forEach((l, i) => {
-      byEntity.set(entityMapKey(l.entityType, l.entityId), found[i]!);
-    });
+    let i = 0;
+    for (const key of lookups.keys()) byEntity.set(key, found[i++]!);
 
-    if (lookupList.length && found.every((m) => [...m.values()].every((f) => f.unavailable))) {
+    if (lookupList.length && found.every(allUnavailable)) {
       throw new FeatureStoreError(
         "unavailable",
         "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out",
@@ -420,10 +419,23 @@ export class FeatureService {
   }
 }
 
-/** Scratch arrays for one request's values at a time (`fill` overwrites them, the writers read them at once). */
-function vectorParts(): VectorParts {
-  return { values: [], statuses: [], tiers: [], eventTs: [] };
+/** `a`, then the features of `b` it lacks. */
+function unionDefs(a: readonly FeatureDefinition[], b: readonly FeatureDefinition[]): FeatureDefinition[] {
+  const has = new Set(a);
+  return [...a, ...b.filter((d) => !has.has(d))];
 }
+
+/** Did no tier answer for any feature of this lookup? */
+function allUnavailable(found: Map<string, Found>): boolean {
+  for (const f of found.values()) if (!f.unavailable) return false;
+  return true;
+}
+
+/**
+ * Scratch arrays for one request's values at a time, shared by every call: `fill` overwrites them
+ * and the writers read them right after, with no await in between.
+ */
+const scratch: VectorParts = { values: [], statuses: [], tiers: [], eventTs: [] };
 
 /** The answer of a request with a reject-policy feature left without a value. */
 function rejectedResult(p: PlannedRequest, rejected: string[]): FeatureErrorResult {

@@ -20,8 +20,8 @@ import { awaitShared } from "./shared-promise";
 import { type KvWriteBack, kvWriteBackPolicy, type WriteBackPolicy } from "./write-back-policy";
 
 export interface Lookup extends EntityRef {
-  /** Stored (batch or stream) features to read for this entity. */
-  features: FeatureDefinition[];
+  /** Stored (batch or stream) features to read for this entity (shared between lookups: never changed in place). */
+  features: readonly FeatureDefinition[];
   /**
    * Read-your-writes (src/serving/read-your-writes.ts): per feature, the event time a value must
    * reach to count. An older one is passed over like a stale one: L0 and the upper tiers are read

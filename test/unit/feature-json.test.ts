@@ -171,6 +171,8 @@ describe("feature-json", () => {
 
   it("declines a plan that names a feature twice", () => {
     expect(planJsonKeys(["a", "b", "a"])).toBeNull();
-    expect(planJsonKeys(["a", 'b"'])).toEqual({ features: ['"a":', ',"b\\"":'], metadata: ['"a":{"status":"', ',"b\\"":{"status":"'] });
+    const keys = planJsonKeys(["a", 'b"']);
+    expect(keys?.features).toEqual(['"a":', ',"b\\"":']);
+    expect(keys?.metadata[1]?.DEFAULTED).toBe(',"b\\"":{"status":"DEFAULTED","event_timestamp":');
   });
 });
