@@ -73,8 +73,20 @@ function sameNames(a: readonly string[] | undefined, b: readonly string[] | unde
   return true;
 }
 
+/** Per registry, the plan found last and the request it was found for: clients mostly repeat one feature list. */
+const lastPlans = new WeakMap<CompiledRegistry, { req: FeatureRequest; plan: FeaturePlan }>();
+
 /** The cached plan of a request's features, or undefined when one of them is unknown (the caller reports them all). */
 function cachedPlan(registry: CompiledRegistry, req: FeatureRequest): FeaturePlan | undefined {
+  // Comparing the names with the last request's is cheaper than joining and hashing them into the key.
+  const last = lastPlans.get(registry);
+  if (last && last.req.feature_service === req.feature_service && sameNames(last.req.feature_names, req.feature_names)) return last.plan;
+  const plan = plannedFor(registry, req);
+  if (plan) lastPlans.set(registry, { req, plan });
+  return plan;
+}
+
+function plannedFor(registry: CompiledRegistry, req: FeatureRequest): FeaturePlan | undefined {
   let cache = planCaches.get(registry);
   if (!cache) {
     cache = new Map();
