@@ -101,8 +101,23 @@ const entityKey = (r: EntityRef) => entityMapKey(r.entityType, r.entityId);
 interface TierRead {
   slot: TierSlot;
   idx: number[];
-  fields: string[][];
+  fields: (readonly string[])[];
 }
+
+/** The names of a lookup's feature list, kept per list: a plan's lists are shared by every request of that plan. */
+const listNames = new WeakMap<readonly FeatureDefinition[], readonly string[]>();
+
+function namesOf(list: readonly FeatureDefinition[]): readonly string[] {
+  let names = listNames.get(list);
+  if (!names) {
+    names = list.map((d) => d.name);
+    listNames.set(list, names);
+  }
+  return names;
+}
+
+/** No tier to write a value back to. */
+const NONE_ABOVE: readonly OnlineStore[] = [];
 
 /** Boxes a tier's answer so "no answer yet" (a hedge delay's undefined) is told apart from "no rows". */
 const wrapRows = (rows: Record<string, TimedValue>[] | undefined) => ({ rows });
@@ -261,7 +276,7 @@ export class TieredFeatureStore {
     const now = this.now();
     const best: ResultMap[] = lookups.map(() => new Map());
     /** Per lookup: features still lacking a fresh value. */
-    const pending: FeatureDefinition[][] = lookups.map((l) => [...l.features]);
+    const pending: (readonly FeatureDefinition[])[] = lookups.map((l) => l.features);
     /** Per lookup: did at least one tier answer for it? */
     const answered: boolean[] = lookups.map(() => false);
     /**
@@ -277,10 +292,17 @@ export class TieredFeatureStore {
       const { serves } = slot.store;
       const done = hedged?.get(slot);
       const idx: number[] = [];
-      const fields: string[][] = [];
+      const fields: (readonly string[])[] = [];
       for (let i = 0; i < pending.length; i++) {
+        const list = pending[i]!;
+        // The first read of a lookup whose features this tier all serves asks for its list's names as they are.
+        if (list === lookups[i]!.features && !only && !done && list.length && list.every((d) => serves.has(d.computation_type))) {
+          idx.push(i);
+          fields.push(namesOf(list));
+          continue;
+        }
         let names: string[] | undefined;
-        for (const d of pending[i]!) {
+        for (const d of list) {
           if (!serves.has(d.computation_type) || (only && !only.has(d.computation_type)) || done?.[i]?.has(d.name)) continue;
           names ??= [];
           names.push(d.name);
@@ -466,7 +488,7 @@ export class TieredFeatureStore {
         const remaining = opts.maxAgeMs(def) - (now - f.value.eventTimestamp);
         memoryValues[n] = f.value;
         memoryTtls[n++] = Math.min(classTtl, remaining);
-        for (const target of servedBy[i]?.get(def.name)?.above ?? []) {
+        for (const target of servedBy[i]?.get(def.name)?.above ?? NONE_ABOVE) {
           if (!target.serves.has(def.computation_type)) continue;
           toTiers ??= new Map();
           let values = toTiers.get(target);
