@@ -116,8 +116,6 @@ function namesOf(list: readonly FeatureDefinition[]): readonly string[] {
   return names;
 }
 
-/** No tier to write a value back to. */
-const NONE_ABOVE: readonly OnlineStore[] = [];
 
 /** Boxes a tier's answer so "no answer yet" (a hedge delay's undefined) is told apart from "no rows". */
 const wrapRows = (rows: Record<string, TimedValue>[] | undefined) => ({ rows });
@@ -488,7 +486,9 @@ export class TieredFeatureStore {
         const remaining = opts.maxAgeMs(def) - (now - f.value.eventTimestamp);
         memoryValues[n] = f.value;
         memoryTtls[n++] = Math.min(classTtl, remaining);
-        for (const target of servedBy[i]?.get(def.name)?.above ?? NONE_ABOVE) {
+        const above = servedBy[i]?.get(def.name)?.above;
+        if (!above) continue;
+        for (const target of above) {
           if (!target.serves.has(def.computation_type)) continue;
           toTiers ??= new Map();
           let values = toTiers.get(target);
