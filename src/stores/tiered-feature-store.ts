@@ -116,7 +116,6 @@ function namesOf(list: readonly FeatureDefinition[]): readonly string[] {
   return names;
 }
 
-
 /** Boxes a tier's answer so "no answer yet" (a hedge delay's undefined) is told apart from "no rows". */
 const wrapRows = (rows: Record<string, TimedValue>[] | undefined) => ({ rows });
 
