@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { EntityTypeName } from "./definitions";
 import { ErrorBody } from "./errors";
-import { MAX_FEATURE_SERVICE_CHARS, plainFeatureRequest } from "./feature-request-check";
+import { isPlainFeatureRequest, MAX_FEATURE_SERVICE_CHARS } from "./feature-request-check";
 import { EntityId, FeatureRef as FeatureReference } from "./identifiers";
 import { MAX_WRITE_TOKENS_PER_REQUEST, WriteToken } from "./write-token";
 
@@ -54,13 +54,12 @@ export type BatchRequest = z.infer<typeof BatchRequest>;
 
 /** Parses one request as FeatureRequest does: plain ones by hand (feature-request-check.ts), the rest by zod. */
 export function parseFeatureRequest(raw: unknown): z.ZodSafeParseResult<FeatureRequest> {
-  const plain = plainFeatureRequest(raw);
-  return plain ? { success: true, data: plain } : FeatureRequest.safeParse(raw);
+  return isPlainFeatureRequest(raw) ? { success: true, data: raw as FeatureRequest } : FeatureRequest.safeParse(raw);
 }
 
 /** The requests when every one of them is plain (feature-request-check.ts), else undefined. */
 function plainRequests(raw: unknown[]): FeatureRequest[] | undefined {
-  for (const item of raw) if (!plainFeatureRequest(item)) return undefined;
+  for (const item of raw) if (!isPlainFeatureRequest(item)) return undefined;
   return raw as FeatureRequest[];
 }
 
