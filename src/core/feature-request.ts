@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { EntityTypeName } from "./definitions";
 import { ErrorBody } from "./errors";
+import { isPlainFeatureRequest, MAX_FEATURE_SERVICE_CHARS } from "./feature-request-check";
 import { EntityId, FeatureRef as FeatureReference } from "./identifiers";
 import { MAX_WRITE_TOKENS_PER_REQUEST, WriteToken } from "./write-token";
 
@@ -17,7 +18,7 @@ export const MAX_VALUES_PER_REQUEST = 100_000;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A feature service's name (features/services.yaml). */
-export const FeatureServiceName = z.string().min(1).max(128);
+export const FeatureServiceName = z.string().min(1).max(MAX_FEATURE_SERVICE_CHARS);
 
 export const FeatureRequest = z
   .object({
@@ -51,12 +52,39 @@ const WrappedFeatureRequests = z.object({ requests: FeatureRequests }).strict();
 export const BatchRequest = z.union([FeatureRequests, WrappedFeatureRequests]);
 export type BatchRequest = z.infer<typeof BatchRequest>;
 
+/** Parses one request as FeatureRequest does: plain ones by hand (feature-request-check.ts), the rest by zod. */
+export function parseFeatureRequest(raw: unknown): z.ZodSafeParseResult<FeatureRequest> {
+  return isPlainFeatureRequest(raw) ? { success: true, data: raw as FeatureRequest } : FeatureRequest.safeParse(raw);
+}
+
+/** The requests when every one of them is plain (feature-request-check.ts), else undefined. */
+function plainRequests(raw: unknown[]): FeatureRequest[] | undefined {
+  for (const item of raw) if (!isPlainFeatureRequest(item)) return undefined;
+  return raw as FeatureRequest[];
+}
+
 /**
  * Parses a batch as BatchRequest does, keeping zod's issue paths precise ("3.entity_id",
- * "requests.3.entity_id"): the union alone reports a bad item only as "(root)".
+ * "requests.3.entity_id"): the union alone reports a bad item only as "(root)". A batch of plain
+ * requests is checked by hand; any other goes to zod whole.
  */
 export function parseBatchRequest(raw: unknown): z.ZodSafeParseResult<BatchRequest> {
-  return Array.isArray(raw) ? FeatureRequests.safeParse(raw) : WrappedFeatureRequests.safeParse(raw);
+  if (Array.isArray(raw)) {
+    const plain = plainRequests(raw);
+    return plain ? { success: true, data: plain } : FeatureRequests.safeParse(raw);
+  }
+  const wrapped = raw as { requests?: unknown } | null;
+  if (
+    typeof wrapped === "object" &&
+    wrapped !== null &&
+    Object.getPrototypeOf(wrapped) === Object.prototype &&
+    Object.keys(wrapped).length === 1 &&
+    Array.isArray(wrapped.requests)
+  ) {
+    const plain = plainRequests(wrapped.requests);
+    if (plain) return { success: true, data: { requests: plain } };
+  }
+  return WrappedFeatureRequests.safeParse(raw);
 }
 
 export const FeatureStatus = z.enum(["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE", "DEFAULTED"]);

@@ -23,9 +23,12 @@
 // module loaded would lack the method, depending on import order.
 import { zodToOpenAPIRegistry } from "@asteasolutions/zod-to-openapi";
 import { type OpenAPIHono, type RouteConfig, type RouteHandler, z } from "@hono/zod-openapi";
-import type { Env, Hono, MiddlewareHandler } from "hono";
+import type { Context, Env, Hono, MiddlewareHandler, TypedResponse } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { JSONParsed } from "hono/utils/types";
 import { ErrorBody, errorBody, errorMessage, FeatureStoreError, invalidInput, snippet } from "../core/errors";
+import type { JsonText } from "../core/json-text";
 import { duplicateKeyPath } from "./json-duplicate-keys";
 
 /**
@@ -95,6 +98,18 @@ export function errors<S extends ErrorStatus>(
 /** A JSON response. */
 export function json<S extends z.ZodType>(schema: S, description: string) {
   return { description, content: { "application/json": { schema } } } as const;
+}
+
+/**
+ * A 200-style JSON answer from text already written (src/core/json-text.ts): the response c.json
+ * gives for the value, typed as c.json types it, without stringifying an object graph.
+ */
+export function jsonText<T, S extends ContentfulStatusCode>(
+  c: Context,
+  text: JsonText<T>,
+  status: S,
+): Response & TypedResponse<JSONParsed<T>, S, "json"> {
+  return c.body(text, status, { "Content-Type": "application/json" }) as unknown as Response & TypedResponse<JSONParsed<T>, S, "json">;
 }
 
 /**
@@ -203,7 +218,7 @@ function parseJsonBody(schema: z.ZodType, options: JsonBodyOptions<unknown>): Mi
       throw new FeatureStoreError("bad_request", `Malformed JSON body: ${snippet(errorMessage(err), 120)}`);
     }
     // JSON.parse keeps the last of two equal keys; a body whose meaning depends on that is refused.
-    const duplicate = duplicateKeyPath(text);
+    const duplicate = duplicateKeyPath(text, raw);
     if (duplicate !== undefined)
       throw new FeatureStoreError("bad_request", `Duplicate key in JSON body: ${snippet(duplicate)}`, {
         issues: [{ path: snippet(duplicate), message: "is given twice" }],

@@ -15,9 +15,11 @@ import {
   MAX_FEATURES_PER_REQUEST,
   MAX_VALUES_PER_REQUEST,
   parseBatchRequest,
+  parseFeatureRequest,
 } from "../core/feature-request";
+import { jsonArray } from "../core/json-text";
 import { log } from "../core/log";
-import { BEARER, component, errors, json, jsonBody, openapiRoute } from "../http/openapi-routes";
+import { BEARER, component, errors, json, jsonBody, jsonText, openapiRoute } from "../http/openapi-routes";
 import { requireScope, type ServingContext, type ServingHonoEnv } from "./context";
 import { feastFeatureRefs, feastResponse, feastToRequests, unknownFeastKeys } from "./feast";
 import type { ServeOptions } from "./feature-service";
@@ -34,7 +36,9 @@ export const getFeaturesRoute = createRoute({
   summary: "The feature vector of one entity (the design's FeatureRequest → FeatureResponse)",
   security: BEARER,
   middleware: [requireScope("serve")],
-  request: { body: jsonBody(FeatureRequestSchema, { subject: "feature request", maxBytes: MAX_BODY_BYTES }) },
+  request: {
+    body: jsonBody(FeatureRequestSchema, { subject: "feature request", maxBytes: MAX_BODY_BYTES, parse: parseFeatureRequest }),
+  },
   responses: {
     200: json(FeatureResponseSchema, "The vector; `metadata` (status, event time, age, tier per feature) with include_metadata"),
     ...errors([400, 401, 403, 404, 413, 422, 503], {
@@ -95,9 +99,9 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
     const deps = c.get("deps");
     const request = c.req.valid("json");
     const registry = await deps.registry();
-    const result = (await deps.service.serve(registry, [request], serveOptions(c, deps)))[0]!;
-    if ("error" in result) throw new FeatureStoreError("value_required", result.error.message, result.error.details);
-    return c.json(result, 200);
+    const result = (await deps.service.serveJson(registry, [request], serveOptions(c, deps)))[0]!;
+    if (typeof result !== "string") throw new FeatureStoreError("value_required", result.error.message, result.error.details);
+    return jsonText(c, result, 200);
   });
 
   openapiRoute(r, batchRoute, async (c) => {
@@ -113,7 +117,7 @@ export function featureRoutes(): OpenAPIHono<ServingHonoEnv> {
         },
       );
     const registry = await deps.registry();
-    return c.json(await deps.service.serve(registry, requests, serveOptions(c, deps)), 200);
+    return jsonText(c, jsonArray(await deps.service.serveJson(registry, requests, serveOptions(c, deps))), 200);
   });
 
   openapiRoute(r, onlineFeaturesRoute, async (c) => {

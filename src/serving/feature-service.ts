@@ -12,11 +12,13 @@ import {
   MAX_VALUES_PER_REQUEST,
   type ServedTier,
 } from "../core/feature-request";
+import type { JsonText } from "../core/json-text";
 import { entityMapKey } from "../core/keys";
 import { log } from "../core/log";
 import type { CompiledRegistry } from "../core/registry";
 import { runTransform } from "../core/transforms";
 import type { Found, Lookup, ReadOptions, TieredFeatureStore } from "../stores/tiered-feature-store";
+import { type PlanJsonKeys, planJsonKeys, type VectorParts, writeFeatureResponse } from "./feature-json";
 import { type WriteMarks, writeMarksOf } from "./read-your-writes";
 
 export interface ServeOptions {
@@ -37,6 +39,15 @@ interface FeaturePlan {
   singleType: string | undefined;
   /** Entity types of the features that are read from storage (each needs an id in the request). */
   storedTypes: readonly string[];
+  /**
+   * What it reads per entity type, in the order a request's lookups are made: the stored features
+   * of that type and the stored inputs of its on-demand features, each once. A lookup of one
+   * request's entity takes its list as it is; only an entity that requests with other plans share
+   * gets a merged copy.
+   */
+  reads: readonly { type: string; defs: readonly FeatureDefinition[] }[];
+  /** Its keys as JSON text (feature-json.ts), made on the first JSON answer; null when it cannot be written so. */
+  json?: PlanJsonKeys | null;
 }
 
 interface PlannedRequest {
@@ -62,8 +73,20 @@ function sameNames(a: readonly string[] | undefined, b: readonly string[] | unde
   return true;
 }
 
+/** Per registry, the plan found last and the request it was found for: clients mostly repeat one feature list. */
+const lastPlans = new WeakMap<CompiledRegistry, { req: FeatureRequest; plan: FeaturePlan }>();
+
 /** The cached plan of a request's features, or undefined when one of them is unknown (the caller reports them all). */
 function cachedPlan(registry: CompiledRegistry, req: FeatureRequest): FeaturePlan | undefined {
+  // Comparing the names with the last request's is cheaper than joining and hashing them into the key.
+  const last = lastPlans.get(registry);
+  if (last && last.req.feature_service === req.feature_service && sameNames(last.req.feature_names, req.feature_names)) return last.plan;
+  const plan = plannedFor(registry, req);
+  if (plan) lastPlans.set(registry, { req, plan });
+  return plan;
+}
+
+function plannedFor(registry: CompiledRegistry, req: FeatureRequest): FeaturePlan | undefined {
   let cache = planCaches.get(registry);
   if (!cache) {
     cache = new Map();
@@ -80,11 +103,25 @@ function cachedPlan(registry: CompiledRegistry, req: FeatureRequest): FeaturePla
     defs.push(def);
   }
   const types = new Set(defs.map((d) => d.entity_type));
+  const reads = new Map<string, Set<FeatureDefinition>>();
+  const read = (def: FeatureDefinition) => {
+    let set = reads.get(def.entity_type);
+    if (!set) {
+      set = new Set();
+      reads.set(def.entity_type, set);
+    }
+    set.add(def);
+  };
+  for (const def of defs) {
+    if (def.computation_type !== "on_demand") read(def);
+    else for (const input of registry.storedInputsOf(def)) read(input);
+  }
   const plan: FeaturePlan = {
     refs,
     defs,
     singleType: types.size === 1 ? [...types][0] : undefined,
     storedTypes: [...new Set(defs.filter((d) => d.computation_type !== "on_demand").map((d) => d.entity_type))],
+    reads: [...reads].map(([type, set]) => ({ type, defs: [...set] })),
   };
   if (cache.size >= PLAN_CACHE_MAX) cache.clear();
   cache.set(key, plan);
@@ -172,6 +209,53 @@ export class FeatureService {
     requests: FeatureRequest[],
     opts: ServeOptions,
   ): Promise<(FeatureResponse | FeatureErrorResult)[]> {
+    const { planned, byEntity } = await this.read(registry, requests, opts);
+    const parts = scratch;
+    return planned.map((p) => {
+      const rejected = this.fill(p, byEntity, registry, opts.now, opts.statuses, parts);
+      return rejected ? rejectedResult(p, rejected) : responseObject(p, parts, registry, opts.now);
+    });
+  }
+
+  /**
+   * `serve`, each answer written as its JSON text (feature-json.ts) instead of an object: the same
+   * bytes JSON.stringify gives, without the object graph. A request that failed alone is its object.
+   */
+  async serveJson(
+    registry: CompiledRegistry,
+    requests: FeatureRequest[],
+    opts: ServeOptions,
+  ): Promise<(JsonText<FeatureResponse> | FeatureErrorResult)[]> {
+    const { planned, byEntity } = await this.read(registry, requests, opts);
+    const parts = scratch;
+    const timestamp = Math.floor(opts.now / 1000);
+    const versionJson = JSON.stringify(registry.version);
+    return planned.map((p) => {
+      const rejected = this.fill(p, byEntity, registry, opts.now, opts.statuses, parts);
+      if (rejected) return rejectedResult(p, rejected);
+      const { plan } = p;
+      if (plan.json === undefined) plan.json = planJsonKeys(plan.refs);
+      const text =
+        plan.json &&
+        writeFeatureResponse(
+          plan.json,
+          parts,
+          JSON.stringify(p.req.entity_id),
+          timestamp,
+          versionJson,
+          p.req.include_metadata === true,
+          opts.now,
+        );
+      return text ?? (JSON.stringify(responseObject(p, parts, registry, opts.now)) as JsonText<FeatureResponse>);
+    });
+  }
+
+  /** Plans the requests and reads their entities through the tiers. */
+  private async read(
+    registry: CompiledRegistry,
+    requests: FeatureRequest[],
+    opts: ServeOptions,
+  ): Promise<{ planned: PlannedRequest[]; byEntity: Map<string, Map<string, Found>> }> {
     // One plan per distinct feature list: a request asking what the one before it asked reuses its plan.
     const plans: FeaturePlan[] = [];
     let values = 0;
@@ -196,60 +280,38 @@ export class FeatureService {
     const planned = requests.map((req, i) => planRequest(registry, req, plans[i]!));
     const marks = writeMarksOf(requests);
 
-    // One lookup per entity, union of its stored features (including transform inputs).
-    type Pending = Lookup & { has: Set<FeatureDefinition> };
-    const lookups = new Map<string, Pending>();
-    // A request's features mostly share one entity: remember the last lookup instead of building and
-    // hashing its key for each of them (that was a tenth of a 100 × 50 batch).
-    let last: Pending | undefined;
-    const need = (type: string, id: string, def: FeatureDefinition) => {
-      let l = last;
-      if (!l || l.entityId !== id || l.entityType !== type) {
-        const key = entityMapKey(type, id);
-        l = lookups.get(key);
-        if (!l) {
-          l = { entityType: type, entityId: id, features: [], has: new Set() };
-          lookups.set(key, l);
-        }
-        last = l;
-      }
-      if (!l.has.has(def)) {
-        l.has.add(def);
-        l.features.push(def);
-      }
-    };
+    // One lookup per entity, union of its stored features (including transform inputs), in the
+    // order the requests first name them; a lookup keeps its plan's list unless another plan adds to it.
+    const lookups = new Map<string, Lookup>();
+    let tightest = Number.POSITIVE_INFINITY;
     for (const p of planned) {
-      for (const def of p.plan.defs) {
-        if (def.computation_type !== "on_demand") {
-          need(def.entity_type, entityOf(p, def.entity_type)!, def);
-          continue;
-        }
-        for (const input of registry.storedInputsOf(def)) {
-          const id = entityOf(p, input.entity_type);
-          if (id !== undefined) need(input.entity_type, id, input);
-        }
+      if (p.req.max_staleness_ms !== undefined && p.req.max_staleness_ms < tightest) tightest = p.req.max_staleness_ms;
+      for (const r of p.plan.reads) {
+        const id = entityOf(p, r.type);
+        if (id === undefined) continue;
+        const key = entityMapKey(r.type, id);
+        const l = lookups.get(key);
+        if (!l) lookups.set(key, { entityType: r.type, entityId: id, features: r.defs });
+        else if (l.features !== r.defs) l.features = unionDefs(l.features, r.defs);
       }
     }
     const lookupList = [...lookups.values()];
     if (marks) for (const l of lookupList) marks.attach(l);
-    const staleness = new Map<FeatureRequest, number | undefined>(planned.map((p) => [p.req, p.req.max_staleness_ms]));
-    const tightest = Math.min(...[...staleness.values()].map((v) => v ?? Number.POSITIVE_INFINITY));
     const maxAgeMs = (def: FeatureDefinition) => Math.min(def.ttl_seconds * 1000, tightest);
     const readOptions = { maxAgeMs, waitUntil: opts.waitUntil };
     const found = await this.store.read(lookupList, readOptions);
     if (marks) await this.awaitWrites(lookupList, found, marks, readOptions);
     const byEntity = new Map<string, Map<string, Found>>();
-    lookupList.forEach((l, i) => {
-      byEntity.set(entityMapKey(l.entityType, l.entityId), found[i]!);
-    });
+    let i = 0;
+    for (const key of lookups.keys()) byEntity.set(key, found[i++]!);
 
-    if (lookupList.length && found.every((m) => [...m.values()].every((f) => f.unavailable))) {
+    if (lookupList.length && found.every(allUnavailable)) {
       throw new FeatureStoreError(
         "unavailable",
         "No storage tier could answer: KV, Durable Objects, Redis and Postgres all failed or timed out",
       );
     }
-    return planned.map((p) => this.assemble(p, byEntity, registry, opts.now, opts.statuses));
+    return { planned, byEntity };
   }
 
   /**
@@ -281,27 +343,31 @@ export class FeatureService {
     }
   }
 
-  private assemble(
+  /**
+   * Fills `parts` with the request's values, statuses, tiers and event times (its plan's order) and
+   * tallies its statuses; returns the features with null_policy reject that have no value (the
+   * request then failed alone, and nothing is tallied), else undefined.
+   */
+  private fill(
     p: PlannedRequest,
     byEntity: Map<string, Map<string, Found>>,
     registry: CompiledRegistry,
     now: number,
     statuses: Record<string, number> | undefined,
-  ): FeatureResponse | FeatureErrorResult {
-    const features: Record<string, unknown> = {};
-    const metadata: Record<string, FeatureMetadata> = {};
-    const rejected: string[] = [];
-    // Features of one entity usually share their entity and event time: look each up and format
-    // each timestamp once per run of equal ones (toISOString was a third of serving 100 × 50 values).
-    let isoOf = Number.NaN;
-    let iso = "";
+    parts: VectorParts,
+  ): string[] | undefined {
+    let rejected: string[] | undefined;
+    // Features of one entity usually share their entity: look it up once per run of equal types.
     let lastType: string | undefined;
     let lastFound: Map<string, Found> | undefined;
-    const tally: Record<FeatureStatus, number> = { PRESENT: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0, DEFAULTED: 0 };
+    let present = 0;
+    let notFound = 0;
+    let outsideMaxAge = 0;
+    let defaulted = 0;
     const { refs, defs } = p.plan;
+    const maxStaleness = p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY;
     for (let k = 0; k < defs.length; k++) {
       const def = defs[k]!;
-      const ref = refs[k]!;
       let value: unknown = null;
       let status: FeatureStatus;
       let tier: ServedTier | null = null;
@@ -323,7 +389,7 @@ export class FeatureService {
           lastFound = byEntity.get(entityMapKey(lastType, entityOf(p, lastType)!));
         }
         const got = lastFound?.get(def.name);
-        const maxAge = Math.min(def.ttl_seconds * 1000, p.req.max_staleness_ms ?? Number.POSITIVE_INFINITY);
+        const maxAge = Math.min(def.ttl_seconds * 1000, maxStaleness);
         if (!got?.value) status = "NOT_FOUND";
         else {
           tier = got.tier;
@@ -340,40 +406,91 @@ export class FeatureService {
         if (def.null_policy === "default") {
           value = def.default_value ?? null;
           status = "DEFAULTED";
-        } else if (def.null_policy === "reject") rejected.push(ref);
+        } else if (def.null_policy === "reject") {
+          rejected ??= [];
+          rejected.push(refs[k]!);
+        }
       }
-      features[ref] = value;
-      tally[status]++;
-      if (eventTs !== null && eventTs !== isoOf) {
-        isoOf = eventTs;
-        iso = new Date(eventTs).toISOString();
-      }
-      metadata[ref] = {
-        status,
-        event_timestamp: eventTs === null ? null : iso,
-        age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
-        tier,
-      };
+      parts.values[k] = value;
+      parts.statuses[k] = status;
+      parts.tiers[k] = tier;
+      parts.eventTs[k] = eventTs;
+      if (status === "PRESENT") present++;
+      else if (status === "NOT_FOUND") notFound++;
+      else if (status === "OUTSIDE_MAX_AGE") outsideMaxAge++;
+      else defaulted++;
     }
-    if (statuses && !rejected.length) for (const [s, n] of Object.entries(tally)) statuses[s] = (statuses[s] ?? 0) + n;
-    if (rejected.length) {
-      return {
-        entity_id: p.req.entity_id,
-        error: {
-          code: "value_required",
-          message: `No value for ${rejected.join(", ")} (null_policy: reject) for entity ${p.req.entity_id}`,
-          details: { features: rejected },
-        },
-      };
+    if (rejected) return rejected;
+    if (statuses) {
+      statuses.PRESENT = (statuses.PRESENT ?? 0) + present;
+      statuses.NOT_FOUND = (statuses.NOT_FOUND ?? 0) + notFound;
+      statuses.OUTSIDE_MAX_AGE = (statuses.OUTSIDE_MAX_AGE ?? 0) + outsideMaxAge;
+      statuses.DEFAULTED = (statuses.DEFAULTED ?? 0) + defaulted;
     }
-    return {
-      entity_id: p.req.entity_id,
-      features,
-      timestamp: Math.floor(now / 1000),
-      feature_store_version: registry.version,
-      ...(p.req.include_metadata ? { metadata } : {}),
+    return undefined;
+  }
+}
+
+/** `a`, then the features of `b` it lacks. */
+function unionDefs(a: readonly FeatureDefinition[], b: readonly FeatureDefinition[]): FeatureDefinition[] {
+  const has = new Set(a);
+  return [...a, ...b.filter((d) => !has.has(d))];
+}
+
+/** Did no tier answer for any feature of this lookup? */
+function allUnavailable(found: Map<string, Found>): boolean {
+  for (const f of found.values()) if (!f.unavailable) return false;
+  return true;
+}
+
+/**
+ * Scratch arrays for one request's values at a time, shared by every call: `fill` overwrites them
+ * and the writers read them right after, with no await in between.
+ */
+const scratch: VectorParts = { values: [], statuses: [], tiers: [], eventTs: [] };
+
+/** The answer of a request with a reject-policy feature left without a value. */
+function rejectedResult(p: PlannedRequest, rejected: string[]): FeatureErrorResult {
+  return {
+    entity_id: p.req.entity_id,
+    error: {
+      code: "value_required",
+      message: `No value for ${rejected.join(", ")} (null_policy: reject) for entity ${p.req.entity_id}`,
+      details: { features: rejected },
+    },
+  };
+}
+
+/** The FeatureResponse object of filled `parts`. */
+function responseObject(p: PlannedRequest, parts: VectorParts, registry: CompiledRegistry, now: number): FeatureResponse {
+  const features: Record<string, unknown> = {};
+  const metadata: Record<string, FeatureMetadata> = {};
+  const { refs } = p.plan;
+  // Format each timestamp once per run of equal ones (toISOString was a third of serving 100 × 50 values).
+  let isoOf = Number.NaN;
+  let iso = "";
+  for (let k = 0; k < refs.length; k++) {
+    const ref = refs[k]!;
+    const eventTs = parts.eventTs[k]!;
+    features[ref] = parts.values[k];
+    if (eventTs !== null && eventTs !== isoOf) {
+      isoOf = eventTs;
+      iso = new Date(eventTs).toISOString();
+    }
+    metadata[ref] = {
+      status: parts.statuses[k]!,
+      event_timestamp: eventTs === null ? null : iso,
+      age_ms: eventTs === null ? null : Math.max(0, now - eventTs),
+      tier: parts.tiers[k]!,
     };
   }
+  return {
+    entity_id: p.req.entity_id,
+    features,
+    timestamp: Math.floor(now / 1000),
+    feature_store_version: registry.version,
+    ...(p.req.include_metadata ? { metadata } : {}),
+  };
 }
 
 function computeOnDemand(

@@ -124,13 +124,35 @@ export class MemoryCache {
 
   /** Caches values of one entity; a ttl ≤ 0 skips that value (and drops what was cached for it). */
   setMany(entityType: string, entityId: string, writes: readonly MemoryWrite[]): void {
-    if (writes.length === 0) return;
+    this.setValues(
+      entityType,
+      entityId,
+      writes.length,
+      writes.map((w) => w.name),
+      writes.map((w) => w.value),
+      writes.map((w) => w.ttlMs),
+    );
+  }
+
+  /**
+   * `setMany` of the first `n` entries of parallel arrays (name, value, ttl): the read path's
+   * write-back fills the same arrays for every entity instead of an object per value.
+   */
+  setValues(
+    entityType: string,
+    entityId: string,
+    n: number,
+    names: readonly string[],
+    values: readonly (TimedValue | undefined)[],
+    ttls: readonly number[],
+  ): void {
+    if (n === 0) return;
     const now = this.now();
     const key = entityMapKey(entityType, entityId);
     let e = this.map.get(key);
     if (!e) {
       // Full: a new entity gets in only on its second try (the doorkeeper); until then it is not cached.
-      if (this.doorkeeper && this.isFull(writes.length) && !this.doorkeeper.seenBefore(key)) {
+      if (this.doorkeeper && this.isFull(n) && !this.doorkeeper.seenBefore(key)) {
         this.declined++;
         return;
       }
@@ -142,13 +164,16 @@ export class MemoryCache {
       this.map.delete(key);
       this.map.set(key, e);
     }
-    for (const w of writes) {
-      const old = e.slots.get(w.name);
-      if (old) this.dropSlot(e, w.name, old);
-      if (w.ttlMs <= 0) continue;
-      const bytes = SLOT_OVERHEAD_BYTES + w.name.length * 2 + (w.value === undefined ? 0 : estimateBytes(w.value.value));
+    for (let i = 0; i < n; i++) {
+      const name = names[i]!;
+      const value = values[i];
+      const ttlMs = ttls[i]!;
+      const old = e.slots.get(name);
+      if (old) this.dropSlot(e, name, old);
+      if (ttlMs <= 0) continue;
+      const bytes = SLOT_OVERHEAD_BYTES + name.length * 2 + (value === undefined ? 0 : estimateBytes(value.value));
       if (bytes > this.maxBytes / 16) continue; // one huge value must not flush the whole cache
-      e.slots.set(w.name, { value: w.value, expiresAt: now + w.ttlMs, bytes });
+      e.slots.set(name, { value, expiresAt: now + ttlMs, bytes });
       e.bytes += bytes;
       this.bytes += bytes;
       this.values++;

@@ -15,13 +15,13 @@ import {
 } from "../core/online-store";
 import { CircuitBreaker } from "./circuit-breaker";
 import { type HedgeOptions, HedgePolicy } from "./hedge-policy";
-import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache, type MemoryWrite } from "./memory-cache";
+import { MEMORY_TTL_BATCH_MS, MEMORY_TTL_NOT_FOUND_MS, MEMORY_TTL_STREAM_MS, MemoryCache } from "./memory-cache";
 import { awaitShared } from "./shared-promise";
 import { type KvWriteBack, kvWriteBackPolicy, type WriteBackPolicy } from "./write-back-policy";
 
 export interface Lookup extends EntityRef {
-  /** Stored (batch or stream) features to read for this entity. */
-  features: FeatureDefinition[];
+  /** Stored (batch or stream) features to read for this entity (shared between lookups: never changed in place). */
+  features: readonly FeatureDefinition[];
   /**
    * Read-your-writes (src/serving/read-your-writes.ts): per feature, the event time a value must
    * reach to count. An older one is passed over like a stale one: L0 and the upper tiers are read
@@ -68,6 +68,17 @@ export interface TieredStoreOptions {
 
 type ResultMap = Map<string, Found>;
 
+/** What fillAbove caches of one entity at a time (first n entries), shared: it runs without an await. */
+const memoryNames: string[] = [];
+const memoryValues: (TimedValue | undefined)[] = [];
+const memoryTtls: number[] = [];
+
+/**
+ * The placeholder result of a lookup nothing was cached for, replaced by what the tiers answer
+ * before `read` returns (never written to, never returned).
+ */
+const EMPTY_RESULT: ResultMap = new Map();
+
 interface Flight {
   /** The features being fetched for the entity (a joiner needs all of its own among them). */
   features: readonly FeatureDefinition[];
@@ -90,7 +101,19 @@ const entityKey = (r: EntityRef) => entityMapKey(r.entityType, r.entityId);
 interface TierRead {
   slot: TierSlot;
   idx: number[];
-  fields: string[][];
+  fields: (readonly string[])[];
+}
+
+/** The names of a lookup's feature list, kept per list: a plan's lists are shared by every request of that plan. */
+const listNames = new WeakMap<readonly FeatureDefinition[], readonly string[]>();
+
+function namesOf(list: readonly FeatureDefinition[]): readonly string[] {
+  let names = listNames.get(list);
+  if (!names) {
+    names = list.map((d) => d.name);
+    listNames.set(list, names);
+  }
+  return names;
 }
 
 /** Boxes a tier's answer so "no answer yet" (a hedge delay's undefined) is told apart from "no rows". */
@@ -160,9 +183,16 @@ export class TieredFeatureStore {
 
     for (let index = 0; index < lookups.length; index++) {
       const lookup = lookups[index]!;
+      const cached = memory.entity(lookup.entityType, lookup.entityId, now);
+      if (!cached) {
+        // Nothing of the entity is cached: every feature is a miss, read with the lookup as it is.
+        memory.misses += lookup.features.length;
+        results.push(EMPTY_RESULT);
+        misses.push({ index, lookup });
+        continue;
+      }
       const result: ResultMap = new Map();
       results.push(result);
-      const cached = memory.entity(lookup.entityType, lookup.entityId, now);
       let missing: FeatureDefinition[] | undefined;
       for (const def of lookup.features) {
         const slot = memory.slot(cached, def.name, now);
@@ -194,9 +224,14 @@ export class TieredFeatureStore {
           awaitShared(flight.batch, this.flightJoinTimeoutMs - age).then(async (shared) => {
             // undefined: the flight outlived every tier deadline (its request was cancelled); fetch alone.
             const found = shared?.[flight.index] ?? (await this.fetchFromBackends([miss.lookup], opts))[0]!;
+            let into = results[miss.index]!;
+            if (into === EMPTY_RESULT) {
+              into = new Map();
+              results[miss.index] = into;
+            }
             for (const def of miss.lookup.features) {
               const f = found.get(def.name);
-              if (f) results[miss.index]!.set(def.name, f);
+              if (f) into.set(def.name, f);
             }
           }),
         );
@@ -238,7 +273,7 @@ export class TieredFeatureStore {
     const now = this.now();
     const best: ResultMap[] = lookups.map(() => new Map());
     /** Per lookup: features still lacking a fresh value. */
-    const pending: FeatureDefinition[][] = lookups.map((l) => [...l.features]);
+    const pending: (readonly FeatureDefinition[])[] = lookups.map((l) => l.features);
     /** Per lookup: did at least one tier answer for it? */
     const answered: boolean[] = lookups.map(() => false);
     /**
@@ -254,10 +289,17 @@ export class TieredFeatureStore {
       const { serves } = slot.store;
       const done = hedged?.get(slot);
       const idx: number[] = [];
-      const fields: string[][] = [];
+      const fields: (readonly string[])[] = [];
       for (let i = 0; i < pending.length; i++) {
+        const list = pending[i]!;
+        // The first read of a lookup whose features this tier all serves asks for its list's names as they are.
+        if (list === lookups[i]!.features && !only && !done && list.length && list.every((d) => serves.has(d.computation_type))) {
+          idx.push(i);
+          fields.push(namesOf(list));
+          continue;
+        }
         let names: string[] | undefined;
-        for (const d of pending[i]!) {
+        for (const d of list) {
           if (!serves.has(d.computation_type) || (only && !only.has(d.computation_type)) || done?.[i]?.has(d.name)) continue;
           names ??= [];
           names.push(d.name);
@@ -426,22 +468,28 @@ export class TieredFeatureStore {
   private fillAbove(lookups: Lookup[], found: ResultMap[], servedBy: (Map<string, TierSlot> | undefined)[], opts: ReadOptions): void {
     const now = this.now();
     lookups.forEach((lookup, i) => {
-      const toMemory: MemoryWrite[] = [];
-      const toTiers = new Map<OnlineStore, Record<string, TimedValue>>();
+      let n = 0;
+      let toTiers: Map<OnlineStore, Record<string, TimedValue>> | undefined;
       for (const def of lookup.features) {
         const f = found[i]!.get(def.name);
         if (!f || f.unavailable) continue;
         if (f.tier) this.counters.hits[f.tier]++;
         const live = def.computation_type === "stream" || def.computation_type === "aggregation";
         const classTtl = live ? MEMORY_TTL_STREAM_MS : MEMORY_TTL_BATCH_MS;
+        memoryNames[n] = def.name;
         if (!f.value) {
-          toMemory.push({ name: def.name, value: undefined, ttlMs: Math.min(classTtl, MEMORY_TTL_NOT_FOUND_MS) });
+          memoryValues[n] = undefined;
+          memoryTtls[n++] = Math.min(classTtl, MEMORY_TTL_NOT_FOUND_MS);
           continue;
         }
         const remaining = opts.maxAgeMs(def) - (now - f.value.eventTimestamp);
-        toMemory.push({ name: def.name, value: f.value, ttlMs: Math.min(classTtl, remaining) });
-        for (const target of servedBy[i]?.get(def.name)?.above ?? []) {
+        memoryValues[n] = f.value;
+        memoryTtls[n++] = Math.min(classTtl, remaining);
+        const above = servedBy[i]?.get(def.name)?.above;
+        if (!above) continue;
+        for (const target of above) {
           if (!target.serves.has(def.computation_type)) continue;
+          toTiers ??= new Map();
           let values = toTiers.get(target);
           if (!values) {
             values = {};
@@ -450,8 +498,9 @@ export class TieredFeatureStore {
           values[def.name] = f.value;
         }
       }
-      this.memory.setMany(lookup.entityType, lookup.entityId, toMemory);
-      if (toTiers.size === 0) return;
+      this.memory.setValues(lookup.entityType, lookup.entityId, n, memoryNames, memoryValues, memoryTtls);
+      memoryValues.fill(undefined, 0, n); // hold no value past the write
+      if (!toTiers) return;
       const key = entityKey(lookup);
       for (const [target, values] of toTiers) {
         const policy = this.writeBack[target.tier];

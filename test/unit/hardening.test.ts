@@ -107,6 +107,26 @@ describe("duplicate JSON keys", () => {
     expect(duplicateKeyPath('{"a":"{\\"a\\":1,\\"a\\":2}","b":["a","a"]}')).toBeUndefined();
     expect(duplicateKeyPath('{"a":{"a":{"a":1}}}')).toBeUndefined();
   });
+
+  it("answers the same when given the parsed body (counting keys first), also for colons inside strings and spaced colons", () => {
+    const bodies = [
+      '{"a":1,"a":2}',
+      '{"x":[{"a":1},{"b":{"c":1,"\\u0063":2}}]}',
+      '[{"a":1},{"a":1}]',
+      '{"a":"{\\"a\\":1,\\"a\\":2}","b":["a","a"]}',
+      '{"a":{"a":{"a":1}}}',
+      '{"a":":","a":1}',
+      '{":":1,":":2}',
+      '{"a":" :","b":[":",{"c":":"}]}',
+      '{"a" : 1, "b"\n:{"a" :2, "a"\t: 3}}',
+      '{"a":1,"__proto__":2,"__proto__":3}',
+      "[1,2,3]",
+      '"a:"',
+    ];
+    for (const body of bodies) expect(duplicateKeyPath(body, JSON.parse(body)), body).toBe(duplicateKeyPath(body));
+    expect(duplicateKeyPath('{"a":":","a":1}', JSON.parse('{"a":":","a":1}'))).toBe("a");
+    expect(duplicateKeyPath('{"a" : 1, "b"\n:{"a" :2, "a"\t: 3}}', {})).toBe("b.a");
+  });
 });
 
 describe("training-set CSV against formula injection", () => {
