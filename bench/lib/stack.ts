@@ -229,6 +229,11 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     cleanups.push({ what: "close the worker log", fn: () => new Promise<void>((resolve) => log.end(resolve)) });
     const logCounts: Record<string, number> = {};
     const gcTrace = new GcTrace();
+    /** One workerd's console: GC trace lines to the trace, the rest counted by level; all to the log file. */
+    const workerLog = (prefix: string) => (level: string, message: string) => {
+      if (!gcTrace.add(message)) logCounts[level] = (logCounts[level] ?? 0) + 1;
+      log.write(`${new Date().toISOString()} ${level} ${prefix}${message}\n`);
+    };
     // Miniflare hands MINIFLARE_WORKERD_V8_FLAGS to workerd: --trace-gc only prints, it changes no GC behaviour.
     process.env.MINIFLARE_WORKERD_V8_FLAGS = withGcTraceFlags(process.env.MINIFLARE_WORKERD_V8_FLAGS);
 
@@ -258,10 +263,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
           buildDir: path.join(DATA_DIR, "bench-build"),
           stateDir: state.dir,
           inspectorPort: process.env.BENCH_INSPECTOR_PORT ? Number(process.env.BENCH_INSPECTOR_PORT) : undefined,
-          onLog: (level, message) => {
-            if (!gcTrace.add(message)) logCounts[level] = (logCounts[level] ?? 0) + 1;
-            log.write(`${new Date().toISOString()} ${level} ${message}\n`);
-          },
+          onLog: workerLog(""),
         },
       );
     } catch (err) {
@@ -291,10 +293,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
           {
             buildDir: path.join(DATA_DIR, `bench-build-replica-${r}`),
             stateDir: replicaState,
-            onLog: (level, message) => {
-              if (!gcTrace.add(message)) logCounts[level] = (logCounts[level] ?? 0) + 1;
-              log.write(`${new Date().toISOString()} ${level} [replica ${r}] ${message}\n`);
-            },
+            onLog: workerLog(`[replica ${r}] `),
           },
         );
       } catch (err) {

@@ -14,13 +14,17 @@ const report = {
   scenarios: [],
 } as unknown as BenchReport;
 
+/** A README.md with `text` in a scratch directory, updated with `table`: its new text. */
+function updated(text: string, table: string): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), "readme-")), "README.md");
+  writeFileSync(file, text);
+  updateReadme(file, report, table);
+  return readFileSync(file, "utf8");
+}
+
 describe("updateReadme", () => {
   it("replaces the generated table and keeps the ### subsections and the next section", () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "readme-"));
-    const file = path.join(dir, "README.md");
-    writeFileSync(file, "# X\n\n## Performance\n\nold table\n\n### Against Feast\n\nanalysis\n\n## Next\n\nkept\n");
-    updateReadme(file, report, "| new | table |");
-    const text = readFileSync(file, "utf8");
+    const text = updated("# X\n\n## Performance\n\nold table\n\n### Against Feast\n\nanalysis\n\n## Next\n\nkept\n", "| new | table |");
     expect(text).toContain("| new | table |");
     expect(text).not.toContain("old table");
     expect(text).toContain("### Against Feast\n\nanalysis\n\n## Next\n\nkept\n");
@@ -28,11 +32,7 @@ describe("updateReadme", () => {
   });
 
   it("replaces up to the next section when there is no subsection", () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "readme-"));
-    const file = path.join(dir, "README.md");
-    writeFileSync(file, "# X\n\n## Performance\n\nold\n\n## Next\n\nkept\n");
-    updateReadme(file, report, "T");
-    const text = readFileSync(file, "utf8");
+    const text = updated("# X\n\n## Performance\n\nold\n\n## Next\n\nkept\n", "T");
     expect(text).not.toContain("old");
     expect(text.endsWith("\n## Next\n\nkept\n")).toBe(true);
   });
