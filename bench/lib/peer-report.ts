@@ -178,7 +178,8 @@ export function renderPeerMarkdown(cmp: PeerComparison): string {
   const cells = [...new Map(cmp.runs.map((r) => [`${shapeLabel(r.cell)}|${r.cell.concurrency}`, r.cell])).values()];
   const rounds = [...new Set(cmp.runs.map((r) => r.round))].sort();
   lines.push(
-    `### Against the peer (${cmp.peer_url})`,
+    // Bold, not a ### heading: README's generated part ends at its first ### (bench/lib/readme.ts).
+    `**Against the peer (${cmp.peer_url})**`,
     "",
     `${cmp.users.toLocaleString("en-US")} users × ${cmp.features} features, uniform random users, ${cmp.duration_s} s measured per cell after ${cmp.warmup_s} s of warm-up, ` +
       `${cmp.rounds} interleaved rounds (the server that goes first alternates per cell and round), the same client and the same bodies for both. ` +

@@ -56,6 +56,8 @@ export function updateReadme(readmePath: string, report: BenchReport, table: str
   const sub = text.indexOf("\n### ", bodyStart);
   const next = sub >= 0 && (nextSection < 0 || sub < nextSection) ? sub : nextSection;
   const end = next < 0 ? text.length : next + 1;
+  // A ### inside the generated part would end it there on the next update, leaving this run's rest behind.
+  if (/^### /m.test(table)) throw new Error("the generated table must not hold a ### heading (it ends the generated part)");
   const body = performanceSection(report, table);
   writeFileSync(readmePath, `${text.slice(0, bodyStart)}${body}${next < 0 ? "" : "\n"}${text.slice(end)}`);
 }

@@ -36,4 +36,17 @@ describe("updateReadme", () => {
     expect(text).not.toContain("old");
     expect(text.endsWith("\n## Next\n\nkept\n")).toBe(true);
   });
+
+  it("gives the same text when run twice with the same report (nothing of the first run left behind)", () => {
+    const table = "| t |\n\n**Against the peer (http://x)**\n\n| peer |";
+    const once = updated("# X\n\n## Performance\n\nold\n\n### Against Feast\n\nanalysis\n\n## Next\n", table);
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "readme-")), "README.md");
+    writeFileSync(file, once);
+    updateReadme(file, report, table);
+    expect(readFileSync(file, "utf8")).toBe(once);
+  });
+
+  it("refuses a table holding a ### heading, which would end the generated part on the next update", () => {
+    expect(() => updated("# X\n\n## Performance\n\nold\n", "| t |\n\n### Against the peer\n")).toThrow(/###/);
+  });
 });
