@@ -44,7 +44,7 @@ const WARM_READS = 50;
  * Locally every Durable Object keeps its SQLite files open (about 3 descriptors per object, measured:
  * 3,000 objects held ~9,000), and past the process's open-file limit the simulator fails with
  * SQLITE_CANTOPEN. stream-ingest's users and tracks are scaled down to half the limit's worth of
- * objects (the rest for the other scenarios' objects); the events stay, so the rate measured is the same.
+ * objects (the rest for the other scenarios' objects); the events stay, only their spread over objects changes.
  */
 const FDS_PER_OBJECT = 3;
 function openFileLimit(): number {
@@ -220,7 +220,7 @@ export async function streamFreshness(ctx: BenchContext): Promise<ScenarioResult
 }
 
 /**
- * ingestEvents plays (Zipf(1.1) over tracks, uniform over users) posted 500 per request, 4 in flight.
+ * ingestEvents plays (Zipf(1.1) over tracks, uniform over users) posted EVENTS_PER_POST (100) per request, 4 in flight.
  * The 202 comes after Postgres, the queue and the direct fold, so events/s = events / (first POST → last
  * 202), extended to the consumer's drain if a direct fold failed. Lost = events missing from raw_events,
  * from the tracks' ta_plays_1h summed over every track, or from the users' ua_plays_1h.
@@ -275,8 +275,7 @@ export async function streamIngest(ctx: BenchContext): Promise<ScenarioResult> {
     // Below SIZES when the open-file limit would not hold every object's SQLite files (sizes()).
     objects_scaled_to_open_file_limit: tracks + users < SIZES[ctx.cfg.mode].tracks + SIZES[ctx.cfg.mode].users ? openFileLimit() : null,
   };
-  result.notes =
-    "rps = events/s folded (202 = stored in Postgres, queued and folded into every entity's tiles); p50/95/99 = POST /ingest/events of 500 events; errors = lost events";
+  result.notes = `rps = events/s folded (202 = stored in Postgres, queued and folded into every entity's tiles); p50/95/99 = POST /ingest/events of ${EVENTS_PER_POST} events; errors = lost events`;
   return result;
 }
 
