@@ -46,12 +46,16 @@ function find(report: Pick<BenchReport, "baselines" | "scenarios">, name: string
   return [...report.baselines, ...report.scenarios].find((s) => s.name === name);
 }
 
+/** A scenario that ran to the end and has latencies to compare. */
+const measurable = (s: ScenarioResult | undefined) => s && !s.skipped && !s.failed && s.p50_ms !== null;
+/** What a target row says when its scenario has nothing to compare. */
+const notMeasured = (s: ScenarioResult | undefined) => s?.skipped ?? s?.failed ?? "not run";
+
 export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios">): TargetCheck[] {
   const out: TargetCheck[] = [];
   const mixed = find(report, "mixed-zipf");
-  const ok = (s: ScenarioResult | undefined) => s && !s.skipped && !s.failed && s.p50_ms !== null;
   out.push(
-    ok(mixed)
+    measurable(mixed)
       ? {
           target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1",
           measured:
@@ -66,14 +70,14 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
         }
       : {
           target: "mixed-zipf p95 < 10 ms with ≥ 90% of values from L0 or L1",
-          measured: mixed?.skipped ?? mixed?.failed ?? "not run",
+          measured: notMeasured(mixed),
           met: null,
         },
   );
   const bare = find(report, "bare-hono");
   const l0 = find(report, "l0-hit");
   out.push(
-    ok(bare) && ok(l0)
+    measurable(bare) && measurable(l0)
       ? {
           target: "l0-hit p50 ≤ 1.5 × bare-hono p50",
           measured: `${fmt(l0!.p50_ms, 3)} vs ${fmt(bare!.p50_ms, 3)} ms = ${fmt(l0!.p50_ms! / bare!.p50_ms!)}×`,
@@ -83,13 +87,13 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
   );
   const b100 = find(report, "batch-100");
   out.push(
-    ok(b100)
+    measurable(b100)
       ? {
           target: "batch-100 p99 < 25 ms",
           measured: `p99 ${fmt(b100!.p99_ms)} ms, p50 ${fmt(b100!.p50_ms)} ms${floorNote(report)}${gcNote(b100!)}`,
           met: b100!.p99_ms! < 25,
         }
-      : { target: "batch-100 p99 < 25 ms", measured: b100?.skipped ?? b100?.failed ?? "not run", met: null },
+      : { target: "batch-100 p99 < 25 ms", measured: notMeasured(b100), met: null },
   );
   const st = find(report, "stampede");
   const maxReads = st?.extra?.max_backend_reads_per_key as number | undefined;
@@ -104,13 +108,13 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
   );
   const fr = find(report, "freshness");
   out.push(
-    ok(fr)
+    measurable(fr)
       ? {
           target: "freshness p95 < 2 s (stream features)",
           measured: `p95 ${fmt(fr!.p95_ms! / 1000, 3)} s, p50 ${fmt(fr!.p50_ms! / 1000, 3)} s`,
           met: fr!.p95_ms! < 2000 && fr!.errors === 0,
         }
-      : { target: "freshness p95 < 2 s (stream features)", measured: fr?.skipped ?? fr?.failed ?? "not run", met: null },
+      : { target: "freshness p95 < 2 s (stream features)", measured: notMeasured(fr), met: null },
   );
   out.push(...streamTargets(report), ...tailTargets(report));
   return out;
@@ -121,15 +125,16 @@ export function checkTargets(report: Pick<BenchReport, "baselines" | "scenarios"
  * A missed one carries the figures that say why: the runtime floors, GC pauses, Postgres's own time.
  */
 function tailTargets(report: Pick<BenchReport, "baselines" | "scenarios">): TargetCheck[] {
-  const ok = (s: ScenarioResult | undefined) => s && !s.skipped && !s.failed && s.p50_ms !== null;
-  const why = (s: ScenarioResult | undefined) => s?.skipped ?? s?.failed ?? "not run";
   const check = (
     target: string,
     a: ScenarioResult | undefined,
     b: ScenarioResult | undefined,
     f: () => TargetCheck["measured"],
     met: () => boolean,
-  ): TargetCheck => (ok(a) && ok(b) ? { target, measured: f(), met: met() } : { target, measured: ok(a) ? why(b) : why(a), met: null });
+  ): TargetCheck =>
+    measurable(a) && measurable(b)
+      ? { target, measured: f(), met: met() }
+      : { target, measured: measurable(a) ? notMeasured(b) : notMeasured(a), met: null };
   const x = (a: number | null, b: number | null) => `${fmt(a)} vs ${fmt(b)} ms = ${fmt(a! / b!)}×`;
   const bare = find(report, "bare-hono");
   const bareBatch = find(report, "bare-hono-batch-100");
@@ -182,7 +187,7 @@ function tailTargets(report: Pick<BenchReport, "baselines" | "scenarios">): Targ
             `${e.consumer_batch_mean_ms} ms (keys ${e.consumer_keys_mean_ms}, Postgres ${e.consumer_postgres_mean_ms}, Redis ${e.consumer_redis_mean_ms}, KV ${e.consumer_kv_mean_ms} ms)`,
           met: Number(e.projected_100k_s) <= 35 && e.lost === 0 && e.dead_letters === 0 && bl.errors === 0,
         }
-      : { target: blTarget, measured: why(bl), met: null },
+      : { target: blTarget, measured: notMeasured(bl), met: null },
   );
   return out;
 }
@@ -192,7 +197,7 @@ function streamTargets(report: Pick<BenchReport, "baselines" | "scenarios">): Ta
   const ok = (s: ScenarioResult | undefined) => s && !s.skipped && !s.failed;
   const notRun = (target: string, s: ScenarioResult | undefined): TargetCheck => ({
     target,
-    measured: s?.skipped ?? s?.failed ?? "not run",
+    measured: notMeasured(s),
     met: null,
   });
   const out: TargetCheck[] = [];

@@ -1,7 +1,7 @@
 // bulk-load: N entities × 50 batch features through POST /ingest/push → feature-push Queue → consumer →
 // every tier (Postgres feature_values + feature_latest, Redis, KV); timed until every tier holds every
 // value, counted in each store. Feast's `feast materialize` of the same 100,000 × 50 here: 26–35 s.
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { kvEntityKey, redisEntityKey } from "../../src/core/keys";
@@ -78,52 +78,32 @@ async function kvSampleValues(ctx: BenchContext, ids: string[]): Promise<{ rows:
   return { rows, values };
 }
 
-/**
- * The consumer's own account of the run (its ingest_batch log lines on feature-push since `sinceIso`):
- * batches, wall time inside the handler, and per step (keys, postgres, redis, kv) the mean ms per
- * batch, which isolates the local KV simulator's share from our code's.
- */
-function consumerPhases(logPath: string, sinceIso: string): Record<string, number> {
-  let batches = 0;
-  let retried = 0;
-  let requeued = 0;
-  let handlerMs = 0;
-  const phase: Record<string, number> = {};
-  let text = "";
-  try {
-    text = readFileSync(logPath, "utf8");
-  } catch {
-    return {};
-  }
-  for (const line of text.split("\n")) {
-    if (!line.includes('"ingest_batch"') || !line.includes('"feature-push"') || line.slice(0, sinceIso.length) < sinceIso) continue;
-    const json = line.slice(line.indexOf("{"));
-    try {
-      const b = JSON.parse(json) as { ms: number; retried: number; requeued?: number; phase_ms?: Record<string, number> };
-      batches++;
-      retried += b.retried;
-      requeued += b.requeued ?? 0;
-      handlerMs += b.ms;
-      for (const [k, v] of Object.entries(b.phase_ms ?? {})) phase[k] = (phase[k] ?? 0) + v;
-    } catch {
-      // A line cut by the log writer: skipped.
-    }
-  }
-  const out: Record<string, number> = { consumer_batches: batches, consumer_retried: retried, consumer_requeued: requeued };
-  if (batches === 0) return out;
-  out.consumer_batch_mean_ms = Math.round(handlerMs / batches);
-  for (const [k, v] of Object.entries(phase)) out[`consumer_${k}_mean_ms`] = Math.round(v / batches);
-  return out;
+interface IngestBatchLine {
+  written: number;
+  dead_lettered?: Record<string, number>;
+  ms: number;
+  retried: number;
+  requeued?: number;
+  phase_ms?: Record<string, number>;
 }
 
 /**
- * Reads the consumer's ingest_batch lines on feature-push as the stack log grows, from where it last
- * stopped: messages acked as written or dead-lettered since `sinceIso`, and the newest line's time.
+ * The consumer's own account of the run: its ingest_batch log lines on feature-push since `sinceIso`,
+ * read as the stack log grows, from where the last read stopped. `read()` gives the messages acked as
+ * written or dead-lettered and the newest line's time; `phases()` the batches, the wall time inside
+ * the handler and per step (keys, postgres, redis, kv) the mean ms per batch, which isolates the local
+ * KV simulator's share from our code's.
  */
-class ConsumerLogTail {
+class ConsumerLog {
   private offset = 0;
   private partial = "";
+  private opened = false;
   private progress = { written: 0, deadLettered: 0, lastAt: "" };
+  private batches = 0;
+  private retried = 0;
+  private requeued = 0;
+  private handlerMs = 0;
+  private readonly phase: Record<string, number> = {};
 
   constructor(
     private readonly path: string,
@@ -137,6 +117,7 @@ class ConsumerLogTail {
     } catch {
       return this.progress;
     }
+    this.opened = true;
     try {
       const size = fstatSync(fd).size;
       if (size > this.offset) {
@@ -153,18 +134,38 @@ class ConsumerLogTail {
     return this.progress;
   }
 
+  phases(): Record<string, number> {
+    this.read();
+    if (!this.opened) return {};
+    const out: Record<string, number> = {
+      consumer_batches: this.batches,
+      consumer_retried: this.retried,
+      consumer_requeued: this.requeued,
+    };
+    if (this.batches === 0) return out;
+    out.consumer_batch_mean_ms = Math.round(this.handlerMs / this.batches);
+    for (const [k, v] of Object.entries(this.phase)) out[`consumer_${k}_mean_ms`] = Math.round(v / this.batches);
+    return out;
+  }
+
   private add(line: string): void {
     if (!line.includes('"ingest_batch"') || !line.includes('"feature-push"')) return;
     const at = line.slice(0, this.sinceIso.length);
     if (at < this.sinceIso) return;
+    let b: IngestBatchLine;
     try {
-      const b = JSON.parse(line.slice(line.indexOf("{"))) as { written: number; dead_lettered?: Record<string, number> };
-      this.progress.written += b.written;
-      for (const v of Object.values(b.dead_lettered ?? {})) this.progress.deadLettered += v;
-      this.progress.lastAt = at;
+      b = JSON.parse(line.slice(line.indexOf("{"))) as IngestBatchLine;
     } catch {
-      // Not a whole JSON line: skipped.
+      return; // A line cut by the log writer: skipped.
     }
+    this.progress.written += b.written;
+    for (const v of Object.values(b.dead_lettered ?? {})) this.progress.deadLettered += v;
+    this.progress.lastAt = at;
+    this.batches++;
+    this.retried += b.retried;
+    this.requeued += b.requeued ?? 0;
+    this.handlerMs += b.ms;
+    for (const [k, v] of Object.entries(b.phase_ms ?? {})) this.phase[k] = (this.phase[k] ?? 0) + v;
   }
 }
 
@@ -253,7 +254,7 @@ export async function bulkLoad(ctx: BenchContext): Promise<ScenarioResult> {
       // tier is then counted once to prove it. Polling the tiers instead (HLEN per entity, KV list over
       // 100,000 keys, count(*) over 5M rows every half second) ran on the same two cores and on the
       // workerd thread the consumer and the KV simulator share, and slowed the load it measured ~3×.
-      const tail = new ConsumerLogTail(ctx.stack.logPath, startedIso);
+      const consumer = new ConsumerLog(ctx.stack.logPath, startedIso);
       const doneAt: Record<"consumer" | "postgres" | "redis" | "kv", number | null> = {
         consumer: null,
         postgres: null,
@@ -262,7 +263,7 @@ export async function bulkLoad(ctx: BenchContext): Promise<ScenarioResult> {
       };
       let last = { values: 0, latest: 0, redis: 0, kvRows: 0 };
       while (msSince(started) < timeoutMs && doneAt.consumer === null) {
-        const progress = tail.read();
+        const progress = consumer.read();
         if (progress.written + progress.deadLettered >= n) doneAt.consumer = Date.parse(progress.lastAt) - Date.parse(startedIso);
         else await sleep(POLL_MS);
       }
@@ -332,7 +333,7 @@ export async function bulkLoad(ctx: BenchContext): Promise<ScenarioResult> {
         postgres_floor_s: round(floorScaled, 1),
         postgres_floor_100k_s: round((floorScaled * 100_000) / n, 1),
         all_tiers_vs_postgres_floor: round(allMs / 1000 / floorScaled, 2),
-        ...consumerPhases(ctx.stack.logPath, startedIso),
+        ...consumer.phases(),
       };
       result.notes = `rps = entities/s (×${FEATURES} values) from the first push until Postgres, Redis and KV hold every value; p50/95/99 = POST /ingest/push (${UPDATES_PER_PUSH} updates); target ≤ 35 s for 100,000 × 50; postgres_floor_s = Postgres alone inserting the same rows (INSERT … SELECT into empty copies of both tables)`;
       return result;

@@ -57,8 +57,10 @@ function openFileLimit(): number {
 }
 function sizes(ctx: BenchContext) {
   const s = SIZES[ctx.cfg.mode];
-  const scale = Math.min(1, openFileLimit() / 2 / FDS_PER_OBJECT / (s.tracks + s.users));
-  return { ...s, tracks: Math.floor(s.tracks * scale), users: Math.floor(s.users * scale) };
+  const limit = openFileLimit();
+  const scale = Math.min(1, limit / 2 / FDS_PER_OBJECT / (s.tracks + s.users));
+  // scaledToFileLimit: the limit that scaled the objects down, null when every object fits.
+  return { ...s, tracks: Math.floor(s.tracks * scale), users: Math.floor(s.users * scale), scaledToFileLimit: scale < 1 ? limit : null };
 }
 const runTag = () => Date.now().toString(36);
 
@@ -226,7 +228,7 @@ export async function streamFreshness(ctx: BenchContext): Promise<ScenarioResult
  * from the tracks' ta_plays_1h summed over every track, or from the users' ua_plays_1h.
  */
 export async function streamIngest(ctx: BenchContext): Promise<ScenarioResult> {
-  const { ingestEvents: n, tracks, users } = sizes(ctx);
+  const { ingestEvents: n, tracks, users, scaledToFileLimit } = sizes(ctx);
   const tag = runTag();
   const random = prng(23);
   const zipf = new ZipfSampler(tracks, ZIPF_S, random);
@@ -272,8 +274,7 @@ export async function streamIngest(ctx: BenchContext): Promise<ScenarioResult> {
     refused,
     post_retries: retries,
     first_post_to_all_folded_s: round(foldedMs / 1000, 2),
-    // Below SIZES when the open-file limit would not hold every object's SQLite files (sizes()).
-    objects_scaled_to_open_file_limit: tracks + users < SIZES[ctx.cfg.mode].tracks + SIZES[ctx.cfg.mode].users ? openFileLimit() : null,
+    objects_scaled_to_open_file_limit: scaledToFileLimit,
   };
   result.notes = `rps = events/s folded (202 = stored in Postgres, queued and folded into every entity's tiles); p50/95/99 = POST /ingest/events of ${EVENTS_PER_POST} events; errors = lost events`;
   return result;
